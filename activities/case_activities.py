@@ -1,0 +1,32 @@
+"""The activity class the worker registers; one method per concern."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+from temporalio import activity
+
+from activities import documents, notify
+from models import store
+from models.case import CaseData, DocumentRequest, NotificationRequest
+from models.settings import Settings
+
+
+class CaseActivities:
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self._engine = engine
+        self._settings = settings
+
+    @activity.defn
+    def project_case(self, data: CaseData) -> None:
+        """Mirror the case into the read model (keyed by case and event sequence)."""
+        store.project_case(self._engine, data)
+
+    @activity.defn
+    def notify(self, request: NotificationRequest) -> None:
+        """Record in the outbox, then deliver to the webhook if one is set."""
+        notify.send(self._engine, request, self._settings.webhook_url)
+
+    @activity.defn
+    def render_document(self, request: DocumentRequest) -> None:
+        """Render the zh-CN document into the data dir and record it."""
+        documents.render(self._engine, request, self._settings.documents_dir)

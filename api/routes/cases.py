@@ -1,0 +1,221 @@
+"""Cases: open, act, read, list. Action routes are generated from one list.
+
+Who may do what comes from the transition table (``workflows.machine``);
+whether it is allowed *now* is the workflow's answer (its update validator),
+so a refusal writes nothing and comes back as 409 with what is allowed.
+"""
+
+import hashlib
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+import structlog
+from fastapi import APIRouter, Header, HTTPException, Query, Response, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.deps import ActorDep, ClientDep, EngineDep, PolicyDep, SettingsDep, case_of_own_school, require_role
+from models import store
+from models.case import (
+    ActionCommand,
+    AssessCommand,
+    AssessmentBody,
+    CaseStart,
+    CasePage,
+    CaseView,
+    CloseCommand,
+    ClosureBody,
+    GuardianNoticeBody,
+    GuardianNoticeCommand,
+    GuardianResponseBody,
+    GuardianResponseCommand,
+    InterveneCommand,
+    InterventionBody,
+    OpenCaseBody,
+    ReferCommand,
+    ReferralBody,
+)
+from models.domain import CaseState, RiskLevel
+from models.temporal import workflow_id
+from workflows.case import FORBIDDEN, REFUSED, CaseWorkflow
+from workflows.machine import roles_for
+from workflows.view import case_view
+
+router = APIRouter(prefix="/cases", tags=["cases"])
+log = structlog.get_logger(__name__)
+
+CONFLICT_RESPONSE = {
+    409: {
+        "description": "the action is not allowed in the case's current state",
+        "content": {
+            "application/json": {
+                "example": {"detail": "close is not allowed in state identified", "state": "identified",
+                            "allowed_actions": ["assess"]}
+            }
+        },
+    }
+}
+
+
+def _view_from_db(engine, case_id: str) -> CaseView:
+    data = store.load_case(engine, case_id)
+    if data is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"case {case_id} not found")
+    return case_view(data)
+
+
+def _refused(detail: str, state: str, allowed: list[str]) -> JSONResponse:
+    return JSONResponse(
+        status_code=status.HTTP_409_CONFLICT,
+        content={"detail": detail, "state": state, "allowed_actions": allowed},
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=CaseView)
+async def open_case(
+    body: OpenCaseBody,
+    actor: ActorDep,
+    engine: EngineDep,
+    client: ClientDep,
+    settings: SettingsDep,
+    policy: PolicyDep,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> CaseView:
+    """Open a case for a student at risk; any staff of the student's school."""
+    if body.student.school_id != actor.school_id:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "student.school_id: you may open cases of your own school only")
+    case_id = uuid.uuid4().hex
+    if idempotency_key:
+        digest = hashlib.sha256(
+            json.dumps(body.model_dump(mode="json"), sort_keys=True, ensure_ascii=False).encode()
+        ).hexdigest()
+        try:
+            claimed = store.claim_idempotency_key(
+                engine, actor.staff_id, idempotency_key, digest, case_id, datetime.now(UTC)
+            )
+        except store.IdempotencyConflict as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"Idempotency-Key: {exc}") from None
+        if claimed != case_id:
+            case_id = claimed
+            response.status_code = status.HTTP_200_OK
+            response.headers["Idempotent-Replayed"] = "true"
+            if store.case_school(engine, case_id) is not None:
+                return _view_from_db(engine, case_id)
+    structlog.contextvars.bind_contextvars(case_id=case_id)
+    start = CaseStart(
+        case_id=case_id,
+        opened_by=actor,
+        case=body,
+        policy=policy,
+        history_event_limit=settings.history_event_limit,
+    )
+    try:
+        handle = await client.start_workflow(
+            CaseWorkflow.run,
+            start,
+            id=workflow_id(case_id),
+            task_queue=settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+    except WorkflowAlreadyStartedError:
+        return _view_from_db(engine, case_id)
+    view = await handle.execute_update(CaseWorkflow.opened)
+    log.info("case opened", role=actor.role.value)
+    return view
+
+
+@router.get("", response_model=CasePage)
+async def list_cases(
+    actor: ActorDep,
+    engine: EngineDep,
+    state: CaseState | None = None,
+    school_id: str | None = None,
+    risk_level: RiskLevel | None = None,
+    overdue: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> CasePage:
+    """Cases of your school, newest first; ``overdue=true`` for cases with a missed deadline."""
+    if school_id is not None and school_id != actor.school_id:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "school_id: you may list cases of your own school only")
+    return store.list_cases(
+        engine,
+        school_id=actor.school_id,
+        now=datetime.now(UTC),
+        state=state,
+        risk_level=risk_level,
+        overdue=overdue,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get("/{case_id}", response_model=CaseView)
+async def get_case(case_id: str, actor: ActorDep, engine: EngineDep) -> CaseView:
+    """The case view: state, deadlines with escalation levels, allowed actions, events."""
+    case_of_own_school(engine, case_id, actor)
+    return _view_from_db(engine, case_id)
+
+
+async def _act(case_id: str, command: ActionCommand, engine, client) -> CaseView | JSONResponse:
+    structlog.contextvars.bind_contextvars(case_id=case_id)
+    action = command.body.action
+    require_role(command.actor, roles_for(action), action)
+    case_of_own_school(engine, case_id, command.actor)
+    handle = client.get_workflow_handle(workflow_id(case_id))
+    try:
+        view = await handle.execute_update(CaseWorkflow.act, command)
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.type == REFUSED:
+            details = cause.details[0] if cause.details else {}
+            log.info("action refused", action=action, state=details.get("state"))
+            return _refused(cause.message, details.get("state"), details.get("allowed_actions", []))
+        if isinstance(cause, ApplicationError) and cause.type == FORBIDDEN:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, cause.message) from None
+        raise
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        # the workflow has finished (closed) or is gone; the read model knows the state
+        view = _view_from_db(engine, case_id)
+        return _refused(f"{action} is not allowed in state {view.state.value}", view.state.value,
+                        view.allowed_actions)
+    log.info("action accepted", action=action, state=view.state.value)
+    return view
+
+
+def _action_route(path: str, body_model: type[BaseModel], command_model: type[BaseModel], summary: str) -> None:
+    action = command_model.model_fields["action"].default
+    roles = ", ".join(sorted(r.value for r in roles_for(action)))
+
+    async def endpoint(case_id: str, body: body_model, actor: ActorDep, engine: EngineDep, client: ClientDep):  # type: ignore[valid-type]
+        command = ActionCommand(actor=actor, body=command_model.model_validate(body.model_dump()))
+        return await _act(case_id, command, engine, client)
+
+    endpoint.__name__ = f"{action}_case"
+    router.add_api_route(
+        f"/{{case_id}}/{path}",
+        endpoint,
+        methods=["POST"],
+        response_model=CaseView,
+        responses=CONFLICT_RESPONSE,
+        summary=summary,
+        description=f"Roles: {roles}. Answers with the case view after the action.",
+    )
+
+
+_action_route("assessment", AssessmentBody, AssessCommand, "Record a crisis assessment")
+_action_route("guardian-notice", GuardianNoticeBody, GuardianNoticeCommand, "Record that the guardian was notified")
+_action_route("intervention", InterventionBody, InterveneCommand, "Start an intervention (one student, one plan)")
+_action_route("referral", ReferralBody, ReferCommand, "Refer to a medical institution")
+_action_route("guardian-response", GuardianResponseBody, GuardianResponseCommand, "Record the answer to a referral")
+_action_route("closure", ClosureBody, CloseCommand, "Close the case")

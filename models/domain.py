@@ -1,0 +1,187 @@
+"""Domain vocabulary: states, risk levels, codes and roles.
+
+Every code here is traceable to ../shared/DOMAIN.md (and from there to the
+seed texts). The *rules* that connect these words (which action moves a case
+from which state to which) live only in ``workflows/machine.py``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class CaseState(StrEnum):
+    identified = "identified"
+    assessed = "assessed"
+    intervened = "intervened"
+    referred = "referred"
+    parent_refused = "parent_refused"
+    reported = "reported"
+    closed = "closed"
+
+
+class RiskLevel(StrEnum):
+    low = "low"
+    moderate = "moderate"
+    high = "high"
+    imminent = "imminent"
+
+    @property
+    def rank(self) -> int:
+        return _RISK_ORDER.index(self)
+
+    @classmethod
+    def highest(cls, *levels: "RiskLevel | None") -> "RiskLevel":
+        present = [lvl for lvl in levels if lvl is not None]
+        return max(present, key=lambda lvl: lvl.rank)
+
+
+_RISK_ORDER = [RiskLevel.low, RiskLevel.moderate, RiskLevel.high, RiskLevel.imminent]
+
+
+class RiskFactor(StrEnum):
+    """The 10 high-risk factors [seed 000, 学校心理危机干预及预防工作实施方案, 二]."""
+
+    prolonged_low_mood = "prolonged_low_mood"
+    past_suicide_attempt = "past_suicide_attempt"
+    major_setback = "major_setback"
+    family_suicide_history = "family_suicide_history"
+    personality_defect = "personality_defect"
+    chronic_sleep_problem = "chronic_sleep_problem"
+    strong_guilt_or_insecurity = "strong_guilt_or_insecurity"
+    lacks_social_support = "lacks_social_support"
+    mental_disorder = "mental_disorder"
+    aggression_or_violence = "aggression_or_violence"
+
+
+class WarningSignal(StrEnum):
+    """The 3 warning signals: assess and intervene at once [same source]."""
+
+    suicide_talk_or_plan = "suicide_talk_or_plan"
+    farewell_behaviour = "farewell_behaviour"
+    sudden_emotional_change = "sudden_emotional_change"
+
+
+class StaffRole(StrEnum):
+    head_teacher = "head_teacher"
+    grade_head = "grade_head"
+    student_affairs = "student_affairs"
+    psychology_teacher = "psychology_teacher"
+    expert = "expert"
+    leadership = "leadership"
+    auditor = "auditor"
+
+
+#: Roles that belong to a school's staff (an auditor belongs to the authority).
+SCHOOL_ROLES = frozenset(StaffRole) - {StaffRole.auditor}
+
+
+class Recipient(StrEnum):
+    """Who a notification is addressed to: a school role or the authority."""
+
+    head_teacher = "head_teacher"
+    grade_head = "grade_head"
+    student_affairs = "student_affairs"
+    psychology_teacher = "psychology_teacher"
+    leadership = "leadership"
+    education_authority = "education_authority"
+
+
+class Obligation(StrEnum):
+    """A duty with a deadline; each is met by one kind of action."""
+
+    assess = "assess"
+    guardian_notice = "guardian_notice"
+    intervene = "intervene"
+    guardian_answer = "guardian_answer"
+    report = "report"
+
+
+class Instrument(StrEnum):
+    asq = "asq"
+    cssrs = "cssrs"
+    clinical = "clinical"
+
+
+class ClosureReason(StrEnum):
+    resolved = "resolved"
+    no_crisis = "no_crisis"
+    transferred = "transferred"
+    other = "other"
+
+
+class NotificationEvent(StrEnum):
+    case_opened = "case_opened"
+    guardian_notice_required = "guardian_notice_required"
+    intervention_required = "intervention_required"
+    deadline_missed = "deadline_missed"
+    deadline_escalated = "deadline_escalated"
+    referral_made = "referral_made"
+    guardian_refused = "guardian_refused"
+    reported_to_authority = "reported_to_authority"
+    case_closed = "case_closed"
+
+
+class DocumentKind(StrEnum):
+    guardian_notice = "guardian_notice"
+    referral_letter = "referral_letter"
+    authority_report = "authority_report"
+    closure_summary = "closure_summary"
+
+
+#: zh-CN names, used by notification texts and documents.
+ROLE_ZH = {
+    "head_teacher": "班主任",
+    "grade_head": "年级组长",
+    "student_affairs": "学生处负责人",
+    "psychology_teacher": "心理教师",
+    "expert": "心理危机专家",
+    "leadership": "心理危机干预领导小组",
+    "auditor": "教育主管部门督查人员",
+    "education_authority": "教育主管部门",
+    "system": "系统",
+}
+
+OBLIGATION_ZH = {
+    Obligation.assess: "心理危机评估",
+    Obligation.guardian_notice: "告知监护人",
+    Obligation.intervene: "制定并实施干预方案（一人一策）",
+    Obligation.guardian_answer: "取得监护人对转介的答复",
+    Obligation.report: "向教育主管部门报告",
+}
+
+STATE_ZH = {
+    CaseState.identified: "已识别",
+    CaseState.assessed: "已评估",
+    CaseState.intervened: "干预中",
+    CaseState.referred: "已转介",
+    CaseState.parent_refused: "监护人拒绝",
+    CaseState.reported: "已上报",
+    CaseState.closed: "已结案",
+}
+
+RISK_ZH = {
+    RiskLevel.low: "低",
+    RiskLevel.moderate: "中",
+    RiskLevel.high: "高",
+    RiskLevel.imminent: "紧急",
+}
+
+RISK_FACTOR_ZH = {
+    RiskFactor.prolonged_low_mood: "情绪低落抑郁超过半个月",
+    RiskFactor.past_suicide_attempt: "有过自杀企图或行为",
+    RiskFactor.major_setback: "遭遇重大冲突或突发打击",
+    RiskFactor.family_suicide_history: "家庭亲友中有自杀史或自杀倾向",
+    RiskFactor.personality_defect: "性格有明显缺陷",
+    RiskFactor.chronic_sleep_problem: "长期睡眠障碍",
+    RiskFactor.strong_guilt_or_insecurity: "有强烈的罪恶感、缺陷感或不安全感",
+    RiskFactor.lacks_social_support: "长期缺乏或丧失社会支持",
+    RiskFactor.mental_disorder: "有明显的精神障碍",
+    RiskFactor.aggression_or_violence: "有明显的攻击性或暴力倾向",
+}
+
+WARNING_SIGNAL_ZH = {
+    WarningSignal.suicide_talk_or_plan: "谈论自杀并考虑过自杀方法",
+    WarningSignal.farewell_behaviour: "无故赠送物品、请客、道歉或告别",
+    WarningSignal.sudden_emotional_change: "情绪突然明显变化",
+}

@@ -1,0 +1,114 @@
+"""The deadline policy: versioned, overridable, copied into each case.
+
+Defaults come from the table at the end of ../shared/DOMAIN.md. The seeds
+say "promptly" (及时) without numbers; the figures are ours and therefore
+configurable (``CRISISFLOW_POLICY_FILE`` or ``crisisflow dev --policy``).
+A case copies the policy in force when it opens and never re-reads it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
+
+from models.domain import RiskLevel
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
+
+
+def parse_duration(value: object) -> timedelta:
+    """Parse "24h", "20s", "1d12h", "90m" (or seconds as a number)."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    if not isinstance(value, str):
+        raise ValueError("a duration is a string such as '24h' or '20s'")
+    text = value.strip().lower()
+    pos, total = 0, 0.0
+    for match in _PART.finditer(text):
+        if match.start() != pos:
+            break
+        total += float(match.group(1)) * _UNITS[match.group(2)]
+        pos = match.end()
+    if not text or pos != len(text):
+        raise ValueError(f"{value!r} is not a duration such as '24h', '20s' or '1d12h'")
+    if total <= 0:
+        raise ValueError(f"{value!r} must be longer than zero")
+    return timedelta(seconds=total)
+
+
+def format_duration(value: timedelta) -> str:
+    seconds = int(value.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0 and seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str),
+]
+
+
+class DeadlinePolicy(BaseModel):
+    """How long each obligation may take; ``escalation_step`` is the pace of the ladder."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: str = "2026.1-default"
+    assess_within_warning: Duration = timedelta(hours=24)
+    assess_within_risk_only: Duration = timedelta(hours=72)
+    guardian_notice_within: Duration = timedelta(hours=2)
+    intervene_within_imminent: Duration = timedelta(hours=4)
+    intervene_within_high: Duration = timedelta(hours=24)
+    intervene_within_moderate: Duration = timedelta(hours=72)
+    guardian_answer_within: Duration = timedelta(hours=72)
+    report_within: Duration = timedelta(hours=24)
+    escalation_step: Duration = timedelta(hours=12)
+
+    def intervene_within(self, risk: RiskLevel) -> timedelta | None:
+        return {
+            RiskLevel.imminent: self.intervene_within_imminent,
+            RiskLevel.high: self.intervene_within_high,
+            RiskLevel.moderate: self.intervene_within_moderate,
+        }.get(risk)
+
+
+class PolicyFileError(ValueError):
+    pass
+
+
+def load_policy(path: str | Path | None) -> DeadlinePolicy:
+    """The defaults, overridden key by key by a JSON or TOML file."""
+    if path is None:
+        return DeadlinePolicy()
+    file = Path(path)
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise PolicyFileError(f"cannot read policy file {file}: {exc.strerror}") from exc
+    try:
+        if file.suffix.lower() == ".toml":
+            data = tomllib.loads(raw.decode("utf-8"))
+        else:
+            data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PolicyFileError(f"policy file {file} is not valid {file.suffix[1:] or 'JSON'}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise PolicyFileError(f"policy file {file} must hold a table of keys")
+    if "version" not in data:
+        raise PolicyFileError(f"policy file {file} must set 'version' so cases can name the policy they ran under")
+    try:
+        return DeadlinePolicy.model_validate(data)
+    except ValueError as exc:
+        raise PolicyFileError(f"policy file {file}: {exc}") from exc

@@ -1,0 +1,316 @@
+"""The read model: projection of case state, listing, outbox and documents.
+
+Every write is idempotent: projections are keyed by case and event
+sequence (an older snapshot never overwrites a newer one), notifications
+and documents by their deterministic ids.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, func, or_
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, SQLModel, col, delete, select
+
+from models.case import (
+    CaseData,
+    CaseEvent,
+    CasePage,
+    CaseSummary,
+    Deadline,
+    DocumentView,
+    NotificationView,
+)
+from models.tables import CaseDeadlineRow, CaseEventRow, CaseRow, DocumentRow, IdempotencyRow, NotificationRow
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back naive; everything stored is UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+# ----------------------------------------------------------------- projection
+
+
+def project_case(engine: Engine, data: CaseData) -> bool:
+    """Mirror the workflow's state; False when a newer snapshot is already stored."""
+    last_seq = data.events[-1].seq
+    open_due = [d.due_at for d in data.deadlines if d.met_at is None]
+    with Session(engine) as session, session.begin():
+        row = session.get(CaseRow, data.case_id, with_for_update=True)
+        stale = row is not None and row.last_seq > last_seq
+        if not stale:
+            if row is None:
+                row = CaseRow(case_id=data.case_id)
+            row.school_id = data.school_id
+            row.state = data.state.value
+            row.risk_level = data.risk_level.value if data.risk_level else None
+            row.student_ref = data.student.ref
+            row.student = data.student.model_dump(mode="json")
+            row.risk_factors = [f.value for f in data.risk_factors]
+            row.warning_signals = [s.value for s in data.warning_signals]
+            row.summary = data.summary
+            row.opened_by = data.opened_by.model_dump(mode="json")
+            row.policy = data.policy.model_dump(mode="json")
+            row.policy_version = data.policy.version
+            row.workflow_code_version = data.workflow_code_version
+            row.guardian_notified = data.guardian_notified
+            row.guardian_consented = data.guardian_consented
+            row.escalation_level = data.escalation_level
+            row.opened_at = data.opened_at
+            row.updated_at = data.events[-1].at
+            row.closed_at = data.closed_at
+            row.next_due_at = None if data.closed_at else min(open_due, default=None)
+            row.last_seq = last_seq
+            session.add(row)
+            session.flush()
+            session.exec(delete(CaseDeadlineRow).where(col(CaseDeadlineRow.case_id) == data.case_id))
+            for position, d in enumerate(data.deadlines):
+                session.add(
+                    CaseDeadlineRow(
+                        case_id=data.case_id,
+                        position=position,
+                        **d.model_dump(mode="python", exclude={"escalated_at"}),
+                        escalated_at=[t.isoformat() for t in d.escalated_at],
+                    )
+                )
+        stored = set(
+            session.exec(select(CaseEventRow.seq).where(col(CaseEventRow.case_id) == data.case_id)).all()
+        )
+        for event in data.events:
+            if event.seq not in stored:
+                session.add(CaseEventRow(case_id=data.case_id, **event.model_dump(mode="python")))
+    return not stale
+
+
+def load_case(engine: Engine, case_id: str) -> CaseData | None:
+    """Rebuild the workflow's state from the read model."""
+    with Session(engine) as session:
+        row = session.get(CaseRow, case_id)
+        if row is None:
+            return None
+        events = session.exec(
+            select(CaseEventRow).where(col(CaseEventRow.case_id) == case_id).order_by(col(CaseEventRow.seq))
+        ).all()
+        deadlines = session.exec(
+            select(CaseDeadlineRow)
+            .where(col(CaseDeadlineRow.case_id) == case_id)
+            .order_by(col(CaseDeadlineRow.position))
+        ).all()
+        return CaseData(
+            case_id=row.case_id,
+            school_id=row.school_id,
+            student=row.student,
+            risk_factors=row.risk_factors,
+            warning_signals=row.warning_signals,
+            summary=row.summary,
+            opened_by=row.opened_by,
+            opened_at=utc(row.opened_at),
+            policy=row.policy,
+            state=row.state,
+            risk_level=row.risk_level,
+            guardian_notified=row.guardian_notified,
+            guardian_consented=row.guardian_consented,
+            closed_at=utc(row.closed_at),
+            deadlines=[
+                Deadline(
+                    obligation=d.obligation,
+                    responsible_role=d.responsible_role,
+                    due_at=utc(d.due_at),
+                    met_at=utc(d.met_at),
+                    escalation_level=d.escalation_level,
+                    escalated_at=d.escalated_at,
+                )
+                for d in deadlines
+            ],
+            events=[
+                CaseEvent.model_validate(
+                    {**e.model_dump(exclude={"case_id"}), "at": utc(e.at)}
+                )
+                for e in events
+            ],
+            workflow_code_version=row.workflow_code_version,
+        )
+
+
+def case_school(engine: Engine, case_id: str) -> str | None:
+    with Session(engine) as session:
+        return session.exec(select(CaseRow.school_id).where(col(CaseRow.case_id) == case_id)).first()
+
+
+def list_cases(
+    engine: Engine,
+    *,
+    school_id: str,
+    now: datetime,
+    state: str | None = None,
+    risk_level: str | None = None,
+    overdue: bool | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> CasePage:
+    filters = [col(CaseRow.school_id) == school_id]
+    if state:
+        filters.append(col(CaseRow.state) == state)
+    if risk_level:
+        filters.append(col(CaseRow.risk_level) == risk_level)
+    if overdue is True:
+        filters.append(col(CaseRow.next_due_at) <= now)
+    elif overdue is False:
+        filters.append(or_(col(CaseRow.next_due_at).is_(None), col(CaseRow.next_due_at) > now))
+    with Session(engine) as session:
+        total = session.exec(select(func.count()).select_from(CaseRow).where(*filters)).one()
+        rows = session.exec(
+            select(CaseRow)
+            .where(*filters)
+            .order_by(col(CaseRow.opened_at).desc(), col(CaseRow.case_id))
+            .limit(limit)
+            .offset(offset)
+        ).all()
+    items = [
+        CaseSummary(
+            case_id=r.case_id,
+            state=r.state,
+            risk_level=r.risk_level,
+            school_id=r.school_id,
+            student_ref=r.student_ref,
+            grade=r.student["grade"],
+            class_name=r.student["class_name"],
+            opened_at=utc(r.opened_at),
+            updated_at=utc(r.updated_at),
+            escalation_level=r.escalation_level,
+            next_due_at=utc(r.next_due_at),
+            overdue=r.next_due_at is not None and utc(r.next_due_at) <= now,
+        )
+        for r in rows
+    ]
+    return CasePage(items=items, total=total, limit=limit, offset=offset)
+
+
+# ----------------------------------------------------------- idempotency keys
+
+
+class IdempotencyConflict(Exception):
+    pass
+
+
+def claim_idempotency_key(
+    engine: Engine, staff_id: str, key: str, request_sha256: str, case_id: str, now: datetime
+) -> str:
+    """The case id this key stands for: ``case_id`` if new, the earlier one on a retry."""
+    try:
+        with Session(engine) as session, session.begin():
+            session.add(
+                IdempotencyRow(
+                    staff_id=staff_id, key=key, request_sha256=request_sha256, case_id=case_id, created_at=now
+                )
+            )
+        return case_id
+    except IntegrityError:
+        with Session(engine) as session:
+            row = session.get(IdempotencyRow, (staff_id, key))
+        if row is None:  # pragma: no cover - deleted between the two statements
+            raise
+        if row.request_sha256 != request_sha256:
+            raise IdempotencyConflict(
+                "Idempotency-Key was already used with a different request body"
+            ) from None
+        return row.case_id
+
+
+# ---------------------------------------------------------------- outbox
+
+
+def _insert_once(engine: Engine, row: SQLModel, key: object) -> SQLModel:
+    """Insert ``row`` unless a row with its key exists; return the stored row."""
+    model = type(row)
+    try:
+        with Session(engine, expire_on_commit=False) as session, session.begin():
+            existing = session.get(model, key)
+            if existing is not None:
+                return existing
+            session.add(row)
+        return row
+    except IntegrityError:  # a concurrent run inserted it first
+        with Session(engine, expire_on_commit=False) as session:
+            return session.get(model, key)
+
+
+def add_notification(engine: Engine, row: NotificationRow) -> NotificationRow:
+    """Insert once; a rerun gets the stored row back."""
+    return _insert_once(engine, row, row.notification_id)
+
+
+def mark_delivery(engine: Engine, notification_id: str, delivered_at: datetime | None) -> None:
+    with Session(engine) as session, session.begin():
+        row = session.get(NotificationRow, notification_id, with_for_update=True)
+        row.delivery_attempts += 1
+        if delivered_at is not None and row.delivered_at is None:
+            row.delivered_at = delivered_at
+
+
+def _notification_view(row: NotificationRow) -> NotificationView:
+    return NotificationView(
+        notification_id=row.notification_id,
+        case_id=row.case_id,
+        event=row.event,
+        recipient_role=row.recipient_role,
+        recipient_roles=row.recipient_roles,
+        obligation=row.obligation,
+        due_at=utc(row.due_at),
+        escalation_level=row.escalation_level,
+        text=row.text,
+        created_at=utc(row.created_at),
+        delivered_at=utc(row.delivered_at),
+    )
+
+
+def notifications_for(engine: Engine, case_id: str) -> list[NotificationView]:
+    with Session(engine) as session:
+        rows = session.exec(
+            select(NotificationRow)
+            .where(col(NotificationRow.case_id) == case_id)
+            .order_by(col(NotificationRow.created_at), col(NotificationRow.notification_id))
+        ).all()
+        return [_notification_view(r) for r in rows]
+
+
+# ---------------------------------------------------------------- documents
+
+
+def add_document(engine: Engine, row: DocumentRow) -> DocumentRow:
+    return _insert_once(engine, row, row.document_id)
+
+
+def _document_view(row: DocumentRow) -> DocumentView:
+    return DocumentView(
+        document_id=row.document_id,
+        case_id=row.case_id,
+        kind=row.kind,
+        title=row.title,
+        media_type=row.media_type,
+        sha256=row.sha256,
+        created_at=utc(row.created_at),
+    )
+
+
+def documents_for(engine: Engine, case_id: str) -> list[DocumentView]:
+    with Session(engine) as session:
+        rows = session.exec(
+            select(DocumentRow)
+            .where(col(DocumentRow.case_id) == case_id)
+            .order_by(col(DocumentRow.created_at), col(DocumentRow.document_id))
+        ).all()
+        return [_document_view(r) for r in rows]
+
+
+def get_document(engine: Engine, document_id: str) -> tuple[DocumentView, str] | None:
+    """The document's metadata and its stored path."""
+    with Session(engine) as session:
+        row = session.get(DocumentRow, document_id)
+        if row is None:
+            return None
+        return _document_view(row), row.path

