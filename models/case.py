@@ -201,16 +201,15 @@ class ActionCommand(Strict):
 # ------------------------------------------------------------ case state
 
 
-class Deadline(Strict):
+class DeadlineView(Strict):
     obligation: Obligation
     responsible_role: Recipient
     due_at: datetime
-    met_at: datetime | None = None
-    escalation_level: int = 0
-    escalated_at: list[datetime] = []
+    met_at: datetime | None
+    escalation_level: int
 
 
-class CaseEvent(Strict):
+class EventView(Strict):
     """One accepted action, timer escalation or automatic step."""
 
     seq: int
@@ -222,6 +221,17 @@ class CaseEvent(Strict):
     to_state: CaseState
     obligation: Obligation | None = None
     escalation_level: int | None = None
+
+
+class Deadline(DeadlineView):
+    escalation_level: int = 0
+    met_at: datetime | None = None
+    escalated_at: list[datetime] = []
+
+
+class CaseEvent(EventView):
+    """One accepted action, timer escalation or automatic step, with its body."""
+
     detail: dict[str, Any] = {}
 
 
@@ -260,26 +270,6 @@ class CaseData(Strict):
     @property
     def escalation_level(self) -> int:
         return max((d.escalation_level for d in self.deadlines if d.met_at is None), default=0)
-
-
-class DeadlineView(Strict):
-    obligation: Obligation
-    responsible_role: Recipient
-    due_at: datetime
-    met_at: datetime | None
-    escalation_level: int
-
-
-class EventView(Strict):
-    seq: int
-    at: datetime
-    action: str
-    actor: str
-    actor_role: str
-    from_state: CaseState | None
-    to_state: CaseState
-    obligation: Obligation | None = None
-    escalation_level: int | None = None
 
 
 class CaseView(Strict):

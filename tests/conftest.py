@@ -27,7 +27,6 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy
-from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
@@ -82,7 +81,7 @@ async def ts_env():
             AddSearchAttributesRequest(
                 namespace=env.client.namespace,
                 search_attributes={
-                    key.name: IndexedValueType.Value(key.indexed_value_type.name) for key in sa.ALL
+                    key.name: key.indexed_value_type.value for key in sa.ALL
                 },
             )
         )

@@ -347,19 +347,9 @@ class CaseWorkflow:
             await workflow.wait_condition(lambda: bool(self._effects))
             effect = self._effects[0]
             if isinstance(effect, _Notify):
-                await workflow.execute_activity_method(
-                    CaseActivities.notify,
-                    effect.request,
-                    start_to_close_timeout=_IO_TIMEOUT,
-                    retry_policy=_IO_RETRY,
-                )
+                await _io(CaseActivities.notify, effect.request)
             elif isinstance(effect, _Document):
-                await workflow.execute_activity_method(
-                    CaseActivities.render_document,
-                    effect.request,
-                    start_to_close_timeout=_IO_TIMEOUT,
-                    retry_policy=_IO_RETRY,
-                )
+                await _io(CaseActivities.render_document, effect.request)
             else:
                 await self._report()
             self._effects.pop(0)
@@ -371,12 +361,7 @@ class CaseWorkflow:
             if event.to_state is CaseState.parent_refused:
                 refusal = event
                 break
-        await workflow.execute_activity_method(
-            CaseActivities.render_document,
-            self._document_request(DocumentKind.authority_report, refusal),
-            start_to_close_timeout=_IO_TIMEOUT,
-            retry_policy=_IO_RETRY,
-        )
+        await _io(CaseActivities.render_document, self._document_request(DocumentKind.authority_report, refusal))
         now = workflow.now()
         from_state = self._data.state
         self._machine.fire("report")
@@ -393,12 +378,7 @@ class CaseWorkflow:
 
     async def _project(self) -> None:
         seq = self._last_seq
-        await workflow.execute_activity_method(
-            CaseActivities.project_case,
-            self._data.model_copy(deep=True),
-            start_to_close_timeout=_IO_TIMEOUT,
-            retry_policy=_IO_RETRY,
-        )
+        await _io(CaseActivities.project_case, self._data.model_copy(deep=True))
         self._projected_seq = max(self._projected_seq, seq)
 
     def _upsert_search_attributes(self) -> None:
@@ -414,6 +394,13 @@ class CaseWorkflow:
 
     def _view(self) -> CaseView:
         return case_view(self._data)
+
+
+async def _io(method, argument) -> None:
+    """Run an activity with the case's I/O options: retried until it succeeds."""
+    await workflow.execute_activity_method(
+        method, argument, start_to_close_timeout=_IO_TIMEOUT, retry_policy=_IO_RETRY
+    )
 
 
 def _variant(command: ActionCommand) -> str | None:

@@ -1,0 +1,178 @@
+"""Deadlines and the warning ladder on the time-skipping server (days pass in milliseconds)."""
+
+from __future__ import annotations
+
+import uuid
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+import pytest
+
+from models import store
+from models.case import (
+    ActionCommand,
+    Actor,
+    AssessCommand,
+    CaseStart,
+    CloseCommand,
+    GuardianNoticeCommand,
+    InterveneCommand,
+    OpenCaseBody,
+)
+from models.db import make_engine, migrate
+from models.policy import DeadlinePolicy
+from tests.conftest import SCHOOL, make_settings
+from tests.support import NOTICE, PLAN, open_body
+from worker import build_worker
+from workflows import search_attributes as sa
+from workflows.case import CaseWorkflow
+from workflows.view import case_view
+
+HEAD = Actor(staff_id="ht-1", role="head_teacher", school_id=SCHOOL)
+PSY = Actor(staff_id="psy-1", role="psychology_teacher", school_id=SCHOOL)
+LEAD = Actor(staff_id="lead-1", role="leadership", school_id=SCHOOL)
+HOUR = timedelta(hours=1)
+
+
+@pytest.fixture
+async def ts(ts_env, tmp_path):
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'cf.db'}", None)
+    engine = make_engine(settings.resolved_database_url)
+    migrate(engine)
+    async with build_worker(ts_env.client, settings, engine):
+        yield ts_env, settings, engine
+    engine.dispose()
+
+
+async def _start(ts, history_event_limit: int = 10_000, **body):
+    env, settings, _ = ts
+    case_id = uuid.uuid4().hex
+    start = CaseStart(
+        case_id=case_id,
+        opened_by=HEAD,
+        case=OpenCaseBody.model_validate(open_body(**body)),
+        policy=DeadlinePolicy(),
+        history_event_limit=history_event_limit,
+    )
+    handle = await env.client.start_workflow(
+        CaseWorkflow.run, start, id=f"case-{case_id}", task_queue=settings.task_queue
+    )
+    await handle.execute_update(CaseWorkflow.opened)
+    return case_id, handle
+
+
+def _act(actor, body):
+    return ActionCommand(actor=actor, body=body)
+
+
+ASSESS_MODERATE = AssessCommand(instrument="clinical", risk_level="moderate", rationale="持续低落")
+ASSESS_LOW = AssessCommand(instrument="asq", answers={"q1": False, "q2": False, "q3": False, "q4": False})
+
+
+async def _escalations(handle):
+    view = await handle.query(CaseWorkflow.view)
+    return [(e.obligation.value, e.escalation_level, e.at) for e in view.events if e.action == "escalate"], view
+
+
+async def test_missed_assessment_climbs_all_four_levels(ts):
+    env, settings, engine = ts
+    case_id, handle = await _start(ts)
+    opened = (await handle.query(CaseWorkflow.view)).opened_at
+    due = opened + settings_policy().assess_within_warning  # a warning signal: 24 h
+
+    await env.sleep(timedelta(hours=23))
+    assert (await _escalations(handle))[0] == []
+
+    await env.sleep(timedelta(hours=24 + 3 * 12 + 5 - 23))
+    climbed, view = await _escalations(handle)
+    assert [(o, lvl) for o, lvl, _ in climbed] == [("assess", 1), ("assess", 2), ("assess", 3), ("assess", 4)]
+    step = settings_policy().escalation_step
+    for (*_, at), expected in zip(climbed, [due, due + step, due + 2 * step, due + 3 * step]):
+        assert expected <= at < expected + timedelta(seconds=5)  # fired on time, not at the next wake-up
+    assert view.deadlines[0].escalation_level == 4 and view.escalation_level == 4
+
+    ladder = [n for n in store.notifications_for(engine, case_id) if n.obligation and n.escalation_level]
+    assert [(n.event.value, n.escalation_level, [r.value for r in n.recipient_roles]) for n in ladder] == [
+        ("deadline_missed", 1, ["head_teacher"]),
+        ("deadline_escalated", 2, ["grade_head", "student_affairs"]),
+        ("deadline_escalated", 3, ["psychology_teacher"]),
+        ("deadline_escalated", 4, ["leadership"]),
+    ]
+    assert "预警·第4级" in ladder[-1].text and case_id in ladder[-1].text
+
+    # the top of the ladder is the leadership group: nothing more fires
+    await env.sleep(timedelta(days=20))
+    assert len((await _escalations(handle))[0]) == 4
+    description = await handle.describe()
+    assert description.typed_search_attributes.get(sa.ESCALATION_LEVEL) == 4
+    assert description.typed_search_attributes.get(sa.CASE_STATE) == "identified"
+
+    # the read model shows the case as overdue
+    page = store.list_cases(engine, school_id=SCHOOL, now=await _now(env), overdue=True)
+    assert [c.case_id for c in page.items] == [case_id] and page.items[0].escalation_level == 4
+
+
+async def test_meeting_an_obligation_stops_its_ladder(ts):
+    env, _, engine = ts
+    case_id, handle = await _start(ts)
+    await env.sleep(timedelta(hours=24 + 12 + 1))  # level 2 reached
+    view = await handle.execute_update(CaseWorkflow.act, _act(PSY, ASSESS_MODERATE))
+    assessed = next(d for d in view.deadlines if d.obligation.value == "assess")
+    assert assessed.met_at is not None and assessed.escalation_level == 2
+    assert view.escalation_level == 0  # only open deadlines count
+
+    await handle.execute_update(CaseWorkflow.act, _act(PSY, InterveneCommand.model_validate(PLAN)))
+    await env.sleep(timedelta(days=30))
+    climbed, view = await _escalations(handle)
+    assert [(o, lvl) for o, lvl, _ in climbed] == [("assess", 1), ("assess", 2)]
+    assert store.load_case(engine, case_id).deadlines[0].escalation_level == 2
+
+
+async def test_nothing_fires_for_deadlines_met_in_time(ts):
+    env, _, engine = ts
+    case_id, handle = await _start(ts)
+    await env.sleep(HOUR)
+    await handle.execute_update(
+        CaseWorkflow.act, _act(PSY, AssessCommand(instrument="cssrs", answers={"q1": True, "q2": True, "q3": True, "q4": True, "q5": False, "q6": False}))
+    )
+    await env.sleep(HOUR)  # the guardian notice is due 2 h after a high assessment
+    await handle.execute_update(CaseWorkflow.act, _act(HEAD, GuardianNoticeCommand.model_validate(NOTICE)))
+    await handle.execute_update(CaseWorkflow.act, _act(PSY, InterveneCommand.model_validate(PLAN)))
+    await env.sleep(timedelta(days=30))
+    climbed, view = await _escalations(handle)
+    assert climbed == []
+    assert all(d.met_at is not None for d in view.deadlines)
+    events = {n.event.value for n in store.notifications_for(engine, case_id)}
+    assert not events & {"deadline_missed", "deadline_escalated"}
+
+
+async def test_a_thirty_day_case_survives_continue_as_new(ts):
+    env, _, engine = ts
+    case_id, handle = await _start(ts, history_event_limit=60)
+    first_run = (await handle.describe()).run_id
+    await handle.execute_update(CaseWorkflow.act, _act(PSY, ASSESS_MODERATE))
+    await handle.execute_update(CaseWorkflow.act, _act(PSY, InterveneCommand.model_validate(PLAN)))
+    for _day in range(30):  # the head teacher keeps the guardian informed every day
+        await env.sleep(timedelta(days=1))
+        await handle.execute_update(CaseWorkflow.act, _act(HEAD, GuardianNoticeCommand.model_validate(NOTICE)))
+    assert (await handle.describe()).run_id != first_run, "the case never continued as new"
+
+    view = await handle.execute_update(
+        CaseWorkflow.act,
+        _act(LEAD, CloseCommand(reason="resolved", outcome="情绪稳定", rationale="连续四周低风险")),
+    )
+    assert view.state.value == "closed"
+    assert [e.action for e in view.events] == ["open", "assess", "intervene", *["guardian_notice"] * 30, "close"]
+    assert [e.seq for e in view.events] == list(range(1, 35))
+    result = await env.client.get_workflow_handle_for(CaseWorkflow.run, f"case-{case_id}").result()
+    assert result == view
+    assert case_view(store.load_case(engine, case_id)) == view
+    assert view.opened_at + timedelta(days=30) <= view.closed_at
+
+
+def settings_policy() -> DeadlinePolicy:
+    return DeadlinePolicy()
+
+
+async def _now(env):
+    return await env.get_current_time()
