@@ -9,6 +9,7 @@ import structlog
 from fastapi import APIRouter, FastAPI, Request
 from temporalio.client import Client
 
+from api import errors
 from api.routes import cases, documents
 from models.db import make_engine, migrate
 from models.policy import load_policy
@@ -41,6 +42,7 @@ def create_app(settings: Settings, client: Client | None = None, engine=None) ->
         redoc_url=None,
         lifespan=lifespan,
     )
+    errors.install(app)
     app.state.settings = settings
     app.state.policy = policy
 

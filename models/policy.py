@@ -97,13 +97,14 @@ def load_policy(path: str | Path | None) -> DeadlinePolicy:
         raw = file.read_bytes()
     except OSError as exc:
         raise PolicyFileError(f"cannot read policy file {file}: {exc.strerror}") from exc
+    kind = "TOML" if file.suffix.lower() == ".toml" else "JSON"
     try:
-        if file.suffix.lower() == ".toml":
+        if kind == "TOML":
             data = tomllib.loads(raw.decode("utf-8"))
         else:
             data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise PolicyFileError(f"policy file {file} is not valid {file.suffix[1:] or 'JSON'}: {exc}") from exc
+        raise PolicyFileError(f"policy file {file} is not valid {kind}: {exc}") from exc
     if not isinstance(data, dict):
         raise PolicyFileError(f"policy file {file} must hold a table of keys")
     if "version" not in data:

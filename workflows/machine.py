@@ -209,7 +209,7 @@ class CaseMachine:
                 f"{action} is not allowed in state {self.state.value}", self.state, self.allowed_actions()
             )
         if role is not None and not any(role in r.roles for r in here):
-            raise PermissionError(f"role {role.value} may not {action}")
+            raise PermissionError(f"role {StaffRole(role).value} may not {action}")
         for rule in here:
             if self._passes(rule):
                 return rule
