@@ -51,7 +51,8 @@ REFUSED = "TransitionRefused"
 FORBIDDEN = "Forbidden"
 
 _IO_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5))
-_IO_TIMEOUT = timedelta(seconds=60)
+#: Each I/O attempt: a webhook gets 10 s; a worker that died mid-attempt is retried after this.
+_IO_TIMEOUT = timedelta(seconds=20)
 
 
 @dataclass
