@@ -114,6 +114,41 @@ def api() -> None:
     asyncio.run(main())
 
 
+# -------------------------------------------------------------------- setup
+
+
+async def register_search_attributes(client) -> list[str]:
+    """Register the case search attributes on the namespace; returns the ones added."""
+    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+
+    existing = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=client.namespace)
+    )
+    missing = {k.name: k.indexed_value_type.value for k in sa.ALL if k.name not in existing.custom_attributes}
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
+        )
+    return sorted(missing)
+
+
+@app.command()
+def setup() -> None:
+    """Migrate the database and register the search attributes (idempotent; run before api and worker)."""
+    from models.db import make_engine, migrate
+    from models.temporal import connect
+
+    settings = _settings()
+    configure_logging(settings.log_format, settings.log_level)
+    migrate(make_engine(settings.resolved_database_url))
+
+    async def main() -> list[str]:
+        return await register_search_attributes(await connect(settings))
+
+    added = asyncio.run(main())
+    typer.echo(f"database migrated; search attributes added: {', '.join(added) or 'none (all present)'}")
+
+
 # ---------------------------------------------------------------------- dev
 
 

@@ -1,0 +1,138 @@
+"""The crisisflow command as a person runs it: dev brings everything up, Ctrl-C stops it all."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import free_port
+from tests.support import open_body
+
+CRISISFLOW = str(Path(sys.executable).parent / "crisisflow")
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+class Dev:
+    def __init__(self, data_dir: Path, policy: Path | None = None):
+        self.api, self.temporal, self.ui = free_port(), free_port(), free_port()
+        args = [CRISISFLOW, "dev", "--data-dir", str(data_dir), "--api-port", str(self.api),
+                "--temporal-port", str(self.temporal), "--ui-port", str(self.ui)]
+        if policy:
+            args += ["--policy", str(policy)]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CRISISFLOW_")}
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        self.banner: list[str] = []
+        deadline = time.monotonic() + 90
+        for line in self.proc.stdout:
+            self.banner.append(line.rstrip())
+            if "Ctrl-C stops everything" in line or time.monotonic() > deadline:
+                break
+        assert any("crisisflow dev is up" in line for line in self.banner), self.banner
+        self.tokens = {}
+        in_tokens = False
+        for line in self.banner:
+            if "Demo tokens" in line:
+                in_tokens = True
+            elif in_tokens and line.startswith("    "):
+                role, token = line.split()
+                self.tokens[role] = token
+
+    def headers(self, role: str) -> dict:
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            return self.proc.wait(30)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+
+
+def test_dev_runs_everything_and_stops_cleanly(tmp_path):
+    data = tmp_path / "var"
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"version": "school-2026-fast", "assess_within_warning": "20s", "escalation_step": "10s"}))
+    dev = Dev(data, policy)
+    try:
+        assert f"http://127.0.0.1:{dev.api}/api/v1" in "\n".join(dev.banner)
+        assert f"http://127.0.0.1:{dev.ui}" in "\n".join(dev.banner)
+        assert set(dev.tokens) == {"head_teacher", "grade_head", "student_affairs", "psychology_teacher",
+                                   "expert", "leadership", "auditor"}
+        api = f"http://127.0.0.1:{dev.api}/api/v1"
+        r = httpx.post(f"{api}/cases", json=open_body(school="demo-school"), headers=dev.headers("head_teacher"), timeout=30)
+        assert r.status_code == 201, r.text
+        case = r.json()
+        assert case["policy_version"] == "school-2026-fast"
+        listed = httpx.get(f"{api}/cases", headers=dev.headers("leadership")).json()
+        assert [c["case_id"] for c in listed["items"]] == [case["case_id"]]
+
+        # the Temporal UI serves, and its API lists the case's workflow
+        assert httpx.get(f"http://127.0.0.1:{dev.ui}/").status_code == 200
+        listed_in_ui = ""
+        for _ in range(50):  # the UI's own connection to the server may still be coming up
+            listed_in_ui = httpx.get(f"http://127.0.0.1:{dev.ui}/api/v1/namespaces/default/workflows", timeout=30).text
+            if f"case-{case['case_id']}" in listed_in_ui:
+                break
+            time.sleep(0.2)
+        assert f"case-{case['case_id']}" in listed_in_ui
+
+        # a token issued from the dev data dir works
+        token = subprocess.run(
+            [CRISISFLOW, "token", "issue", "--data-dir", str(data), "--staff-id", "psy-7",
+             "--role", "psychology_teacher", "--school", "demo-school", "--ttl", "10m"],
+            capture_output=True, text=True, check=True, env={k: v for k, v in os.environ.items() if not k.startswith("CRISISFLOW_")},
+        ).stdout.strip()
+        r = httpx.post(f"{api}/cases/{case['case_id']}/assessment", timeout=30,
+                       json={"instrument": "clinical", "risk_level": "low", "rationale": "无危机"},
+                       headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200 and r.json()["events"][-1]["actor"] == "psy-7"
+    finally:
+        code = dev.stop()
+    assert code == 0
+    assert not any(_port_open(p) for p in (dev.api, dev.temporal, dev.ui))
+
+    # everything is kept in the data dir: a restart finds the case where it was
+    dev = Dev(data)
+    try:
+        r = httpx.get(f"http://127.0.0.1:{dev.api}/api/v1/cases/{case['case_id']}", headers=dev.headers("leadership"))
+        assert r.json()["state"] == "assessed"
+    finally:
+        assert dev.stop() == 0
+
+
+def test_token_issue_refuses_bad_input(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRISISFLOW_")}
+    run = lambda *a: subprocess.run([CRISISFLOW, "token", "issue", *a], capture_output=True, text=True, env=env)  # noqa: E731
+    r = run("--staff-id", "x", "--role", "head_teacher", "--data-dir", str(tmp_path))
+    assert r.returncode == 2 and "no token secret" in r.stderr
+    r = run("--staff-id", "x", "--role", "janitor", "--school", "s")
+    assert r.returncode == 2 and "janitor" in r.stderr
+    r = run("--staff-id", "x", "--role", "head_teacher", "--ttl", "soon", "--data-dir", str(tmp_path))
+    assert r.returncode == 2
+
+
+@pytest.mark.parametrize("runs", [2])
+def test_setup_is_idempotent(dev_env, tmp_path, runs):
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CRISISFLOW_")},
+        "CRISISFLOW_TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+        "CRISISFLOW_DATABASE_URL": f"sqlite:///{tmp_path / 'cf.db'}",
+    }
+    for _ in range(runs):
+        r = subprocess.run([CRISISFLOW, "setup"], capture_output=True, text=True, env=env, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert "database migrated" in r.stdout
