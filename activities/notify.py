@@ -76,7 +76,7 @@ def send(engine: Engine, n: NotificationRequest, webhook_url: str | None) -> Non
             created_at=n.created_at,
         ),
     )
-    bound = log.bind(case_id=n.case_id, notification_id=n.notification_id, event=n.event.value)
+    bound = log.bind(case_id=n.case_id, notification_id=n.notification_id, notification_event=n.event.value)
     if not webhook_url or row.delivered_at is not None:
         bound.info("notification recorded", delivered=row.delivered_at is not None)
         return

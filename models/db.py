@@ -13,11 +13,14 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def make_engine(url: str, **kwargs) -> Engine:
+    """An engine whose errors never quote row values (they would carry student data into logs)."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True, **kwargs
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:  # API and worker share the file
@@ -28,7 +31,7 @@ def make_engine(url: str, **kwargs) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True, **kwargs)
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -106,9 +106,9 @@ async def test_refusal_path_reports_to_the_authority(stack, webhook):
     assert view["state"] == "parent_refused"
     assert view["allowed_actions"] == []  # only the workflow itself leaves parent_refused
 
-    async def reported():
+    async def reported():  # the workflow's own step, then its projection
         v = await workflow_view(stack, case_id)
-        return v if v["state"] == "reported" else None
+        return v if v["state"] == "reported" and db_view(stack, case_id) == v else None
 
     view = await eventually(reported)
     report = view["events"][-1]

@@ -224,3 +224,16 @@ class CaseMachine:
         rule = self.check(action, variant, role)
         getattr(self.facts, rule.trigger)()
         return rule
+
+
+def table_markdown() -> str:
+    """The table as Markdown, for docs/architecture.md (a test keeps the two equal)."""
+    lines = ["| action | from | to | who | guard |", "|---|---|---|---|---|"]
+    for rule in RULES:
+        name = rule.action + (f" ({rule.variant})" if rule.variant else "")
+        source = ", ".join(s.value for s in rule.source)
+        dest = rule.dest.value if rule.dest else "unchanged (records only)"
+        who = ", ".join(sorted(r.value for r in rule.roles)) or "the workflow itself"
+        guard = "; ".join(GUARD_TEXT[c] for c in rule.conditions) or ""
+        lines.append(f"| {name} | {source} | {dest} | {who} | {guard} |")
+    return "\n".join(lines)
