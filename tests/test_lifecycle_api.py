@@ -10,6 +10,7 @@ from tests.conftest import auth
 from workflows.case import CaseWorkflow
 from tests.support import (
     REFUSE,
+    act,
     STUDENT_NAME,
     SUMMARY,
     db_view,
@@ -94,6 +95,11 @@ async def test_consent_path(stack, webhook):
 
     handle = stack.client.get_workflow_handle_for(CaseWorkflow.run, f"case-{case_id}")
     assert (await handle.result()).state.value == "closed"
+    # the workflow has finished; the read model still answers, and refuses further actions
+    r = await act(stack, case_id, "close")
+    assert r.status_code == 409 and r.json() == {
+        "detail": "close is not allowed in state closed", "state": "closed", "allowed_actions": []
+    }
 
     events = {b["event"] for b in webhook.received}
     assert {"case_opened", "guardian_notice_required", "intervention_required", "referral_made", "case_closed"} <= events

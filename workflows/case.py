@@ -379,7 +379,14 @@ class CaseWorkflow:
 
     async def _project(self) -> None:
         seq = self._last_seq
-        await _io(CaseActivities.project_case, self._data.model_copy(deep=True))
+        # a local activity: a short idempotent upsert, run by this worker without a
+        # round trip through the server's task queue (the API waits on it)
+        await workflow.execute_local_activity_method(
+            CaseActivities.project_case,
+            self._data.model_copy(deep=True),
+            start_to_close_timeout=_IO_TIMEOUT,
+            retry_policy=_IO_RETRY,
+        )
         self._projected_seq = max(self._projected_seq, seq)
 
     def _upsert_search_attributes(self) -> None:

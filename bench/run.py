@@ -1,0 +1,176 @@
+"""Benchmarks: speed and memory, measured (never asserted by tests).
+
+    make bench                 # or: .venv/bin/python bench/run.py --cases 300 --rows 20000
+
+1. API latency on a dev server (SQLite read model, worker in process):
+   POST /cases, POST /assessment, GET /cases/{id}; p50, p95, max.
+2. Worker memory: resident set growth per open (cached) case workflow.
+3. Read model: GET /cases?overdue=true (store.list_cases) at N rows,
+   on SQLite and on PostgreSQL (127.0.0.1:5432/test, a scratch schema).
+Results print as a table and go to bench/results/<timestamp>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import sqlalchemy
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from models import store  # noqa: E402
+from models.case import Actor, CaseData, CaseEvent, Deadline, Student  # noqa: E402
+from models.db import make_engine, migrate  # noqa: E402
+from models.domain import CaseState  # noqa: E402
+from models.policy import DeadlinePolicy  # noqa: E402
+from tests.conftest import PG_URL, auth, make_settings, running_stack  # noqa: E402
+from tests.support import ASSESS_HIGH, open_body  # noqa: E402
+
+
+def rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def summary(samples: list[float]) -> dict:
+    ordered = sorted(samples)
+    return {
+        "n": len(samples),
+        "p50_ms": round(statistics.median(ordered) * 1000, 2),
+        "p95_ms": round(ordered[int(len(ordered) * 0.95) - 1] * 1000, 2),
+        "max_ms": round(ordered[-1] * 1000, 2),
+    }
+
+
+async def api_latency(cases: int, workdir: Path) -> dict:
+    from temporalio.testing import WorkflowEnvironment
+
+    from models.temporal import data_converter
+    from workflows import search_attributes as sa
+
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
+        data_converter=data_converter(),
+        search_attributes=list(sa.ALL),
+        ui=False,
+        dev_server_log_level="error",
+    )
+    async with env:
+        settings = make_settings(workdir, f"sqlite:///{workdir / 'bench.db'}", None)
+        async with running_stack(env.client, settings) as stack:
+            await stack.http.post("/cases", json=open_body(), headers=auth("head_teacher"))  # warm up
+            rss_before = rss_mib()
+            opened, assessed, read, ids = [], [], [], []
+            for _ in range(cases):
+                t = time.perf_counter()
+                r = await stack.http.post("/cases", json=open_body(), headers=auth("head_teacher"))
+                opened.append(time.perf_counter() - t)
+                ids.append(r.json()["case_id"])
+            for case_id in ids:
+                t = time.perf_counter()
+                await stack.http.post(f"/cases/{case_id}/assessment", json=ASSESS_HIGH, headers=auth("psychology_teacher"))
+                assessed.append(time.perf_counter() - t)
+            for case_id in ids:
+                t = time.perf_counter()
+                await stack.http.get(f"/cases/{case_id}", headers=auth("leadership"))
+                read.append(time.perf_counter() - t)
+            await asyncio.sleep(2)  # let notifications and documents drain
+            rss_after = rss_mib()
+    return {
+        "open_case": summary(opened),
+        "assess": summary(assessed),
+        "get_case": summary(read),
+        "process_rss_mib_before": round(rss_before, 1),
+        "process_rss_mib_after": round(rss_after, 1),
+        "rss_kib_per_open_case": round((rss_after - rss_before) * 1024 / cases, 1),
+    }
+
+
+def synthetic_case(i: int, now: datetime) -> CaseData:
+    opened = now - timedelta(hours=i % 500)
+    school = f"school-{i % 20}"
+    return CaseData(
+        case_id=uuid.uuid4().hex,
+        school_id=school,
+        student=Student(ref=f"s{i}", name="测试", school_id=school, grade="七年级", class_name="1班"),
+        risk_factors=["major_setback"],
+        warning_signals=[],
+        summary="bench",
+        opened_by=Actor(staff_id="ht", role="head_teacher", school_id=school),
+        opened_at=opened,
+        policy=DeadlinePolicy(),
+        state=CaseState.identified,
+        deadlines=[Deadline(obligation="assess", responsible_role="psychology_teacher", due_at=opened + timedelta(hours=72))],
+        events=[CaseEvent(seq=1, at=opened, action="open", actor="ht", actor_role="head_teacher",
+                          from_state=None, to_state=CaseState.identified)],
+    )
+
+
+def read_model(url: str, rows: int) -> dict:
+    engine = make_engine(url)
+    migrate(engine)
+    now = datetime.now(UTC)
+    t = time.perf_counter()
+    for i in range(rows):
+        store.project_case(engine, synthetic_case(i, now))
+    project_s = time.perf_counter() - t
+    samples = []
+    for i in range(200):
+        t = time.perf_counter()
+        store.list_cases(engine, school_id=f"school-{i % 20}", now=now, overdue=True, limit=50)
+        samples.append(time.perf_counter() - t)
+    engine.dispose()
+    return {"rows": rows, "projection_per_case_ms": round(project_s / rows * 1000, 2), "list_overdue": summary(samples)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", type=int, default=200)
+    parser.add_argument("--rows", type=int, default=10_000)
+    args = parser.parse_args()
+    workdir = ROOT / "bench" / "results" / "work" / uuid.uuid4().hex[:8]
+    workdir.mkdir(parents=True)
+
+    results: dict = {"when": datetime.now(UTC).isoformat(), "cases": args.cases, "rows": args.rows}
+    results["api"] = asyncio.run(api_latency(args.cases, workdir))
+    results["read_model_sqlite"] = read_model(f"sqlite:///{workdir / 'rows.db'}", args.rows)
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = sqlalchemy.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        results["read_model_postgres"] = read_model(f"{PG_URL}?options=-csearch_path%3D{schema}", args.rows)
+    finally:
+        with admin.connect() as c:
+            c.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+    out = ROOT / "bench" / "results" / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    out.write_text(json.dumps(results, indent=2))
+    api = results["api"]
+    print(f"API on a dev server, {args.cases} cases (p50 / p95 / max, ms):")
+    for name in ("open_case", "assess", "get_case"):
+        s = api[name]
+        print(f"  {name:<10} {s['p50_ms']:>8} {s['p95_ms']:>8} {s['max_ms']:>8}")
+    print(f"  worker+API process RSS {api['process_rss_mib_before']} -> {api['process_rss_mib_after']} MiB "
+          f"({api['rss_kib_per_open_case']} KiB per open case)")
+    for key in ("read_model_sqlite", "read_model_postgres"):
+        r = results[key]
+        s = r["list_overdue"]
+        print(f"{key}: {r['rows']} cases, projection {r['projection_per_case_ms']} ms/case, "
+              f"list overdue p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms")
+    print(f"written: {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
