@@ -25,6 +25,8 @@ from workflows import search_attributes as sa
 app = typer.Typer(help="crisisflow: school psychological-crisis cases as durable workflows.", no_args_is_help=True)
 token_app = typer.Typer(help="Bearer tokens for the API.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+audit_app = typer.Typer(help="For auditors: export, replay and archive case histories.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 
 DEMO_SCHOOL = "demo-school"
 DEV_TOKEN_TTL = timedelta(hours=12)
@@ -267,6 +269,82 @@ def _banner(settings: Settings, api_port: int, ui_port: int) -> None:
     lines += [f"    {role:<19} {token}" for role, token in _demo_tokens(settings).items()]
     lines += ["  Ctrl-C stops everything.", ""]
     print("\n".join(lines), flush=True)
+
+
+# ------------------------------------------------------------ history, audit
+
+
+def _client_settings() -> Settings:
+    settings = _settings()
+    configure_logging(settings.log_format, "WARNING")
+    return settings
+
+
+@app.command()
+def history(case_id: str) -> None:
+    """Print a case's timeline (from its Temporal history) as a table."""
+    from models.temporal import connect
+    from workflows.audit import case_timeline
+
+    settings = _client_settings()
+
+    async def main():
+        return await case_timeline(await connect(settings), case_id)
+
+    timeline = asyncio.run(main())
+    rows = [("time (UTC)", "kind", "actor", "role", "state", "obligation / level", "note")]
+    for e in timeline.entries:
+        states = f"{e.from_state.value if e.from_state else ''} -> {e.to_state.value}" if e.to_state else ""
+        duty = f"{e.obligation or ''}{' L' + str(e.escalation_level) if e.escalation_level else ''}"
+        rows.append((e.at.strftime("%Y-%m-%d %H:%M:%S"), e.kind, e.actor or "", e.role or "", states, duty, e.note or ""))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])
+
+
+@audit_app.command("export")
+def audit_export(
+    case_id: str,
+    output: Annotated[Path, typer.Option("-o", "--output", help="file to write; runs after the first get .2, .3 ...")],
+) -> None:
+    """Export a case's history as `temporal workflow show --output json` does (payloads stay encoded)."""
+    from models.temporal import connect
+    from workflows.audit import case_histories, export_json
+
+    settings = _client_settings()
+
+    async def main():
+        return await case_histories(await connect(settings), case_id)
+
+    runs = asyncio.run(main())
+    for n, run in enumerate(runs, start=1):
+        target = output if n == 1 else output.with_suffix(f".{n}{output.suffix}")
+        target.write_text(export_json(run))
+        typer.echo(f"wrote {target} (run {n} of {len(runs)}, {len(run.events)} events)")
+
+
+def _print_reports(reports) -> bool:
+    for r in reports:
+        verdict = "deterministic" if r.deterministic else "NOT deterministic"
+        typer.echo(f"{r.source}: {verdict}  workflow {r.workflow_id}  policy {r.policy_version}  code v{r.workflow_code_version}")
+        if r.divergence:
+            typer.echo(f"  first divergence: {r.divergence}")
+        for t in r.transitions:
+            states = f"{t.from_state.value if t.from_state else '-'} -> {t.to_state.value if t.to_state else '?'}"
+            typer.echo(f"  {t.at:%Y-%m-%d %H:%M:%S}  {t.action:<18} {t.actor:<22} {states}")
+    ok = all(r.deterministic for r in reports)
+    typer.echo(f"{sum(r.deterministic for r in reports)} of {len(reports)} histories replayed cleanly")
+    return ok
+
+
+@audit_app.command("replay")
+def audit_replay(files: Annotated[list[Path], typer.Argument(help="exported histories")]) -> None:
+    """Replay exported histories against this code; exit 0 only when every one replays."""
+    from workflows.audit import replay_files
+
+    _client_settings()
+    reports = asyncio.run(replay_files(files))
+    raise typer.Exit(0 if _print_reports(reports) else 1)
 
 
 # -------------------------------------------------------------------- token

@@ -22,6 +22,11 @@ log = structlog.get_logger(__name__)
 PASSTHROUGH = ("pydantic", "pydantic_core", "annotated_types", "transitions", "models", "activities", "sqlalchemy", "sqlmodel", "jinja2", "httpx", "structlog")
 
 
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandbox the worker and the auditors' replayer share."""
+    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH))
+
+
 def build_worker(client: Client, settings: Settings, engine=None, executor: ThreadPoolExecutor | None = None) -> Worker:
     engine = engine or make_engine(settings.resolved_database_url)
     activities = CaseActivities(engine, settings)
@@ -31,9 +36,7 @@ def build_worker(client: Client, settings: Settings, engine=None, executor: Thre
         workflows=[CaseWorkflow],
         activities=[activities.project_case, activities.notify, activities.render_document],
         activity_executor=executor or ThreadPoolExecutor(max_workers=16),
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
-        ),
+        workflow_runner=workflow_runner(),
     )
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, FastAPI, Request
 from temporalio.client import Client
 
 from api import errors
-from api.routes import cases, documents
+from api.routes import audit, cases, documents
 from models.db import make_engine, migrate
 from models.policy import load_policy
 from models.settings import Settings
@@ -70,5 +70,6 @@ def create_app(settings: Settings, client: Client | None = None, engine=None) ->
 
     v1.include_router(cases.router)
     v1.include_router(documents.router)
+    v1.include_router(audit.router)
     app.include_router(v1)
     return app

@@ -1,0 +1,177 @@
+"""Supervisors' timeline, auditors' export and offline replay, on a dev server."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import auth, make_settings, running_stack
+from tests.support import REFUSE, eventually, open_case, step, workflow_view
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture
+async def fast_stack(dev_env, webhook, tmp_path):
+    policy = tmp_path / "fast.json"
+    policy.write_text(json.dumps({"version": "fast-audit", "assess_within_warning": "2s", "escalation_step": "1s"}))
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'cf.db'}", webhook.url, policy_file=policy)
+    async with running_stack(dev_env.client, settings) as stack:
+        yield stack
+
+
+async def _refusal_case_with_escalations(stack) -> str:
+    case_id = (await open_case(stack))["case_id"]
+
+    async def top_of_ladder():
+        return (await workflow_view(stack, case_id))["escalation_level"] == 4
+
+    await eventually(top_of_ladder, timeout=20)
+    for action in ("assess", "guardian_notice", "intervene", "refer"):
+        await step(stack, case_id, action)
+    await step(stack, case_id, "guardian_response", REFUSE)
+
+    async def reported():
+        return (await workflow_view(stack, case_id))["state"] == "reported"
+
+    await eventually(reported)
+    await step(stack, case_id, "close")
+    await stack.client.get_workflow_handle(f"case-{case_id}").result()
+    return case_id
+
+
+@pytest.fixture
+async def closed_refusal(fast_stack):
+    return fast_stack, await _refusal_case_with_escalations(fast_stack)
+
+
+async def test_timeline_tells_the_whole_story_in_order(closed_refusal):
+    stack, case_id = closed_refusal
+    r = await stack.http.get(f"/cases/{case_id}/history", headers=auth("leadership"))
+    assert r.status_code == 200, r.text
+    entries = r.json()["entries"]
+    # entries follow the history's own order (the record), not a re-sort by timestamp
+
+    steps = [(e["kind"], e["action"], e["actor"], e["role"]) for e in entries if e["kind"] in ("opened", "action_accepted", "reported")]
+    assert steps == [
+        ("opened", "open", "head-teacher-1", "head_teacher"),
+        ("action_accepted", "assess", "psychology-teacher-1", "psychology_teacher"),
+        ("action_accepted", "guardian_notice", "head-teacher-1", "head_teacher"),
+        ("action_accepted", "intervene", "psychology-teacher-1", "psychology_teacher"),
+        ("action_accepted", "refer", "psychology-teacher-1", "psychology_teacher"),
+        ("action_accepted", "guardian_response", "head-teacher-1", "head_teacher"),
+        ("reported", "report", "system", None),
+        ("action_accepted", "close", "leadership-1", "leadership"),
+    ]
+    moves = [(e["from_state"], e["to_state"]) for e in entries if e["kind"] in ("action_accepted", "reported")]
+    assert moves == [("identified", "assessed"), ("assessed", "assessed"), ("assessed", "intervened"),
+                     ("intervened", "referred"), ("referred", "parent_refused"), ("parent_refused", "reported"),
+                     ("reported", "closed")]
+
+    ladder = [(e["obligation"], e["escalation_level"]) for e in entries if e["kind"] == "escalation"]
+    assert ladder == [("assess", 1), ("assess", 2), ("assess", 3), ("assess", 4)]
+    first_assess = next(i for i, e in enumerate(entries) if e["action"] == "assess")
+    assert all(i < first_assess for i, e in enumerate(entries) if e["kind"] == "escalation")
+
+    kinds = {e["kind"] for e in entries}
+    assert {"timer_fired", "notification_sent", "document_made", "state_change", "closed"} <= kinds
+    assert entries[-1]["kind"] == "closed"
+    docs = [e["note"].split()[0] for e in entries if e["kind"] == "document_made"]
+    assert docs == ["guardian_notice", "referral_letter", "authority_report", "closure_summary"]
+
+    # roles: supervisors of the school and auditors; not a head teacher, not another school
+    assert (await stack.http.get(f"/cases/{case_id}/history", headers=auth("grade_head"))).status_code == 200
+    assert (await stack.http.get(f"/cases/{case_id}/history", headers=auth("auditor"))).status_code == 200
+    assert (await stack.http.get(f"/cases/{case_id}/history", headers=auth("head_teacher"))).status_code == 403
+    assert (await stack.http.get(f"/cases/{case_id}/history", headers=auth("leadership", "school-b"))).status_code == 403
+
+    # the same timeline in the terminal
+    out = _cli(stack, "history", case_id)
+    assert out.returncode == 0, out.stderr
+    assert "escalation" in out.stdout and "psychology-teacher-1" in out.stdout and "parent_refused -> reported" in out.stdout
+
+
+def _cli(stack, *args: str) -> subprocess.CompletedProcess:
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CRISISFLOW_")},
+           "CRISISFLOW_TEMPORAL_ADDRESS": stack.client.service_client.config.target_host,
+           "CRISISFLOW_DATABASE_URL": stack.settings.resolved_database_url}
+    return subprocess.run([str(BIN / "crisisflow"), *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+def _alter_update_argument(history: dict) -> dict:
+    """Change the recorded assessment: a high-risk C-SSRS answered all 'no'."""
+    for event in history["events"]:
+        attrs = event.get("workflowExecutionUpdateAcceptedEventAttributes")
+        if not attrs or attrs["acceptedRequest"]["input"]["name"] != "act":
+            continue
+        payload = attrs["acceptedRequest"]["input"]["args"]["payloads"][0]
+        command = json.loads(base64.b64decode(payload["data"]))
+        if command["body"]["action"] == "assess":
+            command["body"]["answers"] = {"q1": False, "q2": False, "q6": False}
+            payload["data"] = base64.b64encode(json.dumps(command).encode()).decode()
+            return history
+    raise AssertionError("no assessment in the history")
+
+
+def _drop_events(history: dict) -> dict:
+    """Remove a scheduled notification and everything after it."""
+    events = history["events"]
+    cut = next(i for i, e in enumerate(events) if "activityTaskScheduledEventAttributes" in e)
+    history["events"] = events[:cut] + events[cut + 3 :]
+    return history
+
+
+async def test_export_and_replay(closed_refusal, tmp_path):
+    stack, case_id = closed_refusal
+    r = await stack.http.get(f"/cases/{case_id}/history/export", headers=auth("auditor"))
+    assert r.status_code == 200 and r.headers["X-Case-Runs"] == "1"
+    ours = tmp_path / "ours.json"
+    ours.write_text(r.text)
+    assert (await stack.http.get(f"/cases/{case_id}/history/export", headers=auth("leadership"))).status_code == 403
+
+    cli_file = tmp_path / "temporal-cli.json"
+    shown = subprocess.run(
+        [str(BIN / "temporal"), "workflow", "show", "--workflow-id", f"case-{case_id}", "--output", "json",
+         "--address", stack.client.service_client.config.target_host],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    cli_file.write_text(shown.stdout)
+
+    exported = _cli(stack, "audit", "export", case_id, "-o", str(tmp_path / "cli-export.json"))
+    assert exported.returncode == 0, exported.stderr
+
+    clean = _cli(stack, "audit", "replay", str(ours), str(cli_file), str(tmp_path / "cli-export.json"))
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "3 of 3 histories replayed cleanly" in clean.stdout
+    assert "policy fast-audit" in clean.stdout and "parent_refused -> reported" in clean.stdout
+
+    altered = tmp_path / "altered.json"
+    altered.write_text(json.dumps(_alter_update_argument(json.loads(ours.read_text()))))
+    dropped = tmp_path / "dropped.json"
+    dropped.write_text(json.dumps(_drop_events(json.loads(cli_file.read_text()))))
+    bad = _cli(stack, "audit", "replay", str(ours), str(altered), str(dropped))
+    assert bad.returncode == 1
+    assert "1 of 3 histories replayed cleanly" in bad.stdout
+    assert bad.stdout.count("NOT deterministic") == 2
+    assert "first divergence: Nondeterminism" in bad.stdout
+
+    # the same over HTTP, for auditors
+    r = await stack.http.post("/audit/replay", json={"histories": [json.loads(ours.read_text()), json.loads(altered.read_text())]},
+                              headers=auth("auditor"))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["ok"] is False
+    assert [rep["deterministic"] for rep in body["reports"]] == [True, False]
+    assert body["reports"][0]["policy_version"] == "fast-audit"
+    assert [t["action"] for t in body["reports"][0]["transitions"]][:2] == ["open", "assess"]
+    assert (await stack.http.post("/audit/replay", json={"histories": []}, headers=auth("auditor"))).status_code == 422
+    assert (await stack.http.post("/audit/replay", json={"histories": [{}]}, headers=auth("auditor"))).status_code == 422
+    assert (await stack.http.post("/audit/replay", json={"histories": [{}]}, headers=auth("leadership"))).status_code == 403
