@@ -89,6 +89,19 @@ async def step(stack: Stack, case_id: str, action: str, body: dict | None = None
     return r.json()
 
 
+async def refusal_path(stack: Stack, case_id: str) -> None:
+    """Drive an open case through refusal, the workflow's report, and closure."""
+    for action in ("assess", "guardian_notice", "intervene", "refer"):
+        await step(stack, case_id, action)
+    await step(stack, case_id, "guardian_response", REFUSE)
+
+    async def reported():
+        return (await workflow_view(stack, case_id))["state"] == "reported"
+
+    await eventually(reported)
+    await step(stack, case_id, "close")
+
+
 async def workflow_view(stack: Stack, case_id: str) -> dict:
     view = await stack.client.get_workflow_handle(f"case-{case_id}").query(CaseWorkflow.view)
     return view.model_dump(mode="json")

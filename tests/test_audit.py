@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import auth, make_settings, running_stack
-from tests.support import REFUSE, eventually, open_case, step, workflow_view
+from tests.support import eventually, open_case, refusal_path, workflow_view
 
 BIN = Path(sys.executable).parent
 
@@ -34,15 +34,7 @@ async def _refusal_case_with_escalations(stack) -> str:
         return (await workflow_view(stack, case_id))["escalation_level"] == 4
 
     await eventually(top_of_ladder, timeout=20)
-    for action in ("assess", "guardian_notice", "intervene", "refer"):
-        await step(stack, case_id, action)
-    await step(stack, case_id, "guardian_response", REFUSE)
-
-    async def reported():
-        return (await workflow_view(stack, case_id))["state"] == "reported"
-
-    await eventually(reported)
-    await step(stack, case_id, "close")
+    await refusal_path(stack, case_id)
     await stack.client.get_workflow_handle(f"case-{case_id}").result()
     return case_id
 

@@ -9,7 +9,7 @@ import logging
 import pytest
 
 from logconfig import configure_logging
-from tests.support import REFUSE, STUDENT_NAME, SUMMARY, eventually, open_case, step, workflow_view
+from tests.support import STUDENT_NAME, SUMMARY, eventually, open_case, refusal_path
 
 
 @pytest.fixture
@@ -27,15 +27,7 @@ def json_log():
 async def test_logs_are_json_with_case_id_and_no_student_data(sqlite_stack, json_log):
     stack = sqlite_stack
     case_id = (await open_case(stack))["case_id"]
-    for action in ("assess", "guardian_notice", "intervene", "refer"):
-        await step(stack, case_id, action)
-    await step(stack, case_id, "guardian_response", REFUSE)
-
-    async def reported():
-        return (await workflow_view(stack, case_id))["state"] == "reported"
-
-    await eventually(reported)
-    await step(stack, case_id, "close")
+    await refusal_path(stack, case_id)
     await eventually(lambda: "case_closed" in json_log.getvalue())
 
     lines = [json.loads(line) for line in json_log.getvalue().splitlines() if line.strip()]
