@@ -8,7 +8,7 @@ import os
 import signal
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -144,11 +144,15 @@ def setup() -> None:
     configure_logging(settings.log_format, settings.log_level)
     migrate(make_engine(settings.resolved_database_url))
 
-    async def main() -> list[str]:
-        return await register_search_attributes(await connect(settings))
+    async def main() -> tuple[list[str], bool]:
+        from workflows.archiver import ensure_schedule
 
-    added = asyncio.run(main())
-    typer.echo(f"database migrated; search attributes added: {', '.join(added) or 'none (all present)'}")
+        client = await connect(settings)
+        return await register_search_attributes(client), await ensure_schedule(client, settings.task_queue)
+
+    added, scheduled = asyncio.run(main())
+    typer.echo(f"database migrated; search attributes added: {', '.join(added) or 'none (all present)'}; "
+               f"archiver schedule {'created' if scheduled else 'present'}")
 
 
 # ---------------------------------------------------------------------- dev
@@ -230,6 +234,9 @@ def dev(
             client = await _wait_for_temporal(settings, proc)
             engine = make_engine(settings.resolved_database_url)
             migrate(engine)
+            from workflows.archiver import ensure_schedule
+
+            await ensure_schedule(client, settings.task_queue)
             server = _uvicorn(create_app(settings, client, engine), settings.api_host, api_port)
             async with build_worker(client, settings, engine):
                 serving = asyncio.create_task(server.serve())
@@ -338,13 +345,68 @@ def _print_reports(reports) -> bool:
 
 
 @audit_app.command("replay")
-def audit_replay(files: Annotated[list[Path], typer.Argument(help="exported histories")]) -> None:
-    """Replay exported histories against this code; exit 0 only when every one replays."""
-    from workflows.audit import replay_files
+def audit_replay(
+    files: Annotated[list[Path] | None, typer.Argument(help="exported histories")] = None,
+    closed_since: Annotated[datetime | None, typer.Option(help="replay every case closed on the server since")] = None,
+    from_archive: Annotated[bool, typer.Option(help="replay every history in the archive")] = False,
+) -> None:
+    """Replay histories against this code; exit 0 only when every one replays."""
+    from workflows import audit
 
-    _client_settings()
-    reports = asyncio.run(replay_files(files))
+    settings = _client_settings()
+    if not files and closed_since is None and not from_archive:
+        raise typer.BadParameter("name files, --closed-since DATE or --from-archive")
+
+    async def main():
+        reports = await audit.replay_files(files or [])
+        if closed_since is not None:
+            from models.temporal import connect
+
+            reports += await audit.replay_closed_since(await connect(settings), closed_since)
+        if from_archive:
+            from models import archive
+            from models.db import make_engine
+
+            for row in archive.histories(make_engine(settings.resolved_database_url)):
+                history = audit.load_history(row.history, row.workflow_id)
+                reports.append(await audit.replay_one(history, f"archive row {row.seq} (case {row.case_id})"))
+        return reports
+
+    reports = asyncio.run(main())
+    if not reports:
+        typer.echo("no histories to replay")
     raise typer.Exit(0 if _print_reports(reports) else 1)
+
+
+@audit_app.command("archive")
+def audit_archive() -> None:
+    """Archive every finished, closed case now (the schedule does this every 10 minutes)."""
+    from activities.archive import archive_closed
+    from models.db import make_engine, migrate
+    from models.temporal import connect
+
+    settings = _client_settings()
+    engine = make_engine(settings.resolved_database_url)
+    migrate(engine)
+
+    async def main() -> int:
+        return await archive_closed(await connect(settings), engine)
+
+    typer.echo(f"archived {asyncio.run(main())} history run(s)")
+
+
+@audit_app.command("verify-archive")
+def audit_verify_archive() -> None:
+    """Check the archive's hash chain; names every removed or altered row; exit 1 on any."""
+    from models import archive
+    from models.db import make_engine
+
+    settings = _client_settings()
+    checked, problems = archive.verify(make_engine(settings.resolved_database_url))
+    for problem in problems:
+        typer.echo(str(problem))
+    typer.echo(f"{checked} archived histories checked, {len(problems)} problem(s)")
+    raise typer.Exit(1 if problems else 0)
 
 
 # -------------------------------------------------------------------- token

@@ -14,6 +14,7 @@ from activities import CaseActivities
 from models.db import make_engine, migrate
 from models.settings import Settings
 from models.temporal import connect
+from workflows.archiver import ArchiverWorkflow
 from workflows.case import CaseWorkflow
 
 log = structlog.get_logger(__name__)
@@ -33,8 +34,13 @@ def build_worker(client: Client, settings: Settings, engine=None, executor: Thre
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[CaseWorkflow],
-        activities=[activities.project_case, activities.notify, activities.render_document],
+        workflows=[CaseWorkflow, ArchiverWorkflow],
+        activities=[
+            activities.project_case,
+            activities.notify,
+            activities.render_document,
+            activities.archive_closed_cases,
+        ],
         activity_executor=executor or ThreadPoolExecutor(max_workers=16),
         workflow_runner=workflow_runner(),
     )

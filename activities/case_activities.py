@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Engine
 from temporalio import activity
 
-from activities import documents, notify
+from activities import archive, documents, notify
 from models import store
 from models.case import CaseData, DocumentRequest, NotificationRequest
 from models.settings import Settings
@@ -25,6 +25,11 @@ class CaseActivities:
     def notify(self, request: NotificationRequest) -> None:
         """Record in the outbox, then deliver to the webhook if one is set."""
         notify.send(self._engine, request, self._settings.webhook_url)
+
+    @activity.defn
+    async def archive_closed_cases(self) -> int:
+        """Copy finished cases' histories into the hash-chained archive."""
+        return await archive.archive_closed(activity.client(), self._engine)
 
     @activity.defn
     def render_document(self, request: DocumentRequest) -> None:

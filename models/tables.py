@@ -121,3 +121,35 @@ class IdempotencyRow(SQLModel, table=True):
     request_sha256: str = Field(max_length=64)
     case_id: str = Field(max_length=64)
     created_at: datetime = _ts()
+
+
+class ArchivedHistoryRow(SQLModel, table=True):
+    """A closed case's history (one run), kept past Temporal's retention, hash-chained.
+
+    ``entry_sha256`` covers the row's identity, its history's digest and the
+    previous row's ``entry_sha256``: removing or changing any row breaks the
+    chain from there on. ``archive_head`` remembers the last row.
+    """
+
+    __tablename__ = "archived_histories"
+    __table_args__ = (Index("ix_archive_case_run", "case_id", "run_id", unique=True),)
+
+    seq: int = Field(primary_key=True)
+    case_id: str = Field(max_length=64)
+    workflow_id: str = Field(max_length=80)
+    run_id: str = Field(max_length=64)
+    run_index: int
+    closed_at: datetime | None = _ts(nullable=True)
+    archived_at: datetime = _ts()
+    history: str
+    history_sha256: str = Field(max_length=64)
+    prev_sha256: str = Field(max_length=64)
+    entry_sha256: str = Field(max_length=64)
+
+
+class ArchiveHeadRow(SQLModel, table=True):
+    __tablename__ = "archive_head"
+
+    id: int = Field(default=1, primary_key=True)
+    last_seq: int = 0
+    head_sha256: str = Field(default="0" * 64, max_length=64)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import auth, make_settings, running_stack
-from tests.support import eventually, open_case, refusal_path, workflow_view
+from tests.support import eventually, open_case, refusal_path, step, workflow_view
 
 BIN = Path(sys.executable).parent
 
@@ -167,3 +167,50 @@ async def test_export_and_replay(closed_refusal, tmp_path):
     assert (await stack.http.post("/audit/replay", json={"histories": []}, headers=auth("auditor"))).status_code == 422
     assert (await stack.http.post("/audit/replay", json={"histories": [{}]}, headers=auth("auditor"))).status_code == 422
     assert (await stack.http.post("/audit/replay", json={"histories": [{}]}, headers=auth("leadership"))).status_code == 403
+
+
+async def _closed_low_risk_case(stack) -> str:
+    case_id = (await open_case(stack))["case_id"]
+    await step(stack, case_id, "assess", {"instrument": "asq", "answers": {"q1": False, "q2": False, "q3": False, "q4": False}})
+    await step(stack, case_id, "close", {"reason": "no_crisis", "outcome": "筛查阴性", "rationale": "ASQ 全部为否"})
+    await stack.client.get_workflow_handle(f"case-{case_id}").result()
+    return case_id
+
+
+async def test_archive_is_chained_and_tampering_is_named(fast_stack, tmp_path):
+    import sqlalchemy
+
+    from workflows.archiver import ArchiverWorkflow
+
+    stack = fast_stack
+    cases = [await _closed_low_risk_case(stack) for _ in range(3)]
+    still_open = (await open_case(stack))["case_id"]
+
+    # the schedule's workflow archives every finished closed case, and only those
+    added = await stack.client.execute_workflow(
+        ArchiverWorkflow.run, id=f"archiver-test-{cases[0]}", task_queue=stack.settings.task_queue
+    )
+    assert added == 3
+    again = _cli(stack, "audit", "archive")
+    assert again.returncode == 0 and "archived 0 history run(s)" in again.stdout  # idempotent
+
+    ok = _cli(stack, "audit", "verify-archive")
+    assert ok.returncode == 0 and "3 archived histories checked, 0 problem(s)" in ok.stdout
+    replayed = _cli(stack, "audit", "replay", "--from-archive")
+    assert replayed.returncode == 0 and "3 of 3 histories replayed cleanly" in replayed.stdout
+    since = _cli(stack, "audit", "replay", "--closed-since", "2020-01-01T00:00:00")
+    assert since.returncode == 0 and "histories replayed cleanly" in since.stdout
+    assert still_open not in replayed.stdout
+
+    engine = stack.engine
+    with engine.begin() as conn:
+        conn.execute(sqlalchemy.text("UPDATE archived_histories SET history = replace(history, 'CaseWorkflow', 'CaseWorkflowX') WHERE seq = 2"))
+    edited = _cli(stack, "audit", "verify-archive")
+    assert edited.returncode == 1
+    assert f"archive row 2 (case {cases[1]}): history altered" in edited.stdout
+
+    with engine.begin() as conn:
+        conn.execute(sqlalchemy.text("DELETE FROM archived_histories WHERE seq = 3"))
+    removed = _cli(stack, "audit", "verify-archive")
+    assert removed.returncode == 1
+    assert "archive row 3: missing" in removed.stdout

@@ -224,3 +224,18 @@ async def replay_files(paths: list[Path]) -> list[ReplayReport]:
             continue
         reports.append(await replay_one(history, str(path)))
     return reports
+
+
+async def replay_closed_since(client: Client, since) -> list[ReplayReport]:
+    """Replay every case closed on the server since ``since`` (each run)."""
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    query = (
+        f'WorkflowType = "CaseWorkflow" AND ExecutionStatus = "Completed" '
+        f'AND CloseTime >= "{since.isoformat()}"'
+    )
+    reports = []
+    async for execution in client.list_workflows(query):
+        history = await client.get_workflow_handle(execution.id, run_id=execution.run_id).fetch_history()
+        reports.append(await replay_one(history, f"{execution.id} run {execution.run_id}", client.data_converter))
+    return reports

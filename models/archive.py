@@ -1,0 +1,124 @@
+"""The archive of closed histories: append-only, SHA-256 chained, verifiable.
+
+Temporal deletes a closed workflow's history after the namespace's retention
+period; the archiver copies every closed case's runs here first. Each row's
+``entry_sha256`` = SHA-256 over (seq, case, run, history digest, previous
+entry); ``archive_head`` holds the last seq and hash, so a removed last row
+shows too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from models.store import utc
+from models.tables import ArchivedHistoryRow, ArchiveHeadRow, CaseRow
+
+GENESIS = "0" * 64
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def entry_digest(seq: int, case_id: str, run_id: str, history_sha256: str, prev_sha256: str) -> str:
+    return hashlib.sha256(f"{seq}|{case_id}|{run_id}|{history_sha256}|{prev_sha256}".encode()).hexdigest()
+
+
+def closed_not_archived(engine: Engine, limit: int = 500) -> list[tuple[str, datetime | None]]:
+    """Closed cases of the read model with no run in the archive yet, oldest first."""
+    archived = select(ArchivedHistoryRow.case_id)
+    with Session(engine) as session:
+        rows = session.exec(
+            select(CaseRow.case_id, CaseRow.closed_at)
+            .where(col(CaseRow.closed_at).is_not(None), col(CaseRow.case_id).not_in(archived))
+            .order_by(col(CaseRow.closed_at))
+            .limit(limit)
+        ).all()
+    return [(case_id, utc(closed_at)) for case_id, closed_at in rows]
+
+
+def append(
+    engine: Engine,
+    *,
+    case_id: str,
+    workflow_id: str,
+    runs: list[tuple[str, str]],
+    closed_at: datetime | None,
+    now: datetime,
+) -> int:
+    """Append a case's runs ``(run_id, history_json)`` in one transaction; returns rows added."""
+    with Session(engine) as session, session.begin():
+        head = session.get(ArchiveHeadRow, 1, with_for_update=True)
+        if head is None:
+            head = ArchiveHeadRow(id=1, last_seq=0, head_sha256=GENESIS)
+        present = set(
+            session.exec(select(ArchivedHistoryRow.run_id).where(col(ArchivedHistoryRow.case_id) == case_id)).all()
+        )
+        added = 0
+        for index, (run_id, history) in enumerate(runs, start=1):
+            if run_id in present:
+                continue
+            seq = head.last_seq + 1
+            h = digest(history)
+            entry = entry_digest(seq, case_id, run_id, h, head.head_sha256)
+            session.add(
+                ArchivedHistoryRow(
+                    seq=seq, case_id=case_id, workflow_id=workflow_id, run_id=run_id, run_index=index,
+                    closed_at=closed_at, archived_at=now, history=history, history_sha256=h,
+                    prev_sha256=head.head_sha256, entry_sha256=entry,
+                )
+            )
+            head.last_seq, head.head_sha256 = seq, entry
+            added += 1
+        session.add(head)
+    return added
+
+
+@dataclass
+class Problem:
+    seq: int
+    case_id: str | None
+    what: str
+
+    def __str__(self) -> str:
+        who = f" (case {self.case_id})" if self.case_id else ""
+        return f"archive row {self.seq}{who}: {self.what}"
+
+
+def verify(engine: Engine) -> tuple[int, list[Problem]]:
+    """Walk the chain; returns the rows checked and every problem, each naming its row."""
+    problems: list[Problem] = []
+    prev = GENESIS
+    expected_seq = 1
+    with Session(engine) as session:
+        head = session.get(ArchiveHeadRow, 1) or ArchiveHeadRow(id=1)
+        rows = session.exec(select(ArchivedHistoryRow).order_by(col(ArchivedHistoryRow.seq))).all()
+        for row in rows:
+            while expected_seq < row.seq:
+                problems.append(Problem(expected_seq, None, "missing (removed from the archive)"))
+                expected_seq += 1
+            if digest(row.history) != row.history_sha256:
+                problems.append(Problem(row.seq, row.case_id, "history altered (its SHA-256 no longer matches)"))
+            if row.prev_sha256 != prev:
+                problems.append(Problem(row.seq, row.case_id, "chain broken (does not follow the previous row)"))
+            if entry_digest(row.seq, row.case_id, row.run_id, row.history_sha256, row.prev_sha256) != row.entry_sha256:
+                problems.append(Problem(row.seq, row.case_id, "entry altered (its chain hash no longer matches)"))
+            prev = row.entry_sha256
+            expected_seq = row.seq + 1
+        while expected_seq <= head.last_seq:
+            problems.append(Problem(expected_seq, None, "missing (removed from the archive)"))
+            expected_seq += 1
+        if rows and head.head_sha256 != rows[-1].entry_sha256 and head.last_seq == rows[-1].seq:
+            problems.append(Problem(rows[-1].seq, rows[-1].case_id, "does not match the archive head"))
+    return len(rows), problems
+
+
+def histories(engine: Engine) -> list[ArchivedHistoryRow]:
+    with Session(engine) as session:
+        return list(session.exec(select(ArchivedHistoryRow).order_by(col(ArchivedHistoryRow.seq))).all())

@@ -1,0 +1,127 @@
+"""Record the golden histories of the released workflow code.
+
+    .venv/bin/python -m tests.histories.record
+
+Runs four cases on the time-skipping server (consent path, refusal path, a
+missed deadline climbing the ladder, a month-long case that continues as
+new) and writes their exported histories beside this file. Commit them with
+the workflow change that released them; tests/test_golden_histories.py
+replays every file here on each `make test`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio.testing import WorkflowEnvironment
+
+from models.case import (
+    ActionCommand,
+    Actor,
+    AssessCommand,
+    CaseStart,
+    CloseCommand,
+    GuardianNoticeCommand,
+    GuardianResponseCommand,
+    InterveneCommand,
+    OpenCaseBody,
+    ReferCommand,
+)
+from models.db import make_engine, migrate
+from models.policy import DeadlinePolicy
+from models.temporal import data_converter
+from tests.conftest import TEST_SERVER, make_settings
+from tests.support import ASSESS_HIGH, CLOSE, NOTICE, PLAN, REFERRAL, open_body
+from worker import build_worker
+from workflows import audit
+from workflows.case import CaseWorkflow
+
+HERE = Path(__file__).parent
+SCHOOL = "school-a"
+HEAD = Actor(staff_id="ht-1", role="head_teacher", school_id=SCHOOL)
+PSY = Actor(staff_id="psy-1", role="psychology_teacher", school_id=SCHOOL)
+LEAD = Actor(staff_id="lead-1", role="leadership", school_id=SCHOOL)
+
+
+async def _run(env, settings, name: str, script, history_event_limit: int = 10_000) -> None:
+    case_id = uuid.uuid4().hex
+    start = CaseStart(case_id=case_id, opened_by=HEAD, case=OpenCaseBody.model_validate(open_body()),
+                      policy=DeadlinePolicy(version="golden-2026.1"), history_event_limit=history_event_limit)
+    handle = await env.client.start_workflow(CaseWorkflow.run, start, id=f"case-{case_id}", task_queue=settings.task_queue)
+    await handle.execute_update(CaseWorkflow.opened)
+
+    async def act(actor, body):
+        return await handle.execute_update(CaseWorkflow.act, ActionCommand(actor=actor, body=body))
+
+    await script(env, act)
+    await env.client.get_workflow_handle(f"case-{case_id}").result()
+    runs = await audit.case_histories(env.client, case_id)
+    for n, run in enumerate(runs, start=1):
+        suffix = "" if len(runs) == 1 else f".run{n}"
+        (HERE / f"{name}{suffix}.json").write_text(audit.export_json(run))
+    print(f"{name}: {len(runs)} run(s)")
+
+
+async def _to_referral(act):
+    await act(PSY, AssessCommand.model_validate(ASSESS_HIGH))
+    await act(HEAD, GuardianNoticeCommand.model_validate(NOTICE))
+    await act(PSY, InterveneCommand.model_validate(PLAN))
+    await act(PSY, ReferCommand.model_validate(REFERRAL))
+
+
+async def consent(env, act):
+    await _to_referral(act)
+    await act(HEAD, GuardianResponseCommand(decision="consent", by="guardian"))
+    await act(LEAD, CloseCommand.model_validate(CLOSE))
+
+
+async def refusal(env, act):
+    await _to_referral(act)
+    await act(HEAD, GuardianResponseCommand(decision="refuse", by="guardian", notes="家长拒绝"))
+    await env.sleep(timedelta(minutes=5))  # the workflow reports to the authority
+    await act(LEAD, CloseCommand.model_validate(CLOSE))
+
+
+async def escalation(env, act):
+    await env.sleep(timedelta(hours=24 + 3 * 12 + 1))  # the assessment is missed: all four levels
+    await act(PSY, AssessCommand(instrument="clinical", risk_level="low", rationale="补评估：无危机"))
+    await act(LEAD, CloseCommand(reason="no_crisis", outcome="无危机", rationale="补评估为低风险"))
+
+
+async def continue_as_new(env, act):
+    await act(PSY, AssessCommand(instrument="clinical", risk_level="moderate", rationale="持续低落"))
+    await act(PSY, InterveneCommand.model_validate(PLAN))
+    for _ in range(30):
+        await env.sleep(timedelta(days=1))
+        await act(HEAD, GuardianNoticeCommand.model_validate(NOTICE))
+    await act(LEAD, CloseCommand.model_validate(CLOSE))
+
+
+async def main() -> None:
+    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+
+    from workflows import search_attributes as sa
+
+    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=TEST_SERVER, data_converter=data_converter())
+    async with env:
+        await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
+            namespace=env.client.namespace,
+            search_attributes={k.name: k.indexed_value_type.value for k in sa.ALL}))
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = make_settings(Path(tmp), f"sqlite:///{tmp}/golden.db", None)
+            engine = make_engine(settings.resolved_database_url)
+            migrate(engine)
+            async with build_worker(env.client, settings, engine):
+                await _run(env, settings, "consent", consent)
+                await _run(env, settings, "refusal", refusal)
+                await _run(env, settings, "escalation", escalation)
+                await _run(env, settings, "continue_as_new", continue_as_new, history_event_limit=60)
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
