@@ -2,6 +2,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SYSTEM := $(VENV)/.system-packages
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: run test install bench clean
 
@@ -11,12 +13,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# The browser tests use Debian's Chromium and a CJK font (the pages are in Chinese).
+$(SYSTEM):
+	@if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qiE 'wenquanyi|noto sans cjk'; then \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null; \
+	fi
+	@mkdir -p $(VENV) && touch $(SYSTEM)
+
 install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/crisisflow dev
 
-test: $(STAMP)
+test: $(STAMP) $(SYSTEM)
 	$(BIN)/pytest -q
 
 bench: $(STAMP)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, FastAPI, Request
 from temporalio.client import Client
 
 from api import errors
-from api.routes import audit, cases, documents
+from api.routes import audit, cases, dashboard, documents, ui
 from models.db import make_engine, migrate
 from models.policy import load_policy
 from models.settings import Settings
@@ -71,5 +71,7 @@ def create_app(settings: Settings, client: Client | None = None, engine=None) ->
     v1.include_router(cases.router)
     v1.include_router(documents.router)
     v1.include_router(audit.router)
+    v1.include_router(dashboard.router)
     app.include_router(v1)
+    app.include_router(ui.router)
     return app

@@ -7,6 +7,8 @@
 2. Worker memory: resident set growth per open (cached) case workflow.
 3. Read model: GET /cases?overdue=true (store.list_cases) at N rows,
    on SQLite and on PostgreSQL (127.0.0.1:5432/test, a scratch schema).
+4. The supervisors' dashboard over HTTP (GET /dashboard) with 100,000 cases
+   in the database: spread over 20 schools, and all in one school.
 Results print as a table and go to bench/results/<timestamp>.json.
 """
 
@@ -30,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from models import store  # noqa: E402
 from models.case import Actor, CaseData, CaseEvent, Deadline, Student  # noqa: E402
 from models.db import make_engine, migrate  # noqa: E402
-from models.domain import CaseState  # noqa: E402
+from models.domain import CaseState, RiskLevel  # noqa: E402
 from models.policy import DeadlinePolicy  # noqa: E402
 from tests.conftest import PG_URL, auth, make_settings, running_stack  # noqa: E402
 from tests.support import ASSESS_HIGH, open_body  # noqa: E402
@@ -54,19 +56,7 @@ def summary(samples: list[float]) -> dict:
 
 
 async def api_latency(cases: int, workdir: Path) -> dict:
-    from temporalio.testing import WorkflowEnvironment
-
-    from models.temporal import data_converter
-    from workflows import search_attributes as sa
-
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
-        data_converter=data_converter(),
-        search_attributes=list(sa.ALL),
-        ui=False,
-        dev_server_log_level="error",
-    )
-    async with env:
+    async with await _dev_env() as env:
         settings = make_settings(workdir, f"sqlite:///{workdir / 'bench.db'}", None)
         async with running_stack(env.client, settings) as stack:
             await stack.http.post("/cases", json=open_body(), headers=auth("head_teacher"))  # warm up
@@ -97,9 +87,43 @@ async def api_latency(cases: int, workdir: Path) -> dict:
     }
 
 
-def synthetic_case(i: int, now: datetime) -> CaseData:
+def _dev_env():
+    from temporalio.testing import WorkflowEnvironment
+
+    from models.temporal import data_converter
+    from workflows import search_attributes as sa
+
+    return WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
+        data_converter=data_converter(),
+        search_attributes=list(sa.ALL),
+        ui=False,
+        dev_server_log_level="error",
+    )
+
+
+async def dashboard_runs(workdir: Path, rows: int) -> list[dict]:
+    runs = []
+    async with await _dev_env() as env:
+        for schools in (20, 1):
+            run = await dashboard_latency(env.client, workdir, f"sqlite:///{workdir / f'dash{schools}.db'}", rows, schools)
+            runs.append({"db": "sqlite", **run})
+            schema = f"bench_{uuid.uuid4().hex[:8]}"
+            admin = sqlalchemy.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+            with admin.connect() as c:
+                c.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
+            try:
+                run = await dashboard_latency(env.client, workdir, f"{PG_URL}?options=-csearch_path%3D{schema}", rows, schools)
+                runs.append({"db": "postgres", **run})
+            finally:
+                with admin.connect() as c:
+                    c.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    return runs
+
+
+def synthetic_case(i: int, now: datetime, schools: int = 20) -> CaseData:
     opened = now - timedelta(hours=i % 500)
-    school = f"school-{i % 20}"
+    school = f"school-{i % schools}"
     return CaseData(
         case_id=uuid.uuid4().hex,
         school_id=school,
@@ -115,6 +139,52 @@ def synthetic_case(i: int, now: datetime) -> CaseData:
         events=[CaseEvent(seq=1, at=opened, action="open", actor="ht", actor_role="head_teacher",
                           from_state=None, to_state=CaseState.identified)],
     )
+
+
+def bulk_load(engine, rows: int, schools: int, now: datetime) -> None:
+    """Insert synthetic cases fast (the projection's own row builders, many rows a statement)."""
+    from models.tables import CaseDeadlineRow, CaseEventRow, CaseRow
+
+    chunk: list[CaseData] = []
+    for i in range(rows):
+        data = synthetic_case(i, now, schools)
+        if i % 3:  # two in three assessed, some late; a third of those intervened
+            at = data.opened_at + timedelta(hours=1 + i % 90)
+            data.deadlines[0].met_at = at
+            data.state, data.risk_level = CaseState.assessed, list(RiskLevel)[i % 4]
+            data.events.append(CaseEvent(seq=2, at=at, action="assess", actor="psy", actor_role="psychology_teacher",
+                                         from_state=CaseState.identified, to_state=CaseState.assessed))
+            if i % 9 == 1:
+                data.events.append(CaseEvent(seq=3, at=at + timedelta(hours=3), action="intervene", actor="psy",
+                                             actor_role="psychology_teacher", from_state=CaseState.assessed,
+                                             to_state=CaseState.intervened))
+                data.state = CaseState.intervened
+        chunk.append(data)
+        if len(chunk) == 5000 or i == rows - 1:
+            with engine.begin() as conn:
+                conn.execute(CaseRow.__table__.insert(), [store.case_values(d) for d in chunk])
+                conn.execute(CaseDeadlineRow.__table__.insert(), [v for d in chunk for v in store.deadline_values(d)])
+                conn.execute(CaseEventRow.__table__.insert(), [v for d in chunk for v in store.event_values(d)])
+            chunk = []
+
+
+async def dashboard_latency(client, workdir: Path, url: str, rows: int, schools: int) -> dict:
+    engine = make_engine(url)
+    migrate(engine)
+    t = time.perf_counter()
+    bulk_load(engine, rows, schools, datetime.now(UTC))
+    load_s = time.perf_counter() - t
+    settings = make_settings(workdir, url, None)
+    samples = []
+    async with running_stack(client, settings, with_worker=False) as stack:
+        for i in range(120):
+            headers = auth("leadership", f"school-{i % schools}")
+            t = time.perf_counter()
+            r = await stack.http.get("/dashboard", headers=headers)
+            samples.append(time.perf_counter() - t)
+            assert r.status_code == 200, r.text
+    engine.dispose()
+    return {"rows": rows, "schools": schools, "bulk_load_s": round(load_s, 1), "http_dashboard": summary(samples[20:])}
 
 
 def read_model(url: str, rows: int) -> dict:
@@ -138,6 +208,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, default=200)
     parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--dashboard-rows", type=int, default=100_000)
     args = parser.parse_args()
     workdir = ROOT / "bench" / "results" / "work" / uuid.uuid4().hex[:8]
     workdir.mkdir(parents=True)
@@ -145,6 +216,7 @@ def main() -> None:
     results: dict = {"when": datetime.now(UTC).isoformat(), "cases": args.cases, "rows": args.rows}
     results["api"] = asyncio.run(api_latency(args.cases, workdir))
     results["read_model_sqlite"] = read_model(f"sqlite:///{workdir / 'rows.db'}", args.rows)
+    results["dashboard"] = asyncio.run(dashboard_runs(workdir, args.dashboard_rows))
     schema = f"bench_{uuid.uuid4().hex[:8]}"
     admin = sqlalchemy.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
@@ -169,6 +241,10 @@ def main() -> None:
         s = r["list_overdue"]
         print(f"{key}: {r['rows']} cases, projection {r['projection_per_case_ms']} ms/case, "
               f"list overdue p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms")
+    for run in results["dashboard"]:
+        s = run["http_dashboard"]
+        print(f"dashboard over HTTP, {run['db']}, {run['rows']} cases in {run['schools']} school(s): "
+              f"p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms, max {s['max_ms']} ms")
     print(f"written: {out.relative_to(ROOT)}")
 
 

@@ -76,6 +76,15 @@ class StaffRole(StrEnum):
 SCHOOL_ROLES = frozenset(StaffRole) - {StaffRole.auditor}
 
 
+#: Roles that see a student's name and the narrative; others see the student reference only.
+SEES_STUDENT_IDENTITY = frozenset(
+    {StaffRole.head_teacher, StaffRole.psychology_teacher, StaffRole.expert, StaffRole.leadership}
+)
+
+#: Roles that supervise a school: the dashboard, the supervisor pages, every case's history.
+SUPERVISOR_ROLES = frozenset({StaffRole.leadership, StaffRole.grade_head, StaffRole.student_affairs})
+
+
 class Recipient(StrEnum):
     """Who a notification is addressed to: a school role or the authority."""
 

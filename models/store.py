@@ -35,55 +35,94 @@ def utc(value: datetime | None) -> datetime | None:
 # ----------------------------------------------------------------- projection
 
 
+def case_values(data: CaseData) -> dict:
+    """The ``cases`` row of a case's state."""
+    open_due = [d.due_at for d in data.deadlines if d.met_at is None]
+    assessed_after, intervened_after, on_time = dashboard_measures(data)
+    return dict(
+        case_id=data.case_id,
+        school_id=data.school_id,
+        state=data.state.value,
+        risk_level=data.risk_level.value if data.risk_level else None,
+        student_ref=data.student.ref,
+        student=data.student.model_dump(mode="json"),
+        risk_factors=[f.value for f in data.risk_factors],
+        warning_signals=[s.value for s in data.warning_signals],
+        summary=data.summary,
+        opened_by=data.opened_by.model_dump(mode="json"),
+        policy=data.policy.model_dump(mode="json"),
+        policy_version=data.policy.version,
+        workflow_code_version=data.workflow_code_version,
+        guardian_notified=data.guardian_notified,
+        guardian_consented=data.guardian_consented,
+        escalation_level=data.escalation_level,
+        opened_at=data.opened_at,
+        updated_at=data.events[-1].at,
+        closed_at=data.closed_at,
+        next_due_at=None if data.closed_at else min(open_due, default=None),
+        last_seq=data.events[-1].seq,
+        assessed_after_s=assessed_after,
+        intervened_after_s=intervened_after,
+        on_time=on_time,
+    )
+
+
+def deadline_values(data: CaseData) -> list[dict]:
+    return [
+        dict(
+            case_id=data.case_id,
+            position=position,
+            **d.model_dump(mode="python", exclude={"escalated_at"}),
+            escalated_at=[t.isoformat() for t in d.escalated_at],
+        )
+        for position, d in enumerate(data.deadlines)
+    ]
+
+
+def event_values(data: CaseData) -> list[dict]:
+    return [dict(case_id=data.case_id, **e.model_dump(mode="python")) for e in data.events]
+
+
 def project_case(engine: Engine, data: CaseData) -> bool:
     """Mirror the workflow's state; False when a newer snapshot is already stored."""
-    last_seq = data.events[-1].seq
-    open_due = [d.due_at for d in data.deadlines if d.met_at is None]
+    values = case_values(data)
     with Session(engine) as session, session.begin():
         row = session.get(CaseRow, data.case_id, with_for_update=True)
-        stale = row is not None and row.last_seq > last_seq
+        stale = row is not None and row.last_seq > values["last_seq"]
         if not stale:
-            if row is None:
-                row = CaseRow(case_id=data.case_id)
-            row.school_id = data.school_id
-            row.state = data.state.value
-            row.risk_level = data.risk_level.value if data.risk_level else None
-            row.student_ref = data.student.ref
-            row.student = data.student.model_dump(mode="json")
-            row.risk_factors = [f.value for f in data.risk_factors]
-            row.warning_signals = [s.value for s in data.warning_signals]
-            row.summary = data.summary
-            row.opened_by = data.opened_by.model_dump(mode="json")
-            row.policy = data.policy.model_dump(mode="json")
-            row.policy_version = data.policy.version
-            row.workflow_code_version = data.workflow_code_version
-            row.guardian_notified = data.guardian_notified
-            row.guardian_consented = data.guardian_consented
-            row.escalation_level = data.escalation_level
-            row.opened_at = data.opened_at
-            row.updated_at = data.events[-1].at
-            row.closed_at = data.closed_at
-            row.next_due_at = None if data.closed_at else min(open_due, default=None)
-            row.last_seq = last_seq
+            row = row or CaseRow(case_id=data.case_id)
+            for key, value in values.items():
+                setattr(row, key, value)
             session.add(row)
             session.flush()
             session.exec(delete(CaseDeadlineRow).where(col(CaseDeadlineRow.case_id) == data.case_id))
-            for position, d in enumerate(data.deadlines):
-                session.add(
-                    CaseDeadlineRow(
-                        case_id=data.case_id,
-                        position=position,
-                        **d.model_dump(mode="python", exclude={"escalated_at"}),
-                        escalated_at=[t.isoformat() for t in d.escalated_at],
-                    )
-                )
+            session.add_all(CaseDeadlineRow(**d) for d in deadline_values(data))
         stored = set(
             session.exec(select(CaseEventRow.seq).where(col(CaseEventRow.case_id) == data.case_id)).all()
         )
-        for event in data.events:
-            if event.seq not in stored:
-                session.add(CaseEventRow(case_id=data.case_id, **event.model_dump(mode="python")))
+        session.add_all(CaseEventRow(**e) for e in event_values(data) if e["seq"] not in stored)
     return not stale
+
+
+def dashboard_measures(data: CaseData) -> tuple[int | None, int | None, bool | None]:
+    """Seconds from identification to assessment and to intervention; every deadline met in time?
+
+    Judged at the case's last event: an escalation is projected at the moment a
+    deadline passes, so a missed deadline is on record when it is missed.
+    """
+
+    def after(action: str) -> int | None:
+        at = next((e.at for e in data.events if e.action == action), None)
+        return None if at is None else int((at - data.opened_at).total_seconds())
+
+    as_of = data.events[-1].at
+    late = any(
+        (d.met_at is not None and d.met_at > d.due_at) or (d.met_at is None and d.due_at <= as_of)
+        for d in data.deadlines
+    )
+    pending = any(d.met_at is None and d.due_at > as_of for d in data.deadlines) and not data.closed_at
+    on_time = False if late else (None if pending or not data.deadlines else True)
+    return after("assess"), after("intervene"), on_time
 
 
 def load_case(engine: Engine, case_id: str) -> CaseData | None:
@@ -188,6 +227,15 @@ def list_cases(
         for r in rows
     ]
     return CasePage(items=items, total=total, limit=limit, offset=offset)
+
+
+def student_names(engine: Engine, case_ids: list[str]) -> dict[str, str]:
+    """Names for the listed cases (only for roles that may see them)."""
+    if not case_ids:
+        return {}
+    with Session(engine) as session:
+        rows = session.exec(select(CaseRow.case_id, CaseRow.student).where(col(CaseRow.case_id).in_(case_ids))).all()
+    return {case_id: student["name"] for case_id, student in rows}
 
 
 # ----------------------------------------------------------- idempotency keys

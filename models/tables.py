@@ -23,6 +23,9 @@ class CaseRow(SQLModel, table=True):
         Index("ix_cases_school_state", "school_id", "state"),
         Index("ix_cases_school_due", "school_id", "next_due_at"),
         Index("ix_cases_school_opened", "school_id", "opened_at"),
+        Index("ix_cases_school_assessed_after", "school_id", "assessed_after_s"),
+        Index("ix_cases_school_intervened_after", "school_id", "intervened_after_s"),
+        Index("ix_cases_school_risk_on_time", "school_id", "risk_level", "on_time"),
     )
 
     case_id: str = Field(primary_key=True, max_length=64)
@@ -46,6 +49,10 @@ class CaseRow(SQLModel, table=True):
     closed_at: datetime | None = _ts(nullable=True)
     next_due_at: datetime | None = _ts(nullable=True)
     last_seq: int = 0
+    # for the supervisors' dashboard, kept by the projection
+    assessed_after_s: int | None = None  # identification -> assessment
+    intervened_after_s: int | None = None  # identification -> intervention
+    on_time: bool | None = None  # every deadline met in time (None: still pending)
 
 
 class CaseEventRow(SQLModel, table=True):

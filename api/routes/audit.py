@@ -12,13 +12,13 @@ from api.deps import ClientDep, EngineDep, current_actor, require_role
 from models import store
 from models.audit import ReplaySummary, Timeline
 from models.case import Actor
-from models.domain import StaffRole
+from models.domain import SUPERVISOR_ROLES, StaffRole
 from workflows import audit
 
 router = APIRouter(tags=["audit"])
 
 #: Who reads a case's whole story: the school's supervisors, and the authority's auditors.
-HISTORY_READERS = frozenset({StaffRole.leadership, StaffRole.grade_head, StaffRole.student_affairs, StaffRole.auditor})
+HISTORY_READERS = SUPERVISOR_ROLES | {StaffRole.auditor}
 AUDITORS = frozenset({StaffRole.auditor})
 
 
