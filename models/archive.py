@@ -122,3 +122,15 @@ def verify(engine: Engine) -> tuple[int, list[Problem]]:
 def histories(engine: Engine) -> list[ArchivedHistoryRow]:
     with Session(engine) as session:
         return list(session.exec(select(ArchivedHistoryRow).order_by(col(ArchivedHistoryRow.seq))).all())
+
+
+def case_histories(engine: Engine, case_id: str) -> list[ArchivedHistoryRow]:
+    """One case's archived runs, oldest first."""
+    with Session(engine) as session:
+        return list(
+            session.exec(
+                select(ArchivedHistoryRow)
+                .where(col(ArchivedHistoryRow.case_id) == case_id)
+                .order_by(col(ArchivedHistoryRow.run_index))
+            ).all()
+        )

@@ -73,7 +73,6 @@ class CaseEventRow(SQLModel, table=True):
 
 class CaseDeadlineRow(SQLModel, table=True):
     __tablename__ = "case_deadlines"
-    __table_args__ = (Index("ix_deadlines_open", "met_at", "due_at"),)
 
     case_id: str = Field(primary_key=True, foreign_key="cases.case_id", max_length=64)
     obligation: str = Field(primary_key=True, max_length=32)

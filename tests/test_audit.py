@@ -11,6 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from google.protobuf.duration_pb2 import Duration
+from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
+from temporalio.client import Client
 
 from tests.conftest import auth, make_settings, running_stack
 from tests.support import eventually, open_case, refusal_path, step, workflow_view
@@ -201,6 +204,23 @@ async def test_archive_is_chained_and_tampering_is_named(fast_stack, tmp_path):
     since = _cli(stack, "audit", "replay", "--closed-since", "2020-01-01T00:00:00")
     assert since.returncode == 0 and "histories replayed cleanly" in since.stdout
     assert still_open not in replayed.stdout
+
+    # once the server has forgotten a closed case (retention), its story comes from the archive:
+    # an API whose Temporal namespace never saw the case stands for that server
+    await stack.client.workflow_service.register_namespace(
+        RegisterNamespaceRequest(namespace="forgetful", workflow_execution_retention_period=Duration(seconds=86400))
+    )
+    forgetful = await Client.connect(stack.client.service_client.config.target_host, namespace="forgetful",
+                                     data_converter=stack.client.data_converter)
+    async with running_stack(forgetful, stack.settings, with_worker=False) as later:
+        r = await later.http.get(f"/cases/{cases[0]}/history", headers=auth("leadership"))
+        assert r.status_code == 200, r.text
+        kinds = [e["kind"] for e in r.json()["entries"]]
+        assert kinds[0] == "opened" and kinds[-1] == "closed" and "action_accepted" in kinds
+        r = await later.http.get(f"/cases/{cases[0]}/history/export", headers=auth("auditor"))
+        assert r.status_code == 200 and "CaseWorkflow" in r.text
+        r = await later.http.get(f"/cases/{still_open}/history", headers=auth("leadership"))
+        assert r.status_code == 404 and "neither on the server nor archived" in r.json()["detail"]
 
     engine = stack.engine
     with engine.begin() as conn:

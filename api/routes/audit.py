@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import ClientDep, EngineDep, current_actor, require_role
-from models import store
+from models import archive, store
 from models.audit import ReplaySummary, Timeline
 from models.case import Actor
 from models.domain import SUPERVISOR_ROLES, StaffRole
@@ -31,20 +31,24 @@ def _readable_case(engine, case_id: str, actor: Actor, roles: frozenset[StaffRol
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this case belongs to another school")
 
 
-async def _histories(client, case_id: str):
+async def _histories(client, engine, case_id: str):
+    """The case's runs from the server, or from the archive once retention removed them."""
     try:
         return await audit.case_histories(client, case_id)
     except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"the history of case {case_id} is no longer on the server") from None
-        raise
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+    archived = [audit.load_history(row.history, row.workflow_id) for row in archive.case_histories(engine, case_id)]
+    if not archived:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"the history of case {case_id} is neither on the server nor archived")
+    return archived
 
 
 @router.get("/cases/{case_id}/history", response_model=Timeline)
 async def case_history(case_id: str, actor: Annotated[Actor, Depends(current_actor)], engine: EngineDep, client: ClientDep) -> Timeline:
     """The case's whole story from its Temporal history: every action, timer, escalation, notice and document."""
     _readable_case(engine, case_id, actor, HISTORY_READERS, "read a case's history")
-    histories = await _histories(client, case_id)
+    histories = await _histories(client, engine, case_id)
     entries = await audit.timeline_entries(histories, client.data_converter)
     return Timeline(case_id=case_id, runs=[h.run_id for h in histories], entries=entries)
 
@@ -63,7 +67,7 @@ async def export_history(
 ) -> Response:
     """One run of the case's history, payloads still encoded; ``X-Case-Runs`` counts the runs."""
     _readable_case(engine, case_id, actor, AUDITORS, "export a history")
-    histories = await _histories(client, case_id)
+    histories = await _histories(client, engine, case_id)
     if run is not None and run > len(histories):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"run: case {case_id} has {len(histories)} run(s)")
     chosen = histories[(run or len(histories)) - 1]

@@ -98,9 +98,6 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['case_id'], ['cases.case_id'], ),
     sa.PrimaryKeyConstraint('case_id', 'obligation')
     )
-    with op.batch_alter_table('case_deadlines', schema=None) as batch_op:
-        batch_op.create_index('ix_deadlines_open', ['met_at', 'due_at'], unique=False)
-
     op.create_table('case_events',
     sa.Column('case_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('seq', sa.Integer(), nullable=False),
@@ -120,9 +117,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('case_events')
-    with op.batch_alter_table('case_deadlines', schema=None) as batch_op:
-        batch_op.drop_index('ix_deadlines_open')
-
     op.drop_table('case_deadlines')
     with op.batch_alter_table('notifications', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_notifications_case_id'))
