@@ -67,8 +67,7 @@ def _nearest_rank(session: Session, school_id: str, column, q: float, n: int) ->
     return round(value / 3600, 2)
 
 
-def _durations(session: Session, school_id: str, column) -> DurationStats:
-    n = session.exec(select(func.count()).where(col(CaseRow.school_id) == school_id, column.is_not(None))).one()
+def _durations(session: Session, school_id: str, column, n: int) -> DurationStats:
     return DurationStats(
         count=n,
         median_hours=_nearest_rank(session, school_id, column, 0.5, n),
@@ -77,40 +76,36 @@ def _durations(session: Session, school_id: str, column) -> DurationStats:
 
 
 def dashboard(engine: Engine, school_id: str, now: datetime) -> Dashboard:
+    high = {RiskLevel.high.value, RiskLevel.imminent.value}
+    by_state: dict[str, int] = {}
+    by_risk: dict[str | None, int] = {}
+    in_time: dict[bool, int] = {}
+    assessed = intervened = 0
     with Session(engine) as session:
-        by_state = dict(
-            session.exec(
-                select(CaseRow.state, func.count()).where(col(CaseRow.school_id) == school_id).group_by(CaseRow.state)
-            ).all()
-        )
-        by_risk = dict(
-            session.exec(
-                select(CaseRow.risk_level, func.count())
-                .where(col(CaseRow.school_id) == school_id, col(CaseRow.state) != CaseState.closed.value)
-                .group_by(CaseRow.risk_level)
-            ).all()
-        )
-        overdue_filter = (
-            col(CaseRow.school_id) == school_id,
-            col(CaseRow.next_due_at) <= now,
-            col(CaseDeadlineRow.met_at).is_(None),
-            col(CaseDeadlineRow.due_at) <= now,
-        )
-        joined = select(CaseDeadlineRow).join(CaseRow, col(CaseRow.case_id) == col(CaseDeadlineRow.case_id))
-        overdue_total = session.exec(
-            select(func.count()).select_from(CaseDeadlineRow).join(CaseRow, col(CaseRow.case_id) == col(CaseDeadlineRow.case_id)).where(*overdue_filter)
-        ).one()
-        overdue_rows = session.exec(joined.where(*overdue_filter).order_by(col(CaseDeadlineRow.due_at)).limit(OVERDUE_SHOWN)).all()
-        high = (RiskLevel.high.value, RiskLevel.imminent.value)
-        in_time = dict(
-            session.exec(
-                select(CaseRow.on_time, func.count())
-                .where(col(CaseRow.school_id) == school_id, col(CaseRow.risk_level).in_(high), col(CaseRow.on_time).is_not(None))
-                .group_by(CaseRow.on_time)
-            ).all()
-        )
-        assessment = _durations(session, school_id, col(CaseRow.assessed_after_s))
-        intervention = _durations(session, school_id, col(CaseRow.intervened_after_s))
+        # one pass over the school's cases (index-only on ix_cases_school_summary) for every count
+        groups = session.exec(
+            select(
+                CaseRow.state, CaseRow.risk_level, CaseRow.on_time, func.count(),
+                func.count(col(CaseRow.assessed_after_s)), func.count(col(CaseRow.intervened_after_s)),
+            )
+            .where(col(CaseRow.school_id) == school_id)
+            .group_by(CaseRow.state, CaseRow.risk_level, CaseRow.on_time)
+        ).all()
+        for state, risk, on_time, n, n_assessed, n_intervened in groups:
+            by_state[state] = by_state.get(state, 0) + n
+            if state != CaseState.closed.value:
+                by_risk[risk] = by_risk.get(risk, 0) + n
+            if risk in high and on_time is not None:
+                in_time[on_time] = in_time.get(on_time, 0) + n
+            assessed += n_assessed
+            intervened += n_intervened
+        overdue_filter = (col(CaseDeadlineRow.school_id) == school_id, col(CaseDeadlineRow.open_due_at) <= now)
+        overdue_total = session.exec(select(func.count()).select_from(CaseDeadlineRow).where(*overdue_filter)).one()
+        overdue_rows = session.exec(
+            select(CaseDeadlineRow).where(*overdue_filter).order_by(col(CaseDeadlineRow.open_due_at)).limit(OVERDUE_SHOWN)
+        ).all()
+        assessment = _durations(session, school_id, col(CaseRow.assessed_after_s), assessed)
+        intervention = _durations(session, school_id, col(CaseRow.intervened_after_s), intervened)
     decided = sum(in_time.values())
     share = round(in_time.get(True, 0) / decided, 4) if decided else None
     return Dashboard(

@@ -71,6 +71,8 @@ def deadline_values(data: CaseData) -> list[dict]:
     return [
         dict(
             case_id=data.case_id,
+            school_id=data.school_id,
+            open_due_at=None if data.closed_at or d.met_at else d.due_at,
             position=position,
             **d.model_dump(mode="python", exclude={"escalated_at"}),
             escalated_at=[t.isoformat() for t in d.escalated_at],

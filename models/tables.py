@@ -20,12 +20,13 @@ def _json() -> Any:
 class CaseRow(SQLModel, table=True):
     __tablename__ = "cases"
     __table_args__ = (
-        Index("ix_cases_school_state", "school_id", "state"),
+        # every dashboard count from the index alone; also serves filters by state
+        Index("ix_cases_school_summary", "school_id", "state", "risk_level", "on_time", "assessed_after_s",
+              "intervened_after_s"),
         Index("ix_cases_school_due", "school_id", "next_due_at"),
         Index("ix_cases_school_opened", "school_id", "opened_at"),
         Index("ix_cases_school_assessed_after", "school_id", "assessed_after_s"),
         Index("ix_cases_school_intervened_after", "school_id", "intervened_after_s"),
-        Index("ix_cases_school_risk_on_time", "school_id", "risk_level", "on_time"),
     )
 
     case_id: str = Field(primary_key=True, max_length=64)
@@ -72,10 +73,17 @@ class CaseEventRow(SQLModel, table=True):
 
 
 class CaseDeadlineRow(SQLModel, table=True):
+    """A case's obligation. ``school_id`` and ``open_due_at`` (the due time while the
+    obligation is unmet and the case open, else null) are copies that let the
+    dashboard count and list a school's overdue obligations from one index."""
+
     __tablename__ = "case_deadlines"
+    __table_args__ = (Index("ix_deadlines_school_open_due", "school_id", "open_due_at"),)
 
     case_id: str = Field(primary_key=True, foreign_key="cases.case_id", max_length=64)
     obligation: str = Field(primary_key=True, max_length=32)
+    school_id: str = Field(max_length=64)
+    open_due_at: datetime | None = _ts(nullable=True)
     position: int = 0  # the order the workflow opened them in
     responsible_role: str = Field(max_length=32)
     due_at: datetime = _ts()
