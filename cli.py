@@ -1,4 +1,4 @@
-"""The ``crisisflow`` command: dev (everything on embedded defaults), worker, api, token."""
+"""The ``crisisflow`` command: dev (everything on embedded defaults), worker, api, setup, token, keys, audit."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from logconfig import configure_logging
 from models.case import Actor
 from models.domain import SCHOOL_ROLES, StaffRole
 from models.policy import PolicyFileError, load_policy, parse_duration
-from models.settings import Settings, ensure_dev_secret
+from models.keyring import KEYRING_FILE, KeyringError
+from models.settings import Settings, ensure_dev_keyring, ensure_dev_secret
 from workflows import search_attributes as sa
 
 app = typer.Typer(help="crisisflow: school psychological-crisis cases as durable workflows.", no_args_is_help=True)
@@ -27,6 +28,8 @@ token_app = typer.Typer(help="Bearer tokens for the API.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 audit_app = typer.Typer(help="For auditors: export, replay and archive case histories.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+keys_app = typer.Typer(help="The payload keyring: encryption keys for everything stored in Temporal.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 
 DEMO_SCHOOL = "demo-school"
 DEV_TOKEN_TTL = timedelta(hours=12)
@@ -45,11 +48,37 @@ def temporal_cli() -> str:
     return found
 
 
+def _finish(code: int = 0) -> None:
+    """End a short command that used a Temporal client, skipping interpreter teardown.
+
+    The SDK's Rust runtime threads can still touch the GIL while CPython
+    finalizes and abort a process whose work is done (temporalio/sdk-python#300);
+    once the output is flushed there is nothing left to tear down.
+    """
+    import logging
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
+
+
 def _settings(**overrides) -> Settings:
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+
+
+def _refuse_weak_production(settings: Settings, what: str) -> None:
+    """Outside dev, a missing or weak secret or keyring stops the service before it starts."""
+    problems = settings.production_problems()
+    if problems:
+        for problem in problems:
+            typer.echo(f"error: {problem}", err=True)
+        typer.echo(f"{what} refuses to start with CRISISFLOW_ENV={settings.env}; fix the above "
+                   "(or run `crisisflow dev` for a local installation)", err=True)
+        raise typer.Exit(2)
 
 
 def _check_policy(settings: Settings) -> None:
@@ -76,6 +105,7 @@ def worker() -> None:
 
     settings = _settings()
     configure_logging(settings.log_format, settings.log_level)
+    _refuse_weak_production(settings, "crisisflow worker")
     _check_policy(settings)
 
     async def main() -> None:
@@ -102,6 +132,7 @@ def api() -> None:
 
     settings = _settings()
     configure_logging(settings.log_format, settings.log_level)
+    _refuse_weak_production(settings, "crisisflow api")
     _check_policy(settings)
     server = _uvicorn(create_app(settings), settings.api_host, settings.api_port)
 
@@ -153,6 +184,7 @@ def setup() -> None:
     added, scheduled = asyncio.run(main())
     typer.echo(f"database migrated; search attributes added: {', '.join(added) or 'none (all present)'}; "
                f"archiver schedule {'created' if scheduled else 'present'}")
+    _finish(0)
 
 
 # ---------------------------------------------------------------------- dev
@@ -166,6 +198,7 @@ def _dev_server_args(settings: Settings, temporal_port: int, ui_port: int) -> li
         "--port", str(temporal_port),
         "--ui-port", str(ui_port),
         "--log-level", "error",
+        "--ui-codec-endpoint", f"http://127.0.0.1:{settings.api_port}/codec",
     ]
     if settings.namespace != "default":
         args += ["--namespace", settings.namespace]
@@ -198,6 +231,8 @@ def _demo_tokens(settings: Settings) -> dict[str, str]:
         school = DEMO_SCHOOL if role in SCHOOL_ROLES else None
         actor = Actor(staff_id=f"demo-{role.value.replace('_', '-')}", role=role, school_id=school)
         tokens[role.value] = issue_token(settings.signing_secret, actor, DEV_TOKEN_TTL)
+    auditor = Actor(staff_id="demo-auditor-pii", role=StaffRole.auditor)
+    tokens["auditor+pii"] = issue_token(settings.signing_secret, auditor, DEV_TOKEN_TTL, pii_grant=True)
     return tokens
 
 
@@ -215,6 +250,7 @@ def dev(
     from worker import build_worker
 
     ensure_dev_secret(data_dir)
+    ensure_dev_keyring(data_dir)
     os.environ.setdefault("CRISISFLOW_ENV", "dev")
     settings = _settings(
         env="dev",
@@ -222,6 +258,8 @@ def dev(
         temporal_address=f"127.0.0.1:{temporal_port}",
         api_port=api_port,
         policy_file=policy or os.environ.get("CRISISFLOW_POLICY_FILE"),
+        openapi=True,
+        ui_origins=[f"http://127.0.0.1:{ui_port}", f"http://localhost:{ui_port}"],
     )
     configure_logging(settings.log_format, settings.log_level)
     _check_policy(settings)
@@ -268,12 +306,14 @@ def _banner(settings: Settings, api_port: int, ui_port: int) -> None:
         "",
         "crisisflow dev is up",
         f"  API          http://127.0.0.1:{api_port}/api/v1  (OpenAPI: /api/v1/openapi.json, docs: /api/v1/docs)",
-        f"  Temporal UI  http://127.0.0.1:{ui_port}",
+        f"  Temporal UI  http://127.0.0.1:{ui_port}  (payloads decoded by http://127.0.0.1:{api_port}/codec"
+        " for a reader signed in at /ui)",
+        f"  Supervisors  http://127.0.0.1:{api_port}/ui",
         f"  Temporal     {settings.temporal_address}  namespace {settings.namespace}",
         f"  Data         {settings.data_dir.resolve()}",
         f"  Demo tokens  (school {DEMO_SCHOOL}, valid {DEV_TOKEN_TTL}):",
     ]
-    lines += [f"    {role:<19} {token}" for role, token in _demo_tokens(settings).items()]
+    lines += [f"    {role:<22} {token}" for role, token in _demo_tokens(settings).items()]
     lines += ["  Ctrl-C stops everything.", ""]
     print("\n".join(lines), flush=True)
 
@@ -307,6 +347,7 @@ def history(case_id: str) -> None:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])
+    _finish(0)
 
 
 @audit_app.command("export")
@@ -328,6 +369,7 @@ def audit_export(
         target = output if n == 1 else output.with_suffix(f".{n}{output.suffix}")
         target.write_text(export_json(run))
         typer.echo(f"wrote {target} (run {n} of {len(runs)}, {len(run.events)} events)")
+    _finish(0)
 
 
 def _print_reports(reports) -> bool:
@@ -358,7 +400,10 @@ def audit_replay(
         raise typer.BadParameter("name files, --closed-since DATE or --from-archive")
 
     async def main():
-        reports = await audit.replay_files(files or [])
+        from models.temporal import data_converter
+
+        conv = data_converter(settings.payload_keyring)
+        reports = await audit.replay_files(files or [], conv)
         if closed_since is not None:
             from models.temporal import connect
 
@@ -369,13 +414,13 @@ def audit_replay(
 
             for row in archive.histories(make_engine(settings.resolved_database_url)):
                 history = audit.load_history(row.history, row.workflow_id)
-                reports.append(await audit.replay_one(history, f"archive row {row.seq} (case {row.case_id})"))
+                reports.append(await audit.replay_one(history, f"archive row {row.seq} (case {row.case_id})", conv))
         return reports
 
     reports = asyncio.run(main())
     if not reports:
         typer.echo("no histories to replay")
-    raise typer.Exit(0 if _print_reports(reports) else 1)
+    _finish(0 if _print_reports(reports) else 1)
 
 
 @audit_app.command("archive")
@@ -393,20 +438,34 @@ def audit_archive() -> None:
         return await archive_closed(await connect(settings), engine)
 
     typer.echo(f"archived {asyncio.run(main())} history run(s)")
+    _finish(0)
+
+
+def _verify_chain(verify, what: str) -> None:
+    from models.db import make_engine
+
+    settings = _client_settings()
+    checked, problems = verify(make_engine(settings.resolved_database_url))
+    for problem in problems:
+        typer.echo(str(problem))
+    typer.echo(f"{checked} {what} checked, {len(problems)} problem(s)")
+    raise typer.Exit(1 if problems else 0)
 
 
 @audit_app.command("verify-archive")
 def audit_verify_archive() -> None:
     """Check the archive's hash chain; names every removed or altered row; exit 1 on any."""
     from models import archive
-    from models.db import make_engine
 
-    settings = _client_settings()
-    checked, problems = archive.verify(make_engine(settings.resolved_database_url))
-    for problem in problems:
-        typer.echo(str(problem))
-    typer.echo(f"{checked} archived histories checked, {len(problems)} problem(s)")
-    raise typer.Exit(1 if problems else 0)
+    _verify_chain(archive.verify, "archived histories")
+
+
+@audit_app.command("verify-access-log")
+def audit_verify_access_log() -> None:
+    """Check the access log's hash chain; names every removed or altered row; exit 1 on any."""
+    from models import access_log
+
+    _verify_chain(access_log.verify, "access log entries")
 
 
 # -------------------------------------------------------------------- token
@@ -419,18 +478,51 @@ def token_issue(
     school: Annotated[str | None, typer.Option(help="the school id (all roles but auditor)")] = None,
     ttl: Annotated[str, typer.Option(help="lifetime, e.g. 8h")] = "8h",
     data_dir: Annotated[Path | None, typer.Option(help="sign with the secret kept in this dev data dir")] = None,
+    auditor_pii: Annotated[bool, typer.Option(help="an auditor may see students' names and narratives")] = False,
 ) -> None:
-    """Print a signed bearer token."""
+    """Print a signed bearer token (at most 7 days)."""
     from api.auth import TokenError, issue_token
 
     settings = _settings(data_dir=data_dir)
     try:
         lifetime = parse_duration(ttl)
         actor = Actor(staff_id=staff_id, role=role, school_id=school)
-        typer.echo(issue_token(settings.signing_secret, actor, lifetime))
+        typer.echo(issue_token(settings.signing_secret, actor, lifetime, pii_grant=auditor_pii))
     except (ValueError, TokenError, RuntimeError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+
+
+
+# --------------------------------------------------------------------- keys
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    keyring: Annotated[Path | None, typer.Option(help="the keyring file (default: CRISISFLOW_KEYRING, else the data dir's)")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="the dev data dir whose keyring to rotate")] = None,
+) -> None:
+    """Add a new current key; older keys stay so earlier histories still decode and replay.
+
+    Workers and APIs reading the same file pick the new key up without a restart.
+    """
+    from models.keyring import rotate
+
+    settings = _settings(data_dir=data_dir)
+    path = keyring
+    if path is None:
+        source = settings.keyring.get_secret_value() if settings.keyring else str(settings.data_dir / KEYRING_FILE)
+        if source.lstrip().startswith("{"):
+            typer.echo("error: CRISISFLOW_KEYRING holds the keys inline; rotate the file it came from "
+                       "(crisisflow keys rotate --keyring FILE) and set it again", err=True)
+            raise typer.Exit(2)
+        path = Path(source)
+    try:
+        kid = rotate(path)
+    except (KeyringError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"new current key {kid} in {path}; earlier keys kept for decrypting")
 
 
 if __name__ == "__main__":  # pragma: no cover

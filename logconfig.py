@@ -3,6 +3,12 @@
 Both structlog loggers and the standard library's (Temporal's
 ``workflow.logger`` and ``activity.logger``, uvicorn) go through the same
 renderer; ``extra={"case_id": ...}`` becomes a field of the line.
+
+``drop_personal_data`` runs last before rendering on every line, whatever its
+source: fields that can hold a student's name, narrative or contacts are
+removed (their names are listed in ``PERSONAL_FIELDS``), and the line says
+which were dropped. Nothing in crisisflow logs them on purpose; this is the
+net under a mistake.
 """
 
 from __future__ import annotations
@@ -12,6 +18,24 @@ import sys
 
 import structlog
 from temporalio import activity, workflow
+
+
+#: Field names that may carry personal data (the API's body fields and models).
+PERSONAL_FIELDS = frozenset({
+    "name", "student", "student_name", "summary", "narrative", "rationale", "notes", "outcome", "plan",
+    "warning_signs", "coping_strategies", "support_contacts", "professional_contacts", "environment_safety",
+    "answers", "guardian_relation", "guardian", "institution", "reason", "contact", "phone", "email",
+    "address", "body", "payload", "payloads", "args", "input", "result",
+})
+
+
+def drop_personal_data(_logger, _method, event: dict) -> dict:
+    dropped = sorted(k for k in event if k.lower() in PERSONAL_FIELDS)
+    for key in dropped:
+        del event[key]
+    if dropped:
+        event["dropped_fields"] = dropped
+    return event
 
 
 def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
@@ -39,6 +63,7 @@ def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
             foreign_pre_chain=[*common, structlog.stdlib.ExtraAdder()],
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                drop_personal_data,
                 structlog.processors.format_exc_info,
                 renderer,
             ],

@@ -1,29 +1,40 @@
-"""The FastAPI application: one Temporal client and one engine for its lifetime."""
+"""The FastAPI application: one Temporal client and one engine for its lifetime.
+
+Every route goes through ``api.access.authorize`` (token, role, school) and
+every identified call is written to the access log before its response
+leaves; bodies are capped, writes rate-limited per staff member, and the
+OpenAPI schema is served only when ``CRISISFLOW_OPENAPI`` is on.
+"""
 
 from __future__ import annotations
 
 import time
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 import structlog
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from temporalio.client import Client
 
 from api import errors
-from api.routes import audit, cases, dashboard, documents, ui
+from api.access import PREFIX, authorize, bind_rules
+from api.guards import BodyLimit, CodecCORS, WriteRate
+from api.routes import audit, cases, codec, dashboard, documents, ui
+from models import access_log
 from models.db import make_engine, migrate
 from models.policy import load_policy
 from models.settings import Settings
 from models.temporal import connect
 
-PREFIX = "/api/v1"
 log = structlog.get_logger("api")
 
 
 def create_app(settings: Settings, client: Client | None = None, engine=None) -> FastAPI:
     """Build the app; ``client`` and ``engine`` may be handed in (tests, ``crisisflow dev``)."""
     policy = load_policy(settings.policy_file)  # a bad policy file stops start-up here
-    settings.signing_secret  # noqa: B018 - no secret, no start
+    settings.token_keys  # noqa: B018 - no secret, no start
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -37,14 +48,15 @@ def create_app(settings: Settings, client: Client | None = None, engine=None) ->
         title="crisisflow",
         version="0.1.0",
         summary="School psychological-crisis cases as durable workflows",
-        openapi_url=f"{PREFIX}/openapi.json",
-        docs_url=f"{PREFIX}/docs",
+        openapi_url=f"{PREFIX}/openapi.json" if settings.openapi else None,
+        docs_url=f"{PREFIX}/docs" if settings.openapi else None,
         redoc_url=None,
         lifespan=lifespan,
     )
     errors.install(app)
     app.state.settings = settings
     app.state.policy = policy
+    app.state.write_rate = WriteRate(settings.write_rate_per_minute)
 
     @app.middleware("http")
     async def request_log(request: Request, call_next):
@@ -52,6 +64,19 @@ def create_app(settings: Settings, client: Client | None = None, engine=None) ->
         started = time.perf_counter()
         response = await call_next(request)
         route = request.scope.get("route")
+        access = getattr(request.state, "access", None)
+        if access is not None:
+            try:
+                await run_in_threadpool(
+                    access_log.append, request.app.state.engine,
+                    at=datetime.now(UTC), staff_id=access.principal.staff_id, role=access.principal.role.value,
+                    school_id=access.principal.school_id, what=access.what, method=request.method,
+                    path=request.url.path[:300], case_id=access.case_id,
+                    client=request.client.host if request.client else None, status=response.status_code,
+                )
+            except Exception:  # noqa: BLE001 - no record, no answer
+                log.exception("access log write failed", route=getattr(route, "path", None))
+                response = JSONResponse({"detail": "the access could not be recorded; try again"}, status_code=503)
         log.info(
             "request",
             method=request.method,
@@ -62,7 +87,7 @@ def create_app(settings: Settings, client: Client | None = None, engine=None) ->
         structlog.contextvars.clear_contextvars()
         return response
 
-    v1 = APIRouter(prefix=PREFIX)
+    v1 = APIRouter(prefix=PREFIX, dependencies=[Depends(authorize)], responses=errors.ERROR_RESPONSES)
 
     @v1.get("/health", tags=["meta"])
     async def health() -> dict:
@@ -73,5 +98,11 @@ def create_app(settings: Settings, client: Client | None = None, engine=None) ->
     v1.include_router(audit.router)
     v1.include_router(dashboard.router)
     app.include_router(v1)
+    app.include_router(codec.router, dependencies=[Depends(authorize)], responses=errors.ERROR_RESPONSES)
     app.include_router(ui.router)
+    app.add_middleware(CodecCORS, origins=settings.ui_origins)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes,
+                       larger={f"{PREFIX}/audit/replay": settings.max_replay_bytes, "/codec/decode": settings.max_replay_bytes,
+                               "/codec/encode": settings.max_replay_bytes})
+    bind_rules(app)
     return app

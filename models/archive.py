@@ -10,16 +10,17 @@ shows too.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from models import chain
+from models.chain import GENESIS, Problem
 from models.store import utc
 from models.tables import ArchivedHistoryRow, ArchiveHeadRow, CaseRow
 
-GENESIS = "0" * 64
+__all__ = ["GENESIS", "Problem", "append", "verify"]
 
 
 def digest(text: str) -> str:
@@ -80,42 +81,16 @@ def append(
     return added
 
 
-@dataclass
-class Problem:
-    seq: int
-    case_id: str | None
-    what: str
-
-    def __str__(self) -> str:
-        who = f" (case {self.case_id})" if self.case_id else ""
-        return f"archive row {self.seq}{who}: {self.what}"
-
-
 def verify(engine: Engine) -> tuple[int, list[Problem]]:
     """Walk the chain; returns the rows checked and every problem, each naming its row."""
-    problems: list[Problem] = []
-    prev = GENESIS
-    expected_seq = 1
     with Session(engine) as session:
         head = session.get(ArchiveHeadRow, 1) or ArchiveHeadRow(id=1)
         rows = session.exec(select(ArchivedHistoryRow).order_by(col(ArchivedHistoryRow.seq))).all()
-        for row in rows:
-            while expected_seq < row.seq:
-                problems.append(Problem(expected_seq, None, "missing (removed from the archive)"))
-                expected_seq += 1
-            if digest(row.history) != row.history_sha256:
-                problems.append(Problem(row.seq, row.case_id, "history altered (its SHA-256 no longer matches)"))
-            if row.prev_sha256 != prev:
-                problems.append(Problem(row.seq, row.case_id, "chain broken (does not follow the previous row)"))
-            if entry_digest(row.seq, row.case_id, row.run_id, row.history_sha256, row.prev_sha256) != row.entry_sha256:
-                problems.append(Problem(row.seq, row.case_id, "entry altered (its chain hash no longer matches)"))
-            prev = row.entry_sha256
-            expected_seq = row.seq + 1
-        while expected_seq <= head.last_seq:
-            problems.append(Problem(expected_seq, None, "missing (removed from the archive)"))
-            expected_seq += 1
-        if rows and head.head_sha256 != rows[-1].entry_sha256 and head.last_seq == rows[-1].seq:
-            problems.append(Problem(rows[-1].seq, rows[-1].case_id, "does not match the archive head"))
+        problems = chain.walk(
+            "archive", rows, head.last_seq, head.head_sha256,
+            entry=lambda r: entry_digest(r.seq, r.case_id, r.run_id, r.history_sha256, r.prev_sha256),
+            content=lambda r: None if digest(r.history) == r.history_sha256 else "history altered (its SHA-256 no longer matches)",
+        )
     return len(rows), problems
 
 

@@ -272,17 +272,31 @@ class CaseData(Strict):
         return max((d.escalation_level for d in self.deadlines if d.met_at is None), default=0)
 
 
+class StudentView(Strict):
+    """The student as shown: ``name`` is withheld (null) from roles that may not see it."""
+
+    ref: str
+    name: str | None
+    school_id: str
+    grade: str
+    class_name: str
+
+
 class CaseView(Strict):
-    """What the API shows of a case, identical from the workflow and the database."""
+    """What the API shows of a case, identical from the workflow and the database.
+
+    Roles that may not see who the student is get ``student.name`` and
+    ``summary`` as null, and ``withheld`` lists those fields.
+    """
 
     case_id: str
     state: CaseState
     risk_level: RiskLevel | None
     school_id: str
-    student: Student
+    student: StudentView
     risk_factors: list[RiskFactor]
     warning_signals: list[WarningSignal]
-    summary: str
+    summary: str | None
     opened_at: datetime
     closed_at: datetime | None
     escalation_level: int
@@ -290,6 +304,13 @@ class CaseView(Strict):
     allowed_actions: list[str]
     policy_version: str
     events: list[EventView]
+    withheld: list[str] = []
+
+    def without_identity(self) -> "CaseView":
+        return self.model_copy(
+            update={"student": self.student.model_copy(update={"name": None}), "summary": None,
+                    "withheld": ["student.name", "summary"]}
+        )
 
 
 class CaseSummary(Strict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from functools import cached_property
 from pathlib import Path
@@ -10,7 +11,27 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from models.keyring import KEYRING_FILE, Keyring, KeyringError, ensure_file
+
 SECRET_FILE = "secret"
+MIN_SECRET_CHARS = 32
+_WEAK_SECRETS = {"secret", "changeme", "change-me", "password", "crisisflow", "dev", "test"}
+
+
+def secret_problem(secret: str | None) -> str | None:
+    """Why a token secret is unfit for production, or None."""
+    if not secret:
+        return "CRISISFLOW_SECRET is not set"
+    if len(secret) < MIN_SECRET_CHARS:
+        return f"CRISISFLOW_SECRET has {len(secret)} characters; at least {MIN_SECRET_CHARS} are needed"
+    if secret.lower() in _WEAK_SECRETS or len(set(secret)) < 12:
+        return "CRISISFLOW_SECRET is guessable (too few distinct characters); use e.g. `openssl rand -base64 48`"
+    return None
+
+
+def key_id(secret: str) -> str:
+    """The public id of a token-signing secret (the ``kid`` of the tokens it signs)."""
+    return hashlib.sha256(secret.encode()).hexdigest()[:12]
 
 
 class Settings(BaseSettings):
@@ -23,6 +44,17 @@ class Settings(BaseSettings):
     namespace: str = "default"
     task_queue: str = "crisisflow-cases"
     secret: SecretStr | None = Field(None, description="signs bearer tokens; dev keeps one in the data dir")
+    previous_secrets: list[SecretStr] = Field(
+        [], description="secrets replaced by a rotation: tokens they signed are accepted until they expire"
+    )
+    keyring: SecretStr | None = Field(
+        None, description="payload keyring: a file path or inline JSON; dev keeps one in the data dir"
+    )
+    openapi: bool = Field(False, description="serve /api/v1/openapi.json and /api/v1/docs")
+    ui_origins: list[str] = Field([], description="origins of the Temporal UI allowed to call /codec (CORS)")
+    write_rate_per_minute: int = Field(60, ge=1, description="writes each staff member may make per minute")
+    max_body_bytes: int = Field(64 * 1024, ge=1024, description="largest request body, except history replay")
+    max_replay_bytes: int = Field(32 * 1024 * 1024, ge=1024, description="largest body of POST /audit/replay")
     webhook_url: str | None = None
     policy_file: Path | None = None
     api_host: str = "127.0.0.1"
@@ -50,6 +82,48 @@ class Settings(BaseSettings):
         raise RuntimeError(
             "no token secret: set CRISISFLOW_SECRET, or run 'crisisflow dev' once to make one in the data dir"
         )
+
+    @cached_property
+    def token_keys(self) -> dict[str, str]:
+        """Secrets that verify tokens, by key id; the first is the one that signs."""
+        secrets_ = [self.signing_secret, *(s.get_secret_value() for s in self.previous_secrets)]
+        return {key_id(s): s for s in secrets_}
+
+    @property
+    def keyring_source(self) -> str:
+        if self.keyring is not None:
+            return self.keyring.get_secret_value()
+        file = self.data_dir / KEYRING_FILE
+        if file.exists():
+            return str(file)
+        raise KeyringError(
+            "no payload keyring: set CRISISFLOW_KEYRING, or run 'crisisflow dev' once to make one in the data dir"
+        )
+
+    @cached_property
+    def payload_keyring(self) -> Keyring:
+        return Keyring(self.keyring_source)
+
+    def production_problems(self) -> list[str]:
+        """What stops a non-dev service from starting: weak or missing secrets and keys."""
+        if self.env == "dev":
+            return []
+        problems = []
+        if problem := secret_problem(self.secret.get_secret_value() if self.secret else None):
+            problems.append(problem)
+        if self.keyring is None:
+            problems.append("CRISISFLOW_KEYRING is not set (a keyring file path or inline JSON)")
+        else:
+            try:
+                self.payload_keyring  # noqa: B018 - parses and checks every key
+            except KeyringError as exc:
+                problems.append(f"CRISISFLOW_KEYRING: {exc}")
+        return problems
+
+
+def ensure_dev_keyring(data_dir: Path) -> Path:
+    """Create (once) the keyring a dev installation encrypts payloads with."""
+    return ensure_file(data_dir / KEYRING_FILE)
 
 
 def ensure_dev_secret(data_dir: Path) -> str:

@@ -266,7 +266,7 @@ def claim_idempotency_key(
             raise
         if row.request_sha256 != request_sha256:
             raise IdempotencyConflict(
-                "Idempotency-Key was already used with a different request body"
+                "already used with a different request body"
             ) from None
         return row.case_id
 
@@ -364,3 +364,8 @@ def get_document(engine: Engine, document_id: str) -> tuple[DocumentView, str] |
         if row is None:
             return None
         return _document_view(row), row.path
+
+
+def document_case(engine: Engine, document_id: str) -> str | None:
+    with Session(engine) as session:
+        return session.exec(select(DocumentRow.case_id).where(col(DocumentRow.document_id) == document_id)).first()

@@ -161,9 +161,43 @@ class ArchivedHistoryRow(SQLModel, table=True):
     entry_sha256: str = Field(max_length=64)
 
 
-class ArchiveHeadRow(SQLModel, table=True):
-    __tablename__ = "archive_head"
+class ChainHead(SQLModel):
+    """The last row of a hash chain (one row, id 1): removing the newest entry shows."""
 
     id: int = Field(default=1, primary_key=True)
     last_seq: int = 0
     head_sha256: str = Field(default="0" * 64, max_length=64)
+
+
+class ArchiveHeadRow(ChainHead, table=True):
+    __tablename__ = "archive_head"
+
+
+class AccessLogRow(SQLModel, table=True):
+    """One read or action through the API: who, in which role, what, which case, when, from where.
+
+    Append-only and hash-chained like the archive: ``entry_sha256`` covers the
+    row's fields and the previous row's hash; ``access_log_head`` remembers the
+    last row, so removing the newest one shows too.
+    """
+
+    __tablename__ = "access_log"
+    __table_args__ = (Index("ix_access_log_case", "case_id", "seq"),)
+
+    seq: int = Field(primary_key=True)
+    at: datetime = _ts()
+    staff_id: str = Field(max_length=64)
+    role: str = Field(max_length=32)
+    school_id: str | None = Field(default=None, max_length=64)
+    what: str = Field(max_length=64)
+    method: str = Field(max_length=8)
+    path: str = Field(max_length=300)
+    case_id: str | None = Field(default=None, max_length=64)
+    client: str | None = Field(default=None, max_length=64)
+    status: int
+    prev_sha256: str = Field(max_length=64)
+    entry_sha256: str = Field(max_length=64)
+
+
+class AccessLogHeadRow(ChainHead, table=True):
+    __tablename__ = "access_log_head"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import socket
 import sys
 import threading
@@ -34,6 +35,7 @@ from temporalio.testing import WorkflowEnvironment
 from api.app import create_app
 from api.auth import issue_token
 from models.case import Actor
+from models import keyring
 from models.db import make_engine, migrate
 from models.domain import SCHOOL_ROLES, StaffRole
 from models.settings import Settings
@@ -46,7 +48,18 @@ TEST_SERVER = str(BIN / "temporal-test-server")
 PG_URL = os.environ.get("CRISISFLOW_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SCHOOL = "school-a"
 OTHER_SCHOOL = "school-b"
-SECRET = "test-secret-" + "x" * 40
+SECRET = secrets.token_urlsafe(48)  # strong: services started by tests run as production would
+#: The payload keyring of the session's servers and stacks (inline, as CRISISFLOW_KEYRING may be).
+KEYRING_JSON = keyring.dump(keyring.generate())
+KEYRING = keyring.Keyring(KEYRING_JSON)
+
+
+def service_env(**values) -> dict[str, str]:
+    """Environment for a crisisflow subprocess: ours without CRISISFLOW_*, the session's secret and keyring, ``values``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRISISFLOW_")}
+    env.update({"CRISISFLOW_SECRET": SECRET, "CRISISFLOW_KEYRING": KEYRING_JSON})
+    env.update({f"CRISISFLOW_{k.upper()}": str(v) for k, v in values.items() if v is not None})
+    return env
 
 
 def free_port() -> int:
@@ -62,7 +75,7 @@ def free_port() -> int:
 async def dev_env():
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=TEMPORAL,
-        data_converter=data_converter(),
+        data_converter=data_converter(KEYRING),
         search_attributes=list(sa.ALL),
         ui=False,
         dev_server_log_level="error",
@@ -74,7 +87,7 @@ async def dev_env():
 @pytest.fixture(scope="session")
 async def ts_env():
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=TEST_SERVER, data_converter=data_converter()
+        test_server_existing_path=TEST_SERVER, data_converter=data_converter(KEYRING)
     )
     async with env:
         await env.client.operator_service.add_search_attributes(
@@ -117,6 +130,27 @@ def engine(db_url):
     eng.dispose()
 
 
+# ------------------------------------------------------------------- logs
+
+
+@pytest.fixture
+def json_log():
+    """Our logs as JSON lines in a string, for the length of a test."""
+    import io
+    import logging
+
+    from logconfig import configure_logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    configure_logging("json", "INFO")
+    stream = io.StringIO()
+    root.handlers[0].setStream(stream)
+    yield stream
+    root.handlers[:], _ = saved
+    root.setLevel(saved[1])
+
+
 # ----------------------------------------------------------------- webhook
 
 
@@ -124,6 +158,7 @@ def engine(db_url):
 class Webhook:
     url: str
     received: list[dict] = field(default_factory=list)
+    raw: list[bytes] = field(default_factory=list)
     headers: list[dict] = field(default_factory=list)
     #: while set, answer 503 to every request (a receiver that is down)
     failing: threading.Event = field(default_factory=threading.Event)
@@ -149,6 +184,7 @@ def webhook():
                 self.send_response(503)
                 self.end_headers()
                 return
+            hook.raw.append(body)
             hook.received.append(json.loads(body))
             hook.headers.append(dict(self.headers))
             self.send_response(204)
@@ -170,16 +206,17 @@ def webhook():
 # -------------------------------------------------------------- the stack
 
 
-def token(role: StaffRole | str, school: str | None = SCHOOL, staff_id: str | None = None, ttl=timedelta(hours=1)):
+def token(role: StaffRole | str, school: str | None = SCHOOL, staff_id: str | None = None, ttl=timedelta(hours=1),
+          pii: bool = False):
     role = StaffRole(role)
     if role not in SCHOOL_ROLES:
         school = None
     actor = Actor(staff_id=staff_id or f"{role.value.replace('_', '-')}-1", role=role, school_id=school)
-    return issue_token(SECRET, actor, ttl)
+    return issue_token(SECRET, actor, ttl, pii_grant=pii)
 
 
-def auth(role, school: str | None = SCHOOL) -> dict:
-    return {"Authorization": f"Bearer {token(role, school)}"}
+def auth(role, school: str | None = SCHOOL, pii: bool = False) -> dict:
+    return {"Authorization": f"Bearer {token(role, school, pii=pii)}"}
 
 
 @dataclass
@@ -192,15 +229,18 @@ class Stack:
 
 
 def make_settings(tmp_path: Path, db_url: str, webhook_url: str | None, **extra) -> Settings:
-    return Settings(
+    values = dict(
         env="dev",
         data_dir=tmp_path / "data",
         database_url=db_url,
         secret=SECRET,
+        keyring=KEYRING_JSON,
+        openapi=True,
+        write_rate_per_minute=10_000,
         webhook_url=webhook_url,
         task_queue=f"cases-{uuid.uuid4().hex[:8]}",
-        **extra,
     )
+    return Settings(**{**values, **extra})
 
 
 @asynccontextmanager

@@ -78,7 +78,7 @@ async def test_idempotency_key_opens_one_case(sqlite_stack):
     assert first.json()["case_id"] == again.json()["case_id"]
     assert _case_count(sqlite_stack) == 1
     other = await sqlite_stack.http.post("/cases", json=open_body(summary="另一件事"), headers=headers)
-    assert other.status_code == 422 and "Idempotency-Key" in other.json()["detail"]
+    assert other.status_code == 422 and other.json()["detail"][0]["loc"] == ["header", "Idempotency-Key"]
     assert _case_count(sqlite_stack) == 1
 
 

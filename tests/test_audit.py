@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 import subprocess
@@ -11,11 +10,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from google.protobuf import json_format
 from google.protobuf.duration_pb2 import Duration
+from temporalio.api.common.v1 import Payload
 from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
 from temporalio.client import Client
 
-from tests.conftest import auth, make_settings, running_stack
+from models.codec import EncryptionCodec, payload_case
+from tests.conftest import KEYRING, auth, make_settings, running_stack, service_env
 from tests.support import eventually, open_case, refusal_path, step, workflow_view
 
 BIN = Path(sys.executable).parent
@@ -94,23 +96,31 @@ async def test_timeline_tells_the_whole_story_in_order(closed_refusal):
 
 
 def _cli(stack, *args: str) -> subprocess.CompletedProcess:
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CRISISFLOW_")},
-           "CRISISFLOW_TEMPORAL_ADDRESS": stack.client.service_client.config.target_host,
-           "CRISISFLOW_DATABASE_URL": stack.settings.resolved_database_url}
+    env = service_env(temporal_address=stack.client.service_client.config.target_host,
+                      database_url=stack.settings.resolved_database_url)
     return subprocess.run([str(BIN / "crisisflow"), *args], capture_output=True, text=True, env=env, timeout=120)
 
 
 def _alter_update_argument(history: dict) -> dict:
-    """Change the recorded assessment: a high-risk C-SSRS answered all 'no'."""
+    """Change the recorded assessment: a high-risk C-SSRS answered all 'no'.
+
+    Done as an insider holding the keyring would: decrypt, edit, encrypt again
+    for the same case, so only replay can tell.
+    """
+    codec = EncryptionCodec(KEYRING)
     for event in history["events"]:
         attrs = event.get("workflowExecutionUpdateAcceptedEventAttributes")
         if not attrs or attrs["acceptedRequest"]["input"]["name"] != "act":
             continue
-        payload = attrs["acceptedRequest"]["input"]["args"]["payloads"][0]
-        command = json.loads(base64.b64decode(payload["data"]))
+        args = attrs["acceptedRequest"]["input"]["args"]["payloads"]
+        sealed = json_format.ParseDict(args[0], Payload())
+        plain = codec.decode_sync([sealed])[0]
+        command = json.loads(plain.data)
         if command["body"]["action"] == "assess":
             command["body"]["answers"] = {"q1": False, "q2": False, "q6": False}
-            payload["data"] = base64.b64encode(json.dumps(command).encode()).decode()
+            plain.data = json.dumps(command).encode()
+            resealed = codec.for_case(payload_case(sealed)).encode_sync([plain])[0]
+            args[0] = json_format.MessageToDict(resealed)
             return history
     raise AssertionError("no assessment in the history")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import free_port, service_env
 from tests.support import open_body
 
 CRISISFLOW = str(Path(sys.executable).parent / "crisisflow")
@@ -47,7 +47,7 @@ class Dev:
             if "Demo tokens" in line:
                 in_tokens = True
             elif in_tokens and line.startswith("    "):
-                role, token = line.split()
+                role, token = line.strip().rsplit(None, 1)
                 self.tokens[role] = token
 
     def headers(self, role: str) -> dict:
@@ -71,7 +71,7 @@ def test_dev_runs_everything_and_stops_cleanly(tmp_path):
         assert f"http://127.0.0.1:{dev.api}/api/v1" in "\n".join(dev.banner)
         assert f"http://127.0.0.1:{dev.ui}" in "\n".join(dev.banner)
         assert set(dev.tokens) == {"head_teacher", "grade_head", "student_affairs", "psychology_teacher",
-                                   "expert", "leadership", "auditor"}
+                                   "expert", "leadership", "auditor", "auditor+pii"}
         api = f"http://127.0.0.1:{dev.api}/api/v1"
         r = httpx.post(f"{api}/cases", json=open_body(school="demo-school"), headers=dev.headers("head_teacher"), timeout=30)
         assert r.status_code == 201, r.text
@@ -127,11 +127,8 @@ def test_token_issue_refuses_bad_input(tmp_path):
 
 @pytest.mark.parametrize("runs", [2])
 def test_setup_is_idempotent(dev_env, tmp_path, runs):
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("CRISISFLOW_")},
-        "CRISISFLOW_TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-        "CRISISFLOW_DATABASE_URL": f"sqlite:///{tmp_path / 'cf.db'}",
-    }
+    env = service_env(temporal_address=dev_env.client.service_client.config.target_host,
+                      database_url=f"sqlite:///{tmp_path / 'cf.db'}")
     for _ in range(runs):
         r = subprocess.run([CRISISFLOW, "setup"], capture_output=True, text=True, env=env, timeout=60)
         assert r.returncode == 0, r.stderr

@@ -10,7 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from models.temporal import data_converter
+from tests.conftest import KEYRING
 from workflows import audit
+
+#: These were recorded before payload encryption: they decode as they are (the codec passes them through).
+CONV = data_converter(KEYRING)
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
@@ -22,7 +27,7 @@ def test_the_golden_set_is_complete():
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.name for p in HISTORIES])
 async def test_golden_history_replays(path):
-    report = (await audit.replay_files([path]))[0]
+    report = (await audit.replay_files([path], CONV))[0]
     assert report.deterministic, report.divergence
     assert report.policy_version == "golden-2026.1"
 
@@ -30,7 +35,7 @@ async def test_golden_history_replays(path):
 async def test_golden_paths_tell_their_story():
     steps = {}
     for name in ("consent", "refusal", "escalation"):
-        report = (await audit.replay_files([Path(__file__).parent / "histories" / f"{name}.json"]))[0]
+        report = (await audit.replay_files([Path(__file__).parent / "histories" / f"{name}.json"], CONV))[0]
         steps[name] = [t.action for t in report.transitions]
     assert steps["consent"] == ["open", "assess", "guardian_notice", "intervene", "refer", "guardian_response", "close"]
     assert steps["refusal"] == ["open", "assess", "guardian_notice", "intervene", "refer", "guardian_response", "report", "close"]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import SECRET, auth, free_port, make_settings, running_stack
+from tests.conftest import auth, free_port, make_settings, running_stack, service_env
 from tests.support import open_body
 
 
@@ -40,13 +40,8 @@ async def test_a_new_policy_applies_to_new_cases_only(dev_env, webhook, tmp_path
 
 def test_api_command_serves_and_stops(dev_env, tmp_path):
     port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("CRISISFLOW_")},
-        "CRISISFLOW_TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-        "CRISISFLOW_DATABASE_URL": f"sqlite:///{tmp_path / 'cf.db'}",
-        "CRISISFLOW_SECRET": SECRET,
-        "CRISISFLOW_API_PORT": str(port),
-    }
+    env = service_env(temporal_address=dev_env.client.service_client.config.target_host,
+                      database_url=f"sqlite:///{tmp_path / 'cf.db'}", api_port=port)
     proc = subprocess.Popen([str(Path(sys.executable).parent / "crisisflow"), "api"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -58,7 +53,9 @@ def test_api_command_serves_and_stops(dev_env, tmp_path):
                 time.sleep(0.1)
         assert r.json()["status"] == "ok"
         assert httpx.get(f"http://127.0.0.1:{port}/api/v1/cases", headers=auth("leadership")).json()["total"] == 0
-        assert httpx.get(f"http://127.0.0.1:{port}/api/v1/openapi.json").json()["info"]["title"] == "crisisflow"
+        # outside dev the schema and docs are off unless CRISISFLOW_OPENAPI is set
+        assert httpx.get(f"http://127.0.0.1:{port}/api/v1/openapi.json").status_code == 404
+        assert httpx.get(f"http://127.0.0.1:{port}/api/v1/docs").status_code == 404
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(20) == 0
@@ -67,7 +64,6 @@ def test_api_command_serves_and_stops(dev_env, tmp_path):
 def test_api_command_refuses_a_bad_policy_file(tmp_path):
     bad = tmp_path / "p.json"
     bad.write_text(json.dumps({"version": "x", "assess_within_warning": "soon"}))
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CRISISFLOW_")},
-           "CRISISFLOW_POLICY_FILE": str(bad), "CRISISFLOW_SECRET": SECRET}
+    env = service_env(policy_file=bad)
     r = subprocess.run([str(Path(sys.executable).parent / "crisisflow"), "api"], env=env, capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and "assess_within_warning" in r.stderr

@@ -25,6 +25,7 @@ def _start_worker(settings, address: str) -> subprocess.Popen:
         "CRISISFLOW_TASK_QUEUE": settings.task_queue,
         "CRISISFLOW_WEBHOOK_URL": settings.webhook_url,
         "CRISISFLOW_SECRET": settings.secret.get_secret_value(),
+        "CRISISFLOW_KEYRING": settings.keyring.get_secret_value(),
         "CRISISFLOW_LOG_FORMAT": "json",
     }
     crisisflow = Path(sys.executable).parent / "crisisflow"

@@ -1,8 +1,9 @@
 """Reading a case's Temporal history: the supervisor's timeline and the auditor's replay.
 
 Temporal's event history is the record. Everything here decodes it through
-the project's data converter (``models.temporal.data_converter``), so it
-keeps working when payloads are encrypted by a codec.
+the project's data converter (``models.temporal.data_converter``: pydantic
+JSON, AES-GCM encrypted with the keyring), so a reader needs the keyring;
+histories recorded before encryption decode as they are.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from temporalio.worker import Replayer
 from models.audit import ReplayReport, Timeline, TimelineEntry, Transition
 from models.case import ActionCommand, CaseStart, CaseView, DocumentRequest, NotificationRequest
 from models.domain import CaseState, NotificationEvent
-from models.temporal import data_converter, workflow_id
+from models.temporal import workflow_id
 from workflows import search_attributes as sa
 from workflows.case import SYSTEM, CaseWorkflow
 
@@ -43,9 +44,8 @@ def _search_attribute(event, key) -> str | None:
     return temporal_converter.default().payload_converter.from_payload(field[key.name])
 
 
-async def timeline_entries(histories: list[WorkflowHistory], conv: DataConverter | None = None) -> list[TimelineEntry]:
+async def timeline_entries(histories: list[WorkflowHistory], conv: DataConverter) -> list[TimelineEntry]:
     """Turn one or more consecutive runs of a case into a supervisor's timeline."""
-    conv = conv or data_converter()
     entries: list[TimelineEntry] = []
     state: CaseState | None = None
     updates: dict[str, tuple[TimelineEntry, ActionCommand]] = {}
@@ -189,14 +189,13 @@ def plain_divergence(failure: BaseException) -> str:
     return " ".join(message.replace("\\n", " ").split())[:600]
 
 
-def replayer(conv: DataConverter | None = None) -> Replayer:
+def replayer(conv: DataConverter) -> Replayer:
     from worker import workflow_runner
 
-    return Replayer(workflows=[CaseWorkflow], data_converter=conv or data_converter(), workflow_runner=workflow_runner())
+    return Replayer(workflows=[CaseWorkflow], data_converter=conv, workflow_runner=workflow_runner())
 
 
-async def replay_one(history: WorkflowHistory, source: str, conv: DataConverter | None = None) -> ReplayReport:
-    conv = conv or data_converter()
+async def replay_one(history: WorkflowHistory, source: str, conv: DataConverter) -> ReplayReport:
     report = ReplayReport(source=source, workflow_id=history.workflow_id, run_id=None, deterministic=False)
     try:
         start: CaseStart = await _decode(conv, history.events[0].workflow_execution_started_event_attributes.input, CaseStart)
@@ -213,7 +212,7 @@ async def replay_one(history: WorkflowHistory, source: str, conv: DataConverter 
     return report
 
 
-async def replay_files(paths: list[Path]) -> list[ReplayReport]:
+async def replay_files(paths: list[Path], conv: DataConverter) -> list[ReplayReport]:
     reports = []
     for path in paths:
         try:
@@ -222,7 +221,7 @@ async def replay_files(paths: list[Path]) -> list[ReplayReport]:
             reports.append(ReplayReport(source=str(path), workflow_id=path.stem, run_id=None, deterministic=False,
                                         divergence=f"not a readable history: {exc}"))
             continue
-        reports.append(await replay_one(history, str(path)))
+        reports.append(await replay_one(history, str(path), conv))
     return reports
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.case import CaseData, CaseView, DeadlineView, EventView
+from models.case import CaseData, CaseView, DeadlineView, EventView, StudentView
 from workflows.machine import CaseMachine
 
 
@@ -13,7 +13,7 @@ def case_view(data: CaseData) -> CaseView:
         state=data.state,
         risk_level=data.risk_level,
         school_id=data.school_id,
-        student=data.student,
+        student=StudentView.model_validate(data.student.model_dump()),
         risk_factors=data.risk_factors,
         warning_signals=data.warning_signals,
         summary=data.summary,

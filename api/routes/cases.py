@@ -1,8 +1,10 @@
 """Cases: open, act, read, list. Action routes are generated from one list.
 
-Who may do what comes from the transition table (``workflows.machine``);
-whether it is allowed *now* is the workflow's answer (its update validator),
-so a refusal writes nothing and comes back as 409 with what is allowed.
+Who may call what is ``api/access.py`` (for actions, the transition table's
+roles); whether an action is allowed *now* is the workflow's answer (its
+update validator), so a refusal writes nothing and comes back as 409 with
+what is allowed. Roles that may not see who the student is get the view
+without name and narrative.
 """
 
 import hashlib
@@ -12,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, Header, HTTPException, Query, Response, status
+from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from temporalio.client import WorkflowUpdateFailedError
@@ -20,7 +22,10 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import ActorDep, ClientDep, EngineDep, PolicyDep, SettingsDep, case_of_own_school, require_role
+from api.access import ACTION_PATHS, sees_identity
+from api.auth import Principal
+from api.deps import ActorDep, ClientDep, EngineDep, PolicyDep, SettingsDep
+from api.errors import unprocessable
 from models import store
 from models.case import (
     ActionCommand,
@@ -63,6 +68,11 @@ CONFLICT_RESPONSE = {
 }
 
 
+def shown(view: CaseView, principal: Principal) -> CaseView:
+    """The view with only the fields this caller may see."""
+    return view if sees_identity(principal) else view.without_identity()
+
+
 def _view_from_db(engine, case_id: str) -> CaseView:
     data = store.load_case(engine, case_id)
     if data is None:
@@ -79,6 +89,7 @@ def _refused(detail: str, state: str, allowed: list[str]) -> JSONResponse:
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=CaseView)
 async def open_case(
+    request: Request,
     body: OpenCaseBody,
     actor: ActorDep,
     engine: EngineDep,
@@ -101,17 +112,19 @@ async def open_case(
                 engine, actor.staff_id, idempotency_key, digest, case_id, datetime.now(UTC)
             )
         except store.IdempotencyConflict as exc:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"Idempotency-Key: {exc}") from None
+            raise unprocessable("header", "Idempotency-Key", str(exc)) from None
         if claimed != case_id:
             case_id = claimed
             response.status_code = status.HTTP_200_OK
             response.headers["Idempotent-Replayed"] = "true"
+            request.state.access.case_id = case_id
             if store.case_school(engine, case_id) is not None:
-                return _view_from_db(engine, case_id)
+                return shown(_view_from_db(engine, case_id), actor)
     structlog.contextvars.bind_contextvars(case_id=case_id)
+    request.state.access.case_id = case_id
     start = CaseStart(
         case_id=case_id,
-        opened_by=actor,
+        opened_by=actor.actor(),
         case=body,
         policy=policy,
         history_event_limit=settings.history_event_limit,
@@ -126,10 +139,10 @@ async def open_case(
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
     except WorkflowAlreadyStartedError:
-        return _view_from_db(engine, case_id)
+        return shown(_view_from_db(engine, case_id), actor)
     view = await handle.execute_update(CaseWorkflow.opened)
     log.info("case opened", role=actor.role.value)
-    return view
+    return shown(view, actor)
 
 
 @router.get("", response_model=CasePage)
@@ -161,15 +174,12 @@ async def list_cases(
 @router.get("/{case_id}", response_model=CaseView)
 async def get_case(case_id: str, actor: ActorDep, engine: EngineDep) -> CaseView:
     """The case view: state, deadlines with escalation levels, allowed actions, events."""
-    case_of_own_school(engine, case_id, actor)
-    return _view_from_db(engine, case_id)
+    return shown(_view_from_db(engine, case_id), actor)
 
 
-async def _act(case_id: str, command: ActionCommand, engine, client) -> CaseView | JSONResponse:
+async def _act(case_id: str, command: ActionCommand, principal: Principal, engine, client) -> CaseView | JSONResponse:
     structlog.contextvars.bind_contextvars(case_id=case_id)
     action = command.body.action
-    require_role(command.actor, roles_for(action), action)
-    case_of_own_school(engine, case_id, command.actor)
     handle = client.get_workflow_handle(workflow_id(case_id))
     try:
         view = await handle.execute_update(CaseWorkflow.act, command)
@@ -190,16 +200,17 @@ async def _act(case_id: str, command: ActionCommand, engine, client) -> CaseView
         return _refused(f"{action} is not allowed in state {view.state.value}", view.state.value,
                         view.allowed_actions)
     log.info("action accepted", action=action, state=view.state.value)
-    return view
+    return shown(view, principal)
 
 
-def _action_route(path: str, body_model: type[BaseModel], command_model: type[BaseModel], summary: str) -> None:
+def _action_route(body_model: type[BaseModel], command_model: type[BaseModel], summary: str) -> None:
     action = command_model.model_fields["action"].default
+    path = ACTION_PATHS[action]
     roles = ", ".join(sorted(r.value for r in roles_for(action)))
 
     async def endpoint(case_id: str, body: body_model, actor: ActorDep, engine: EngineDep, client: ClientDep):  # type: ignore[valid-type]
-        command = ActionCommand(actor=actor, body=command_model.model_validate(body.model_dump()))
-        return await _act(case_id, command, engine, client)
+        command = ActionCommand(actor=actor.actor(), body=command_model.model_validate(body.model_dump()))
+        return await _act(case_id, command, actor, engine, client)
 
     endpoint.__name__ = f"{action}_case"
     router.add_api_route(
@@ -213,9 +224,9 @@ def _action_route(path: str, body_model: type[BaseModel], command_model: type[Ba
     )
 
 
-_action_route("assessment", AssessmentBody, AssessCommand, "Record a crisis assessment")
-_action_route("guardian-notice", GuardianNoticeBody, GuardianNoticeCommand, "Record that the guardian was notified")
-_action_route("intervention", InterventionBody, InterveneCommand, "Start an intervention (one student, one plan)")
-_action_route("referral", ReferralBody, ReferCommand, "Refer to a medical institution")
-_action_route("guardian-response", GuardianResponseBody, GuardianResponseCommand, "Record the answer to a referral")
-_action_route("closure", ClosureBody, CloseCommand, "Close the case")
+_action_route(AssessmentBody, AssessCommand, "Record a crisis assessment")
+_action_route(GuardianNoticeBody, GuardianNoticeCommand, "Record that the guardian was notified")
+_action_route(InterventionBody, InterveneCommand, "Start an intervention (one student, one plan)")
+_action_route(ReferralBody, ReferCommand, "Refer to a medical institution")
+_action_route(GuardianResponseBody, GuardianResponseCommand, "Record the answer to a referral")
+_action_route(ClosureBody, CloseCommand, "Close the case")

@@ -1,8 +1,10 @@
 """A small read-only supervisor page, server-rendered (zh-CN; ``?lang=en`` for English labels).
 
 Sign-in takes a bearer token once (a form) and keeps it in an HttpOnly,
-SameSite=Strict cookie. Names and narratives show only to roles in
-``SEES_STUDENT_IDENTITY``; the others see the student reference.
+SameSite=Strict cookie, which the codec server also accepts (so the Temporal
+UI on the same host can decode for a signed-in reader). Names and narratives
+show only to roles in ``SEES_STUDENT_IDENTITY``; the others see the student
+reference. Every page view is written to the access log.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from api.auth import TokenError, read_token
-from api.deps import EngineDep, ClientDep
+from api.access import SESSION_COOKIE, Access
+from api.auth import Principal, TokenError, read_token
+from api.deps import ClientDep, EngineDep
 from models import store
-from models.case import Actor
 from models.dashboard import dashboard
 from models.domain import (
     OBLIGATION_ZH,
@@ -33,7 +35,7 @@ from workflows import audit
 from workflows.view import case_view
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
-COOKIE = "crisisflow_token"
+COOKIE = SESSION_COOKIE
 
 _env = Environment(loader=PackageLoader("api", "templates"), autoescape=select_autoescape(["html"]))
 
@@ -77,20 +79,21 @@ def _render(name: str, lang: str, status_code: int = 200, **context) -> HTMLResp
     return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
 
 
-def _viewer(request: Request) -> Actor | None:
+def _viewer(request: Request) -> Principal | None:
     token = request.cookies.get(COOKIE)
     if not token:
         return None
     try:
-        return read_token(request.app.state.settings.signing_secret, token)
+        return read_token(request.app.state.settings.token_keys, token)
     except TokenError:
         return None
 
 
-def _gate(request: Request, lang: str) -> Actor | HTMLResponse | RedirectResponse:
+def _gate(request: Request, lang: str, what: str, case_id: str | None = None) -> Principal | HTMLResponse | RedirectResponse:
     actor = _viewer(request)
     if actor is None:
         return RedirectResponse(f"/ui/login?lang={lang}", status_code=303)
+    request.state.access = Access(actor, what, case_id[:64] if case_id else None)
     if actor.role not in SUPERVISOR_ROLES:
         return _render("forbidden.html", lang, status_code=403, actor=actor)
     return actor
@@ -104,19 +107,19 @@ async def login_form(lang: str = "zh"):
 @router.post("/login")
 async def login(request: Request, token: Annotated[str, Form(max_length=4000)], lang: Annotated[str, Form()] = "zh"):
     try:
-        read_token(request.app.state.settings.signing_secret, token)
+        read_token(request.app.state.settings.token_keys, token)
     except TokenError as exc:
         return _render("login.html", lang, status_code=401, error=str(exc))
     response = RedirectResponse(f"/ui?lang={lang}", status_code=303)
     response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https",
-                        path="/ui", max_age=8 * 3600)
+                        path="/", max_age=8 * 3600)
     return response
 
 
 @router.post("/logout")
 async def logout():
     response = RedirectResponse("/ui/login", status_code=303)
-    response.delete_cookie(COOKIE, path="/ui")
+    response.delete_cookie(COOKIE, path="/")
     return response
 
 
@@ -129,8 +132,8 @@ async def case_list(
     risk_level: Annotated[str, Query(max_length=32)] = "",
     overdue: bool = False,
 ):
-    gate = _gate(request, lang)
-    if not isinstance(gate, Actor):
+    gate = _gate(request, lang, "view the supervisor case list")
+    if not isinstance(gate, Principal):
         return gate
     # a filter left at "all" (or a value that is no code) filters nothing
     state = CaseState(state) if state in CaseState.__members__ else None
@@ -146,8 +149,8 @@ async def case_list(
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
 async def case_page(request: Request, case_id: str, engine: EngineDep, client: ClientDep, lang: str = "zh"):
-    gate = _gate(request, lang)
-    if not isinstance(gate, Actor):
+    gate = _gate(request, lang, "view a case page", case_id)
+    if not isinstance(gate, Principal):
         return gate
     data = store.load_case(engine, case_id)
     if data is None or data.school_id != gate.school_id:

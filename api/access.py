@@ -1,0 +1,192 @@
+"""Who may call what, on which school's cases: the one table, and its enforcement.
+
+Every route of the API has one entry in ``RULES``, keyed ``"METHOD path"``;
+``create_app`` refuses to start when a route has none, and the test matrix
+(tests/test_access.py) is generated from this table and the OpenAPI schema.
+Which roles may ask for a case action comes from the transition table
+(``workflows.machine``), never from here.
+
+Scopes: ``own`` means the case (or the school in the query or body) must be
+the caller's school; ``any`` is for the authority's auditors, across schools.
+A refusal is 403 naming the role and what it may not do; an unknown case is
+404. Every call by an identified caller is written to the access log
+(allowed or refused, with the status) before the response leaves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, HTTPException, Request, status
+from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.auth import Principal, TokenError, read_token
+from models import store
+from models.domain import SCHOOL_ROLES, SEES_STUDENT_IDENTITY, SUPERVISOR_ROLES, StaffRole
+from workflows.machine import roles_for
+
+PREFIX = "/api/v1"
+SESSION_COOKIE = "crisisflow_token"
+
+
+class Scope(StrEnum):
+    own = "own school"
+    any = "any school"
+
+
+@dataclass(frozen=True)
+class Rule:
+    what: str
+    roles: Mapping[StaffRole, Scope] = field(default_factory=dict)
+    public: bool = False
+    #: the route shows decoded student data: only roles that see identity (auditors with the grant)
+    identity: bool = False
+    #: a session cookie from /ui may stand in for the bearer token (the Temporal UI's codec calls)
+    cookie: bool = False
+
+
+def _own(roles) -> dict[StaffRole, Scope]:
+    return {r: Scope.own for r in roles}
+
+
+AUDITOR = {StaffRole.auditor: Scope.any}
+
+#: The API path of each case action; the roles are the transition table's.
+ACTION_PATHS: dict[str, str] = {
+    "assess": "assessment",
+    "guardian_notice": "guardian-notice",
+    "intervene": "intervention",
+    "refer": "referral",
+    "guardian_response": "guardian-response",
+    "close": "closure",
+}
+
+RULES: dict[str, Rule] = {
+    f"GET {PREFIX}/health": Rule("check health", public=True),
+    f"POST {PREFIX}/cases": Rule("open a case", _own(SCHOOL_ROLES)),
+    f"GET {PREFIX}/cases": Rule("list cases", _own(SCHOOL_ROLES)),
+    f"GET {PREFIX}/cases/{{case_id}}": Rule("read a case", _own(SCHOOL_ROLES)),
+    f"GET {PREFIX}/cases/{{case_id}}/notifications": Rule("read a case's notifications", _own(SCHOOL_ROLES)),
+    f"GET {PREFIX}/cases/{{case_id}}/documents": Rule("list a case's documents", _own(SCHOOL_ROLES)),
+    f"GET {PREFIX}/documents/{{document_id}}": Rule("read a document", _own(SEES_STUDENT_IDENTITY)),
+    f"GET {PREFIX}/cases/{{case_id}}/history": Rule("read a case's history", {**_own(SUPERVISOR_ROLES), **AUDITOR}),
+    f"GET {PREFIX}/cases/{{case_id}}/history/export": Rule("export a history", AUDITOR),
+    f"POST {PREFIX}/audit/replay": Rule("replay histories", AUDITOR),
+    f"GET {PREFIX}/audit/access-log": Rule("read the access log", {StaffRole.leadership: Scope.own, **AUDITOR}),
+    f"GET {PREFIX}/dashboard": Rule("see the school dashboard", _own(SUPERVISOR_ROLES)),
+    "POST /codec/decode": Rule(
+        "decode payloads", {**_own(SEES_STUDENT_IDENTITY), **AUDITOR}, identity=True, cookie=True
+    ),
+    "POST /codec/encode": Rule(
+        "encode payloads", {**_own(SEES_STUDENT_IDENTITY), **AUDITOR}, identity=True, cookie=True
+    ),
+    **{
+        f"POST {PREFIX}/cases/{{case_id}}/{path}": Rule(action.replace("_", " "), _own(roles_for(action)))
+        for action, path in ACTION_PATHS.items()
+    },
+}
+
+
+def sees_identity(principal: Principal) -> bool:
+    """Names and narratives: the roles that handle the student, and auditors granted ``auditor_pii``."""
+    if principal.role is StaffRole.auditor:
+        return principal.pii_grant
+    return principal.role in SEES_STUDENT_IDENTITY
+
+
+def bind_rules(app: FastAPI) -> None:
+    """Give every API route its rule (the /ui pages gate themselves); a route without one stops start-up."""
+    bound, missing = {}, []
+    for route in iter_route_contexts(app.routes):
+        if not isinstance(route.original_route, APIRoute) or route.path.startswith("/ui"):
+            continue
+        for method in sorted(route.methods - {"HEAD"}):
+            key = f"{method} {route.path}"
+            if key in RULES:
+                bound[(method, route.endpoint)] = RULES[key]
+            else:
+                missing.append(key)
+    if missing:
+        raise RuntimeError(f"routes without an access rule in api/access.py: {', '.join(missing)}")
+    app.state.rules = bound
+
+
+def principal_from(request: Request, token: str | None) -> Principal:
+    if not token:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+    try:
+        return read_token(request.app.state.settings.token_keys, token)
+    except TokenError as exc:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
+
+
+@dataclass
+class Access:
+    """What the access log records of this request; the middleware adds the status."""
+
+    principal: Principal
+    what: str
+    case_id: str | None = None
+
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def authorize(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal | None:
+    """The dependency on every API route: token, role, school scope; notes the access for the log."""
+    rule = request.app.state.rules[(request.method, request.scope["endpoint"])]
+    if rule.public:
+        return None
+    token = credentials.credentials if credentials and credentials.scheme.lower() == "bearer" else None
+    if token is None and rule.cookie:
+        token = request.cookies.get(SESSION_COOKIE)
+    principal = principal_from(request, token)
+    access = request.state.access = Access(principal, rule.what)
+    if request.method == "POST" and not rule.cookie:
+        wait = request.app.state.write_rate.take(principal.staff_id)
+        if wait:
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                f"too many writes by {principal.staff_id}: try again in {wait:.0f} s",
+                headers={"Retry-After": str(max(1, round(wait)))},
+            )
+    scope = rule.roles.get(principal.role)
+    if scope is None:
+        allowed = ", ".join(sorted(r.value for r in rule.roles))
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {principal.role.value} may not {rule.what}; allowed: {allowed}")
+    if rule.identity and not sees_identity(principal):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"{rule.what} shows student data: an auditor needs the auditor_pii grant")
+    case_id = request.path_params.get("case_id") or request.query_params.get("case_id")
+    if document_id := request.path_params.get("document_id"):
+        case_id = store.document_case(request.app.state.engine, document_id)
+        if case_id is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"document {document_id} not found")
+    if case_id is not None:
+        access.case_id = case_id[:64]
+        school = store.case_school(request.app.state.engine, case_id)
+        if school is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"case {case_id} not found")
+        if scope is Scope.own and school != principal.school_id:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "this case belongs to another school")
+    request.state.principal = principal
+    return principal
+
+
+def in_scope(key: str, principal: Principal, school_id: str | None) -> bool:
+    """May this caller reach records of ``school_id`` through the route ``key``?"""
+    scope = RULES[key].roles.get(principal.role)
+    return scope is Scope.any or (scope is Scope.own and school_id == principal.school_id)
+
+
+def current(request: Request) -> Principal:
+    """The caller, as ``authorize`` found them."""
+    return request.state.principal
+
+
+PrincipalDep = Annotated[Principal, Depends(current)]

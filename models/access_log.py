@@ -1,0 +1,83 @@
+"""The access log: every read of a case's records and every action, append-only and hash-chained."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+
+from pydantic import BaseModel
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from models import chain
+from models.store import utc
+from models.tables import AccessLogHeadRow, AccessLogRow
+
+_FIELDS = ("seq", "at", "staff_id", "role", "school_id", "what", "method", "path", "case_id", "client", "status")
+_append_lock = threading.Lock()  # SQLite has no row locks; one writer per process, retries across processes
+
+
+class AccessEntry(BaseModel):
+    """What the API records and shows of one access."""
+
+    seq: int
+    at: datetime
+    staff_id: str
+    role: str
+    school_id: str | None
+    what: str
+    method: str
+    path: str
+    case_id: str | None
+    client: str | None
+    status: int
+    entry_sha256: str
+
+
+def entry_digest(row: AccessLogRow) -> str:
+    values = [utc(row.at).isoformat() if f == "at" else getattr(row, f) for f in _FIELDS]
+    return chain.sha256(*values, row.prev_sha256)
+
+
+def append(engine: Engine, **fields) -> int:
+    """Append one entry (fields of ``AccessLogRow`` but the chain); returns its seq."""
+    for attempt in range(20):
+        try:
+            with _append_lock, Session(engine) as session, session.begin():
+                head = session.get(AccessLogHeadRow, 1, with_for_update=True)
+                if head is None:
+                    head = AccessLogHeadRow(id=1, last_seq=0, head_sha256=chain.GENESIS)
+                row = AccessLogRow(seq=head.last_seq + 1, prev_sha256=head.head_sha256, entry_sha256="", **fields)
+                row.at = utc(row.at)
+                row.entry_sha256 = entry_digest(row)
+                seq = head.last_seq = row.seq
+                head.head_sha256 = row.entry_sha256
+                session.add(row)
+                session.add(head)
+            return seq
+        except IntegrityError:  # another process took the same seq first
+            if attempt == 19:
+                raise
+    raise AssertionError("unreachable")
+
+
+def entries(engine: Engine, case_id: str | None, limit: int, offset: int) -> tuple[int, list[AccessEntry]]:
+    from sqlalchemy import func
+
+    with Session(engine) as session:
+        query = select(AccessLogRow)
+        counter = select(func.count()).select_from(AccessLogRow)
+        if case_id is not None:
+            query = query.where(col(AccessLogRow.case_id) == case_id)
+            counter = counter.where(col(AccessLogRow.case_id) == case_id)
+        total = session.exec(counter).one()
+        rows = session.exec(query.order_by(col(AccessLogRow.seq).desc()).offset(offset).limit(limit)).all()
+    return total, [AccessEntry.model_validate({**r.model_dump(), "at": utc(r.at)}) for r in rows]
+
+
+def verify(engine: Engine) -> tuple[int, list[chain.Problem]]:
+    with Session(engine) as session:
+        head = session.get(AccessLogHeadRow, 1) or AccessLogHeadRow(id=1)
+        rows = session.exec(select(AccessLogRow).order_by(col(AccessLogRow.seq))).all()
+        return len(rows), chain.walk("access log", rows, head.last_seq, head.head_sha256, entry=entry_digest)

@@ -1,0 +1,62 @@
+"""Hash chains over append-only tables (the archive, the access log).
+
+Every row stores the previous row's ``entry_sha256`` and its own, computed
+over its fields and that previous hash; a head row keeps the last sequence
+number and hash. Walking the chain names every removed, altered or
+re-ordered row, the newest included.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+GENESIS = "0" * 64
+
+
+def sha256(*parts: object) -> str:
+    return hashlib.sha256("|".join(str(p) for p in parts).encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Problem:
+    table: str
+    seq: int
+    case_id: str | None
+    what: str
+
+    def __str__(self) -> str:
+        who = f" (case {self.case_id})" if self.case_id else ""
+        return f"{self.table} row {self.seq}{who}: {self.what}"
+
+
+def walk(
+    table: str,
+    rows: Sequence[Any],
+    head_seq: int,
+    head_sha256: str,
+    entry: Callable[[Any], str],
+    content: Callable[[Any], str | None] = lambda _row: None,
+) -> list[Problem]:
+    """Check ``rows`` (ordered by ``seq``); ``entry`` recomputes a row's hash, ``content`` flags a row's own damage."""
+    problems: list[Problem] = []
+    prev, expected = GENESIS, 1
+    for row in rows:
+        while expected < row.seq:
+            problems.append(Problem(table, expected, None, "missing (removed)"))
+            expected += 1
+        if (damage := content(row)) is not None:
+            problems.append(Problem(table, row.seq, row.case_id, damage))
+        if row.prev_sha256 != prev:
+            problems.append(Problem(table, row.seq, row.case_id, "chain broken (does not follow the previous row)"))
+        if entry(row) != row.entry_sha256:
+            problems.append(Problem(table, row.seq, row.case_id, "entry altered (its chain hash no longer matches)"))
+        prev, expected = row.entry_sha256, row.seq + 1
+    while expected <= head_seq:
+        problems.append(Problem(table, expected, None, "missing (removed)"))
+        expected += 1
+    if rows and rows[-1].seq == head_seq and head_sha256 != rows[-1].entry_sha256:
+        problems.append(Problem(table, rows[-1].seq, rows[-1].case_id, "does not match the chain head"))
+    return problems
