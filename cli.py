@@ -497,6 +497,18 @@ def token_issue(
 # --------------------------------------------------------------------- keys
 
 
+@keys_app.command("init")
+def keys_init(keyring: Annotated[Path, typer.Argument(help="the keyring file to create (mode 0600)")]) -> None:
+    """Create a keyring file with one fresh AES-256 key; refuses to overwrite one."""
+    from models.keyring import ensure_file
+
+    if keyring.exists():
+        typer.echo(f"error: {keyring} exists; rotate it with `crisisflow keys rotate --keyring {keyring}`", err=True)
+        raise typer.Exit(2)
+    ensure_file(keyring)
+    typer.echo(f"wrote {keyring}; keep it secret and backed up: without it no history can be read")
+
+
 @keys_app.command("rotate")
 def keys_rotate(
     keyring: Annotated[Path | None, typer.Option(help="the keyring file (default: CRISISFLOW_KEYRING, else the data dir's)")] = None,

@@ -20,7 +20,6 @@ from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from models import keyring as keys
 from models.codec import KEY_ID, payload_case
 from models.keyring import Keyring
 from models.temporal import data_converter
@@ -153,7 +152,11 @@ async def test_codec_cors_admits_the_temporal_ui_origin(dev_env, tmp_path):
 
 
 async def test_key_rotation_keeps_old_cases_readable(dev_env, tmp_path, webhook):
-    ring = keys.ensure_file(tmp_path / "keyring.json")
+    ring = tmp_path / "keyring.json"
+    made = subprocess.run([CRISISFLOW, "keys", "init", str(ring)], capture_output=True, text=True, env=service_env())
+    assert made.returncode == 0 and ring.stat().st_mode & 0o777 == 0o600, made.stderr
+    again = subprocess.run([CRISISFLOW, "keys", "init", str(ring)], capture_output=True, text=True, env=service_env())
+    assert again.returncode == 2 and "exists" in again.stderr
     keyring = Keyring(str(ring))
     old_key = keyring.keys().current
     client = await Client.connect(dev_env.client.service_client.config.target_host,

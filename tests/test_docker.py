@@ -7,6 +7,8 @@ exists; every path the Dockerfile copies exists.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from sqlalchemy.engine import make_url
 from api.app import create_app
 from cli import app as cli_app
 from models.settings import Settings
+from tests.conftest import KEYRING_JSON
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker" / "compose.yaml").read_text())
@@ -45,11 +48,34 @@ def test_our_services_are_setup_api_and_worker():
 
 
 @pytest.mark.parametrize("service", OURS)
-def test_every_setting_passed_exists(service):
+def test_every_setting_passed_exists(service, monkeypatch):
     env = _env(service)
     unknown = {k for k in env if k.startswith("CRISISFLOW_")} - SETTING_NAMES
     assert not unknown, f"{service} passes settings the code does not read: {unknown}"
-    Settings(**{k.removeprefix("CRISISFLOW_").lower(): v for k, v in env.items() if v})  # all values parse
+    for key in [k for k in os.environ if k.startswith("CRISISFLOW_")]:
+        monkeypatch.delenv(key)
+    for key, value in env.items():
+        if value:
+            monkeypatch.setenv(key, value)
+    settings = Settings()  # every value parses, as the container reads it
+    assert settings.env == "prod"
+
+
+@pytest.mark.parametrize("service", OURS)
+def test_every_service_gets_the_keyring_it_is_pointed_at(service):
+    secret = SERVICES[service]["secrets"]
+    assert secret == ["crisisflow_keyring"]
+    assert _env(service)["CRISISFLOW_KEYRING"] == f"/run/secrets/{secret[0]}"
+    assert COMPOSE["secrets"][secret[0]]["file"] == "./keyring.json"
+
+
+def test_the_temporal_ui_decodes_through_the_api():
+    ui = SERVICES["temporal-ui"]["environment"]
+    api_port = int(_env("api")["CRISISFLOW_API_PORT"])
+    assert ui["TEMPORAL_CODEC_ENDPOINT"] == f"http://localhost:{api_port}/codec"
+    origins = json.loads(_env("api")["CRISISFLOW_UI_ORIGINS"])
+    host_port = int(SERVICES["temporal-ui"]["ports"][0].split(":")[1])
+    assert origins == [f"http://localhost:{host_port}"] == [ui["TEMPORAL_CORS_ORIGINS"]]
 
 
 @pytest.mark.parametrize("service", OURS)
@@ -77,7 +103,7 @@ def test_api_port_and_healthcheck_match_the_app():
     assert f"EXPOSE {port}" in DOCKERFILE
     probe = " ".join(SERVICES["api"]["healthcheck"]["test"])
     path = re.search(rf"http://127\.0\.0\.1:{port}(/\S+?)['\"]", probe).group(1)
-    routes = set(create_app(Settings(secret="x" * 40)).openapi()["paths"])
+    routes = set(create_app(Settings(secret="x" * 40, keyring=KEYRING_JSON)).openapi()["paths"])
     assert path in routes
 
 
