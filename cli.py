@@ -168,12 +168,12 @@ async def register_search_attributes(client) -> list[str]:
 @app.command()
 def setup() -> None:
     """Migrate the database and register the search attributes (idempotent; run before api and worker)."""
-    from models.db import make_engine, migrate
+    from models.db import migrate, open_engine
     from models.temporal import connect
 
     settings = _settings()
     configure_logging(settings.log_format, settings.log_level)
-    migrate(make_engine(settings.resolved_database_url))
+    migrate(open_engine(settings))
 
     async def main() -> tuple[list[str], bool]:
         from workflows.archiver import ensure_schedule
@@ -246,7 +246,7 @@ def dev(
 ) -> None:
     """Everything on embedded defaults: Temporal dev server (SQLite file, UI), worker and API."""
     from api.app import create_app
-    from models.db import make_engine, migrate
+    from models.db import migrate, open_engine
     from worker import build_worker
 
     ensure_dev_secret(data_dir)
@@ -270,7 +270,7 @@ def dev(
         proc = subprocess.Popen(_dev_server_args(settings, temporal_port, ui_port), stdin=subprocess.DEVNULL)
         try:
             client = await _wait_for_temporal(settings, proc)
-            engine = make_engine(settings.resolved_database_url)
+            engine = open_engine(settings)
             migrate(engine)
             from workflows.archiver import ensure_schedule
 
@@ -427,11 +427,11 @@ def audit_replay(
 def audit_archive() -> None:
     """Archive every finished, closed case now (the schedule does this every 10 minutes)."""
     from activities.archive import archive_closed
-    from models.db import make_engine, migrate
+    from models.db import migrate, open_engine
     from models.temporal import connect
 
     settings = _client_settings()
-    engine = make_engine(settings.resolved_database_url)
+    engine = open_engine(settings)
     migrate(engine)
 
     async def main() -> int:

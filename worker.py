@@ -11,7 +11,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import CaseActivities
-from models.db import make_engine, migrate
+from models.db import migrate, open_engine
 from models.settings import Settings
 from models.temporal import connect
 from workflows.archiver import ArchiverWorkflow
@@ -29,7 +29,7 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 
 
 def build_worker(client: Client, settings: Settings, engine=None, executor: ThreadPoolExecutor | None = None) -> Worker:
-    engine = engine or make_engine(settings.resolved_database_url)
+    engine = engine or open_engine(settings)
     activities = CaseActivities(engine, settings)
     return Worker(
         client,
@@ -47,7 +47,7 @@ def build_worker(client: Client, settings: Settings, engine=None, executor: Thre
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    engine = make_engine(settings.resolved_database_url)
+    engine = open_engine(settings)
     migrate(engine)
     client = await connect(settings)
     worker = build_worker(client, settings, engine)

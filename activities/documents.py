@@ -28,6 +28,7 @@ from models.domain import (
     WARNING_SIGNAL_ZH,
     DocumentKind,
 )
+from models.sealed import engine_keyring, seal
 from models.tables import DocumentRow
 
 log = structlog.get_logger(__name__)
@@ -115,8 +116,9 @@ def render(engine: Engine, request: DocumentRequest, documents_dir: Path) -> Non
         bound.info("document already made")
         return
     data = render_text(request).encode("utf-8")
-    path = documents_dir / request.case.case_id / f"{request.document_id}.md"
-    _write_atomically(path, data)
+    path = documents_dir / request.case.case_id / f"{request.document_id}.md.sealed"
+    # the document names the student: on disk it is sealed like the database's columns
+    _write_atomically(path, seal(engine_keyring(engine), data, f"documents/{request.document_id}").encode("ascii"))
     store.add_document(
         engine,
         DocumentRow(

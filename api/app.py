@@ -23,7 +23,7 @@ from api.access import PREFIX, authorize, bind_rules
 from api.guards import BodyLimit, CodecCORS, WriteRate
 from api.routes import audit, cases, codec, dashboard, documents, ui
 from models import access_log
-from models.db import make_engine, migrate
+from models.db import migrate, open_engine
 from models.policy import load_policy
 from models.settings import Settings
 from models.temporal import connect
@@ -38,7 +38,7 @@ def create_app(settings: Settings, client: Client | None = None, engine=None) ->
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.engine = engine or make_engine(settings.resolved_database_url)
+        app.state.engine = engine or open_engine(settings)
         migrate(app.state.engine)
         app.state.client = client or await connect(settings)
         log.info("api ready", temporal=settings.temporal_address, policy_version=policy.version)

@@ -170,7 +170,7 @@ def bulk_load(engine, rows: int, schools: int, now: datetime) -> None:
 
 
 async def dashboard_latency(client, workdir: Path, url: str, rows: int, schools: int) -> dict:
-    engine = make_engine(url)
+    engine = make_engine(url, keyring=KEYRING)
     migrate(engine)
     t = time.perf_counter()
     bulk_load(engine, rows, schools, datetime.now(UTC))
@@ -192,7 +192,7 @@ async def dashboard_latency(client, workdir: Path, url: str, rows: int, schools:
 
 
 def read_model(url: str, rows: int) -> dict:
-    engine = make_engine(url)
+    engine = make_engine(url, keyring=KEYRING)
     migrate(engine)
     now = datetime.now(UTC)
     t = time.perf_counter()

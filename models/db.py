@@ -9,11 +9,29 @@ from alembic.config import Config
 from sqlalchemy import Engine, event, text
 from sqlmodel import create_engine
 
+from models.keyring import Keyring
+from models.settings import Settings
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def make_engine(url: str, **kwargs) -> Engine:
-    """An engine whose errors never quote row values (they would carry student data into logs)."""
+def make_engine(url: str, keyring: Keyring | None = None, **kwargs) -> Engine:
+    """An engine whose errors never quote row values (they would carry student data into logs).
+
+    ``keyring`` seals and unseals the encrypted columns (models/sealed.py);
+    an engine without one can do everything else.
+    """
+    engine = _create(url, **kwargs)
+    engine.dialect.crisisflow_keyring = keyring
+    return engine
+
+
+def open_engine(settings: Settings) -> Engine:
+    """The engine of a service: the configured database, sealed with the payload keyring."""
+    return make_engine(settings.resolved_database_url, keyring=settings.payload_keyring)
+
+
+def _create(url: str, **kwargs) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":

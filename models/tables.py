@@ -8,9 +8,16 @@ from typing import Any
 from sqlalchemy import JSON, Column, DateTime, Index
 from sqlmodel import Field, SQLModel
 
+from models.sealed import SealedJSON, SealedText
+
 
 def _ts(nullable: bool = False, index: bool = False) -> Any:
     return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=nullable, index=index))
+
+
+def _sealed(kind) -> Any:
+    """A column encrypted at rest (models/sealed.py)."""
+    return Field(default=None, sa_column=Column(kind, nullable=False))
 
 
 def _json() -> Any:
@@ -34,10 +41,10 @@ class CaseRow(SQLModel, table=True):
     state: str = Field(max_length=32)
     risk_level: str | None = Field(default=None, max_length=16)
     student_ref: str = Field(max_length=64)
-    student: dict = _json()
+    student: dict = _sealed(SealedJSON("cases.student"))
     risk_factors: list = _json()
     warning_signals: list = _json()
-    summary: str
+    summary: str = _sealed(SealedText("cases.summary"))
     opened_by: dict = _json()
     policy: dict = _json()
     policy_version: str = Field(max_length=64)
@@ -69,7 +76,7 @@ class CaseEventRow(SQLModel, table=True):
     to_state: str = Field(max_length=32)
     obligation: str | None = Field(default=None, max_length=32)
     escalation_level: int | None = None
-    detail: dict = _json()
+    detail: dict = _sealed(SealedJSON("case_events.detail"))
 
 
 class CaseDeadlineRow(SQLModel, table=True):

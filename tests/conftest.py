@@ -36,7 +36,7 @@ from api.app import create_app
 from api.auth import issue_token
 from models.case import Actor
 from models import keyring
-from models.db import make_engine, migrate
+from models.db import make_engine, migrate, open_engine
 from models.domain import SCHOOL_ROLES, StaffRole
 from models.settings import Settings
 from models.temporal import data_converter
@@ -124,7 +124,7 @@ def db_url(request, tmp_path):
 
 @pytest.fixture
 def engine(db_url):
-    eng = make_engine(db_url)
+    eng = make_engine(db_url, keyring=KEYRING)
     migrate(eng)
     yield eng
     eng.dispose()
@@ -244,15 +244,15 @@ def make_settings(tmp_path: Path, db_url: str, webhook_url: str | None, **extra)
 
 
 @asynccontextmanager
-async def running_stack(client: Client, settings: Settings, with_worker: bool = True):
+async def running_stack(client: Client, settings: Settings, with_worker: bool = True, port: int | None = None):
     import uvicorn
 
     from worker import build_worker
 
-    engine = make_engine(settings.resolved_database_url)
+    engine = open_engine(settings)
     migrate(engine)
     app = create_app(settings, client, engine)
-    port = free_port()
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
     serving = asyncio.create_task(server.serve())
     while not server.started:

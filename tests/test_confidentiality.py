@@ -81,9 +81,17 @@ async def test_nothing_readable_about_the_student_leaves(tmp_path, webhook, json
             assert (shown["student"]["name"], shown["summary"]) == (name, summary)
             timeline = await stack.http.get(f"/cases/{case_id}/history", headers=auth("leadership"))
             assert timeline.status_code == 200 and name not in timeline.text
+            docs = (await stack.http.get(f"/cases/{case_id}/documents", headers=auth("head_teacher"))).json()
+            report = next(d for d in docs if d["kind"] == "authority_report")
+            served = await stack.http.get(f"/documents/{report['document_id']}", headers=auth("head_teacher"))
+            assert served.status_code == 200 and name in served.text  # unsealed for the reader
     server_files = b"".join(p.read_bytes() for p in tmp_path.glob("temporal.db*"))
+    our_database = b"".join(p.read_bytes() for p in tmp_path.glob("cf.db*"))
+    documents = b"".join(p.read_bytes() for p in settings.documents_dir.rglob("*") if p.is_file())
     assert_absent([name, summary], {
         "the Temporal server's SQLite file": server_files,
+        "the read model's SQLite file (sealed columns)": our_database,
+        "the rendered documents (sealed files)": documents,
         "our logs": json_log.getvalue().encode(),
         "the webhook bodies": b"\n".join(webhook.raw),
         "the exported history": export.content,
@@ -279,3 +287,25 @@ def test_a_weak_keyring_is_refused(tmp_path):
     r = subprocess.run([CRISISFLOW, "worker"], capture_output=True, text=True, env=service_env(env="prod", keyring=short),
                        timeout=60)
     assert r.returncode == 2 and "16 bytes; AES-256 needs 32" in r.stderr
+
+
+async def test_documents_are_sealed_on_disk_and_checked_when_served(sqlite_stack):
+    stack = sqlite_stack
+    case = await open_case(stack)
+    await step(stack, case["case_id"], "assess", ASSESS_HIGH)
+
+    async def notice():
+        r = await stack.http.get(f"/cases/{case['case_id']}/documents", headers=auth("head_teacher"))
+        return r.json() or None
+
+    document = (await eventually(notice))[0]
+    file = next((stack.settings.documents_dir / case["case_id"]).iterdir())
+    assert file.read_bytes().startswith(b"sealed:v1:") and case["student"]["name"].encode() not in file.read_bytes()
+    served = await stack.http.get(f"/documents/{document['document_id']}", headers=auth("head_teacher"))
+    assert served.status_code == 200 and case["student"]["name"] in served.text
+    assert served.headers["cache-control"] == "no-store"
+    sealed = bytearray(file.read_bytes())
+    sealed[-3] = ord("A") if sealed[-3] != ord("A") else ord("B")
+    file.write_bytes(bytes(sealed))
+    r = await stack.http.get(f"/documents/{document['document_id']}", headers=auth("head_teacher"))
+    assert r.status_code == 500 and r.json()["detail"] == "document failed its integrity check"

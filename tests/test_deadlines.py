@@ -19,7 +19,7 @@ from models.case import (
     InterveneCommand,
     OpenCaseBody,
 )
-from models.db import make_engine, migrate
+from models.db import migrate, open_engine
 from models.policy import DeadlinePolicy
 from tests.conftest import SCHOOL, make_settings
 from tests.support import NOTICE, PLAN, open_body
@@ -37,7 +37,7 @@ HOUR = timedelta(hours=1)
 @pytest.fixture
 async def ts(ts_env, tmp_path):
     settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'cf.db'}", None)
-    engine = make_engine(settings.resolved_database_url)
+    engine = open_engine(settings)
     migrate(engine)
     async with build_worker(ts_env.client, settings, engine):
         yield ts_env, settings, engine

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
+import sqlalchemy
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
 from models import store
 from models.case import Actor, CaseData, CaseEvent, Deadline, OpenCaseBody
+from models.db import alembic_config, make_engine, migrate
 from models.domain import CaseState
+from models.sealed import SealError
 from models.policy import DeadlinePolicy
 from models.tables import NotificationRow
+from tests.conftest import KEYRING
 from tests.support import open_body
 from workflows.view import case_view
 
@@ -102,3 +109,49 @@ def test_idempotency_keys(engine):
         pass
     else:
         raise AssertionError("a reused key with another body must be refused")
+
+
+def test_names_narratives_and_details_are_sealed_at_rest(engine):
+    data = _case(events=2)
+    store.project_case(engine, data)
+    with engine.connect() as conn:
+        raw = conn.exec_driver_sql("SELECT student, summary FROM cases").one()
+        detail = conn.exec_driver_sql("SELECT detail FROM case_events ORDER BY seq").all()
+    assert all(v.startswith("sealed:v1:") for v in (*raw, *(d[0] for d in detail)))
+    assert data.student.name not in str(raw) and data.summary not in str(raw)
+    # an engine without the keyring can count and list, not read who
+    blind = make_engine(engine.url.render_as_string(hide_password=False))
+    assert store.case_school(blind, "c1") == "school-a"
+    with pytest.raises(SealError, match="no keyring"):
+        store.load_case(blind, "c1")
+    blind.dispose()
+    # a value moved to another column does not open
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE cases SET summary = student")
+    with pytest.raises(SealError, match="cases.summary: a sealed value failed authentication"):
+        store.load_case(engine, "c1")
+
+
+def test_the_sealing_migration_seals_values_written_before_it(db_url):
+    plain_engine = make_engine(db_url)
+    command.upgrade(alembic_config(plain_engine), "0005")
+    data = _case()
+    with plain_engine.begin() as conn:
+        values = store.case_values(data)
+        values.update(student=json.dumps(values["student"], ensure_ascii=False))
+        conn.execute(sqlalchemy.text(
+            "INSERT INTO cases (case_id, school_id, state, student_ref, student, risk_factors, warning_signals, summary,"
+            " opened_by, policy, policy_version, workflow_code_version, guardian_notified, guardian_consented,"
+            " escalation_level, opened_at, updated_at, last_seq) VALUES (:case_id, :school_id, :state, :student_ref,"
+            " :student, '[]', '[]', :summary, '{}', '{}', 'v', '1', false, false, 0, :opened_at, :updated_at, 1)"),
+            values)
+    with pytest.raises(SealError, match="1 cases.student value"):
+        migrate(plain_engine)
+    sealed = make_engine(db_url, keyring=KEYRING)
+    migrate(sealed)
+    with sealed.connect() as conn:
+        student, summary = conn.exec_driver_sql("SELECT student, summary FROM cases").one()
+    assert student.startswith("sealed:v1:") and summary.startswith("sealed:v1:")
+    assert store.student_names(sealed, [data.case_id]) == {data.case_id: data.student.name}
+    plain_engine.dispose()
+    sealed.dispose()

@@ -73,7 +73,7 @@ async def test_worker_killed_mid_delivery(dev_env, webhook, tmp_path):
             assert all(n.delivered_at is not None for n in notes)
             assert sorted(d.kind for d in docs) == ["closure_summary", "guardian_notice", "referral_letter"]
             files = list((settings.documents_dir / case_id).iterdir())
-            assert sorted(f.name for f in files) == sorted(f"{d.document_id}.md" for d in docs)
+            assert sorted(f.name for f in files) == sorted(f"{d.document_id}.md.sealed" for d in docs)
 
             # the receiver saw every notification; a delivery cut off by the kill was
             # repeated with the same Idempotency-Key, so the receiver can drop it

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from api.deps import EngineDep
 from models import store
 from models.case import DocumentView, NotificationView
+from models.sealed import SealError, engine_keyring, open_stored
 
 router = APIRouter(tags=["documents"])
 log = structlog.get_logger(__name__)
@@ -38,10 +39,15 @@ async def get_document(document_id: str, engine: EngineDep) -> Response:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"document {document_id} not found")
     meta, path = found
     try:
-        data = Path(path).read_bytes()
+        stored = Path(path).read_bytes()
     except OSError:
         log.error("document file missing", case_id=meta.case_id, document_id=document_id)
         raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, "document file is missing") from None
+    try:
+        data = open_stored(engine_keyring(engine), stored, f"documents/{document_id}")
+    except SealError:
+        log.error("document cannot be unsealed", case_id=meta.case_id, document_id=document_id)
+        raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, "document failed its integrity check") from None
     if hashlib.sha256(data).hexdigest() != meta.sha256:
         log.error("document failed integrity check", case_id=meta.case_id, document_id=document_id)
         raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, "document failed its integrity check")

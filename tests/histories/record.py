@@ -32,7 +32,7 @@ from models.case import (
     OpenCaseBody,
     ReferCommand,
 )
-from models.db import make_engine, migrate
+from models.db import migrate, open_engine
 from models.policy import DeadlinePolicy
 from models.temporal import data_converter
 from tests.conftest import TEST_SERVER, make_settings
@@ -114,7 +114,7 @@ async def main() -> None:
             search_attributes={k.name: k.indexed_value_type.value for k in sa.ALL}))
         with tempfile.TemporaryDirectory() as tmp:
             settings = make_settings(Path(tmp), f"sqlite:///{tmp}/golden.db", None)
-            engine = make_engine(settings.resolved_database_url)
+            engine = open_engine(settings)
             migrate(engine)
             async with build_worker(env.client, settings, engine):
                 await _run(env, settings, "consent", consent)
