@@ -10,8 +10,12 @@ import shutil
 import pytest
 from playwright.async_api import async_playwright
 
-from tests.conftest import token
+from temporalio.testing import WorkflowEnvironment
+
+from models.temporal import data_converter
+from tests.conftest import KEYRING, OTHER_SCHOOL, TEMPORAL, free_port, make_settings, running_stack, token
 from tests.support import STUDENT_NAME, SUMMARY, open_case, step
+from workflows import search_attributes as sa
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -81,3 +85,43 @@ async def test_supervisor_pages(sqlite_stack, browser, tmp_path):
     assert "无权" in html and STUDENT_NAME not in html
 
     assert (tmp_path / "ui-cases-leadership.png").stat().st_size > 10_000
+
+
+async def test_temporal_ui_decodes_through_the_codec_server_for_a_permitted_reader(tmp_path, browser):
+    """The Temporal UI, pointed at our codec server: ciphertext for a stranger, the case for leadership."""
+    api_port, ui_port = free_port(), free_port()
+    ui = f"http://127.0.0.1:{ui_port}"
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=TEMPORAL, data_converter=data_converter(KEYRING), search_attributes=list(sa.ALL),
+        ui=True, ui_port=ui_port, dev_server_log_level="error",
+        dev_server_extra_args=["--ui-codec-endpoint", f"http://127.0.0.1:{api_port}/codec"],
+    )
+    async with env:
+        settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'cf.db'}", None, ui_origins=[ui])
+        async with running_stack(env.client, settings, port=api_port) as stack:
+            case_id = (await open_case(stack))["case_id"]
+            page_url = f"{ui}/namespaces/default/workflows/case-{case_id}"
+
+            async def visit(bearer: str | None, shot: str, decoded: bool = False) -> str:
+                context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+                if bearer:  # what a signed-in reader's browser presents to the codec server
+                    await context.route(f"http://127.0.0.1:{api_port}/codec/**", lambda route: route.continue_(
+                        headers={**route.request.headers, "authorization": f"Bearer {bearer}"}))
+                page = await context.new_page()
+                await page.goto(page_url)
+                await page.wait_for_selector(f"text=case-{case_id}", timeout=30_000)
+                if decoded:
+                    await page.wait_for_selector(f"text={STUDENT_NAME}", timeout=30_000)
+                else:
+                    await page.wait_for_timeout(3_000)
+                await page.screenshot(path=str(tmp_path / shot), full_page=True)
+                html = await page.content()
+                await context.close()
+                return html
+
+            stranger = await visit(None, "temporal-ui-no-token.png")
+            assert STUDENT_NAME not in stranger and SUMMARY not in stranger
+            other_school = await visit(token("leadership", OTHER_SCHOOL), "temporal-ui-other-school.png")
+            assert STUDENT_NAME not in other_school
+            reader = await visit(token("leadership"), "temporal-ui-leadership.png", decoded=True)
+            assert STUDENT_NAME in reader
