@@ -306,9 +306,10 @@ def _banner(settings: Settings, api_port: int, ui_port: int) -> None:
         "",
         "crisisflow dev is up",
         f"  API          http://127.0.0.1:{api_port}/api/v1  (OpenAPI: /api/v1/openapi.json, docs: /api/v1/docs)",
-        f"  Temporal UI  http://127.0.0.1:{ui_port}  (payloads decoded by http://127.0.0.1:{api_port}/codec"
-        " for a reader signed in at /ui)",
-        f"  Supervisors  http://127.0.0.1:{api_port}/ui",
+        f"  Supervisors  http://127.0.0.1:{api_port}/ui  (sign in with a token below)",
+        f"  Temporal UI  http://127.0.0.1:{ui_port}  payloads are encrypted; to read a case there, sign in at /ui,",
+        f"               then in the UI's Codec Server settings use http://127.0.0.1:{api_port}/codec",
+        "               with \"Include cross-origin credentials\" and reload",
         f"  Temporal     {settings.temporal_address}  namespace {settings.namespace}",
         f"  Data         {settings.data_dir.resolve()}",
         f"  Demo tokens  (school {DEMO_SCHOOL}, valid {DEV_TOKEN_TTL}):",

@@ -88,27 +88,41 @@ async def test_supervisor_pages(sqlite_stack, browser, tmp_path):
 
 
 async def test_temporal_ui_decodes_through_the_codec_server_for_a_permitted_reader(tmp_path, browser):
-    """The Temporal UI, pointed at our codec server: ciphertext for a stranger, the case for leadership."""
+    """The real Temporal UI, pointed at our codec server, used as a person would.
+
+    The reader signs in at /ui (the session cookie), opens the workflow in the
+    Temporal UI, and in its Codec Server settings ticks "Include cross-origin
+    credentials". Leadership of the case's school then sees the case decoded;
+    a stranger and another school's leadership see ciphertext.
+    """
     api_port, ui_port = free_port(), free_port()
-    ui = f"http://127.0.0.1:{ui_port}"
+    ui, codec = f"http://127.0.0.1:{ui_port}", f"http://127.0.0.1:{api_port}/codec"
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=TEMPORAL, data_converter=data_converter(KEYRING), search_attributes=list(sa.ALL),
-        ui=True, ui_port=ui_port, dev_server_log_level="error",
-        dev_server_extra_args=["--ui-codec-endpoint", f"http://127.0.0.1:{api_port}/codec"],
+        ui=True, ui_port=ui_port, dev_server_log_level="error", dev_server_extra_args=["--ui-codec-endpoint", codec],
     )
     async with env:
         settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'cf.db'}", None, ui_origins=[ui])
         async with running_stack(env.client, settings, port=api_port) as stack:
             case_id = (await open_case(stack))["case_id"]
-            page_url = f"{ui}/namespaces/default/workflows/case-{case_id}"
 
             async def visit(bearer: str | None, shot: str, decoded: bool = False) -> str:
                 context = await browser.new_context(viewport={"width": 1400, "height": 1000})
-                if bearer:  # what a signed-in reader's browser presents to the codec server
-                    await context.route(f"http://127.0.0.1:{api_port}/codec/**", lambda route: route.continue_(
-                        headers={**route.request.headers, "authorization": f"Bearer {bearer}"}))
                 page = await context.new_page()
-                await page.goto(page_url)
+                if bearer:
+                    await page.goto(f"http://127.0.0.1:{api_port}/ui/login")
+                    await page.fill("#token", bearer)
+                    await page.click("#signin")
+                    await page.wait_for_url("**/ui?**")
+                await page.goto(f"{ui}/namespaces/default/workflows/case-{case_id}")
+                await page.wait_for_selector(f"text=case-{case_id}", timeout=30_000)
+                # without credentials the UI cannot reach the codec server; send them
+                await page.click("[data-testid=data-encoder-status-error]", timeout=30_000)
+                await page.click("[data-testid=use-local-endpoint-input]")
+                await page.fill("[data-testid=data-encoder-endpoint-input]", codec)
+                await page.click("[data-testid=data-encoder-include-credentials]")
+                await page.locator("dialog[open] [data-testid=confirm-modal-button]").click()
+                await page.reload()  # the settings live in this browser's storage from now on
                 await page.wait_for_selector(f"text=case-{case_id}", timeout=30_000)
                 if decoded:
                     await page.wait_for_selector(f"text={STUDENT_NAME}", timeout=30_000)
@@ -125,3 +139,9 @@ async def test_temporal_ui_decodes_through_the_codec_server_for_a_permitted_read
             assert STUDENT_NAME not in other_school
             reader = await visit(token("leadership"), "temporal-ui-leadership.png", decoded=True)
             assert STUDENT_NAME in reader
+
+    # every decode was on record: who, and for which case
+    with stack.engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT staff_id, status FROM access_log WHERE what = 'decode payloads' ORDER BY seq").all()
+    assert ("leadership-1", 200) in rows and all(s in (200, 403) for _, s in rows)
