@@ -1,41 +1,64 @@
 """Every golden history of released workflow code still replays against this code.
 
-A change to CaseWorkflow that alters the commands it issues for an existing
-history fails here: guard it with ``workflow.patched()`` (docs/architecture.md).
+``tests/histories/<date>-<what>/`` holds one generation each: the four
+scenarios as exported when that code was released. The 2026-11-22 set
+predates payload encryption (its payloads pass through the codec as they
+are); later sets are encrypted with their folder's test-only ``keyring.json``,
+which was rotated after recording, so replaying them also proves an older key
+still opens old histories. A change to CaseWorkflow that alters the commands
+it issues for an existing history fails here: guard it with
+``workflow.patched()`` (docs/architecture.md).
 """
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
 
+from models.keyring import Keyring
 from models.temporal import data_converter
 from tests.conftest import KEYRING
 from workflows import audit
 
-#: These were recorded before payload encryption: they decode as they are (the codec passes them through).
-CONV = data_converter(KEYRING)
-
-HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
-
-
-def test_the_golden_set_is_complete():
-    names = {p.name.split(".")[0] for p in HISTORIES}
-    assert names == {"consent", "refusal", "escalation", "continue_as_new"}
+ROOT = Path(__file__).parent / "histories"
+GENERATIONS = sorted(p for p in ROOT.iterdir() if p.is_dir() and not p.name.startswith("__"))
+HISTORIES = sorted(p for g in GENERATIONS for p in g.glob("*.json") if p.name != "keyring.json")
+SCENARIOS = {"consent", "refusal", "escalation", "continue_as_new"}
 
 
-@pytest.mark.parametrize("path", HISTORIES, ids=[p.name for p in HISTORIES])
+def _converter(generation: Path):
+    keyring = generation / "keyring.json"
+    return data_converter(Keyring(str(keyring)) if keyring.exists() else KEYRING)
+
+
+@pytest.mark.parametrize("generation", GENERATIONS, ids=[g.name for g in GENERATIONS])
+def test_each_generation_is_complete(generation):
+    assert {p.name.split(".")[0] for p in generation.glob("*.json")} - {"keyring"} == SCENARIOS
+
+
+def test_the_newest_generation_is_encrypted_with_an_older_key():
+    newest = GENERATIONS[-1]
+    keyring = Keyring(str(newest / "keyring.json")).keys()
+    text = (newest / "consent.json").read_text()
+    assert "YmluYXJ5L2VuY3J5cHRlZA" in text  # base64 of binary/encrypted
+    older = [kid for kid in keyring.keys if kid != keyring.current]
+    assert older and any(f'"{base64.b64encode(k.encode()).decode()}"' in text for k in older)
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[f"{p.parent.name}/{p.name}" for p in HISTORIES])
 async def test_golden_history_replays(path):
-    report = (await audit.replay_files([path], CONV))[0]
+    report = (await audit.replay_files([path], _converter(path.parent)))[0]
     assert report.deterministic, report.divergence
     assert report.policy_version == "golden-2026.1"
 
 
-async def test_golden_paths_tell_their_story():
+@pytest.mark.parametrize("generation", GENERATIONS, ids=[g.name for g in GENERATIONS])
+async def test_golden_paths_tell_their_story(generation):
     steps = {}
     for name in ("consent", "refusal", "escalation"):
-        report = (await audit.replay_files([Path(__file__).parent / "histories" / f"{name}.json"], CONV))[0]
+        report = (await audit.replay_files([generation / f"{name}.json"], _converter(generation)))[0]
         steps[name] = [t.action for t in report.transitions]
     assert steps["consent"] == ["open", "assess", "guardian_notice", "intervene", "refer", "guardian_response", "close"]
     assert steps["refusal"] == ["open", "assess", "guardian_notice", "intervene", "refer", "guardian_response", "report", "close"]

@@ -1,12 +1,15 @@
 """Record the golden histories of the released workflow code.
 
-    .venv/bin/python -m tests.histories.record
+    .venv/bin/python -m tests.histories.record tests/histories/<date>-<what changed>
 
 Runs four cases on the time-skipping server (consent path, refusal path, a
 missed deadline climbing the ladder, a month-long case that continues as
-new) and writes their exported histories beside this file. Commit them with
-the workflow change that released them; tests/test_golden_histories.py
-replays every file here on each `make test`.
+new) and writes their exported histories into the named folder, encrypted
+with that folder's ``keyring.json`` (a test-only keyring, made there if
+missing and rotated once after recording, so replaying proves that an older
+key still opens them). Commit the folder with the workflow change that
+released it and keep the older folders; tests/test_golden_histories.py
+replays every folder on each `make test`.
 """
 
 from __future__ import annotations
@@ -41,14 +44,13 @@ from worker import build_worker
 from workflows import audit
 from workflows.case import CaseWorkflow
 
-HERE = Path(__file__).parent
 SCHOOL = "school-a"
 HEAD = Actor(staff_id="ht-1", role="head_teacher", school_id=SCHOOL)
 PSY = Actor(staff_id="psy-1", role="psychology_teacher", school_id=SCHOOL)
 LEAD = Actor(staff_id="lead-1", role="leadership", school_id=SCHOOL)
 
 
-async def _run(env, settings, name: str, script, history_event_limit: int = 10_000) -> None:
+async def _run(env, settings, out: Path, name: str, script, history_event_limit: int = 10_000) -> None:
     case_id = uuid.uuid4().hex
     start = CaseStart(case_id=case_id, opened_by=HEAD, case=OpenCaseBody.model_validate(open_body()),
                       policy=DeadlinePolicy(version="golden-2026.1"), history_event_limit=history_event_limit)
@@ -63,7 +65,7 @@ async def _run(env, settings, name: str, script, history_event_limit: int = 10_0
     runs = await audit.case_histories(env.client, case_id)
     for n, run in enumerate(runs, start=1):
         suffix = "" if len(runs) == 1 else f".run{n}"
-        (HERE / f"{name}{suffix}.json").write_text(audit.export_json(run))
+        (out / f"{name}{suffix}.json").write_text(audit.export_json(run))
     print(f"{name}: {len(runs)} run(s)")
 
 
@@ -102,26 +104,34 @@ async def continue_as_new(env, act):
     await act(LEAD, CloseCommand.model_validate(CLOSE))
 
 
-async def main() -> None:
+async def main(out: Path) -> None:
     from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 
+    from models.keyring import Keyring, ensure_file, rotate
     from workflows import search_attributes as sa
 
-    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=TEST_SERVER, data_converter=data_converter())
+    out.mkdir(parents=True, exist_ok=True)
+    keyring_file = ensure_file(out / "keyring.json")
+    keyring = Keyring(str(keyring_file))
+    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=TEST_SERVER,
+                                                        data_converter=data_converter(keyring))
     async with env:
         await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
             namespace=env.client.namespace,
             search_attributes={k.name: k.indexed_value_type.value for k in sa.ALL}))
         with tempfile.TemporaryDirectory() as tmp:
-            settings = make_settings(Path(tmp), f"sqlite:///{tmp}/golden.db", None)
+            settings = make_settings(Path(tmp), f"sqlite:///{tmp}/golden.db", None, keyring=str(keyring_file))
             engine = open_engine(settings)
             migrate(engine)
             async with build_worker(env.client, settings, engine):
-                await _run(env, settings, "consent", consent)
-                await _run(env, settings, "refusal", refusal)
-                await _run(env, settings, "escalation", escalation)
-                await _run(env, settings, "continue_as_new", continue_as_new, history_event_limit=60)
+                await _run(env, settings, out, "consent", consent)
+                await _run(env, settings, out, "refusal", refusal)
+                await _run(env, settings, out, "escalation", escalation)
+                await _run(env, settings, out, "continue_as_new", continue_as_new, history_event_limit=60)
+    print(f"recorded with key {keyring.keys().current}; rotated to {rotate(keyring_file)}")
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    sys.exit(asyncio.run(main(Path(sys.argv[1]))))
