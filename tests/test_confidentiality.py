@@ -12,7 +12,6 @@ import base64
 import json
 import secrets
 import subprocess
-from pathlib import Path
 
 import pytest
 from google.protobuf import json_format
