@@ -309,3 +309,14 @@ async def test_documents_are_sealed_on_disk_and_checked_when_served(sqlite_stack
     file.write_bytes(bytes(sealed))
     r = await stack.http.get(f"/documents/{document['document_id']}", headers=auth("head_teacher"))
     assert r.status_code == 500 and r.json()["detail"] == "document failed its integrity check"
+
+
+async def test_no_record_no_answer(sqlite_stack):
+    """If the access cannot be written down, the caller gets 503 and none of the case."""
+    stack = sqlite_stack
+    case = await open_case(stack)
+    with stack.engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE access_log RENAME TO access_log_gone")
+    r = await stack.http.get(f"/cases/{case['case_id']}", headers=auth("head_teacher"))
+    assert r.status_code == 503 and "could not be recorded" in r.json()["detail"]
+    assert case["student"]["name"] not in r.text and case["case_id"] not in r.text

@@ -155,3 +155,19 @@ def test_the_sealing_migration_seals_values_written_before_it(db_url):
     assert store.student_names(sealed, [data.case_id]) == {data.case_id: data.student.name}
     plain_engine.dispose()
     sealed.dispose()
+
+
+def test_the_access_log_chain_holds_under_concurrent_writers(engine):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from models import access_log
+
+    def write(i: int) -> int:
+        return access_log.append(engine, at=T0, staff_id=f"s{i}", role="leadership", school_id="school-a",
+                                 what="read a case", method="GET", path=f"/api/v1/cases/c{i}", case_id=f"c{i}",
+                                 client="127.0.0.1", status=200)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        seqs = sorted(pool.map(write, range(40)))
+    assert seqs == list(range(1, 41))
+    assert access_log.verify(engine) == (40, [])
