@@ -14,20 +14,16 @@ recorded before encryption (``tests/histories/``) still decode and replay.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec, SerializationContext, WithSerializationContext
 
-from models.keyring import Keyring
+from models.keyring import Keyring, Unreadable, decrypt, encrypt
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
 CASE = "crisisflow-case"
-_NONCE = 12
 CASE_WORKFLOW_PREFIX = "case-"
 
 
@@ -70,16 +66,11 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
 
     def encode_sync(self, payloads: Sequence[Payload]) -> list[Payload]:
         keys = self.keyring.keys()
-        cipher = AESGCM(keys.keys[keys.current])
-        aad = _aad(keys.current, self.case_id)
-        out = []
-        for payload in payloads:
-            nonce = os.urandom(_NONCE)
-            metadata = {"encoding": ENCODING, KEY_ID: keys.current.encode()}
-            if self.case_id:
-                metadata[CASE] = self.case_id.encode()
-            out.append(Payload(metadata=metadata, data=nonce + cipher.encrypt(nonce, payload.SerializeToString(), aad)))
-        return out
+        key, aad = keys.keys[keys.current], _aad(keys.current, self.case_id)
+        metadata = {"encoding": ENCODING, KEY_ID: keys.current.encode()}
+        if self.case_id:
+            metadata[CASE] = self.case_id.encode()
+        return [Payload(metadata=metadata, data=encrypt(key, p.SerializeToString(), aad)) for p in payloads]
 
     def decode_sync(self, payloads: Sequence[Payload]) -> list[Payload]:
         keys = self.keyring.keys()
@@ -92,10 +83,9 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
             key = keys.keys.get(key_id)
             if key is None:
                 raise CodecError(f"payload encrypted with key {key_id!r}, which is not in the keyring")
-            data = payload.data
             try:
-                plain = AESGCM(key).decrypt(data[:_NONCE], data[_NONCE:], _aad(key_id, payload_case(payload)))
-            except (InvalidTag, ValueError):
+                plain = decrypt(key, payload.data, _aad(key_id, payload_case(payload)))
+            except Unreadable:
                 raise CodecError(
                     f"payload with key {key_id!r} failed authentication: altered, or moved from another case"
                 ) from None

@@ -22,8 +22,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
 KEY_BYTES = 32
 KEYRING_FILE = "keyring.json"
+NONCE_BYTES = 12
 
 
 class KeyringError(Exception):
@@ -34,6 +38,23 @@ class KeyringError(Exception):
 class Keys:
     current: str
     keys: dict[str, bytes]
+
+
+class Unreadable(Exception):
+    """Ciphertext that does not open under the key: altered, or bound to other associated data."""
+
+
+def encrypt(key: bytes, plain: bytes, aad: bytes) -> bytes:
+    """AES-256-GCM with a fresh random nonce; returns nonce + ciphertext (the one cipher crisisflow uses)."""
+    nonce = secrets.token_bytes(NONCE_BYTES)
+    return nonce + AESGCM(key).encrypt(nonce, plain, aad)
+
+
+def decrypt(key: bytes, sealed: bytes, aad: bytes) -> bytes:
+    try:
+        return AESGCM(key).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], aad)
+    except (InvalidTag, ValueError):
+        raise Unreadable from None
 
 
 def new_key_id(now: datetime | None = None) -> str:

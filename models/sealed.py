@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import base64
 import json
-import os
+from collections.abc import Callable
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Text
 from sqlalchemy.types import TypeDecorator
 
-from models.keyring import Keyring
+from models.keyring import Keyring, Unreadable, decrypt, encrypt
 
 PREFIX = "sealed:v1:"
 
@@ -49,11 +47,14 @@ def open_stored(keyring: Keyring, stored: bytes, context: str) -> bytes:
     return stored
 
 
+def _aad(context: str) -> bytes:
+    return f"crisisflow/db|{context}".encode()
+
+
 def seal(keyring: Keyring, plain: bytes, context: str) -> str:
     keys = keyring.keys()
-    nonce = os.urandom(12)
-    sealed = AESGCM(keys.keys[keys.current]).encrypt(nonce, plain, f"crisisflow/db|{context}".encode())
-    return f"{PREFIX}{keys.current}:{base64.b64encode(nonce + sealed).decode()}"
+    sealed = encrypt(keys.keys[keys.current], plain, _aad(context))
+    return f"{PREFIX}{keys.current}:{base64.b64encode(sealed).decode()}"
 
 
 def unseal(keyring: Keyring, stored: str, context: str) -> bytes:
@@ -61,64 +62,41 @@ def unseal(keyring: Keyring, stored: str, context: str) -> bytes:
     key = keyring.keys().keys.get(key_id)
     if key is None:
         raise SealError(f"{context}: sealed with key {key_id!r}, which is not in the keyring")
-    raw = base64.b64decode(body)
     try:
-        return AESGCM(key).decrypt(raw[:12], raw[12:], f"crisisflow/db|{context}".encode())
-    except InvalidTag:
+        return decrypt(key, base64.b64decode(body), _aad(context))
+    except Unreadable:
         raise SealError(f"{context}: a sealed value failed authentication (altered or moved)") from None
 
 
-class _Sealed(TypeDecorator):
+def _json_bytes(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+class Sealed(TypeDecorator):
+    """A text column holding sealed values; ``dump`` and ``load`` say how a value becomes bytes and back."""
+
     impl = Text
     cache_ok = True
 
-    def __init__(self, context: str) -> None:
+    def __init__(self, context: str, dump: Callable[[Any], bytes], load: Callable[[bytes], Any]) -> None:
         super().__init__()
-        self.context = context
-
-    def encode(self, value: Any) -> bytes:
-        raise NotImplementedError
-
-    def decode(self, plain: bytes) -> Any:
-        raise NotImplementedError
-
-    def legacy(self, stored: str) -> Any:
-        raise NotImplementedError
+        self.context, self.dump, self.load = context, dump, load
 
     def process_bind_param(self, value: Any, dialect) -> str | None:
         if value is None:
             return None
-        return seal(_keyring(dialect), self.encode(value), self.context)
+        return seal(_keyring(dialect), self.dump(value), self.context)
 
     def process_result_value(self, value: str | None, dialect) -> Any:
         if value is None:
             return None
-        if not value.startswith(PREFIX):
-            return self.legacy(value)
-        return self.decode(unseal(_keyring(dialect), value, self.context))
+        plain = unseal(_keyring(dialect), value, self.context) if value.startswith(PREFIX) else value.encode()
+        return self.load(plain)
 
 
-class SealedJSON(_Sealed):
-    cache_ok = True
-
-    def encode(self, value: Any) -> bytes:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-
-    def decode(self, plain: bytes) -> Any:
-        return json.loads(plain)
-
-    def legacy(self, stored: str) -> Any:
-        return json.loads(stored)
+def SealedJSON(context: str) -> Sealed:  # noqa: N802 - reads as a column type
+    return Sealed(context, _json_bytes, json.loads)
 
 
-class SealedText(_Sealed):
-    cache_ok = True
-
-    def encode(self, value: Any) -> bytes:
-        return str(value).encode()
-
-    def decode(self, plain: bytes) -> Any:
-        return plain.decode()
-
-    def legacy(self, stored: str) -> Any:
-        return stored
+def SealedText(context: str) -> Sealed:  # noqa: N802 - reads as a column type
+    return Sealed(context, lambda v: str(v).encode(), lambda b: b.decode())
