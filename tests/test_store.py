@@ -171,3 +171,18 @@ def test_the_access_log_chain_holds_under_concurrent_writers(engine):
         seqs = sorted(pool.map(write, range(40)))
     assert seqs == list(range(1, 41))
     assert access_log.verify(engine) == (40, [])
+
+
+def test_the_sealing_migration_goes_back_with_the_keyring(db_url):
+    sealed = make_engine(db_url, keyring=KEYRING)
+    migrate(sealed)
+    data = _case(events=2)
+    store.project_case(sealed, data)
+    command.downgrade(alembic_config(sealed), "0005")
+    with sealed.connect() as conn:
+        student, summary = conn.exec_driver_sql("SELECT student, summary FROM cases").one()
+    student = student if isinstance(student, dict) else json.loads(student)
+    assert (student["name"], summary) == (data.student.name, data.summary)
+    migrate(sealed)  # and forward again
+    assert store.load_case(sealed, data.case_id) == data
+    sealed.dispose()
