@@ -45,9 +45,7 @@ def append(engine: Engine, **fields) -> int:
     for attempt in range(20):
         try:
             with _append_lock, Session(engine) as session, session.begin():
-                head = session.get(AccessLogHeadRow, 1, with_for_update=True)
-                if head is None:
-                    head = AccessLogHeadRow(id=1, last_seq=0, head_sha256=chain.GENESIS)
+                head = chain.locked_head(session, AccessLogHeadRow)
                 row = AccessLogRow(seq=head.last_seq + 1, prev_sha256=head.head_sha256, entry_sha256="", **fields)
                 row.at = utc(row.at)
                 row.entry_sha256 = entry_digest(row)
@@ -77,7 +75,4 @@ def entries(engine: Engine, case_id: str | None, limit: int, offset: int) -> tup
 
 
 def verify(engine: Engine) -> tuple[int, list[chain.Problem]]:
-    with Session(engine) as session:
-        head = session.get(AccessLogHeadRow, 1) or AccessLogHeadRow(id=1)
-        rows = session.exec(select(AccessLogRow).order_by(col(AccessLogRow.seq))).all()
-        return len(rows), chain.walk("access log", rows, head.last_seq, head.head_sha256, entry=entry_digest)
+    return chain.verify(engine, "access log", AccessLogRow, AccessLogHeadRow, entry=entry_digest)

@@ -16,11 +16,11 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from models import chain
-from models.chain import GENESIS, Problem
+from models.chain import Problem
 from models.store import utc
 from models.tables import ArchivedHistoryRow, ArchiveHeadRow, CaseRow
 
-__all__ = ["GENESIS", "Problem", "append", "verify"]
+__all__ = ["Problem", "append", "verify"]
 
 
 def digest(text: str) -> str:
@@ -55,9 +55,7 @@ def append(
 ) -> int:
     """Append a case's runs ``(run_id, history_json)`` in one transaction; returns rows added."""
     with Session(engine) as session, session.begin():
-        head = session.get(ArchiveHeadRow, 1, with_for_update=True)
-        if head is None:
-            head = ArchiveHeadRow(id=1, last_seq=0, head_sha256=GENESIS)
+        head = chain.locked_head(session, ArchiveHeadRow)
         present = set(
             session.exec(select(ArchivedHistoryRow.run_id).where(col(ArchivedHistoryRow.case_id) == case_id)).all()
         )
@@ -83,15 +81,11 @@ def append(
 
 def verify(engine: Engine) -> tuple[int, list[Problem]]:
     """Walk the chain; returns the rows checked and every problem, each naming its row."""
-    with Session(engine) as session:
-        head = session.get(ArchiveHeadRow, 1) or ArchiveHeadRow(id=1)
-        rows = session.exec(select(ArchivedHistoryRow).order_by(col(ArchivedHistoryRow.seq))).all()
-        problems = chain.walk(
-            "archive", rows, head.last_seq, head.head_sha256,
-            entry=lambda r: entry_digest(r.seq, r.case_id, r.run_id, r.history_sha256, r.prev_sha256),
-            content=lambda r: None if digest(r.history) == r.history_sha256 else "history altered (its SHA-256 no longer matches)",
-        )
-    return len(rows), problems
+    return chain.verify(
+        engine, "archive", ArchivedHistoryRow, ArchiveHeadRow,
+        entry=lambda r: entry_digest(r.seq, r.case_id, r.run_id, r.history_sha256, r.prev_sha256),
+        content=lambda r: None if digest(r.history) == r.history_sha256 else "history altered (its SHA-256 no longer matches)",
+    )
 
 
 def histories(engine: Engine) -> list[ArchivedHistoryRow]:

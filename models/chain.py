@@ -20,6 +20,11 @@ def sha256(*parts: object) -> str:
     return hashlib.sha256("|".join(str(p) for p in parts).encode("utf-8")).hexdigest()
 
 
+def locked_head(session, head_model):
+    """The chain's head row, locked for this transaction (row lock on PostgreSQL), or a new one at genesis."""
+    return session.get(head_model, 1, with_for_update=True) or head_model(id=1, last_seq=0, head_sha256=GENESIS)
+
+
 @dataclass
 class Problem:
     table: str
@@ -30,6 +35,23 @@ class Problem:
     def __str__(self) -> str:
         who = f" (case {self.case_id})" if self.case_id else ""
         return f"{self.table} row {self.seq}{who}: {self.what}"
+
+
+def verify(
+    engine,
+    table: str,
+    row_model,
+    head_model,
+    entry: Callable[[Any], str],
+    content: Callable[[Any], str | None] = lambda _row: None,
+) -> tuple[int, list[Problem]]:
+    """Read a chained table and its head and walk it; returns the rows checked and every problem."""
+    from sqlmodel import Session, col, select
+
+    with Session(engine) as session:
+        head = session.get(head_model, 1) or head_model(id=1, last_seq=0, head_sha256=GENESIS)
+        rows = session.exec(select(row_model).order_by(col(row_model.seq))).all()
+        return len(rows), walk(table, rows, head.last_seq, head.head_sha256, entry, content)
 
 
 def walk(
