@@ -91,6 +91,10 @@ RULES: dict[str, Rule] = {
 }
 
 
+#: The read-only supervisor pages (/ui): they gate themselves with the sign-in cookie, by this rule.
+SUPERVISOR_PAGES = Rule("view the supervisor pages", _own(SUPERVISOR_ROLES))
+
+
 def sees_identity(principal: Principal) -> bool:
     """Names and narratives: the roles that handle the student, and auditors granted ``auditor_pii``."""
     if principal.role is StaffRole.auditor:
@@ -178,9 +182,9 @@ def authorize(
     return principal
 
 
-def in_scope(key: str, principal: Principal, school_id: str | None) -> bool:
-    """May this caller reach records of ``school_id`` through the route ``key``?"""
-    scope = RULES[key].roles.get(principal.role)
+def in_scope(rule: Rule, principal: Principal, school_id: str | None) -> bool:
+    """May this caller reach records of ``school_id`` under ``rule``?"""
+    scope = rule.roles.get(principal.role)
     return scope is Scope.any or (scope is Scope.own and school_id == principal.school_id)
 
 

@@ -18,7 +18,7 @@ from google.protobuf import json_format
 from pydantic import BaseModel, Field
 from temporalio.api.common.v1 import Payload
 
-from api.access import in_scope
+from api.access import RULES, in_scope
 from api.errors import unprocessable
 from api.deps import ActorDep, EngineDep
 from models import store
@@ -63,7 +63,7 @@ def decode(body: Payloads, actor: ActorDep, engine: EngineDep, request: Request)
     cases = sorted({payload_case(p) or "" for p in payloads if is_encrypted(p)})
     for case_id in cases:
         school = store.case_school(engine, case_id) if case_id else None
-        if not in_scope("POST /codec/decode", actor, school):
+        if not in_scope(RULES["POST /codec/decode"], actor, school):
             which = f"case {case_id}" if case_id else "no case"
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"payloads of {which}: outside what you may read")
     if len(cases) == 1 and cases[0]:

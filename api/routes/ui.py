@@ -2,9 +2,10 @@
 
 Sign-in takes a bearer token once (a form) and keeps it in an HttpOnly,
 SameSite=Strict cookie, which the codec server also accepts (so the Temporal
-UI on the same host can decode for a signed-in reader). Names and narratives
-show only to roles in ``SEES_STUDENT_IDENTITY``; the others see the student
-reference. Every page view is written to the access log.
+UI on the same host can decode for a signed-in reader). Who may see the
+pages is ``api.access.SUPERVISOR_PAGES``; names and narratives show to those
+``api.access.sees_identity`` allows, the others see the student reference.
+Every page view is written to the access log.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from api.access import SESSION_COOKIE, Access
+from api.access import SESSION_COOKIE, SUPERVISOR_PAGES, Access, in_scope, sees_identity
 from api.auth import Principal, TokenError, read_token
 from api.deps import ClientDep, EngineDep
 from models import store
@@ -25,9 +26,7 @@ from models.domain import (
     OBLIGATION_ZH,
     RISK_ZH,
     ROLE_ZH,
-    SEES_STUDENT_IDENTITY,
     STATE_ZH,
-    SUPERVISOR_ROLES,
     CaseState,
     RiskLevel,
 )
@@ -94,7 +93,7 @@ def _gate(request: Request, lang: str, what: str, case_id: str | None = None) ->
     if actor is None:
         return RedirectResponse(f"/ui/login?lang={lang}", status_code=303)
     request.state.access = Access(actor, what, case_id[:64] if case_id else None)
-    if actor.role not in SUPERVISOR_ROLES:
+    if actor.role not in SUPERVISOR_PAGES.roles:
         return _render("forbidden.html", lang, status_code=403, actor=actor)
     return actor
 
@@ -141,7 +140,7 @@ async def case_list(
     now = datetime.now(UTC)
     page = store.list_cases(engine, school_id=gate.school_id, now=now, state=state, risk_level=risk_level,
                             overdue=True if overdue else None, limit=200)
-    names = store.student_names(engine, [c.case_id for c in page.items]) if gate.role in SEES_STUDENT_IDENTITY else {}
+    names = store.student_names(engine, [c.case_id for c in page.items]) if sees_identity(gate) else {}
     board = dashboard(engine, gate.school_id, now)
     return _render("cases.html", lang, actor=gate, page=page, names=names, board=board,
                    states=list(CaseState), risks=list(RiskLevel), chosen={"state": state, "risk": risk_level, "overdue": overdue})
@@ -153,11 +152,11 @@ async def case_page(request: Request, case_id: str, engine: EngineDep, client: C
     if not isinstance(gate, Principal):
         return gate
     data = store.load_case(engine, case_id)
-    if data is None or data.school_id != gate.school_id:
+    if data is None or not in_scope(SUPERVISOR_PAGES, gate, data.school_id):
         return _render("forbidden.html", lang, status_code=404, actor=gate)
     try:
         timeline = (await audit.case_timeline(client, case_id)).entries
     except Exception:  # noqa: BLE001 - the history may be past retention; the page still shows the case
         timeline = []
     return _render("case.html", lang, actor=gate, view=case_view(data), timeline=timeline,
-                   identity=gate.role in SEES_STUDENT_IDENTITY)
+                   identity=sees_identity(gate))
