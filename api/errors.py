@@ -29,6 +29,11 @@ def _precise(error: dict) -> dict:
     return {"type": "value_error", "loc": loc, "msg": f"{path}: {message}", "input": error.get("input")}
 
 
+#: The largest ``offset`` a list accepts: past it a database integer overflows (SQLite: 2**63), and no
+#: school has that many rows; a larger one is a 422 naming ``offset``.
+MAX_OFFSET = 1_000_000_000
+
+
 class Problem(BaseModel):
     """Every 4xx but 422 and 409: what is wrong, in words."""
 

@@ -99,3 +99,11 @@ async def test_list_filters_and_scope(sqlite_stack):
     assert (await stack.http.get("/cases?school_id=school-b", headers=auth("leadership"))).status_code == 403
     assert (await stack.http.get("/cases?state=lost", headers=auth("leadership"))).status_code == 422
     assert (await stack.http.get("/cases", headers=auth("leadership", "school-b"))).json()["total"] == 0
+
+
+@pytest.mark.parametrize("path", ["/cases", "/audit/access-log"])
+async def test_a_huge_offset_is_a_422_naming_it(sqlite_stack, path):
+    role = "auditor" if "audit" in path else "leadership"
+    r = await sqlite_stack.http.get(path, params={"offset": "99999999999999999999999"}, headers=auth(role))
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"] == ["query", "offset"]

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import ActorDep, ClientDep, EngineDep
-from api.errors import unprocessable
+from api.errors import MAX_OFFSET, unprocessable
 from models import access_log, archive
 from models.access_log import AccessEntry
 from models.audit import ReplaySummary, Timeline
@@ -103,7 +103,7 @@ async def read_access_log(
     engine: EngineDep,
     case_id: Annotated[str | None, Query(max_length=64, description="one case's entries; required for leadership")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> AccessLogPage:
     """Who read or acted on what, newest first: auditors across schools, leadership for their own school's cases."""
     if case_id is None and actor.role is not StaffRole.auditor:

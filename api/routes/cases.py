@@ -25,7 +25,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.access import ACTION_PATHS, sees_identity
 from api.auth import Principal
 from api.deps import ActorDep, ClientDep, EngineDep, PolicyDep, SettingsDep
-from api.errors import unprocessable
+from api.errors import MAX_OFFSET, unprocessable
 from models import store
 from models.case import (
     ActionCommand,
@@ -154,7 +154,7 @@ async def list_cases(
     risk_level: RiskLevel | None = None,
     overdue: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> CasePage:
     """Cases of your school, newest first; ``overdue=true`` for cases with a missed deadline."""
     if school_id is not None and school_id != actor.school_id:
