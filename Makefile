@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 SYSTEM := $(VENV)/.system-packages
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test install bench clean
+.PHONY: run test lint install bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,10 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/crisisflow dev
 
-test: $(STAMP) $(SYSTEM)
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+test: lint $(SYSTEM)
 	$(BIN)/pytest -q
 
 bench: $(STAMP)

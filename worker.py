@@ -1,4 +1,4 @@
-"""The worker: runs CaseWorkflow and the activities on the case task queue."""
+"""The worker: runs the workflows (in the sandbox) and the activities on the case task queue."""
 
 from __future__ import annotations
 
@@ -6,41 +6,30 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 import structlog
+from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import CaseActivities
-from models.db import migrate, open_engine
-from models.settings import Settings
-from models.temporal import connect
+from config.settings import Settings
+from config.temporal import connect
+from db.engine import migrate, open_engine
 from workflows.archiver import ArchiverWorkflow
-from workflows.case import CaseWorkflow
+from workflows.case_workflow import CaseWorkflow
+from workflows.sandbox import workflow_runner
 
 log = structlog.get_logger(__name__)
 
-#: Modules the sandbox may share with the host: pure data and the machine library.
-PASSTHROUGH = ("pydantic", "pydantic_core", "annotated_types", "transitions", "models", "activities", "sqlalchemy", "sqlmodel", "jinja2", "httpx", "structlog")
 
-
-def workflow_runner() -> SandboxedWorkflowRunner:
-    """The sandbox the worker and the auditors' replayer share."""
-    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH))
-
-
-def build_worker(client: Client, settings: Settings, engine=None, executor: ThreadPoolExecutor | None = None) -> Worker:
+def build_worker(
+    client: Client, settings: Settings, engine: Engine | None = None, executor: ThreadPoolExecutor | None = None
+) -> Worker:
     engine = engine or open_engine(settings)
-    activities = CaseActivities(engine, settings)
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=[CaseWorkflow, ArchiverWorkflow],
-        activities=[
-            activities.project_case,
-            activities.notify,
-            activities.render_document,
-            activities.archive_closed_cases,
-        ],
+        activities=CaseActivities(engine, settings).all(),
         activity_executor=executor or ThreadPoolExecutor(max_workers=16),
         workflow_runner=workflow_runner(),
     )

@@ -1,4 +1,4 @@
-"""Archiving closed histories (see models/archive.py for the chain)."""
+"""Archiving closed histories (see audit/archive.py for the chain)."""
 
 from __future__ import annotations
 
@@ -10,16 +10,15 @@ from sqlalchemy import Engine
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from models import archive
-from models.temporal import workflow_id
+from audit import archive
+from audit.history import case_histories, export_json
+from config.temporal import workflow_id
 
 log = structlog.get_logger(__name__)
 
 
 async def archive_closed(client: Client, engine: Engine) -> int:
     """Append every finished, closed case's runs to the archive; idempotent, returns rows added."""
-    from workflows.audit import case_histories, export_json
-
     added = 0
     for case_id, closed_at in await asyncio.to_thread(archive.closed_not_archived, engine):
         bound = log.bind(case_id=case_id)

@@ -17,6 +17,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from sqlalchemy import Engine
 
 from activities.notify import local_time
+from crypto.sealed import engine_keyring, seal
 from models import store
 from models.case import CaseData, DocumentRequest
 from models.domain import (
@@ -26,9 +27,9 @@ from models.domain import (
     ROLE_ZH,
     STATE_ZH,
     WARNING_SIGNAL_ZH,
+    Action,
     DocumentKind,
 )
-from models.sealed import engine_keyring, seal
 from models.tables import DocumentRow
 
 log = structlog.get_logger(__name__)
@@ -48,6 +49,8 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+
 def _local(value: datetime | str | None) -> str:
     if not value:
         return "—"
@@ -67,7 +70,7 @@ _env.filters["risk"] = lambda v: RISK_ZH[v] if v else "未评估"
 _env.filters["obligation"] = lambda v: OBLIGATION_ZH[v]
 
 
-def detail_of(case: CaseData, action: str, upto_seq: int | None = None) -> dict:
+def detail_of(case: CaseData, action: Action, upto_seq: int | None = None) -> dict:
     """The body of the latest ``action`` event (up to a sequence number)."""
     for event in reversed(case.events):
         if event.action == action and (upto_seq is None or event.seq <= upto_seq):
@@ -86,12 +89,12 @@ def render_text(request: DocumentRequest) -> str:
         student=case.student,
         risk_factors=[RISK_FACTOR_ZH[f] for f in case.risk_factors],
         warning_signals=[WARNING_SIGNAL_ZH[s] for s in case.warning_signals],
-        assessment=detail_of(case, "assess", request.event_seq),
-        notice=detail_of(case, "guardian_notice", request.event_seq),
-        intervention=detail_of(case, "intervene", request.event_seq),
-        referral=detail_of(case, "refer", request.event_seq),
-        response=detail_of(case, "guardian_response", request.event_seq),
-        closure=detail_of(case, "close", request.event_seq),
+        assessment=detail_of(case, Action.assess, request.event_seq),
+        notice=detail_of(case, Action.guardian_notice, request.event_seq),
+        intervention=detail_of(case, Action.intervene, request.event_seq),
+        referral=detail_of(case, Action.refer, request.event_seq),
+        response=detail_of(case, Action.guardian_response, request.event_seq),
+        closure=detail_of(case, Action.close, request.event_seq),
     )
 
 

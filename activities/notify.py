@@ -61,20 +61,7 @@ def payload_for(n: NotificationRequest) -> dict:
 
 def send(engine: Engine, n: NotificationRequest, webhook_url: str | None) -> None:
     row = store.add_notification(
-        engine,
-        NotificationRow(
-            notification_id=n.notification_id,
-            case_id=n.case_id,
-            school_id=n.school_id,
-            event=n.event.value,
-            recipient_role=n.recipient_roles[0].value,
-            recipient_roles=[r.value for r in n.recipient_roles],
-            obligation=n.obligation.value if n.obligation else None,
-            due_at=n.due_at,
-            escalation_level=n.escalation_level,
-            text=text_for(n),
-            created_at=n.created_at,
-        ),
+        engine, NotificationRow(**n.model_dump(), recipient_role=n.recipient_roles[0], text=text_for(n))
     )
     bound = log.bind(case_id=n.case_id, notification_id=n.notification_id, notification_event=n.event.value)
     if not webhook_url or row.delivered_at is not None:

@@ -26,7 +26,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth import Principal, TokenError, read_token
 from models import store
-from models.domain import SCHOOL_ROLES, SEES_STUDENT_IDENTITY, SUPERVISOR_ROLES, StaffRole
+from models.domain import SCHOOL_ROLES, SEES_STUDENT_IDENTITY, SUPERVISOR_ROLES, Action, StaffRole
 from workflows.machine import roles_for
 
 PREFIX = "/api/v1"
@@ -55,19 +55,19 @@ def _own(roles) -> dict[StaffRole, Scope]:
 
 AUDITOR = {StaffRole.auditor: Scope.any}
 
-#: The API path of each case action; the roles are the transition table's.
-ACTION_PATHS: dict[str, str] = {
-    "assess": "assessment",
-    "guardian_notice": "guardian-notice",
-    "intervene": "intervention",
-    "refer": "referral",
-    "guardian_response": "guardian-response",
-    "close": "closure",
+#: The API path of each staff action on a case; the roles are the transition table's.
+ACTION_PATHS: dict[Action, str] = {
+    Action.assess: "assessment",
+    Action.guardian_notice: "guardian-notice",
+    Action.intervene: "intervention",
+    Action.refer: "referral",
+    Action.guardian_response: "guardian-response",
+    Action.close: "closure",
 }
 
 RULES: dict[str, Rule] = {
     f"GET {PREFIX}/health": Rule("check health", public=True),
-    f"POST {PREFIX}/cases": Rule("open a case", _own(SCHOOL_ROLES)),
+    f"POST {PREFIX}/cases": Rule("open a case", _own(roles_for(Action.open))),
     f"GET {PREFIX}/cases": Rule("list cases", _own(SCHOOL_ROLES)),
     f"GET {PREFIX}/cases/{{case_id}}": Rule("read a case", _own(SCHOOL_ROLES)),
     f"GET {PREFIX}/cases/{{case_id}}/notifications": Rule("read a case's notifications", _own(SCHOOL_ROLES)),
@@ -85,7 +85,7 @@ RULES: dict[str, Rule] = {
         "encode payloads", {**_own(SEES_STUDENT_IDENTITY), **AUDITOR}, identity=True, cookie=True
     ),
     **{
-        f"POST {PREFIX}/cases/{{case_id}}/{path}": Rule(action.replace("_", " "), _own(roles_for(action)))
+        f"POST {PREFIX}/cases/{{case_id}}/{path}": Rule(action.value.replace("_", " "), _own(roles_for(action)))
         for action, path in ACTION_PATHS.items()
     },
 }
@@ -121,7 +121,9 @@ def bind_rules(app: FastAPI) -> None:
 
 def principal_from(request: Request, token: str | None) -> Principal:
     if not token:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "missing bearer token", headers={"WWW-Authenticate": "Bearer"}
+        )
     try:
         return read_token(request.app.state.settings.token_keys, token)
     except TokenError as exc:
@@ -163,9 +165,13 @@ def authorize(
     scope = rule.roles.get(principal.role)
     if scope is None:
         allowed = ", ".join(sorted(r.value for r in rule.roles))
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {principal.role.value} may not {rule.what}; allowed: {allowed}")
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"role {principal.role.value} may not {rule.what}; allowed: {allowed}"
+        )
     if rule.identity and not sees_identity(principal):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"{rule.what} shows student data: an auditor needs the auditor_pii grant")
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"{rule.what} shows student data: an auditor needs the auditor_pii grant"
+        )
     case_id = request.path_params.get("case_id") or request.query_params.get("case_id")
     if document_id := request.path_params.get("document_id"):
         case_id = store.document_case(request.app.state.engine, document_id)

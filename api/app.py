@@ -22,11 +22,11 @@ from api import errors
 from api.access import PREFIX, authorize, bind_rules
 from api.guards import BodyLimit, CodecCORS, WriteRate
 from api.routes import audit, cases, codec, dashboard, documents, ui
-from models import access_log
-from models.db import migrate, open_engine
+from audit import access_log
+from config.settings import Settings
+from config.temporal import connect
+from db.engine import migrate, open_engine
 from models.policy import load_policy
-from models.settings import Settings
-from models.temporal import connect
 
 log = structlog.get_logger("api")
 
@@ -101,8 +101,14 @@ def create_app(settings: Settings, client: Client | None = None, engine=None) ->
     app.include_router(codec.router, dependencies=[Depends(authorize)], responses=errors.ERROR_RESPONSES)
     app.include_router(ui.router)
     app.add_middleware(CodecCORS, origins=settings.ui_origins)
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes,
-                       larger={f"{PREFIX}/audit/replay": settings.max_replay_bytes, "/codec/decode": settings.max_replay_bytes,
-                               "/codec/encode": settings.max_replay_bytes})
+    app.add_middleware(
+        BodyLimit,
+        limit=settings.max_body_bytes,
+        larger={
+            f"{PREFIX}/audit/replay": settings.max_replay_bytes,
+            "/codec/decode": settings.max_replay_bytes,
+            "/codec/encode": settings.max_replay_bytes,
+        },
+    )
     bind_rules(app)
     return app

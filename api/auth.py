@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 
+from config.settings import key_id
 from models.case import Actor
 from models.domain import SCHOOL_ROLES, StaffRole
-from models.settings import key_id
 
 ISSUER = "crisisflow"
 ALGORITHM = "HS256"

@@ -9,8 +9,8 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 
 from api.access import PrincipalDep
+from config.settings import Settings
 from models.policy import DeadlinePolicy
-from models.settings import Settings
 
 
 def get_settings(request: Request) -> Settings:

@@ -1,13 +1,11 @@
 """422s that name the field, even when a model-level rule found the problem.
 
 Model validators (the assessment rules, "at least one reason") raise
-messages of the form ``"field.path: what is wrong"``; this handler moves the
-field into ``loc`` so every 422 points at the offending field.
+:class:`models.validation.FieldError`, which knows its field; this handler
+appends that field to ``loc``, so every 422 points at the offending field.
 """
 
 from __future__ import annotations
-
-import re
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
@@ -15,18 +13,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-_FIELD_MESSAGE = re.compile(r"^(?:Value error, )?([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+)*(?: or [a-z_]+)?): (.+)$", re.S)
+from models.validation import FieldError
 
 
 def _precise(error: dict) -> dict:
-    match = _FIELD_MESSAGE.match(error.get("msg", ""))
-    if error.get("type") != "value_error" or not match:
+    raised = (error.get("ctx") or {}).get("error")
+    if not isinstance(raised, FieldError):
         return {k: v for k, v in error.items() if k != "ctx"}
-    path, message = match.groups()
-    loc = list(error["loc"])
-    for part in path.split(" or ")[0].split("."):
-        loc.append(part)
-    return {"type": "value_error", "loc": loc, "msg": f"{path}: {message}", "input": error.get("input")}
+    loc = [*error["loc"], *raised.path.split(".")]
+    return {"type": "value_error", "loc": loc, "msg": str(raised), "input": error.get("input")}
 
 
 #: The largest ``offset`` a list accepts: past it a database integer overflows (SQLite: 2**63), and no

@@ -26,16 +26,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy
+from temporalio.testing import WorkflowEnvironment
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from config.temporal import data_converter  # noqa: E402
+from db.engine import make_engine, migrate  # noqa: E402
+from models import search_attributes as sa  # noqa: E402
 from models import store  # noqa: E402
-from models.case import Actor, CaseData, CaseEvent, Deadline, Student  # noqa: E402
-from models.db import make_engine, migrate  # noqa: E402
-from models.domain import CaseState, RiskLevel  # noqa: E402
-from models.policy import DeadlinePolicy  # noqa: E402
+from models.case import CaseData  # noqa: E402
+from models.domain import Action, CaseState, RiskLevel  # noqa: E402
+from models.tables import CaseDeadlineRow, CaseEventRow, CaseRow  # noqa: E402
 from tests.conftest import KEYRING, PG_URL, auth, make_settings, running_stack  # noqa: E402
+from tests.factories import opened_case, step  # noqa: E402
 from tests.support import ASSESS_HIGH, open_body  # noqa: E402
 
 
@@ -70,7 +74,9 @@ async def api_latency(cases: int, workdir: Path) -> dict:
                 ids.append(r.json()["case_id"])
             for case_id in ids:
                 t = time.perf_counter()
-                await stack.http.post(f"/cases/{case_id}/assessment", json=ASSESS_HIGH, headers=auth("psychology_teacher"))
+                await stack.http.post(
+                    f"/cases/{case_id}/assessment", json=ASSESS_HIGH, headers=auth("psychology_teacher")
+                )
                 assessed.append(time.perf_counter() - t)
             for case_id in ids:
                 t = time.perf_counter()
@@ -89,11 +95,6 @@ async def api_latency(cases: int, workdir: Path) -> dict:
 
 
 def _dev_env():
-    from temporalio.testing import WorkflowEnvironment
-
-    from models.temporal import data_converter
-    from workflows import search_attributes as sa
-
     return WorkflowEnvironment.start_local(
         dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
         data_converter=data_converter(KEYRING),
@@ -107,14 +108,18 @@ async def dashboard_runs(workdir: Path, rows: int) -> list[dict]:
     runs = []
     async with await _dev_env() as env:
         for schools in (20, 1):
-            run = await dashboard_latency(env.client, workdir, f"sqlite:///{workdir / f'dash{schools}.db'}", rows, schools)
+            run = await dashboard_latency(
+                env.client, workdir, f"sqlite:///{workdir / f'dash{schools}.db'}", rows, schools
+            )
             runs.append({"db": "sqlite", **run})
             schema = f"bench_{uuid.uuid4().hex[:8]}"
             admin = sqlalchemy.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
             with admin.connect() as c:
                 c.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
             try:
-                run = await dashboard_latency(env.client, workdir, f"{PG_URL}?options=-csearch_path%3D{schema}", rows, schools)
+                run = await dashboard_latency(
+                    env.client, workdir, f"{PG_URL}?options=-csearch_path%3D{schema}", rows, schools
+                )
                 runs.append({"db": "postgres", **run})
             finally:
                 with admin.connect() as c:
@@ -124,42 +129,20 @@ async def dashboard_runs(workdir: Path, rows: int) -> list[dict]:
 
 def synthetic_case(i: int, now: datetime, schools: int = 20) -> CaseData:
     opened = now - timedelta(hours=i % 500)
-    school = f"school-{i % schools}"
-    return CaseData(
-        case_id=uuid.uuid4().hex,
-        school_id=school,
-        student=Student(ref=f"s{i}", name="测试", school_id=school, grade="七年级", class_name="1班"),
-        risk_factors=["major_setback"],
-        warning_signals=[],
-        summary="bench",
-        opened_by=Actor(staff_id="ht", role="head_teacher", school_id=school),
-        opened_at=opened,
-        policy=DeadlinePolicy(),
-        state=CaseState.identified,
-        deadlines=[Deadline(obligation="assess", responsible_role="psychology_teacher", due_at=opened + timedelta(hours=72))],
-        events=[CaseEvent(seq=1, at=opened, action="open", actor="ht", actor_role="head_teacher",
-                          from_state=None, to_state=CaseState.identified)],
-    )
+    return opened_case(uuid.uuid4().hex, f"school-{i % schools}", f"s{i}", opened, timedelta(hours=72))
 
 
 def bulk_load(engine, rows: int, schools: int, now: datetime) -> None:
     """Insert synthetic cases fast (the projection's own row builders, many rows a statement)."""
-    from models.tables import CaseDeadlineRow, CaseEventRow, CaseRow
-
     chunk: list[CaseData] = []
     for i in range(rows):
         data = synthetic_case(i, now, schools)
         if i % 3:  # two in three assessed, some late; a third of those intervened
             at = data.opened_at + timedelta(hours=1 + i % 90)
-            data.deadlines[0].met_at = at
-            data.state, data.risk_level = CaseState.assessed, list(RiskLevel)[i % 4]
-            data.events.append(CaseEvent(seq=2, at=at, action="assess", actor="psy", actor_role="psychology_teacher",
-                                         from_state=CaseState.identified, to_state=CaseState.assessed))
+            step(data, Action.assess, at, CaseState.assessed)
+            data.risk_level = list(RiskLevel)[i % 4]
             if i % 9 == 1:
-                data.events.append(CaseEvent(seq=3, at=at + timedelta(hours=3), action="intervene", actor="psy",
-                                             actor_role="psychology_teacher", from_state=CaseState.assessed,
-                                             to_state=CaseState.intervened))
-                data.state = CaseState.intervened
+                step(data, Action.intervene, at + timedelta(hours=3), CaseState.intervened)
         chunk.append(data)
         if len(chunk) == 5000 or i == rows - 1:
             with engine.begin() as conn:
@@ -242,19 +225,25 @@ def main() -> None:
         for name in ("open_case", "assess", "get_case"):
             s = api[name]
             print(f"  {name:<10} {s['p50_ms']:>8} {s['p95_ms']:>8} {s['max_ms']:>8}")
-        print(f"  worker+API process RSS {api['process_rss_mib_before']} -> {api['process_rss_mib_after']} MiB "
-              f"({api['rss_kib_per_open_case']} KiB per open case)")
+        print(
+            f"  worker+API process RSS {api['process_rss_mib_before']} -> {api['process_rss_mib_after']} MiB "
+            f"({api['rss_kib_per_open_case']} KiB per open case)"
+        )
     for key in ("read_model_sqlite", "read_model_postgres"):
         if key not in results:
             continue
         r = results[key]
         s = r["list_overdue"]
-        print(f"{key}: {r['rows']} cases, projection {r['projection_per_case_ms']} ms/case, "
-              f"list overdue p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms")
+        print(
+            f"{key}: {r['rows']} cases, projection {r['projection_per_case_ms']} ms/case, "
+            f"list overdue p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms"
+        )
     for run in results.get("dashboard", []):
         s = run["http_dashboard"]
-        print(f"dashboard over HTTP, {run['db']}, {run['rows']} cases in {run['schools']} school(s): "
-              f"p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms, max {s['max_ms']} ms")
+        print(
+            f"dashboard over HTTP, {run['db']}, {run['rows']} cases in {run['schools']} school(s): "
+            f"p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms, max {s['max_ms']} ms"
+        )
     print(f"written: {out.relative_to(ROOT)}")
 
 

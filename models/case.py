@@ -23,6 +23,7 @@ from pydantic import (
 
 from models.assessment import resolve_risk
 from models.domain import (
+    Action,
     CaseState,
     ClosureReason,
     DocumentKind,
@@ -36,6 +37,7 @@ from models.domain import (
     WarningSignal,
 )
 from models.policy import DeadlinePolicy
+from models.validation import FieldError
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -92,7 +94,7 @@ class OpenCaseBody(Strict):
     @model_validator(mode="after")
     def _has_a_reason(self) -> "OpenCaseBody":
         if not self.risk_factors and not self.warning_signals:
-            raise ValueError("risk_factors or warning_signals: name at least one reason the student is at risk")
+            raise FieldError("risk_factors", "or warning_signals: name at least one reason the student is at risk")
         return self
 
 
@@ -155,27 +157,27 @@ class ClosureBody(Strict):
 
 
 class AssessCommand(AssessmentBody):
-    action: Literal["assess"] = "assess"
+    action: Literal[Action.assess] = Action.assess
 
 
 class GuardianNoticeCommand(GuardianNoticeBody):
-    action: Literal["guardian_notice"] = "guardian_notice"
+    action: Literal[Action.guardian_notice] = Action.guardian_notice
 
 
 class InterveneCommand(InterventionBody):
-    action: Literal["intervene"] = "intervene"
+    action: Literal[Action.intervene] = Action.intervene
 
 
 class ReferCommand(ReferralBody):
-    action: Literal["refer"] = "refer"
+    action: Literal[Action.refer] = Action.refer
 
 
 class GuardianResponseCommand(GuardianResponseBody):
-    action: Literal["guardian_response"] = "guardian_response"
+    action: Literal[Action.guardian_response] = Action.guardian_response
 
 
 class CloseCommand(ClosureBody):
-    action: Literal["close"] = "close"
+    action: Literal[Action.close] = Action.close
 
 
 ActionBody = Annotated[
@@ -201,20 +203,32 @@ class ActionCommand(Strict):
 # ------------------------------------------------------------ case state
 
 
-class DeadlineView(Strict):
+class DeadlineFields(Strict):
+    """An obligation's deadline, as everyone sees it."""
+
     obligation: Obligation
     responsible_role: Recipient
     due_at: datetime
-    met_at: datetime | None
-    escalation_level: int
+    met_at: datetime | None = None
+    escalation_level: int = 0
 
 
-class EventView(Strict):
+class DeadlineView(DeadlineFields):
+    pass
+
+
+class Deadline(DeadlineFields):
+    """The workflow's deadline: also when each rung of the ladder was climbed."""
+
+    escalated_at: list[datetime] = []
+
+
+class EventFields(Strict):
     """One accepted action, timer escalation or automatic step."""
 
     seq: int
     at: datetime
-    action: str
+    action: Action
     actor: str
     actor_role: str
     from_state: CaseState | None
@@ -223,14 +237,12 @@ class EventView(Strict):
     escalation_level: int | None = None
 
 
-class Deadline(DeadlineView):
-    escalation_level: int = 0
-    met_at: datetime | None = None
-    escalated_at: list[datetime] = []
+class EventView(EventFields):
+    pass
 
 
-class CaseEvent(EventView):
-    """One accepted action, timer escalation or automatic step, with its body."""
+class CaseEvent(EventFields):
+    """An event with its body (the action's details; sealed in the read model)."""
 
     detail: dict[str, Any] = {}
 
@@ -271,6 +283,10 @@ class CaseData(Strict):
     def escalation_level(self) -> int:
         return max((d.escalation_level for d in self.deadlines if d.met_at is None), default=0)
 
+    @property
+    def policy_version(self) -> str:
+        return self.policy.version
+
 
 class StudentView(Strict):
     """The student as shown: ``name`` is withheld (null) from roles that may not see it."""
@@ -301,7 +317,7 @@ class CaseView(Strict):
     closed_at: datetime | None
     escalation_level: int
     deadlines: list[DeadlineView]
-    allowed_actions: list[str]
+    allowed_actions: list[str] = []
     policy_version: str
     events: list[EventView]
     withheld: list[str] = []
@@ -327,7 +343,7 @@ class CaseSummary(Strict):
     updated_at: datetime
     escalation_level: int
     next_due_at: datetime | None
-    overdue: bool
+    overdue: bool = False
 
 
 class CasePage(Strict):

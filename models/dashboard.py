@@ -14,7 +14,6 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from models.domain import CaseState, RiskLevel
-from models.store import utc
 from models.tables import CaseDeadlineRow, CaseRow
 
 #: The seeds' target: 90% or more of high-risk students found and handled in time.
@@ -62,7 +61,11 @@ def _nearest_rank(session: Session, school_id: str, column, q: float, n: int) ->
         return None
     offset = max(math.ceil(q * n) - 1, 0)
     value = session.exec(
-        select(column).where(col(CaseRow.school_id) == school_id, column.is_not(None)).order_by(column).offset(offset).limit(1)
+        select(column)
+        .where(col(CaseRow.school_id) == school_id, column.is_not(None))
+        .order_by(column)
+        .offset(offset)
+        .limit(1)
     ).one()
     return round(value / 3600, 2)
 
@@ -85,8 +88,12 @@ def dashboard(engine: Engine, school_id: str, now: datetime) -> Dashboard:
         # one pass over the school's cases (index-only on ix_cases_school_summary) for every count
         groups = session.exec(
             select(
-                CaseRow.state, CaseRow.risk_level, CaseRow.on_time, func.count(),
-                func.count(col(CaseRow.assessed_after_s)), func.count(col(CaseRow.intervened_after_s)),
+                CaseRow.state,
+                CaseRow.risk_level,
+                CaseRow.on_time,
+                func.count(),
+                func.count(col(CaseRow.assessed_after_s)),
+                func.count(col(CaseRow.intervened_after_s)),
             )
             .where(col(CaseRow.school_id) == school_id)
             .group_by(CaseRow.state, CaseRow.risk_level, CaseRow.on_time)
@@ -102,7 +109,10 @@ def dashboard(engine: Engine, school_id: str, now: datetime) -> Dashboard:
         overdue_filter = (col(CaseDeadlineRow.school_id) == school_id, col(CaseDeadlineRow.open_due_at) <= now)
         overdue_total = session.exec(select(func.count()).select_from(CaseDeadlineRow).where(*overdue_filter)).one()
         overdue_rows = session.exec(
-            select(CaseDeadlineRow).where(*overdue_filter).order_by(col(CaseDeadlineRow.open_due_at)).limit(OVERDUE_SHOWN)
+            select(CaseDeadlineRow)
+            .where(*overdue_filter)
+            .order_by(col(CaseDeadlineRow.open_due_at))
+            .limit(OVERDUE_SHOWN)
         ).all()
         assessment = _durations(session, school_id, col(CaseRow.assessed_after_s), assessed)
         intervention = _durations(session, school_id, col(CaseRow.intervened_after_s), intervened)
@@ -112,21 +122,27 @@ def dashboard(engine: Engine, school_id: str, now: datetime) -> Dashboard:
         school_id=school_id,
         generated_at=now,
         by_state={s.value: by_state.get(s.value, 0) for s in CaseState},
-        open_by_risk_level={(r.value if r else "unassessed"): by_risk.get(r.value if r else None, 0)
-                            for r in [None, *RiskLevel]},
+        open_by_risk_level={
+            (r.value if r else "unassessed"): by_risk.get(r.value if r else None, 0) for r in [None, *RiskLevel]
+        },
         overdue_total=overdue_total,
         overdue=[
             OverdueObligation(
-                case_id=d.case_id, obligation=d.obligation, responsible_role=d.responsible_role,
-                due_at=utc(d.due_at), escalation_level=d.escalation_level,
-                overdue_seconds=int((now - utc(d.due_at)).total_seconds()),
+                case_id=d.case_id,
+                obligation=d.obligation,
+                responsible_role=d.responsible_role,
+                due_at=d.due_at,
+                escalation_level=d.escalation_level,
+                overdue_seconds=int((now - d.due_at).total_seconds()),
             )
             for d in overdue_rows
         ],
         identification_to_assessment=assessment,
         identification_to_intervention=intervention,
         high_risk_handled_in_time=InTime(
-            decided=decided, in_time=in_time.get(True, 0), share=share,
+            decided=decided,
+            in_time=in_time.get(True, 0),
+            share=share,
             meets_target=None if share is None else share >= HANDLED_IN_TIME_TARGET,
         ),
     )

@@ -20,6 +20,28 @@ class CaseState(StrEnum):
     closed = "closed"
 
 
+class Action(StrEnum):
+    """What can happen to a case; each is a row (or rows) of the transition table.
+
+    ``escalate`` is not a transition: it is recorded when an unmet deadline
+    climbs the warning ladder (workflows/deadlines.py).
+    """
+
+    open = "open"
+    assess = "assess"
+    guardian_notice = "guardian_notice"
+    intervene = "intervene"
+    refer = "refer"
+    guardian_response = "guardian_response"
+    report = "report"
+    close = "close"
+    escalate = "escalate"
+
+
+#: The actor recorded for the workflow's own steps (the report, escalations).
+SYSTEM = "system"
+
+
 class RiskLevel(StrEnum):
     low = "low"
     moderate = "moderate"

@@ -7,7 +7,7 @@ and documents by their deterministic ids.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Engine, func, or_
 from sqlalchemy.exc import IntegrityError
@@ -22,49 +22,34 @@ from models.case import (
     DocumentView,
     NotificationView,
 )
+from models.domain import Action
 from models.tables import CaseDeadlineRow, CaseEventRow, CaseRow, DocumentRow, IdempotencyRow, NotificationRow
-
-
-def utc(value: datetime | None) -> datetime | None:
-    """SQLite hands datetimes back naive; everything stored is UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
-
 
 # ----------------------------------------------------------------- projection
 
 
+#: Fields the ``cases`` row shares with the workflow's state, by name (timestamps added as they are).
+_SHARED_WITH_ROW = (set(CaseRow.model_fields) & set(CaseData.model_fields)) - {"opened_at", "closed_at"}
+
+
 def case_values(data: CaseData) -> dict:
-    """The ``cases`` row of a case's state."""
+    """The ``cases`` row of a case's state: its shared fields, and what lists and the dashboard need."""
     open_due = [d.due_at for d in data.deadlines if d.met_at is None]
     assessed_after, intervened_after, on_time = dashboard_measures(data)
-    return dict(
-        case_id=data.case_id,
-        school_id=data.school_id,
-        state=data.state.value,
-        risk_level=data.risk_level.value if data.risk_level else None,
-        student_ref=data.student.ref,
-        student=data.student.model_dump(mode="json"),
-        risk_factors=[f.value for f in data.risk_factors],
-        warning_signals=[s.value for s in data.warning_signals],
-        summary=data.summary,
-        opened_by=data.opened_by.model_dump(mode="json"),
-        policy=data.policy.model_dump(mode="json"),
-        policy_version=data.policy.version,
-        workflow_code_version=data.workflow_code_version,
-        guardian_notified=data.guardian_notified,
-        guardian_consented=data.guardian_consented,
-        escalation_level=data.escalation_level,
-        opened_at=data.opened_at,
-        updated_at=data.events[-1].at,
-        closed_at=data.closed_at,
-        next_due_at=None if data.closed_at else min(open_due, default=None),
-        last_seq=data.events[-1].seq,
-        assessed_after_s=assessed_after,
-        intervened_after_s=intervened_after,
-        on_time=on_time,
-    )
+    return {
+        **data.model_dump(mode="json", include=_SHARED_WITH_ROW),
+        "opened_at": data.opened_at,
+        "closed_at": data.closed_at,
+        "student_ref": data.student.ref,
+        "policy_version": data.policy_version,
+        "escalation_level": data.escalation_level,
+        "updated_at": data.events[-1].at,
+        "next_due_at": None if data.closed_at else min(open_due, default=None),
+        "last_seq": data.events[-1].seq,
+        "assessed_after_s": assessed_after,
+        "intervened_after_s": intervened_after,
+        "on_time": on_time,
+    }
 
 
 def deadline_values(data: CaseData) -> list[dict]:
@@ -113,7 +98,7 @@ def dashboard_measures(data: CaseData) -> tuple[int | None, int | None, bool | N
     deadline passes, so a missed deadline is on record when it is missed.
     """
 
-    def after(action: str) -> int | None:
+    def after(action: Action) -> int | None:
         at = next((e.at for e in data.events if e.action == action), None)
         return None if at is None else int((at - data.opened_at).total_seconds())
 
@@ -124,7 +109,7 @@ def dashboard_measures(data: CaseData) -> tuple[int | None, int | None, bool | N
     )
     pending = any(d.met_at is None and d.due_at > as_of for d in data.deadlines) and not data.closed_at
     on_time = False if late else (None if pending or not data.deadlines else True)
-    return after("assess"), after("intervene"), on_time
+    return after(Action.assess), after(Action.intervene), on_time
 
 
 def load_case(engine: Engine, case_id: str) -> CaseData | None:
@@ -141,40 +126,10 @@ def load_case(engine: Engine, case_id: str) -> CaseData | None:
             .where(col(CaseDeadlineRow.case_id) == case_id)
             .order_by(col(CaseDeadlineRow.position))
         ).all()
-        return CaseData(
-            case_id=row.case_id,
-            school_id=row.school_id,
-            student=row.student,
-            risk_factors=row.risk_factors,
-            warning_signals=row.warning_signals,
-            summary=row.summary,
-            opened_by=row.opened_by,
-            opened_at=utc(row.opened_at),
-            policy=row.policy,
-            state=row.state,
-            risk_level=row.risk_level,
-            guardian_notified=row.guardian_notified,
-            guardian_consented=row.guardian_consented,
-            closed_at=utc(row.closed_at),
-            deadlines=[
-                Deadline(
-                    obligation=d.obligation,
-                    responsible_role=d.responsible_role,
-                    due_at=utc(d.due_at),
-                    met_at=utc(d.met_at),
-                    escalation_level=d.escalation_level,
-                    escalated_at=d.escalated_at,
-                )
-                for d in deadlines
-            ],
-            events=[
-                CaseEvent.model_validate(
-                    {**e.model_dump(exclude={"case_id"}), "at": utc(e.at)}
-                )
-                for e in events
-            ],
-            workflow_code_version=row.workflow_code_version,
-        )
+        data = CaseData.model_validate(row, from_attributes=True)
+        data.deadlines = [Deadline.model_validate(d, from_attributes=True) for d in deadlines]
+        data.events = [CaseEvent.model_validate(e, from_attributes=True) for e in events]
+        return data
 
 
 def case_school(engine: Engine, case_id: str) -> str | None:
@@ -212,19 +167,8 @@ def list_cases(
             .offset(offset)
         ).all()
     items = [
-        CaseSummary(
-            case_id=r.case_id,
-            state=r.state,
-            risk_level=r.risk_level,
-            school_id=r.school_id,
-            student_ref=r.student_ref,
-            grade=r.student["grade"],
-            class_name=r.student["class_name"],
-            opened_at=utc(r.opened_at),
-            updated_at=utc(r.updated_at),
-            escalation_level=r.escalation_level,
-            next_due_at=utc(r.next_due_at),
-            overdue=r.next_due_at is not None and utc(r.next_due_at) <= now,
+        CaseSummary.model_validate(r, from_attributes=True).model_copy(
+            update={"overdue": r.next_due_at is not None and r.next_due_at <= now}
         )
         for r in rows
     ]
@@ -302,30 +246,16 @@ def mark_delivery(engine: Engine, notification_id: str, delivered_at: datetime |
             row.delivered_at = delivered_at
 
 
-def _notification_view(row: NotificationRow) -> NotificationView:
-    return NotificationView(
-        notification_id=row.notification_id,
-        case_id=row.case_id,
-        event=row.event,
-        recipient_role=row.recipient_role,
-        recipient_roles=row.recipient_roles,
-        obligation=row.obligation,
-        due_at=utc(row.due_at),
-        escalation_level=row.escalation_level,
-        text=row.text,
-        created_at=utc(row.created_at),
-        delivered_at=utc(row.delivered_at),
-    )
+def _of_case(engine: Engine, row_model: type[SQLModel], view: type, case_id: str, *order) -> list:
+    """A case's rows of one table, oldest first, read as their view."""
+    with Session(engine) as session:
+        rows = session.exec(select(row_model).where(col(row_model.case_id) == case_id).order_by(*order)).all()
+        return [view.model_validate(r, from_attributes=True) for r in rows]
 
 
 def notifications_for(engine: Engine, case_id: str) -> list[NotificationView]:
-    with Session(engine) as session:
-        rows = session.exec(
-            select(NotificationRow)
-            .where(col(NotificationRow.case_id) == case_id)
-            .order_by(col(NotificationRow.created_at), col(NotificationRow.notification_id))
-        ).all()
-        return [_notification_view(r) for r in rows]
+    return _of_case(engine, NotificationRow, NotificationView, case_id,
+                    col(NotificationRow.created_at), col(NotificationRow.notification_id))
 
 
 # ---------------------------------------------------------------- documents
@@ -335,26 +265,9 @@ def add_document(engine: Engine, row: DocumentRow) -> DocumentRow:
     return _insert_once(engine, row, row.document_id)
 
 
-def _document_view(row: DocumentRow) -> DocumentView:
-    return DocumentView(
-        document_id=row.document_id,
-        case_id=row.case_id,
-        kind=row.kind,
-        title=row.title,
-        media_type=row.media_type,
-        sha256=row.sha256,
-        created_at=utc(row.created_at),
-    )
-
-
 def documents_for(engine: Engine, case_id: str) -> list[DocumentView]:
-    with Session(engine) as session:
-        rows = session.exec(
-            select(DocumentRow)
-            .where(col(DocumentRow.case_id) == case_id)
-            .order_by(col(DocumentRow.created_at), col(DocumentRow.document_id))
-        ).all()
-        return [_document_view(r) for r in rows]
+    return _of_case(engine, DocumentRow, DocumentView, case_id,
+                    col(DocumentRow.created_at), col(DocumentRow.document_id))
 
 
 def get_document(engine: Engine, document_id: str) -> tuple[DocumentView, str] | None:
@@ -363,7 +276,7 @@ def get_document(engine: Engine, document_id: str) -> tuple[DocumentView, str] |
         row = session.get(DocumentRow, document_id)
         if row is None:
             return None
-        return _document_view(row), row.path
+        return DocumentView.model_validate(row, from_attributes=True), row.path
 
 
 def document_case(engine: Engine, document_id: str) -> str | None:

@@ -2,17 +2,37 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Index
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-from models.sealed import SealedJSON, SealedText
+from crypto.sealed import SealedJSON, SealedText
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp stored as UTC and always read back timezone-aware (SQLite hands back naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("a stored timestamp must carry its timezone")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None or value.tzinfo is not None:
+            return value
+        return value.replace(tzinfo=UTC)
 
 
 def _ts(nullable: bool = False, index: bool = False) -> Any:
-    return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=nullable, index=index))
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
 
 
 def _sealed(kind) -> Any:
@@ -61,6 +81,14 @@ class CaseRow(SQLModel, table=True):
     assessed_after_s: int | None = None  # identification -> assessment
     intervened_after_s: int | None = None  # identification -> intervention
     on_time: bool | None = None  # every deadline met in time (None: still pending)
+
+    @property
+    def grade(self) -> str:
+        return self.student["grade"]
+
+    @property
+    def class_name(self) -> str:
+        return self.student["class_name"]
 
 
 class CaseEventRow(SQLModel, table=True):

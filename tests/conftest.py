@@ -34,13 +34,13 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from api.auth import issue_token
+from config.settings import Settings
+from config.temporal import data_converter
+from crypto import keyring
+from db.engine import make_engine, migrate, open_engine
+from models import search_attributes as sa
 from models.case import Actor
-from models import keyring
-from models.db import make_engine, migrate, open_engine
 from models.domain import SCHOOL_ROLES, StaffRole
-from models.settings import Settings
-from models.temporal import data_converter
-from workflows import search_attributes as sa
 
 BIN = Path(sys.executable).parent
 TEMPORAL = str(BIN / "temporal")
@@ -55,7 +55,8 @@ KEYRING = keyring.Keyring(KEYRING_JSON)
 
 
 def service_env(**values) -> dict[str, str]:
-    """Environment for a crisisflow subprocess: ours without CRISISFLOW_*, the session's secret and keyring, ``values``."""
+    """Environment for a crisisflow subprocess: ours without CRISISFLOW_*, the session's secret and keyring,
+    and ``values``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRISISFLOW_")}
     env.update({"CRISISFLOW_SECRET": SECRET, "CRISISFLOW_KEYRING": KEYRING_JSON})
     env.update({f"CRISISFLOW_{k.upper()}": str(v) for k, v in values.items() if v is not None})
@@ -93,9 +94,7 @@ async def ts_env():
         await env.client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(
                 namespace=env.client.namespace,
-                search_attributes={
-                    key.name: key.indexed_value_type.value for key in sa.ALL
-                },
+                search_attributes={key.name: key.indexed_value_type.value for key in sa.ALL},
             )
         )
         yield env
@@ -139,7 +138,7 @@ def json_log():
     import io
     import logging
 
-    from logconfig import configure_logging
+    from config.logs import configure_logging
 
     root = logging.getLogger()
     saved = root.handlers[:], root.level
@@ -206,8 +205,13 @@ def webhook():
 # -------------------------------------------------------------- the stack
 
 
-def token(role: StaffRole | str, school: str | None = SCHOOL, staff_id: str | None = None, ttl=timedelta(hours=1),
-          pii: bool = False):
+def token(
+    role: StaffRole | str,
+    school: str | None = SCHOOL,
+    staff_id: str | None = None,
+    ttl=timedelta(hours=1),
+    pii: bool = False,
+):
     role = StaffRole(role)
     if role not in SCHOOL_ROLES:
         school = None

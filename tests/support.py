@@ -10,7 +10,7 @@ import httpx
 
 from models import store
 from tests.conftest import SCHOOL, Stack, auth
-from workflows.case import CaseWorkflow
+from workflows.case_workflow import CaseWorkflow
 from workflows.view import case_view
 
 STUDENT_NAME = "王小明"
@@ -33,7 +33,10 @@ ASSESS_HIGH = {
     "expert_consulted": True,
 }
 ASSESS_LOW = {"instrument": "asq", "answers": {"q1": False, "q2": False, "q3": False, "q4": False}}
-ASSESS_MODERATE = {"instrument": "cssrs", "answers": {"q1": True, "q2": True, "q3": True, "q4": False, "q5": False, "q6": False}}
+ASSESS_MODERATE = {
+    "instrument": "cssrs",
+    "answers": {"q1": True, "q2": True, "q3": True, "q4": False, "q5": False, "q6": False},
+}
 NOTICE = {"notified_at": "2026-11-20T09:30:00+08:00", "channel": "phone", "guardian_relation": "母亲"}
 PLAN = {
     "plan": {
@@ -76,7 +79,9 @@ async def open_case(stack: Stack, body: dict | None = None, role: str = "head_te
     return r.json()
 
 
-async def act(stack: Stack, case_id: str, action: str, body: dict | None = None, role: str | None = None) -> httpx.Response:
+async def act(
+    stack: Stack, case_id: str, action: str, body: dict | None = None, role: str | None = None
+) -> httpx.Response:
     path, default = ACTIONS[action]
     return await stack.http.post(
         f"/cases/{case_id}/{path}", json=default if body is None else body, headers=auth(role or ROLE_FOR[action])

@@ -20,7 +20,8 @@ from models.domain import SCHOOL_ROLES, StaffRole
 from tests.conftest import OTHER_SCHOOL, SCHOOL, auth
 from tests.support import ASSESS_HIGH, eventually, open_case, step
 
-#: (role, school of the token, auditor_pii grant): every staff role in and outside the case's school, auditors with and without the grant
+#: (role, school of the token, auditor_pii grant): every staff role in and outside the case's school,
+#: auditors with and without the grant
 CALLERS = [(r, s, False) for r in sorted(SCHOOL_ROLES) for s in (SCHOOL, OTHER_SCHOOL)] + [
     (StaffRole.auditor, None, False),
     (StaffRole.auditor, None, True),
@@ -76,6 +77,7 @@ async def test_role_endpoint_school_matrix(sqlite_stack):
     async def first_document():
         r = await stack.http.get(f"/cases/{case_id}/documents", headers=auth("head_teacher"))
         return r.json() if r.status_code == 200 and r.json() else None
+
     documents = await eventually(first_document)
     document_id = documents[0]["document_id"]
     root = stack.base_url.removesuffix(PREFIX)
@@ -92,8 +94,9 @@ async def test_role_endpoint_school_matrix(sqlite_stack):
         assert (r.status_code == 401) != RULES[key].public, (key, r.status_code)
 
         for role, school, pii in CALLERS:
-            r = await stack.http.request(method, url, params=params, json=body if method == "POST" else None,
-                                         headers=auth(role, school, pii=pii))
+            r = await stack.http.request(
+                method, url, params=params, json=body if method == "POST" else None, headers=auth(role, school, pii=pii)
+            )
             who = f"{role.value}{'+pii' if pii else ''}@{school}"
             if _expected_allowed(key, role, school, pii):
                 assert r.status_code not in (401, 403), (key, who, r.status_code, r.text)
@@ -126,6 +129,9 @@ async def test_responses_carry_only_what_the_role_may_see(sqlite_stack):
     listed = await stack.http.get("/cases", headers=auth("leadership"))
     assert name not in listed.text and summary not in listed.text
     # unknown fields are refused, not ignored
-    r = await stack.http.post(f"/cases/{case_id}/closure", headers=auth("leadership"),
-                              json={"reason": "resolved", "outcome": "ok", "rationale": "ok", "school_id": "x"})
+    r = await stack.http.post(
+        f"/cases/{case_id}/closure",
+        headers=auth("leadership"),
+        json={"reason": "resolved", "outcome": "ok", "rationale": "ok", "school_id": "x"},
+    )
     assert r.status_code == 422 and re.search(r"school_id", r.text)

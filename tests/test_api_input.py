@@ -39,8 +39,14 @@ async def test_open_case_422_names_the_field(sqlite_stack, mutate, loc):
 @pytest.mark.parametrize(
     "body, loc",
     [
-        ({"instrument": "asq", "answers": {"q1": True, "q2": False, "q3": False, "q4": False, "q5": False}}, ["body", "risk_level"]),
-        ({"instrument": "asq", "answers": {"q1": True, "q2": False, "q3": False, "q4": False}, "risk_level": "high"}, ["body", "answers", "q5"]),
+        (
+            {"instrument": "asq", "answers": {"q1": True, "q2": False, "q3": False, "q4": False, "q5": False}},
+            ["body", "risk_level"],
+        ),
+        (
+            {"instrument": "asq", "answers": {"q1": True, "q2": False, "q3": False, "q4": False}, "risk_level": "high"},
+            ["body", "answers", "q5"],
+        ),
         ({"instrument": "cssrs", "answers": {"q1": True, "q2": True, "q6": False}}, ["body", "answers", "q3"]),
         ({"instrument": "clinical", "risk_level": "high"}, ["body", "rationale"]),
         ({"instrument": "phq9", "answers": {}}, ["body", "instrument"]),

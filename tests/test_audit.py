@@ -14,7 +14,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
 from temporalio.client import Client
 
-from models.codec import EncryptionCodec, payload_case
+from crypto.codec import EncryptionCodec, payload_case
 from tests.conftest import KEYRING, auth, make_settings, running_stack, service_env
 from tests.support import eventually, open_case, refusal_path, step, workflow_view
 
@@ -54,7 +54,11 @@ async def test_timeline_tells_the_whole_story_in_order(closed_refusal):
     entries = r.json()["entries"]
     # entries follow the history's own order (the record), not a re-sort by timestamp
 
-    steps = [(e["kind"], e["action"], e["actor"], e["role"]) for e in entries if e["kind"] in ("opened", "action_accepted", "reported")]
+    steps = [
+        (e["kind"], e["action"], e["actor"], e["role"])
+        for e in entries
+        if e["kind"] in ("opened", "action_accepted", "reported")
+    ]
     assert steps == [
         ("opened", "open", "head-teacher-1", "head_teacher"),
         ("action_accepted", "assess", "psychology-teacher-1", "psychology_teacher"),
@@ -66,9 +70,15 @@ async def test_timeline_tells_the_whole_story_in_order(closed_refusal):
         ("action_accepted", "close", "leadership-1", "leadership"),
     ]
     moves = [(e["from_state"], e["to_state"]) for e in entries if e["kind"] in ("action_accepted", "reported")]
-    assert moves == [("identified", "assessed"), ("assessed", "assessed"), ("assessed", "intervened"),
-                     ("intervened", "referred"), ("referred", "parent_refused"), ("parent_refused", "reported"),
-                     ("reported", "closed")]
+    assert moves == [
+        ("identified", "assessed"),
+        ("assessed", "assessed"),
+        ("assessed", "intervened"),
+        ("intervened", "referred"),
+        ("referred", "parent_refused"),
+        ("parent_refused", "reported"),
+        ("reported", "closed"),
+    ]
 
     ladder = [(e["obligation"], e["escalation_level"]) for e in entries if e["kind"] == "escalation"]
     assert ladder == [("assess", 1), ("assess", 2), ("assess", 3), ("assess", 4)]
@@ -85,17 +95,25 @@ async def test_timeline_tells_the_whole_story_in_order(closed_refusal):
     assert (await stack.http.get(f"/cases/{case_id}/history", headers=auth("grade_head"))).status_code == 200
     assert (await stack.http.get(f"/cases/{case_id}/history", headers=auth("auditor"))).status_code == 200
     assert (await stack.http.get(f"/cases/{case_id}/history", headers=auth("head_teacher"))).status_code == 403
-    assert (await stack.http.get(f"/cases/{case_id}/history", headers=auth("leadership", "school-b"))).status_code == 403
+    assert (
+        await stack.http.get(f"/cases/{case_id}/history", headers=auth("leadership", "school-b"))
+    ).status_code == 403
 
     # the same timeline in the terminal
     out = _cli(stack, "history", case_id)
     assert out.returncode == 0, out.stderr
-    assert "escalation" in out.stdout and "psychology-teacher-1" in out.stdout and "parent_refused -> reported" in out.stdout
+    assert (
+        "escalation" in out.stdout
+        and "psychology-teacher-1" in out.stdout
+        and "parent_refused -> reported" in out.stdout
+    )
 
 
 def _cli(stack, *args: str) -> subprocess.CompletedProcess:
-    env = service_env(temporal_address=stack.client.service_client.config.target_host,
-                      database_url=stack.settings.resolved_database_url)
+    env = service_env(
+        temporal_address=stack.client.service_client.config.target_host,
+        database_url=stack.settings.resolved_database_url,
+    )
     return subprocess.run([str(BIN / "crisisflow"), *args], capture_output=True, text=True, env=env, timeout=120)
 
 
@@ -141,9 +159,20 @@ async def test_export_and_replay(closed_refusal, tmp_path):
 
     cli_file = tmp_path / "temporal-cli.json"
     shown = subprocess.run(
-        [str(BIN / "temporal"), "workflow", "show", "--workflow-id", f"case-{case_id}", "--output", "json",
-         "--address", stack.client.service_client.config.target_host],
-        capture_output=True, text=True, timeout=60,
+        [
+            str(BIN / "temporal"),
+            "workflow",
+            "show",
+            "--workflow-id",
+            f"case-{case_id}",
+            "--output",
+            "json",
+            "--address",
+            stack.client.service_client.config.target_host,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert shown.returncode == 0, shown.stderr
     cli_file.write_text(shown.stdout)
@@ -167,8 +196,11 @@ async def test_export_and_replay(closed_refusal, tmp_path):
     assert "first divergence: Nondeterminism" in bad.stdout
 
     # the same over HTTP, for auditors
-    r = await stack.http.post("/audit/replay", json={"histories": [json.loads(ours.read_text()), json.loads(altered.read_text())]},
-                              headers=auth("auditor"))
+    r = await stack.http.post(
+        "/audit/replay",
+        json={"histories": [json.loads(ours.read_text()), json.loads(altered.read_text())]},
+        headers=auth("auditor"),
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["ok"] is False
@@ -176,13 +208,19 @@ async def test_export_and_replay(closed_refusal, tmp_path):
     assert body["reports"][0]["policy_version"] == "fast-audit"
     assert [t["action"] for t in body["reports"][0]["transitions"]][:2] == ["open", "assess"]
     assert (await stack.http.post("/audit/replay", json={"histories": []}, headers=auth("auditor"))).status_code == 422
-    assert (await stack.http.post("/audit/replay", json={"histories": [{}]}, headers=auth("auditor"))).status_code == 422
-    assert (await stack.http.post("/audit/replay", json={"histories": [{}]}, headers=auth("leadership"))).status_code == 403
+    assert (
+        await stack.http.post("/audit/replay", json={"histories": [{}]}, headers=auth("auditor"))
+    ).status_code == 422
+    assert (
+        await stack.http.post("/audit/replay", json={"histories": [{}]}, headers=auth("leadership"))
+    ).status_code == 403
 
 
 async def _closed_low_risk_case(stack) -> str:
     case_id = (await open_case(stack))["case_id"]
-    await step(stack, case_id, "assess", {"instrument": "asq", "answers": {"q1": False, "q2": False, "q3": False, "q4": False}})
+    await step(
+        stack, case_id, "assess", {"instrument": "asq", "answers": {"q1": False, "q2": False, "q3": False, "q4": False}}
+    )
     await step(stack, case_id, "close", {"reason": "no_crisis", "outcome": "筛查阴性", "rationale": "ASQ 全部为否"})
     await stack.client.get_workflow_handle(f"case-{case_id}").result()
     return case_id
@@ -218,8 +256,11 @@ async def test_archive_is_chained_and_tampering_is_named(fast_stack, tmp_path):
     await stack.client.workflow_service.register_namespace(
         RegisterNamespaceRequest(namespace="forgetful", workflow_execution_retention_period=Duration(seconds=86400))
     )
-    forgetful = await Client.connect(stack.client.service_client.config.target_host, namespace="forgetful",
-                                     data_converter=stack.client.data_converter)
+    forgetful = await Client.connect(
+        stack.client.service_client.config.target_host,
+        namespace="forgetful",
+        data_converter=stack.client.data_converter,
+    )
     async with running_stack(forgetful, stack.settings, with_worker=False) as later:
         r = await later.http.get(f"/cases/{cases[0]}/history", headers=auth("leadership"))
         assert r.status_code == 200, r.text
@@ -232,7 +273,12 @@ async def test_archive_is_chained_and_tampering_is_named(fast_stack, tmp_path):
 
     engine = stack.engine
     with engine.begin() as conn:
-        conn.execute(sqlalchemy.text("UPDATE archived_histories SET history = replace(history, 'CaseWorkflow', 'CaseWorkflowX') WHERE seq = 2"))
+        conn.execute(
+            sqlalchemy.text(
+                "UPDATE archived_histories SET history = replace(history, 'CaseWorkflow', 'CaseWorkflowX')"
+                " WHERE seq = 2"
+            )
+        )
     edited = _cli(stack, "audit", "verify-archive")
     assert edited.returncode == 1
     assert f"archive row 2 (case {cases[1]}): history altered" in edited.stdout

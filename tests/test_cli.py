@@ -65,15 +65,27 @@ class Dev:
 def test_dev_runs_everything_and_stops_cleanly(tmp_path):
     data = tmp_path / "var"
     policy = tmp_path / "policy.json"
-    policy.write_text(json.dumps({"version": "school-2026-fast", "assess_within_warning": "20s", "escalation_step": "10s"}))
+    policy.write_text(
+        json.dumps({"version": "school-2026-fast", "assess_within_warning": "20s", "escalation_step": "10s"})
+    )
     dev = Dev(data, policy)
     try:
         assert f"http://127.0.0.1:{dev.api}/api/v1" in "\n".join(dev.banner)
         assert f"http://127.0.0.1:{dev.ui}" in "\n".join(dev.banner)
-        assert set(dev.tokens) == {"head_teacher", "grade_head", "student_affairs", "psychology_teacher",
-                                   "expert", "leadership", "auditor", "auditor+pii"}
+        assert set(dev.tokens) == {
+            "head_teacher",
+            "grade_head",
+            "student_affairs",
+            "psychology_teacher",
+            "expert",
+            "leadership",
+            "auditor",
+            "auditor+pii",
+        }
         api = f"http://127.0.0.1:{dev.api}/api/v1"
-        r = httpx.post(f"{api}/cases", json=open_body(school="demo-school"), headers=dev.headers("head_teacher"), timeout=30)
+        r = httpx.post(
+            f"{api}/cases", json=open_body(school="demo-school"), headers=dev.headers("head_teacher"), timeout=30
+        )
         assert r.status_code == 201, r.text
         case = r.json()
         assert case["policy_version"] == "school-2026-fast"
@@ -92,13 +104,32 @@ def test_dev_runs_everything_and_stops_cleanly(tmp_path):
 
         # a token issued from the dev data dir works
         token = subprocess.run(
-            [CRISISFLOW, "token", "issue", "--data-dir", str(data), "--staff-id", "psy-7",
-             "--role", "psychology_teacher", "--school", "demo-school", "--ttl", "10m"],
-            capture_output=True, text=True, check=True, env={k: v for k, v in os.environ.items() if not k.startswith("CRISISFLOW_")},
+            [
+                CRISISFLOW,
+                "token",
+                "issue",
+                "--data-dir",
+                str(data),
+                "--staff-id",
+                "psy-7",
+                "--role",
+                "psychology_teacher",
+                "--school",
+                "demo-school",
+                "--ttl",
+                "10m",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={k: v for k, v in os.environ.items() if not k.startswith("CRISISFLOW_")},
         ).stdout.strip()
-        r = httpx.post(f"{api}/cases/{case['case_id']}/assessment", timeout=30,
-                       json={"instrument": "clinical", "risk_level": "low", "rationale": "无危机"},
-                       headers={"Authorization": f"Bearer {token}"})
+        r = httpx.post(
+            f"{api}/cases/{case['case_id']}/assessment",
+            timeout=30,
+            json={"instrument": "clinical", "risk_level": "low", "rationale": "无危机"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
         assert r.status_code == 200 and r.json()["events"][-1]["actor"] == "psy-7"
     finally:
         code = dev.stop()
@@ -127,8 +158,10 @@ def test_token_issue_refuses_bad_input(tmp_path):
 
 @pytest.mark.parametrize("runs", [2])
 def test_setup_is_idempotent(dev_env, tmp_path, runs):
-    env = service_env(temporal_address=dev_env.client.service_client.config.target_host,
-                      database_url=f"sqlite:///{tmp_path / 'cf.db'}")
+    env = service_env(
+        temporal_address=dev_env.client.service_client.config.target_host,
+        database_url=f"sqlite:///{tmp_path / 'cf.db'}",
+    )
     for _ in range(runs):
         r = subprocess.run([CRISISFLOW, "setup"], capture_output=True, text=True, env=env, timeout=60)
         assert r.returncode == 0, r.stderr

@@ -19,13 +19,13 @@ from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from models.codec import KEY_ID, payload_case
-from models.keyring import Keyring
-from models.temporal import data_converter
+from config.temporal import data_converter
+from crypto.codec import KEY_ID, payload_case
+from crypto.keyring import Keyring
+from models import search_attributes as sa
 from tests.conftest import BIN, KEYRING, OTHER_SCHOOL, TEMPORAL, auth, make_settings, running_stack, service_env
 from tests.support import ASSESS_HIGH, eventually, open_body, open_case, refusal_path, step
-from workflows import audit
-from workflows import search_attributes as sa
+from workflows import replay
 
 CRISISFLOW = str(BIN / "crisisflow")
 
@@ -132,14 +132,17 @@ async def test_codec_server_decodes_for_permitted_readers_only(sqlite_stack):
     # encode seals with the current key; decode opens it again
     plain_payload = {"metadata": {"encoding": base64.b64encode(b"json/plain").decode()},
                      "data": base64.b64encode(b'{"q": 1}').decode()}
-    sealed = (await stack.http.post(f"{codec}/encode", json={"payloads": [plain_payload]}, headers=auth("leadership"))).json()
+    sealed = (
+        await stack.http.post(f"{codec}/encode", json={"payloads": [plain_payload]}, headers=auth("leadership"))
+    ).json()
     assert sealed["payloads"][0]["data"] != plain_payload["data"]
     assert (await stack.http.post(f"{codec}/decode", json=sealed, headers=auth("auditor", pii=True))).json() == {
         "payloads": [plain_payload]
     }
     # CORS: the UI's origin only (the stack's settings name none, so no origin is admitted)
-    preflight = await stack.http.options(f"{codec}/decode", headers={
-        "Origin": "http://evil.example", "Access-Control-Request-Method": "POST"})
+    preflight = await stack.http.options(
+        f"{codec}/decode", headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"}
+    )
     assert "access-control-allow-origin" not in preflight.headers
 
 
@@ -148,11 +151,19 @@ async def test_codec_cors_admits_the_temporal_ui_origin(dev_env, tmp_path):
     settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'cf.db'}", None, ui_origins=[ui])
     async with running_stack(dev_env.client, settings, with_worker=False) as stack:
         codec = stack.base_url.removesuffix("/api/v1") + "/codec/decode"
-        ok = await stack.http.options(codec, headers={"Origin": ui, "Access-Control-Request-Method": "POST",
-                                                      "Access-Control-Request-Headers": "authorization,content-type"})
+        ok = await stack.http.options(
+            codec,
+            headers={
+                "Origin": ui,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization,content-type",
+            },
+        )
         assert ok.headers["access-control-allow-origin"] == ui
         assert ok.headers["access-control-allow-credentials"] == "true"
-        other = await stack.http.options(codec, headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"})
+        other = await stack.http.options(
+            codec, headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"}
+        )
         assert "access-control-allow-origin" not in other.headers
         api = await stack.http.get("/health", headers={"Origin": ui})
         assert "access-control-allow-origin" not in api.headers  # the API itself is not opened to the UI
@@ -166,14 +177,22 @@ async def test_key_rotation_keeps_old_cases_readable(dev_env, tmp_path, webhook)
     assert again.returncode == 2 and "exists" in again.stderr
     keyring = Keyring(str(ring))
     old_key = keyring.keys().current
-    client = await Client.connect(dev_env.client.service_client.config.target_host,
-                                  namespace=dev_env.client.namespace, data_converter=data_converter(keyring))
+    client = await Client.connect(
+        dev_env.client.service_client.config.target_host,
+        namespace=dev_env.client.namespace,
+        data_converter=data_converter(keyring),
+    )
     settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'cf.db'}", webhook.url, keyring=str(ring))
     async with running_stack(client, settings) as stack:
         case_id = (await open_case(stack))["case_id"]
         await step(stack, case_id, "assess", ASSESS_HIGH)
-        rotated = subprocess.run([CRISISFLOW, "keys", "rotate", "--keyring", str(ring)], capture_output=True,
-                                 text=True, env=service_env(), timeout=60)
+        rotated = subprocess.run(
+            [CRISISFLOW, "keys", "rotate", "--keyring", str(ring)],
+            capture_output=True,
+            text=True,
+            env=service_env(),
+            timeout=60,
+        )
         assert rotated.returncode == 0, rotated.stderr
         new_key = keyring.keys().current  # the running worker and API re-read the file
         assert new_key != old_key and f"new current key {new_key}" in rotated.stdout
@@ -184,21 +203,31 @@ async def test_key_rotation_keeps_old_cases_readable(dev_env, tmp_path, webhook)
         assert closed["state"] == "closed"
         export = await stack.http.get(f"/cases/{case_id}/history/export", headers=auth("auditor"))
     history = json.loads(export.content)
-    used = {base64.b64decode(p["metadata"][KEY_ID]).decode()
-            for e in history["events"] for attrs in e.values() if isinstance(attrs, dict)
-            for p in _payloads(attrs)}
+    used = {
+        base64.b64decode(p["metadata"][KEY_ID]).decode()
+        for e in history["events"]
+        for attrs in e.values()
+        if isinstance(attrs, dict)
+        for p in _payloads(attrs)
+    }
     assert {old_key, new_key} <= used, used
     path = tmp_path / "case.json"
     path.write_bytes(export.content)
-    report = (await audit.replay_files([path], data_converter(Keyring(str(ring)))))[0]
+    report = (await replay.replay_files([path], data_converter(Keyring(str(ring)))))[0]
     assert report.deterministic, report.divergence
     assert [t.action for t in report.transitions][-1] == "close"
     # the CLI replays it with the keyring too; without the old key it cannot read it
-    r = subprocess.run([CRISISFLOW, "audit", "replay", str(path)], capture_output=True, text=True,
-                       env=service_env(keyring=str(ring)), timeout=120)
+    r = subprocess.run(
+        [CRISISFLOW, "audit", "replay", str(path)],
+        capture_output=True,
+        text=True,
+        env=service_env(keyring=str(ring)),
+        timeout=120,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
-    stranger = subprocess.run([CRISISFLOW, "audit", "replay", str(path)], capture_output=True, text=True,
-                              env=service_env(), timeout=120)
+    stranger = subprocess.run(
+        [CRISISFLOW, "audit", "replay", str(path)], capture_output=True, text=True, env=service_env(), timeout=120
+    )
     assert stranger.returncode == 1 and "not in the keyring" in stranger.stdout
 
 
@@ -237,15 +266,19 @@ async def test_access_log_records_reads_and_actions_and_shows_tampering(sqlite_s
     assert all(e["client"] == "127.0.0.1" and e["case_id"] in (case_id, None) for e in entries)
     # who may read it: auditors anywhere, leadership for a case of their school
     assert (await stack.http.get("/audit/access-log", headers=auth("auditor"))).json()["total"] >= 6
-    assert (await stack.http.get("/audit/access-log", params={"case_id": case_id},
-                                 headers=auth("leadership", OTHER_SCHOOL))).status_code == 403
+    assert (
+        await stack.http.get("/audit/access-log", params={"case_id": case_id}, headers=auth("leadership", OTHER_SCHOOL))
+    ).status_code == 403
     assert (await stack.http.get("/audit/access-log", headers=auth("leadership"))).status_code == 403
-    assert (await stack.http.get("/audit/access-log", params={"case_id": case_id},
-                                 headers=auth("head_teacher"))).status_code == 403
+    assert (
+        await stack.http.get("/audit/access-log", params={"case_id": case_id}, headers=auth("head_teacher"))
+    ).status_code == 403
 
     env = service_env(database_url=stack.settings.resolved_database_url)
-    verify = lambda: subprocess.run([CRISISFLOW, "audit", "verify-access-log"], capture_output=True,  # noqa: E731
-                                    text=True, env=env, timeout=60)
+    def verify():
+        return subprocess.run(
+            [CRISISFLOW, "audit", "verify-access-log"], capture_output=True, text=True, env=env, timeout=60
+        )
     ok = verify()
     assert ok.returncode == 0 and ", 0 problem(s)" in ok.stdout, ok.stdout
     target = entries[1]["seq"]
@@ -259,12 +292,15 @@ async def test_access_log_records_reads_and_actions_and_shows_tampering(sqlite_s
     assert removed.returncode == 1 and f"access log row {target}: missing" in removed.stdout
 
 
-@pytest.mark.parametrize("secret, keyring_set, complaint", [
-    (None, True, "CRISISFLOW_SECRET is not set"),
-    ("short", True, "at least 32"),
-    ("a" * 40, True, "guessable"),
-    (secrets.token_urlsafe(48), False, "CRISISFLOW_KEYRING is not set"),
-])
+@pytest.mark.parametrize(
+    "secret, keyring_set, complaint",
+    [
+        (None, True, "CRISISFLOW_SECRET is not set"),
+        ("short", True, "at least 32"),
+        ("a" * 40, True, "guessable"),
+        (secrets.token_urlsafe(48), False, "CRISISFLOW_KEYRING is not set"),
+    ],
+)
 def test_api_refuses_to_start_in_production_with_weak_secrets(tmp_path, secret, keyring_set, complaint):
     env = service_env(env="prod", data_dir=tmp_path, secret=secret)
     if secret is None:
@@ -279,12 +315,14 @@ def test_api_refuses_to_start_in_production_with_weak_secrets(tmp_path, secret, 
 
 def test_a_weak_keyring_is_refused(tmp_path):
     weak = json.dumps({"current": "k1", "keys": {"k1": base64.b64encode(b"\0" * 32).decode()}})
-    r = subprocess.run([CRISISFLOW, "api"], capture_output=True, text=True, env=service_env(env="prod", keyring=weak),
-                       timeout=60)
+    r = subprocess.run(
+        [CRISISFLOW, "api"], capture_output=True, text=True, env=service_env(env="prod", keyring=weak), timeout=60
+    )
     assert r.returncode == 2 and "not random" in r.stderr
     short = json.dumps({"current": "k1", "keys": {"k1": base64.b64encode(b"0123456789abcdef").decode()}})
-    r = subprocess.run([CRISISFLOW, "worker"], capture_output=True, text=True, env=service_env(env="prod", keyring=short),
-                       timeout=60)
+    r = subprocess.run(
+        [CRISISFLOW, "worker"], capture_output=True, text=True, env=service_env(env="prod", keyring=short), timeout=60
+    )
     assert r.returncode == 2 and "16 bytes; AES-256 needs 32" in r.stderr
 
 

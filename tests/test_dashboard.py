@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy
 
 from models import store
-from models.case import Actor, CaseData, CaseEvent, Deadline, Student
-from models.domain import CaseState, RiskLevel
-from models.policy import DeadlinePolicy
+from models.case import CaseData
+from models.domain import Action, CaseState, Obligation, RiskLevel
 from tests.conftest import SCHOOL, auth
+from tests.factories import missed, opened_case, step
 
 S, R = CaseState, RiskLevel
 
@@ -23,35 +23,19 @@ def _seed(i: int, now: datetime) -> tuple[CaseData, bool | None]:
     state = [S.identified, S.assessed, S.intervened, S.referred, S.reported, S.closed][i % 6]
     risk = None if state is S.identified else [R.low, R.moderate, R.high, R.imminent][i % 4]
     assess_after = timedelta(hours=(i % 7) * 5 + 1)  # 1..31 h; the deadline is 24 h
-    events = [CaseEvent(seq=1, at=opened, action="open", actor="ht", actor_role="head_teacher",
-                        from_state=None, to_state=S.identified)]
-    deadlines = [Deadline(obligation="assess", responsible_role="psychology_teacher", due_at=opened + timedelta(hours=24))]
+    data = opened_case(f"case{i:03d}", SCHOOL, f"s{i}", opened, timedelta(hours=24))
     if state is not S.identified:
-        at = opened + assess_after
-        deadlines[0].met_at = at
-        events.append(CaseEvent(seq=2, at=at, action="assess", actor="psy", actor_role="psychology_teacher",
-                                from_state=S.identified, to_state=S.assessed))
+        step(data, Action.assess, opened + assess_after, S.assessed)
     if state in (S.intervened, S.referred, S.reported, S.closed):
-        at = events[-1].at + timedelta(hours=i % 3 + 1)
-        events.append(CaseEvent(seq=3, at=at, action="intervene", actor="psy", actor_role="psychology_teacher",
-                                from_state=S.assessed, to_state=S.intervened))
+        step(data, Action.intervene, data.events[-1].at + timedelta(hours=i % 3 + 1), S.intervened)
     if state is S.identified and i % 12 == 0:  # a fresh case, nothing due yet
-        deadlines[0].due_at = now + timedelta(hours=5)
+        data.deadlines[0].due_at = now + timedelta(hours=5)
     overdue_notice = state is S.assessed and risk in (R.high, R.imminent)
     if overdue_notice:  # the guardian was never told
-        deadlines.append(Deadline(obligation="guardian_notice", responsible_role="head_teacher",
-                                  due_at=events[-1].at + timedelta(hours=2), escalation_level=3))
-        events.append(CaseEvent(seq=3, at=deadlines[-1].due_at + timedelta(hours=24), action="escalate", actor="system",
-                                actor_role="system", from_state=S.assessed, to_state=S.assessed,
-                                obligation="guardian_notice", escalation_level=3))
-    data = CaseData(
-        case_id=f"case{i:03d}", school_id=SCHOOL,
-        student=Student(ref=f"s{i}", name="测试学生", school_id=SCHOOL, grade="七年级", class_name="1班"),
-        risk_factors=["major_setback"], warning_signals=[], summary="seed",
-        opened_by=Actor(staff_id="ht", role="head_teacher", school_id=SCHOOL), opened_at=opened,
-        policy=DeadlinePolicy(), state=state, risk_level=risk, deadlines=deadlines, events=events,
-        closed_at=events[-1].at if state is S.closed else None,
-    )
+        due = data.events[-1].at + timedelta(hours=2)
+        missed(data, Obligation.guardian_notice, due, 3, due + timedelta(hours=24))
+    data.state, data.risk_level = state, risk
+    data.closed_at = data.events[-1].at if state is S.closed else None
     late = assess_after > timedelta(hours=24) or overdue_notice
     return data, (False if late else True) if state is not S.identified else None
 
@@ -76,8 +60,11 @@ async def test_dashboard_matches_a_direct_count(stack):
     board = r.json()
 
     with stack.engine.connect() as conn:
-        direct = dict(conn.execute(sqlalchemy.text(
-            "SELECT state, count(*) FROM cases WHERE school_id = :s GROUP BY state"), {"s": SCHOOL}).all())
+        direct = dict(
+            conn.execute(
+                sqlalchemy.text("SELECT state, count(*) FROM cases WHERE school_id = :s GROUP BY state"), {"s": SCHOOL}
+            ).all()
+        )
     assert {k: v for k, v in board["by_state"].items() if v} == direct
     assert board["by_state"] == {s.value: Counter(d.state.value for d, _ in seeded)[s.value] for s in S}
 
@@ -88,7 +75,9 @@ async def test_dashboard_matches_a_direct_count(stack):
 
     overdue = sorted(
         (dl.due_at, d.case_id, dl.obligation.value)
-        for d in open_cases for dl in d.deadlines if dl.met_at is None and dl.due_at <= now
+        for d in open_cases
+        for dl in d.deadlines
+        if dl.met_at is None and dl.due_at <= now
     )
     assert board["overdue_total"] == len(overdue) > 0
     assert [(o["case_id"], o["obligation"]) for o in board["overdue"]] == [(c, o) for _, c, o in overdue]
@@ -98,9 +87,15 @@ async def test_dashboard_matches_a_direct_count(stack):
     assess = [(e.at - d.opened_at).total_seconds() for d, _ in seeded for e in d.events if e.action == "assess"]
     intervene = [(e.at - d.opened_at).total_seconds() for d, _ in seeded for e in d.events if e.action == "intervene"]
     assert board["identification_to_assessment"] == {
-        "count": len(assess), "median_hours": _nearest_rank(assess, 0.5), "p90_hours": _nearest_rank(assess, 0.9)}
+        "count": len(assess),
+        "median_hours": _nearest_rank(assess, 0.5),
+        "p90_hours": _nearest_rank(assess, 0.9),
+    }
     assert board["identification_to_intervention"] == {
-        "count": len(intervene), "median_hours": _nearest_rank(intervene, 0.5), "p90_hours": _nearest_rank(intervene, 0.9)}
+        "count": len(intervene),
+        "median_hours": _nearest_rank(intervene, 0.5),
+        "p90_hours": _nearest_rank(intervene, 0.9),
+    }
 
     decided = [ok for d, ok in seeded if d.risk_level in (R.high, R.imminent) and ok is not None]
     in_time = board["high_risk_handled_in_time"]

@@ -7,6 +7,8 @@ from datetime import timedelta
 
 import pytest
 
+from db.engine import migrate, open_engine
+from models import search_attributes as sa
 from models import store
 from models.case import (
     ActionCommand,
@@ -18,13 +20,11 @@ from models.case import (
     InterveneCommand,
     OpenCaseBody,
 )
-from models.db import migrate, open_engine
 from models.policy import DeadlinePolicy
 from tests.conftest import SCHOOL, make_settings
 from tests.support import NOTICE, PLAN, open_body
 from worker import build_worker
-from workflows import search_attributes as sa
-from workflows.case import CaseWorkflow
+from workflows.case_workflow import CaseWorkflow
 from workflows.view import case_view
 
 HEAD = Actor(staff_id="ht-1", role="head_teacher", school_id=SCHOOL)
@@ -86,7 +86,7 @@ async def test_missed_assessment_climbs_all_four_levels(ts):
     climbed, view = await _escalations(handle)
     assert [(o, lvl) for o, lvl, _ in climbed] == [("assess", 1), ("assess", 2), ("assess", 3), ("assess", 4)]
     step = settings_policy().escalation_step
-    for (*_, at), expected in zip(climbed, [due, due + step, due + 2 * step, due + 3 * step]):
+    for (*_, at), expected in zip(climbed, [due, due + step, due + 2 * step, due + 3 * step], strict=True):
         assert expected <= at < expected + timedelta(seconds=5)  # fired on time, not at the next wake-up
     assert view.deadlines[0].escalation_level == 4 and view.escalation_level == 4
 
@@ -132,7 +132,13 @@ async def test_nothing_fires_for_deadlines_met_in_time(ts):
     case_id, handle = await _start(ts)
     await env.sleep(HOUR)
     await handle.execute_update(
-        CaseWorkflow.act, _act(PSY, AssessCommand(instrument="cssrs", answers={"q1": True, "q2": True, "q3": True, "q4": True, "q5": False, "q6": False}))
+        CaseWorkflow.act,
+        _act(
+            PSY,
+            AssessCommand(
+                instrument="cssrs", answers={"q1": True, "q2": True, "q3": True, "q4": True, "q5": False, "q6": False}
+            ),
+        ),
     )
     await env.sleep(HOUR)  # the guardian notice is due 2 h after a high assessment
     await handle.execute_update(CaseWorkflow.act, _act(HEAD, GuardianNoticeCommand.model_validate(NOTICE)))

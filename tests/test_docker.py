@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 
 from api.app import create_app
 from cli import app as cli_app
-from models.settings import Settings
+from config.settings import Settings
 from tests.conftest import KEYRING_JSON
 
 ROOT = Path(__file__).resolve().parents[1]

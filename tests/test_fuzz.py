@@ -54,10 +54,10 @@ def _fuzz(app) -> dict[str, int]:
             @settings(max_examples=EXAMPLES_PER_MODE, deadline=None, database=None, derandomize=True,
                       phases=[Phase.generate], suppress_health_check=list(HealthCheck))
             @given(case=operation.as_strategy(generation_mode=mode))
-            def run(case):
-                response = case.call(headers=headers)
-                calls[key] = calls.get(key, 0) + 1
-                case.validate_response(response, checks=CHECKS, headers=headers)
+            def run(case):  # called right below, within this iteration: the loop variables are current
+                response = case.call(headers=headers)  # noqa: B023
+                calls[key] = calls.get(key, 0) + 1  # noqa: B023
+                case.validate_response(response, checks=CHECKS, headers=headers)  # noqa: B023
 
             run()
     return calls

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from models.keyring import Keyring
-from models.temporal import data_converter
+from config.temporal import data_converter
+from crypto.keyring import Keyring
 from tests.conftest import KEYRING
-from workflows import audit
+from workflows import replay
 
 ROOT = Path(__file__).parent / "histories"
 GENERATIONS = sorted(p for p in ROOT.iterdir() if p.is_dir() and not p.name.startswith("__"))
@@ -49,7 +49,7 @@ def test_the_newest_generation_is_encrypted_with_an_older_key():
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[f"{p.parent.name}/{p.name}" for p in HISTORIES])
 async def test_golden_history_replays(path):
-    report = (await audit.replay_files([path], _converter(path.parent)))[0]
+    report = (await replay.replay_files([path], _converter(path.parent)))[0]
     assert report.deterministic, report.divergence
     assert report.policy_version == "golden-2026.1"
 
@@ -58,8 +58,17 @@ async def test_golden_history_replays(path):
 async def test_golden_paths_tell_their_story(generation):
     steps = {}
     for name in ("consent", "refusal", "escalation"):
-        report = (await audit.replay_files([generation / f"{name}.json"], _converter(generation)))[0]
+        report = (await replay.replay_files([generation / f"{name}.json"], _converter(generation)))[0]
         steps[name] = [t.action for t in report.transitions]
     assert steps["consent"] == ["open", "assess", "guardian_notice", "intervene", "refer", "guardian_response", "close"]
-    assert steps["refusal"] == ["open", "assess", "guardian_notice", "intervene", "refer", "guardian_response", "report", "close"]
+    assert steps["refusal"] == [
+        "open",
+        "assess",
+        "guardian_notice",
+        "intervene",
+        "refer",
+        "guardian_response",
+        "report",
+        "close",
+    ]
     assert steps["escalation"] == ["open", "assess", "close"]

@@ -24,7 +24,9 @@ async def test_bodies_and_strings_are_capped(sqlite_stack):
         for _ in range(100):
             yield b"x" * 1024
 
-    r = await stack.http.post("/cases", content=chunks(), headers={**auth("head_teacher"), "Content-Type": "application/json"})
+    r = await stack.http.post(
+        "/cases", content=chunks(), headers={**auth("head_teacher"), "Content-Type": "application/json"}
+    )
     assert r.status_code == 413
 
     r = await stack.http.post("/cases", json=open_body(summary="长" * 4001), headers=auth("head_teacher"))
@@ -52,6 +54,7 @@ async def test_tokens_carry_a_key_id_and_expire(dev_env, tmp_path):
     settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'cf.db'}", None, previous_secrets=[old])
     actor = Actor(staff_id="ht-1", role="head_teacher", school_id="school-a")
     async with running_stack(dev_env.client, settings, with_worker=False) as stack:
+
         async def status(bearer: str) -> tuple[int, str]:
             r = await stack.http.get("/cases", headers={"Authorization": f"Bearer {bearer}"})
             return r.status_code, r.text
@@ -62,8 +65,18 @@ async def test_tokens_carry_a_key_id_and_expire(dev_env, tmp_path):
         assert (await status(issue_token(old, actor, timedelta(minutes=5))))[0] == 200  # rotated out, still valid
         code, text = await status(issue_token(secrets.token_urlsafe(48), actor, timedelta(minutes=5)))
         assert code == 401 and "unknown key" in text
-        no_kid = jwt.encode({"iss": "crisisflow", "sub": "x", "role": "head_teacher", "school": "school-a",
-                             "iat": 0, "exp": 9999999999}, SECRET, algorithm="HS256")
+        no_kid = jwt.encode(
+            {
+                "iss": "crisisflow",
+                "sub": "x",
+                "role": "head_teacher",
+                "school": "school-a",
+                "iat": 0,
+                "exp": 9999999999,
+            },
+            SECRET,
+            algorithm="HS256",
+        )
         assert (await status(no_kid))[0] == 401
         expired = issue_token(SECRET, actor, timedelta(seconds=1), now=datetime(2026, 1, 1, tzinfo=UTC))
         code, text = await status(expired)
@@ -71,13 +84,37 @@ async def test_tokens_carry_a_key_id_and_expire(dev_env, tmp_path):
 
 
 def test_token_issue_caps_the_lifetime(tmp_path):
-    r = subprocess.run([str(BIN / "crisisflow"), "token", "issue", "--staff-id", "a", "--role", "auditor",
-                        "--ttl", "30d"], capture_output=True, text=True, env=service_env())
+    r = subprocess.run(
+        [str(BIN / "crisisflow"), "token", "issue", "--staff-id", "a", "--role", "auditor", "--ttl", "30d"],
+        capture_output=True,
+        text=True,
+        env=service_env(),
+    )
     assert r.returncode == 2 and "7 days" in r.stderr
-    r = subprocess.run([str(BIN / "crisisflow"), "token", "issue", "--staff-id", "a", "--role", "leadership",
-                        "--school", "s", "--auditor-pii"], capture_output=True, text=True, env=service_env())
+    r = subprocess.run(
+        [
+            str(BIN / "crisisflow"),
+            "token",
+            "issue",
+            "--staff-id",
+            "a",
+            "--role",
+            "leadership",
+            "--school",
+            "s",
+            "--auditor-pii",
+        ],
+        capture_output=True,
+        text=True,
+        env=service_env(),
+    )
     assert r.returncode == 2 and "auditors only" in r.stderr
-    r = subprocess.run([str(BIN / "crisisflow"), "token", "issue", "--staff-id", "a", "--role", "auditor",
-                        "--auditor-pii"], capture_output=True, text=True, env=service_env())
-    assert r.returncode == 0 and jwt.decode(r.stdout.strip(), SECRET, algorithms=["HS256"],
-                                            issuer="crisisflow")["grants"] == ["auditor_pii"]
+    r = subprocess.run(
+        [str(BIN / "crisisflow"), "token", "issue", "--staff-id", "a", "--role", "auditor", "--auditor-pii"],
+        capture_output=True,
+        text=True,
+        env=service_env(),
+    )
+    assert r.returncode == 0 and jwt.decode(r.stdout.strip(), SECRET, algorithms=["HS256"], issuer="crisisflow")[
+        "grants"
+    ] == ["auditor_pii"]

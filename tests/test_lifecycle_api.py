@@ -7,18 +7,18 @@ the workflow's own view, and the API answered with that same view.
 from __future__ import annotations
 
 from tests.conftest import auth
-from workflows.case import CaseWorkflow
 from tests.support import (
     REFUSE,
-    act,
     STUDENT_NAME,
     SUMMARY,
+    act,
     db_view,
     eventually,
     open_case,
     step,
     workflow_view,
 )
+from workflows.case_workflow import CaseWorkflow
 
 
 async def _in_step(stack, case_id: str, answered: dict) -> None:
@@ -102,7 +102,13 @@ async def test_consent_path(stack, webhook):
     }
 
     events = {b["event"] for b in webhook.received}
-    assert {"case_opened", "guardian_notice_required", "intervention_required", "referral_made", "case_closed"} <= events
+    assert {
+        "case_opened",
+        "guardian_notice_required",
+        "intervention_required",
+        "referral_made",
+        "case_closed",
+    } <= events
 
 
 async def test_refusal_path_reports_to_the_authority(stack, webhook):
@@ -119,7 +125,10 @@ async def test_refusal_path_reports_to_the_authority(stack, webhook):
     view = await eventually(reported)
     report = view["events"][-1]
     assert (report["action"], report["actor"], report["from_state"], report["to_state"]) == (
-        "report", "system", "parent_refused", "reported"
+        "report",
+        "system",
+        "parent_refused",
+        "reported",
     )
     assert next(d for d in view["deadlines"] if d["obligation"] == "report")["met_at"] is not None
     assert db_view(stack, case_id) == view
@@ -142,10 +151,17 @@ async def test_refusal_path_reports_to_the_authority(stack, webhook):
 
     await eventually(lambda: webhook.bodies(event="case_closed"))
     assert webhook.bodies(event="reported_to_authority")[0]["recipient_role"] == "education_authority"
-    for body, headers in zip(webhook.received, webhook.headers):
+    for body, headers in zip(webhook.received, webhook.headers, strict=True):
         assert set(body) == {
-            "notification_id", "event", "case_id", "school_id", "recipient_role", "recipient_roles",
-            "obligation", "due_at", "escalation_level",
+            "notification_id",
+            "event",
+            "case_id",
+            "school_id",
+            "recipient_role",
+            "recipient_roles",
+            "obligation",
+            "due_at",
+            "escalation_level",
         }
         assert headers["Idempotency-Key"] == body["notification_id"]
     # notification texts and webhook bodies carry no student data

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from logconfig import drop_personal_data
+from config.logs import drop_personal_data
 from tests.support import STUDENT_NAME, SUMMARY, eventually, open_case, refusal_path
 
 

@@ -64,5 +64,7 @@ def test_api_command_refuses_a_bad_policy_file(tmp_path):
     bad = tmp_path / "p.json"
     bad.write_text(json.dumps({"version": "x", "assess_within_warning": "soon"}))
     env = service_env(policy_file=bad)
-    r = subprocess.run([str(Path(sys.executable).parent / "crisisflow"), "api"], env=env, capture_output=True, text=True, timeout=30)
+    r = subprocess.run(
+        [str(Path(sys.executable).parent / "crisisflow"), "api"], env=env, capture_output=True, text=True, timeout=30
+    )
     assert r.returncode == 2 and "assess_within_warning" in r.stderr

@@ -120,7 +120,9 @@ async def test_guards_refuse_with_the_reason(sqlite_stack):
 
     # low risk: straight to closed
     cid = (await open_case(stack))["case_id"]
-    view = await step(stack, cid, "assess", {"instrument": "asq", "answers": {"q1": False, "q2": False, "q3": False, "q4": False}})
+    view = await step(
+        stack, cid, "assess", {"instrument": "asq", "answers": {"q1": False, "q2": False, "q3": False, "q4": False}}
+    )
     assert view["allowed_actions"] == ["guardian_notice", "intervene", "close"]
     view = await step(stack, cid, "close", {"reason": "no_crisis", "outcome": "筛查阴性", "rationale": "ASQ 全部为否"})
     assert view["state"] == "closed"

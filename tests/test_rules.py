@@ -10,9 +10,9 @@ import pytest
 from models.assessment import AssessmentError, resolve_risk
 from models.domain import CaseState, Instrument, RiskLevel
 from models.policy import DeadlinePolicy, PolicyFileError, load_policy, parse_duration
-from workflows.machine import RULES, CaseMachine, Refused, roles_for
+from workflows.machine import RULES, CaseMachine, Forbidden, Refused, roles_for
 
-L, M, H, I = RiskLevel.low, RiskLevel.moderate, RiskLevel.high, RiskLevel.imminent
+L, M, H, I = RiskLevel.low, RiskLevel.moderate, RiskLevel.high, RiskLevel.imminent  # noqa: E741 - initials
 
 
 def asq(q1=False, q2=False, q3=False, q4=False, q5=None):
@@ -113,7 +113,11 @@ def test_policy_file_json_and_toml(tmp_path):
     j = tmp_path / "p.json"
     j.write_text(json.dumps({"version": "fast-1", "assess_within_warning": "20s", "escalation_step": "5s"}))
     p = load_policy(j)
-    assert (p.version, p.assess_within_warning, p.escalation_step) == ("fast-1", timedelta(seconds=20), timedelta(seconds=5))
+    assert (p.version, p.assess_within_warning, p.escalation_step) == (
+        "fast-1",
+        timedelta(seconds=20),
+        timedelta(seconds=5),
+    )
     assert p.report_within == timedelta(hours=24)  # untouched keys keep the defaults
     t = tmp_path / "p.toml"
     t.write_text('version = "toml-1"\nguardian_notice_within = "90m"\n')
@@ -145,7 +149,7 @@ def test_every_rule_is_reachable_by_its_roles():
     for rule in RULES:
         for state in rule.source:
             m = CaseMachine.at(state, H, True, True)
-            if all(getattr(m.facts, c)() for c in rule.conditions):
+            if all(getattr(m.facts, c)() for c in rule.guard):
                 for role in rule.roles:
                     assert m.check(rule.action, rule.variant, role) is rule
 
@@ -166,5 +170,5 @@ def test_refusal_says_why_and_what_is_allowed():
     assert refused.value.allowed == ["guardian_notice", "intervene"]
     assert "intervention plan" in str(refused.value)
     assert m.state is CaseState.assessed  # nothing moved
-    with pytest.raises(PermissionError):
+    with pytest.raises(Forbidden):
         m.check("intervene", role="head_teacher")

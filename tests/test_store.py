@@ -12,11 +12,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
+from crypto.sealed import SealError
+from db.engine import alembic_config, make_engine, migrate
 from models import store
 from models.case import Actor, CaseData, CaseEvent, Deadline, OpenCaseBody
-from models.db import alembic_config, make_engine, migrate
 from models.domain import CaseState
-from models.sealed import SealError
 from models.policy import DeadlinePolicy
 from models.tables import NotificationRow
 from tests.conftest import KEYRING
@@ -38,13 +38,22 @@ def _case(case_id: str = "c1", events: int = 1, school: str = "school-a") -> Cas
         opened_by=Actor(staff_id="ht", role="head_teacher", school_id=school),
         opened_at=T0,
         policy=DeadlinePolicy(),
-        deadlines=[Deadline(obligation="assess", responsible_role="psychology_teacher", due_at=T0 + timedelta(hours=24))],
+        deadlines=[
+            Deadline(obligation="assess", responsible_role="psychology_teacher", due_at=T0 + timedelta(hours=24))
+        ],
     )
     for seq in range(1, events + 1):
         data.events.append(
-            CaseEvent(seq=seq, at=T0 + timedelta(minutes=seq), action="open" if seq == 1 else "escalate",
-                      actor="ht", actor_role="head_teacher", from_state=None if seq == 1 else CaseState.identified,
-                      to_state=CaseState.identified, detail={"n": seq})
+            CaseEvent(
+                seq=seq,
+                at=T0 + timedelta(minutes=seq),
+                action="open" if seq == 1 else "escalate",
+                actor="ht",
+                actor_role="head_teacher",
+                from_state=None if seq == 1 else CaseState.identified,
+                to_state=CaseState.identified,
+                detail={"n": seq},
+            )
         )
     return data
 
@@ -90,8 +99,16 @@ def test_listing_overdue_and_escalation(engine):
 
 def test_outbox_inserts_once(engine):
     store.project_case(engine, _case())
-    row = dict(notification_id="c1-1-case_opened", case_id="c1", school_id="school-a", event="case_opened",
-               recipient_role="psychology_teacher", recipient_roles=["psychology_teacher"], text="t", created_at=T0)
+    row = dict(
+        notification_id="c1-1-case_opened",
+        case_id="c1",
+        school_id="school-a",
+        event="case_opened",
+        recipient_role="psychology_teacher",
+        recipient_roles=["psychology_teacher"],
+        text="t",
+        created_at=T0,
+    )
     store.add_notification(engine, NotificationRow(**row))
     store.mark_delivery(engine, "c1-1-case_opened", T0)
     again = store.add_notification(engine, NotificationRow(**row))
@@ -139,12 +156,16 @@ def test_the_sealing_migration_seals_values_written_before_it(db_url):
     with plain_engine.begin() as conn:
         values = store.case_values(data)
         values.update(student=json.dumps(values["student"], ensure_ascii=False))
-        conn.execute(sqlalchemy.text(
-            "INSERT INTO cases (case_id, school_id, state, student_ref, student, risk_factors, warning_signals, summary,"
-            " opened_by, policy, policy_version, workflow_code_version, guardian_notified, guardian_consented,"
-            " escalation_level, opened_at, updated_at, last_seq) VALUES (:case_id, :school_id, :state, :student_ref,"
-            " :student, '[]', '[]', :summary, '{}', '{}', 'v', '1', false, false, 0, :opened_at, :updated_at, 1)"),
-            values)
+        conn.execute(
+            sqlalchemy.text(
+                "INSERT INTO cases (case_id, school_id, state, student_ref, student, risk_factors,"
+                " warning_signals, summary, opened_by, policy, policy_version, workflow_code_version,"
+                " guardian_notified, guardian_consented, escalation_level, opened_at, updated_at, last_seq)"
+                " VALUES (:case_id, :school_id, :state, :student_ref, :student, '[]', '[]', :summary, '{}', '{}',"
+                " 'v', '1', false, false, 0, :opened_at, :updated_at, 1)"
+            ),
+            values,
+        )
     with pytest.raises(SealError, match="1 cases.student value"):
         migrate(plain_engine)
     sealed = make_engine(db_url, keyring=KEYRING)
@@ -160,12 +181,22 @@ def test_the_sealing_migration_seals_values_written_before_it(db_url):
 def test_the_access_log_chain_holds_under_concurrent_writers(engine):
     from concurrent.futures import ThreadPoolExecutor
 
-    from models import access_log
+    from audit import access_log
 
     def write(i: int) -> int:
-        return access_log.append(engine, at=T0, staff_id=f"s{i}", role="leadership", school_id="school-a",
-                                 what="read a case", method="GET", path=f"/api/v1/cases/c{i}", case_id=f"c{i}",
-                                 client="127.0.0.1", status=200)
+        return access_log.append(
+            engine,
+            at=T0,
+            staff_id=f"s{i}",
+            role="leadership",
+            school_id="school-a",
+            what="read a case",
+            method="GET",
+            path=f"/api/v1/cases/c{i}",
+            case_id=f"c{i}",
+            client="127.0.0.1",
+            status=200,
+        )
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         seqs = sorted(pool.map(write, range(40)))

@@ -9,13 +9,12 @@ import shutil
 
 import pytest
 from playwright.async_api import async_playwright
-
 from temporalio.testing import WorkflowEnvironment
 
-from models.temporal import data_converter
+from config.temporal import data_converter
+from models import search_attributes as sa
 from tests.conftest import KEYRING, OTHER_SCHOOL, TEMPORAL, free_port, make_settings, running_stack, token
 from tests.support import STUDENT_NAME, SUMMARY, open_case, step
-from workflows import search_attributes as sa
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",

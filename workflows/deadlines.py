@@ -1,7 +1,10 @@
-"""Obligations, their deadlines and the warning ladder (三级预警 plus the leadership group).
+"""Deadlines and the warning ladder (三级预警 plus the leadership group).
 
-Pure functions over :class:`models.case.CaseData`; the workflow calls them
-with ``workflow.now()`` so they stay deterministic.
+Which action opens or meets which obligation is the transition table's
+(``workflows/machine.py``); this module says how long an obligation may take
+(the case's own policy) and how an unmet one climbs the ladder. Pure
+functions over :class:`models.case.CaseData`; the workflow calls them with
+``workflow.now()`` so they stay deterministic.
 """
 
 from __future__ import annotations
@@ -9,34 +12,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from models.case import CaseData, Deadline
-from models.domain import NotificationEvent, Obligation, Recipient, RiskLevel
-
-#: Who must meet each obligation (DOMAIN.md, referral flow and people).
-OWNER: dict[Obligation, Recipient] = {
-    Obligation.assess: Recipient.psychology_teacher,
-    Obligation.guardian_notice: Recipient.head_teacher,
-    Obligation.intervene: Recipient.psychology_teacher,
-    Obligation.guardian_answer: Recipient.head_teacher,
-    Obligation.report: Recipient.leadership,
-}
-
-#: The notification sent when an obligation opens.
-OPENED_EVENT: dict[Obligation, NotificationEvent] = {
-    Obligation.assess: NotificationEvent.case_opened,
-    Obligation.guardian_notice: NotificationEvent.guardian_notice_required,
-    Obligation.intervene: NotificationEvent.intervention_required,
-    Obligation.guardian_answer: NotificationEvent.referral_made,
-    Obligation.report: NotificationEvent.guardian_refused,
-}
-
-#: Which action meets which obligation.
-MET_BY: dict[str, Obligation] = {
-    "assess": Obligation.assess,
-    "guardian_notice": Obligation.guardian_notice,
-    "intervene": Obligation.intervene,
-    "guardian_response": Obligation.guardian_answer,
-    "report": Obligation.report,
-}
+from models.domain import Obligation, Recipient
+from workflows.machine import OBLIGATIONS
 
 #: The warning ladder: level -> who is told. Level 1 at the deadline, then one
 #: level every ``escalation_step`` [seed 002, 四: class, grade, specialist; then
@@ -50,35 +27,39 @@ LADDER: dict[int, tuple[Recipient, ...]] = {
 TOP_LEVEL = max(LADDER)
 
 
-def opened_by(action: str, variant: str | None, case: CaseData, now: datetime) -> list[Deadline]:
-    """The deadlines an accepted action starts, per the case's own policy."""
+def within(obligation: Obligation, case: CaseData) -> timedelta:
+    """How long the case's policy gives an obligation, opened now."""
     policy = case.policy
-    due: dict[Obligation, timedelta] = {}
-    if action == "open":
-        due[Obligation.assess] = (
-            policy.assess_within_warning if case.warning_signals else policy.assess_within_risk_only
-        )
-    elif action == "assess" and case.risk_level is not None:
-        if case.risk_level in (RiskLevel.high, RiskLevel.imminent) and not case.guardian_notified:
-            due[Obligation.guardian_notice] = policy.guardian_notice_within
-        within = policy.intervene_within(case.risk_level)
-        if within is not None:
-            due[Obligation.intervene] = within
-    elif action == "refer":
-        due[Obligation.guardian_answer] = policy.guardian_answer_within
-    elif action == "guardian_response" and variant == "refuse":
-        due[Obligation.report] = policy.report_within
-    return [Deadline(obligation=o, responsible_role=OWNER[o], due_at=now + d) for o, d in due.items()]
+    match obligation:
+        case Obligation.assess:
+            return policy.assess_within_warning if case.warning_signals else policy.assess_within_risk_only
+        case Obligation.guardian_notice:
+            return policy.guardian_notice_within
+        case Obligation.intervene:
+            return policy.intervene_within(case.risk_level)
+        case Obligation.guardian_answer:
+            return policy.guardian_answer_within
+        case Obligation.report:
+            return policy.report_within
 
 
-def meet(case: CaseData, action: str, now: datetime) -> Deadline | None:
-    """Mark the obligation this action meets; stops its ladder."""
-    obligation = MET_BY.get(action)
-    for deadline in case.deadlines:
-        if deadline.obligation == obligation and deadline.met_at is None:
-            deadline.met_at = now
-            return deadline
-    return None
+def open_deadline(obligation: Obligation, case: CaseData, now: datetime) -> Deadline:
+    deadline = Deadline(
+        obligation=obligation,
+        responsible_role=OBLIGATIONS[obligation].owner,
+        due_at=now + within(obligation, case),
+    )
+    case.deadlines.append(deadline)
+    return deadline
+
+
+def meet(case: CaseData, obligations: tuple[Obligation, ...], now: datetime) -> None:
+    """Mark the open deadlines of these obligations met; stops their ladders."""
+    for obligation in obligations:
+        for deadline in case.deadlines:
+            if deadline.obligation == obligation and deadline.met_at is None:
+                deadline.met_at = now
+                break
 
 
 def next_escalation(deadline: Deadline, step: timedelta) -> datetime | None:

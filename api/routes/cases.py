@@ -26,13 +26,14 @@ from api.access import ACTION_PATHS, sees_identity
 from api.auth import Principal
 from api.deps import ActorDep, ClientDep, EngineDep, PolicyDep, SettingsDep
 from api.errors import MAX_OFFSET, unprocessable
+from config.temporal import workflow_id
 from models import store
 from models.case import (
     ActionCommand,
     AssessCommand,
     AssessmentBody,
-    CaseStart,
     CasePage,
+    CaseStart,
     CaseView,
     CloseCommand,
     ClosureBody,
@@ -47,8 +48,7 @@ from models.case import (
     ReferralBody,
 )
 from models.domain import CaseState, RiskLevel
-from models.temporal import workflow_id
-from workflows.case import FORBIDDEN, REFUSED, CaseWorkflow
+from workflows.case_workflow import FORBIDDEN, REFUSED, CaseWorkflow
 from workflows.machine import roles_for
 from workflows.view import case_view
 

@@ -19,10 +19,10 @@ from pydantic import BaseModel, Field
 from temporalio.api.common.v1 import Payload
 
 from api.access import RULES, in_scope
-from api.errors import unprocessable
 from api.deps import ActorDep, EngineDep
+from api.errors import unprocessable
+from crypto.codec import CodecError, EncryptionCodec, is_encrypted, payload_case
 from models import store
-from models.codec import CodecError, EncryptionCodec, is_encrypted, payload_case
 
 router = APIRouter(prefix="/codec", tags=["codec"])
 

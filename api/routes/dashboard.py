@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+
 from fastapi import APIRouter
 
 from api.deps import ActorDep, EngineDep

@@ -8,9 +8,9 @@ from fastapi import APIRouter, HTTPException, status
 from fastapi.responses import Response
 
 from api.deps import EngineDep
+from crypto.sealed import SealError, engine_keyring, open_stored
 from models import store
 from models.case import DocumentView, NotificationView
-from models.sealed import SealError, engine_keyring, open_stored
 
 router = APIRouter(tags=["documents"])
 log = structlog.get_logger(__name__)

@@ -20,6 +20,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from api.access import SESSION_COOKIE, SUPERVISOR_PAGES, Access, in_scope, sees_identity
 from api.auth import Principal, TokenError, read_token
 from api.deps import ClientDep, EngineDep
+from audit import history
 from models import store
 from models.dashboard import dashboard
 from models.domain import (
@@ -30,7 +31,6 @@ from models.domain import (
     CaseState,
     RiskLevel,
 )
-from workflows import audit
 from workflows.view import case_view
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -40,31 +40,98 @@ _env = Environment(loader=PackageLoader("api", "templates"), autoescape=select_a
 
 LABELS = {
     "zh": {
-        "title": "心理危机个案督导", "cases": "个案列表", "overdue": "逾期事项", "state": "状态", "risk": "风险",
-        "student": "学生", "opened": "识别时间", "level": "预警级别", "due": "期限", "case": "个案",
-        "obligation": "事项", "owner": "责任人", "filter": "筛选", "all": "全部", "overdue_only": "仅逾期",
-        "timeline": "处置时间线", "deadlines": "期限", "met": "完成时间", "actor": "操作人", "kind": "类型",
-        "summary": "情况摘要", "signin": "登录", "token": "访问令牌", "signout": "退出", "none": "无",
-        "overdue_for": "逾期", "hours": "小时", "class": "班级", "forbidden": "您的角色无权查看督导页面。",
-        "total": "共", "assess_time": "识别至评估（中位数/90分位，小时）", "in_time": "高风险个案按时处置率（目标 90%）",
+        "title": "心理危机个案督导",
+        "cases": "个案列表",
+        "overdue": "逾期事项",
+        "state": "状态",
+        "risk": "风险",
+        "student": "学生",
+        "opened": "识别时间",
+        "level": "预警级别",
+        "due": "期限",
+        "case": "个案",
+        "obligation": "事项",
+        "owner": "责任人",
+        "filter": "筛选",
+        "all": "全部",
+        "overdue_only": "仅逾期",
+        "timeline": "处置时间线",
+        "deadlines": "期限",
+        "met": "完成时间",
+        "actor": "操作人",
+        "kind": "类型",
+        "summary": "情况摘要",
+        "signin": "登录",
+        "token": "访问令牌",
+        "signout": "退出",
+        "none": "无",
+        "overdue_for": "逾期",
+        "hours": "小时",
+        "class": "班级",
+        "forbidden": "您的角色无权查看督导页面。",
+        "total": "共",
+        "assess_time": "识别至评估（中位数/90分位，小时）",
+        "in_time": "高风险个案按时处置率（目标 90%）",
         "grade": "年级",
-        "kinds": {"opened": "立案", "action_accepted": "操作", "timer_fired": "计时到期", "escalation": "预警升级",
-                  "notification_sent": "已发通知", "document_made": "已生成文书", "state_change": "状态变更",
-                  "reported": "已上报", "closed": "结案", "continued_as_new": "续存"},
+        "kinds": {
+            "opened": "立案",
+            "action_accepted": "操作",
+            "timer_fired": "计时到期",
+            "escalation": "预警升级",
+            "notification_sent": "已发通知",
+            "document_made": "已生成文书",
+            "state_change": "状态变更",
+            "reported": "已上报",
+            "closed": "结案",
+            "continued_as_new": "续存",
+        },
     },
     "en": {
-        "title": "Crisis case supervision", "cases": "Cases", "overdue": "Overdue", "state": "State", "risk": "Risk",
-        "student": "Student", "opened": "Identified", "level": "Warning level", "due": "Due", "case": "Case",
-        "obligation": "Obligation", "owner": "Owner", "filter": "Filter", "all": "All", "overdue_only": "Overdue only",
-        "timeline": "Timeline", "deadlines": "Deadlines", "met": "Met", "actor": "Actor", "kind": "Kind",
-        "summary": "Summary", "signin": "Sign in", "token": "Access token", "signout": "Sign out", "none": "none",
-        "overdue_for": "overdue", "hours": "h", "class": "Class", "forbidden": "Your role may not see the supervisor pages.",
-        "total": "total", "assess_time": "Identification to assessment (median/p90, hours)",
-        "in_time": "High-risk cases handled in time (target 90%)", "grade": "Grade",
-        "kinds": {"opened": "opened", "action_accepted": "action", "timer_fired": "timer fired",
-                  "escalation": "escalation", "notification_sent": "notification sent",
-                  "document_made": "document made", "state_change": "state change", "reported": "reported",
-                  "closed": "closed", "continued_as_new": "continued as new"},
+        "title": "Crisis case supervision",
+        "cases": "Cases",
+        "overdue": "Overdue",
+        "state": "State",
+        "risk": "Risk",
+        "student": "Student",
+        "opened": "Identified",
+        "level": "Warning level",
+        "due": "Due",
+        "case": "Case",
+        "obligation": "Obligation",
+        "owner": "Owner",
+        "filter": "Filter",
+        "all": "All",
+        "overdue_only": "Overdue only",
+        "timeline": "Timeline",
+        "deadlines": "Deadlines",
+        "met": "Met",
+        "actor": "Actor",
+        "kind": "Kind",
+        "summary": "Summary",
+        "signin": "Sign in",
+        "token": "Access token",
+        "signout": "Sign out",
+        "none": "none",
+        "overdue_for": "overdue",
+        "hours": "h",
+        "class": "Class",
+        "forbidden": "Your role may not see the supervisor pages.",
+        "total": "total",
+        "assess_time": "Identification to assessment (median/p90, hours)",
+        "in_time": "High-risk cases handled in time (target 90%)",
+        "grade": "Grade",
+        "kinds": {
+            "opened": "opened",
+            "action_accepted": "action",
+            "timer_fired": "timer fired",
+            "escalation": "escalation",
+            "notification_sent": "notification sent",
+            "document_made": "document made",
+            "state_change": "state change",
+            "reported": "reported",
+            "closed": "closed",
+            "continued_as_new": "continued as new",
+        },
     },
 }
 
@@ -72,8 +139,14 @@ LABELS = {
 def _render(name: str, lang: str, status_code: int = 200, **context) -> HTMLResponse:
     lang = lang if lang in LABELS else "zh"
     html = _env.get_template(name).render(
-        t=LABELS[lang], lang=lang, state_zh=STATE_ZH, risk_zh=RISK_ZH, role_zh=ROLE_ZH,
-        obligation_zh=OBLIGATION_ZH, zh=lang == "zh", **context
+        t=LABELS[lang],
+        lang=lang,
+        state_zh=STATE_ZH,
+        risk_zh=RISK_ZH,
+        role_zh=ROLE_ZH,
+        obligation_zh=OBLIGATION_ZH,
+        zh=lang == "zh",
+        **context,
     )
     return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
 
@@ -88,7 +161,9 @@ def _viewer(request: Request) -> Principal | None:
         return None
 
 
-def _gate(request: Request, lang: str, what: str, case_id: str | None = None) -> Principal | HTMLResponse | RedirectResponse:
+def _gate(
+    request: Request, lang: str, what: str, case_id: str | None = None
+) -> Principal | HTMLResponse | RedirectResponse:
     actor = _viewer(request)
     if actor is None:
         return RedirectResponse(f"/ui/login?lang={lang}", status_code=303)
@@ -110,8 +185,15 @@ async def login(request: Request, token: Annotated[str, Form(max_length=4000)], 
     except TokenError as exc:
         return _render("login.html", lang, status_code=401, error=str(exc))
     response = RedirectResponse(f"/ui?lang={lang}", status_code=303)
-    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https",
-                        path="/", max_age=8 * 3600)
+    response.set_cookie(
+        COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+        max_age=8 * 3600,
+    )
     return response
 
 
@@ -138,12 +220,28 @@ async def case_list(
     state = CaseState(state) if state in CaseState.__members__ else None
     risk_level = RiskLevel(risk_level) if risk_level in RiskLevel.__members__ else None
     now = datetime.now(UTC)
-    page = store.list_cases(engine, school_id=gate.school_id, now=now, state=state, risk_level=risk_level,
-                            overdue=True if overdue else None, limit=200)
+    page = store.list_cases(
+        engine,
+        school_id=gate.school_id,
+        now=now,
+        state=state,
+        risk_level=risk_level,
+        overdue=True if overdue else None,
+        limit=200,
+    )
     names = store.student_names(engine, [c.case_id for c in page.items]) if sees_identity(gate) else {}
     board = dashboard(engine, gate.school_id, now)
-    return _render("cases.html", lang, actor=gate, page=page, names=names, board=board,
-                   states=list(CaseState), risks=list(RiskLevel), chosen={"state": state, "risk": risk_level, "overdue": overdue})
+    return _render(
+        "cases.html",
+        lang,
+        actor=gate,
+        page=page,
+        names=names,
+        board=board,
+        states=list(CaseState),
+        risks=list(RiskLevel),
+        chosen={"state": state, "risk": risk_level, "overdue": overdue},
+    )
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
@@ -155,8 +253,7 @@ async def case_page(request: Request, case_id: str, engine: EngineDep, client: C
     if data is None or not in_scope(SUPERVISOR_PAGES, gate, data.school_id):
         return _render("forbidden.html", lang, status_code=404, actor=gate)
     try:
-        timeline = (await audit.case_timeline(client, case_id)).entries
-    except Exception:  # noqa: BLE001 - the history may be past retention; the page still shows the case
+        timeline = (await history.case_timeline(client, engine, case_id)).entries
+    except history.HistoryGone:  # neither on the server nor archived: the page still shows the case
         timeline = []
-    return _render("case.html", lang, actor=gate, view=case_view(data), timeline=timeline,
-                   identity=sees_identity(gate))
+    return _render("case.html", lang, actor=gate, view=case_view(data), timeline=timeline, identity=sees_identity(gate))

@@ -23,6 +23,9 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
+from audit import history
+from config.temporal import data_converter
+from db.engine import migrate, open_engine
 from models.case import (
     ActionCommand,
     Actor,
@@ -35,14 +38,11 @@ from models.case import (
     OpenCaseBody,
     ReferCommand,
 )
-from models.db import migrate, open_engine
 from models.policy import DeadlinePolicy
-from models.temporal import data_converter
 from tests.conftest import TEST_SERVER, make_settings
 from tests.support import ASSESS_HIGH, CLOSE, NOTICE, PLAN, REFERRAL, open_body
 from worker import build_worker
-from workflows import audit
-from workflows.case import CaseWorkflow
+from workflows.case_workflow import CaseWorkflow
 
 SCHOOL = "school-a"
 HEAD = Actor(staff_id="ht-1", role="head_teacher", school_id=SCHOOL)
@@ -54,7 +54,9 @@ async def _run(env, settings, out: Path, name: str, script, history_event_limit:
     case_id = uuid.uuid4().hex
     start = CaseStart(case_id=case_id, opened_by=HEAD, case=OpenCaseBody.model_validate(open_body()),
                       policy=DeadlinePolicy(version="golden-2026.1"), history_event_limit=history_event_limit)
-    handle = await env.client.start_workflow(CaseWorkflow.run, start, id=f"case-{case_id}", task_queue=settings.task_queue)
+    handle = await env.client.start_workflow(
+        CaseWorkflow.run, start, id=f"case-{case_id}", task_queue=settings.task_queue
+    )
     await handle.execute_update(CaseWorkflow.opened)
 
     async def act(actor, body):
@@ -62,10 +64,10 @@ async def _run(env, settings, out: Path, name: str, script, history_event_limit:
 
     await script(env, act)
     await env.client.get_workflow_handle(f"case-{case_id}").result()
-    runs = await audit.case_histories(env.client, case_id)
+    runs = await history.case_histories(env.client, case_id)
     for n, run in enumerate(runs, start=1):
         suffix = "" if len(runs) == 1 else f".run{n}"
-        (out / f"{name}{suffix}.json").write_text(audit.export_json(run))
+        (out / f"{name}{suffix}.json").write_text(history.export_json(run))
     print(f"{name}: {len(runs)} run(s)")
 
 
@@ -107,18 +109,21 @@ async def continue_as_new(env, act):
 async def main(out: Path) -> None:
     from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 
-    from models.keyring import Keyring, ensure_file, rotate
-    from workflows import search_attributes as sa
+    from crypto.keyring import Keyring, ensure_file, rotate
+    from models import search_attributes as sa
 
     out.mkdir(parents=True, exist_ok=True)
     keyring_file = ensure_file(out / "keyring.json")
     keyring = Keyring(str(keyring_file))
-    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=TEST_SERVER,
-                                                        data_converter=data_converter(keyring))
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=TEST_SERVER, data_converter=data_converter(keyring)
+    )
     async with env:
-        await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
-            namespace=env.client.namespace,
-            search_attributes={k.name: k.indexed_value_type.value for k in sa.ALL}))
+        await env.client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace=env.client.namespace, search_attributes={k.name: k.indexed_value_type.value for k in sa.ALL}
+            )
+        )
         with tempfile.TemporaryDirectory() as tmp:
             settings = make_settings(Path(tmp), f"sqlite:///{tmp}/golden.db", None, keyring=str(keyring_file))
             engine = open_engine(settings)

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec, SerializationContext, WithSerializationContext
 
-from models.keyring import Keyring, Unreadable, decrypt, encrypt
+from crypto.keyring import Keyring, Unreadable, decrypt, encrypt
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
@@ -52,7 +52,9 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
 
     def with_context(self, context: SerializationContext) -> "EncryptionCodec":
         workflow_id = getattr(context, "workflow_id", None) or ""
-        case_id = workflow_id.removeprefix(CASE_WORKFLOW_PREFIX) if workflow_id.startswith(CASE_WORKFLOW_PREFIX) else None
+        case_id = (
+            workflow_id.removeprefix(CASE_WORKFLOW_PREFIX) if workflow_id.startswith(CASE_WORKFLOW_PREFIX) else None
+        )
         return EncryptionCodec(self.keyring, case_id)
 
     def for_case(self, case_id: str | None) -> "EncryptionCodec":

@@ -9,7 +9,7 @@ import json
 import sqlalchemy as sa
 from alembic import op
 
-from models.sealed import PREFIX, SealError, seal, unseal
+from crypto.sealed import PREFIX, SealError, seal, unseal
 
 revision = '0006'
 down_revision = '0005'
@@ -38,7 +38,7 @@ def _write(bind, rows: dict, convert) -> None:
         where = " AND ".join(f"{k} = :{k}" for k in key)
         for *ids, value in rows[table, column]:
             bind.execute(sa.text(f"UPDATE {table} SET {column} = :v WHERE {where}"),
-                         {"v": convert(f"{table}.{column}", column, value), **dict(zip(key, ids))})
+                         {"v": convert(f"{table}.{column}", column, value), **dict(zip(key, ids, strict=True))})
 
 
 def _retype(sealed: bool) -> None:

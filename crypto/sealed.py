@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Text
 from sqlalchemy.types import TypeDecorator
 
-from models.keyring import Keyring, Unreadable, decrypt, encrypt
+from crypto.keyring import Keyring, Unreadable, decrypt, encrypt
 
 PREFIX = "sealed:v1:"
 

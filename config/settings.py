@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from models.keyring import KEYRING_FILE, Keyring, KeyringError, ensure_file
+from crypto.keyring import KEYRING_FILE, Keyring, KeyringError, ensure_file
 
 SECRET_FILE = "secret"
 MIN_SECRET_CHARS = 32

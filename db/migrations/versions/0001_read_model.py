@@ -1,13 +1,12 @@
 """read model: cases, events, deadlines, outbox, documents, idempotency keys
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-22
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-
+from alembic import op
 
 revision = '0001'
 down_revision = None

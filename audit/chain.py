@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlmodel import Session, col, select
+
 GENESIS = "0" * 64
 
 
@@ -46,8 +48,6 @@ def verify(
     content: Callable[[Any], str | None] = lambda _row: None,
 ) -> tuple[int, list[Problem]]:
     """Read a chained table and its head and walk it; returns the rows checked and every problem."""
-    from sqlmodel import Session, col, select
-
     with Session(engine) as session:
         head = session.get(head_model, 1) or head_model(id=1, last_seq=0, head_sha256=GENESIS)
         rows = session.exec(select(row_model).order_by(col(row_model.seq))).all()

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime
+from datetime import UTC, datetime
 
 from pydantic import BaseModel
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from models import chain
-from models.store import utc
+from audit import chain
 from models.tables import AccessLogHeadRow, AccessLogRow
 
 _FIELDS = ("seq", "at", "staff_id", "role", "school_id", "what", "method", "path", "case_id", "client", "status")
@@ -36,7 +35,7 @@ class AccessEntry(BaseModel):
 
 
 def entry_digest(row: AccessLogRow) -> str:
-    values = [utc(row.at).isoformat() if f == "at" else getattr(row, f) for f in _FIELDS]
+    values = [row.at.isoformat() if f == "at" else getattr(row, f) for f in _FIELDS]
     return chain.sha256(*values, row.prev_sha256)
 
 
@@ -47,7 +46,7 @@ def append(engine: Engine, **fields) -> int:
             with _append_lock, Session(engine) as session, session.begin():
                 head = chain.locked_head(session, AccessLogHeadRow)
                 row = AccessLogRow(seq=head.last_seq + 1, prev_sha256=head.head_sha256, entry_sha256="", **fields)
-                row.at = utc(row.at)
+                row.at = row.at.astimezone(UTC)
                 row.entry_sha256 = entry_digest(row)
                 seq = head.last_seq = row.seq
                 head.head_sha256 = row.entry_sha256
@@ -61,8 +60,6 @@ def append(engine: Engine, **fields) -> int:
 
 
 def entries(engine: Engine, case_id: str | None, limit: int, offset: int) -> tuple[int, list[AccessEntry]]:
-    from sqlalchemy import func
-
     with Session(engine) as session:
         query = select(AccessLogRow)
         counter = select(func.count()).select_from(AccessLogRow)
@@ -71,7 +68,7 @@ def entries(engine: Engine, case_id: str | None, limit: int, offset: int) -> tup
             counter = counter.where(col(AccessLogRow.case_id) == case_id)
         total = session.exec(counter).one()
         rows = session.exec(query.order_by(col(AccessLogRow.seq).desc()).offset(offset).limit(limit)).all()
-    return total, [AccessEntry.model_validate({**r.model_dump(), "at": utc(r.at)}) for r in rows]
+    return total, [AccessEntry.model_validate(r, from_attributes=True) for r in rows]
 
 
 def verify(engine: Engine) -> tuple[int, list[chain.Problem]]:

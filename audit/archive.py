@@ -15,9 +15,8 @@ from datetime import datetime
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from models import chain
-from models.chain import Problem
-from models.store import utc
+from audit import chain
+from audit.chain import Problem
 from models.tables import ArchivedHistoryRow, ArchiveHeadRow, CaseRow
 
 __all__ = ["Problem", "append", "verify"]
@@ -41,7 +40,7 @@ def closed_not_archived(engine: Engine, limit: int = 500) -> list[tuple[str, dat
             .order_by(col(CaseRow.closed_at))
             .limit(limit)
         ).all()
-    return [(case_id, utc(closed_at)) for case_id, closed_at in rows]
+    return list(rows)
 
 
 def append(
@@ -82,9 +81,14 @@ def append(
 def verify(engine: Engine) -> tuple[int, list[Problem]]:
     """Walk the chain; returns the rows checked and every problem, each naming its row."""
     return chain.verify(
-        engine, "archive", ArchivedHistoryRow, ArchiveHeadRow,
+        engine,
+        "archive",
+        ArchivedHistoryRow,
+        ArchiveHeadRow,
         entry=lambda r: entry_digest(r.seq, r.case_id, r.run_id, r.history_sha256, r.prev_sha256),
-        content=lambda r: None if digest(r.history) == r.history_sha256 else "history altered (its SHA-256 no longer matches)",
+        content=lambda r: (
+            None if digest(r.history) == r.history_sha256 else "history altered (its SHA-256 no longer matches)"
+        ),
     )
 
 

@@ -8,9 +8,9 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 
-from models.codec import EncryptionCodec
-from models.keyring import Keyring
-from models.settings import Settings
+from config.settings import Settings
+from crypto.codec import EncryptionCodec
+from crypto.keyring import Keyring
 
 
 def data_converter(keyring: Keyring) -> DataConverter:

@@ -1,34 +1,41 @@
-"""Reading a case's Temporal history: the supervisor's timeline and the auditor's replay.
+"""Reading a case's Temporal history on the client side: the supervisor's timeline, export, load.
 
 Temporal's event history is the record. Everything here decodes it through
-the project's data converter (``models.temporal.data_converter``: pydantic
+the project's data converter (``config.temporal.data_converter``: pydantic
 JSON, AES-GCM encrypted with the keyring), so a reader needs the keyring;
-histories recorded before encryption decode as they are.
+histories recorded before encryption decode as they are. Once retention has
+removed a closed case from the server, its runs come from the archive
+(``audit/archive.py``): ``case_runs`` and ``case_timeline`` fall back to it.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC
-from pathlib import Path
 
+from sqlalchemy import Engine
 from temporalio import converter as temporal_converter
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
 from temporalio.converter import DataConverter
-from temporalio.worker import Replayer
+from temporalio.service import RPCError, RPCStatusCode
 
-from models.audit import ReplayReport, Timeline, TimelineEntry, Transition
+from audit import archive
+from config.temporal import workflow_id
+from models import search_attributes as sa
 from models.case import ActionCommand, CaseStart, CaseView, DocumentRequest, NotificationRequest
-from models.domain import CaseState, NotificationEvent
-from models.temporal import workflow_id
-from workflows import search_attributes as sa
-from workflows.case import SYSTEM, CaseWorkflow
+from models.domain import SYSTEM, Action, CaseState, NotificationEvent
+from models.io import Io
+from models.timeline import Timeline, TimelineEntry, Transition
+
+
+class HistoryGone(LookupError):
+    """The case's history is neither on the server nor in the archive."""
+
 
 E = EventType
 _ESCALATIONS = {NotificationEvent.deadline_missed, NotificationEvent.deadline_escalated}
-_ACTIVITY_INPUT = {"notify": NotificationRequest, "render_document": DocumentRequest}
+_ACTIVITY_INPUT = {Io.notify.value: NotificationRequest, Io.render_document.value: DocumentRequest}
 
 
 async def _decode(conv: DataConverter, payloads, hint: type):
@@ -55,7 +62,7 @@ async def timeline_entries(histories: list[WorkflowHistory], conv: DataConverter
         for event in history.events:
             at = event.event_time.ToDatetime(tzinfo=UTC)
 
-            def add(kind: str, **fields) -> TimelineEntry:
+            def add(kind: str, at=at, run_id=run_id, **fields) -> TimelineEntry:
                 entry = TimelineEntry(at=at, kind=kind, run_id=run_id, **fields)
                 entries.append(entry)
                 return entry
@@ -68,7 +75,7 @@ async def timeline_entries(histories: list[WorkflowHistory], conv: DataConverter
                 if start.carried is None:
                     state = CaseState.identified
                     add("opened", actor=start.opened_by.staff_id, role=start.opened_by.role.value,
-                        action="open", to_state=state, note=f"policy {start.policy.version}")
+                        action=Action.open, to_state=state, note=f"policy {start.policy.version}")
                 else:
                     state = start.carried.state
             elif kind == E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
@@ -85,16 +92,21 @@ async def timeline_entries(histories: list[WorkflowHistory], conv: DataConverter
                 if found and attrs.outcome.HasField("success"):
                     entry, command = found
                     view: CaseView = await _decode(conv, attrs.outcome.success, CaseView)
-                    mine = [e for e in view.events if e.action == command.body.action and e.actor == command.actor.staff_id]
+                    mine = [
+                        e for e in view.events if e.action == command.body.action and e.actor == command.actor.staff_id
+                    ]
                     if mine:
                         entry.from_state, entry.to_state = mine[-1].from_state, mine[-1].to_state
             elif kind == E.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
                 new = _search_attribute(event, sa.CASE_STATE)
                 if new and new != state:
-                    add("reported" if new == CaseState.reported else "state_change",
+                    add(
+                        "reported" if new == CaseState.reported else "state_change",
                         actor=SYSTEM if new == CaseState.reported else None,
-                        action="report" if new == CaseState.reported else None,
-                        from_state=state, to_state=new)
+                        action=Action.report if new == CaseState.reported else None,
+                        from_state=state,
+                        to_state=new,
+                    )
                     state = CaseState(new)
             elif kind == E.EVENT_TYPE_TIMER_FIRED:
                 add("timer_fired", note=f"timer {event.timer_fired_event_attributes.timer_id}")
@@ -106,24 +118,34 @@ async def timeline_entries(histories: list[WorkflowHistory], conv: DataConverter
                 request = await _decode(conv, attrs.input, hint)
                 scheduled[event.event_id] = (attrs.activity_type.name, request)
                 if isinstance(request, NotificationRequest) and request.event in _ESCALATIONS:
-                    add("escalation", actor=SYSTEM, obligation=request.obligation.value, due_at=request.due_at,
+                    add(
+                        "escalation",
+                        actor=SYSTEM,
+                        obligation=request.obligation.value,
+                        due_at=request.due_at,
                         escalation_level=request.escalation_level,
-                        note="notify " + ", ".join(r.value for r in request.recipient_roles))
+                        note="notify " + ", ".join(r.value for r in request.recipient_roles),
+                    )
             elif kind == E.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
                 found = scheduled.get(event.activity_task_completed_event_attributes.scheduled_event_id)
                 if found is None:
                     continue
                 name, request = found
-                if name == "notify":
-                    add("notification_sent", note=f"{request.event.value} to "
-                        + ", ".join(r.value for r in request.recipient_roles),
+                if name == Io.notify:
+                    add(
+                        "notification_sent",
+                        note=f"{request.event.value} to " + ", ".join(r.value for r in request.recipient_roles),
                         obligation=request.obligation.value if request.obligation else None,
-                        due_at=request.due_at, escalation_level=request.escalation_level or None)
+                        due_at=request.due_at,
+                        escalation_level=request.escalation_level or None,
+                    )
                 else:
                     add("document_made", note=f"{request.kind.value} {request.document_id}")
             elif kind == E.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
-                add("continued_as_new",
-                    note=f"new run {event.workflow_execution_continued_as_new_event_attributes.new_execution_run_id}")
+                add(
+                    "continued_as_new",
+                    note=f"new run {event.workflow_execution_continued_as_new_event_attributes.new_execution_run_id}",
+                )
             elif kind == E.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
                 add("closed", from_state=state, to_state=CaseState.closed)
     return entries
@@ -151,13 +173,27 @@ async def case_histories(client: Client, case_id: str) -> list[WorkflowHistory]:
         runs.insert(0, await client.get_workflow_handle(workflow_id(case_id), run_id=previous).fetch_history())
 
 
-async def case_timeline(client: Client, case_id: str) -> Timeline:
-    histories = await case_histories(client, case_id)
+async def case_runs(client: Client, engine: Engine, case_id: str) -> list[WorkflowHistory]:
+    """The case's runs from the server, or from the archive once retention removed them."""
+    try:
+        return await case_histories(client, case_id)
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+    archived = [load_history(row.history, row.workflow_id) for row in archive.case_histories(engine, case_id)]
+    if not archived:
+        raise HistoryGone(f"the history of case {case_id} is neither on the server nor archived")
+    return archived
+
+
+async def case_timeline(client: Client, engine: Engine, case_id: str) -> Timeline:
+    """The one timeline of a case (API, CLI and pages), from the server or the archive."""
+    histories = await case_runs(client, engine, case_id)
     entries = await timeline_entries(histories, client.data_converter)
     return Timeline(case_id=case_id, runs=[h.run_id for h in histories], entries=entries)
 
 
-# ------------------------------------------------------------------ export and replay
+# ------------------------------------------------------------------ export and load
 
 
 def export_json(history: WorkflowHistory) -> str:
@@ -177,64 +213,3 @@ def load_history_dict(data: dict, source: str = "history") -> WorkflowHistory:
         started = events[0].get("workflowExecutionStartedEventAttributes", {})
         wf_id = started.get("workflowId") or data.get("workflowId") or source
     return WorkflowHistory.from_json(wf_id, data)
-
-
-_DIVERGENCE = re.compile(r"(Nondeterminism error:.*?)(?:\"|\\\"|\)|$)", re.S)
-
-
-def plain_divergence(failure: BaseException) -> str:
-    text = str(failure)
-    match = _DIVERGENCE.search(text)
-    message = match.group(1) if match else text
-    return " ".join(message.replace("\\n", " ").split())[:600]
-
-
-def replayer(conv: DataConverter) -> Replayer:
-    from worker import workflow_runner
-
-    return Replayer(workflows=[CaseWorkflow], data_converter=conv, workflow_runner=workflow_runner())
-
-
-async def replay_one(history: WorkflowHistory, source: str, conv: DataConverter) -> ReplayReport:
-    report = ReplayReport(source=source, workflow_id=history.workflow_id, run_id=None, deterministic=False)
-    try:
-        start: CaseStart = await _decode(conv, history.events[0].workflow_execution_started_event_attributes.input, CaseStart)
-        report.policy_version = start.policy.version
-        report.workflow_code_version = (start.carried.workflow_code_version if start.carried else None) or "1"
-        report.transitions = transitions(await timeline_entries([history], conv))
-    except Exception as exc:  # noqa: BLE001 - an unreadable file is a finding, not a crash
-        report.divergence = f"the history cannot be read: {type(exc).__name__}: {exc}"
-        return report
-    result = await replayer(conv).replay_workflow(history, raise_on_replay_failure=False)
-    report.deterministic = result.replay_failure is None
-    if result.replay_failure is not None:
-        report.divergence = plain_divergence(result.replay_failure)
-    return report
-
-
-async def replay_files(paths: list[Path], conv: DataConverter) -> list[ReplayReport]:
-    reports = []
-    for path in paths:
-        try:
-            history = load_history(path.read_text(), path.stem)
-        except (OSError, ValueError, KeyError) as exc:
-            reports.append(ReplayReport(source=str(path), workflow_id=path.stem, run_id=None, deterministic=False,
-                                        divergence=f"not a readable history: {exc}"))
-            continue
-        reports.append(await replay_one(history, str(path), conv))
-    return reports
-
-
-async def replay_closed_since(client: Client, since) -> list[ReplayReport]:
-    """Replay every case closed on the server since ``since`` (each run)."""
-    if since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
-    query = (
-        f'WorkflowType = "CaseWorkflow" AND ExecutionStatus = "Completed" '
-        f'AND CloseTime >= "{since.isoformat()}"'
-    )
-    reports = []
-    async for execution in client.list_workflows(query):
-        history = await client.get_workflow_handle(execution.id, run_id=execution.run_id).fetch_history()
-        reports.append(await replay_one(history, f"{execution.id} run {execution.run_id}", client.data_converter))
-    return reports

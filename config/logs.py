@@ -19,7 +19,6 @@ import sys
 import structlog
 from temporalio import activity, workflow
 
-
 #: Field names that may carry personal data (the API's body fields and models).
 PERSONAL_FIELDS = frozenset({
     "name", "student", "student_name", "summary", "narrative", "rationale", "notes", "outcome", "plan",

@@ -20,7 +20,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities import CaseActivities
+    from models import search_attributes as sa
     from models.case import (
         ActionCommand,
         CaseData,
@@ -30,23 +30,15 @@ with workflow.unsafe.imports_passed_through():
         DocumentRequest,
         NotificationRequest,
     )
-    from models.domain import (
-        CaseState,
-        DocumentKind,
-        NotificationEvent,
-        Obligation,
-        Recipient,
-        RiskLevel,
-    )
+    from models.domain import SYSTEM, Action, CaseState, DocumentKind, NotificationEvent, Obligation, Recipient
+    from models.io import Io
     from workflows import deadlines
-    from workflows import search_attributes as sa
-    from workflows.machine import CaseMachine, Refused
+    from workflows.machine import OBLIGATIONS, CaseMachine, Fact, Forbidden, Refused, Rule, rule_for
     from workflows.view import case_view
 
 #: Bumped whenever the workflow's behaviour changes; recorded in each case.
 WORKFLOW_CODE_VERSION = "1"
 
-SYSTEM = "system"
 REFUSED = "TransitionRefused"
 FORBIDDEN = "Forbidden"
 
@@ -66,11 +58,13 @@ class _Document:
 
 
 @dataclass
-class _Report:
-    """The workflow's own step: parent_refused -> reported, after the report is out."""
+class _Step:
+    """The workflow's own step (a rule with no roles), taken after the effects before it."""
+
+    action: Action
 
 
-_Effect = _Notify | _Document | _Report
+_Effect = _Notify | _Document | _Step
 
 
 @workflow.defn
@@ -83,8 +77,8 @@ class CaseWorkflow:
         if start.carried is not None:
             self._data = start.carried
             self._projected_seq = self._data.events[-1].seq
+            self._machine = CaseMachine.of(self._data)
         else:
-            now = workflow.now()
             self._data = CaseData(
                 case_id=start.case_id,
                 school_id=start.case.student.school_id,
@@ -93,14 +87,13 @@ class CaseWorkflow:
                 warning_signals=start.case.warning_signals,
                 summary=start.case.summary,
                 opened_by=start.opened_by,
-                opened_at=now,
+                opened_at=workflow.now(),
                 policy=start.policy,
                 workflow_code_version=WORKFLOW_CODE_VERSION,
             )
-            self._record("open", start.opened_by.staff_id, start.opened_by.role.value, None, now)
-            self._open_deadlines("open", None, now)
-        d = self._data
-        self._machine = CaseMachine.at(d.state, d.risk_level, d.guardian_notified, d.guardian_consented)
+            self._machine = CaseMachine.of(self._data)
+            opener = start.opened_by
+            self._take(rule_for(Action.open), opener.staff_id, opener.role.value, None, self._data.opened_at)
 
     # ------------------------------------------------------------------ run
 
@@ -133,7 +126,7 @@ class CaseWorkflow:
             seq = self._last_seq
             try:
                 await workflow.wait_condition(
-                    lambda: self._last_seq != seq or self._should_continue_as_new() or self._done(),
+                    lambda seq=seq: self._last_seq != seq or self._should_continue_as_new() or self._done(),
                     timeout=timeout,
                 )
             except asyncio.TimeoutError:
@@ -186,7 +179,7 @@ class CaseWorkflow:
             self._machine.check(command.body.action, _variant(command), actor.role)
         except Refused as refused:
             raise self._refusal(refused) from None
-        except PermissionError as denied:
+        except Forbidden as denied:
             raise ApplicationError(str(denied), type=FORBIDDEN, non_retryable=True) from None
 
     @staticmethod
@@ -205,36 +198,70 @@ class CaseWorkflow:
         return self._data.events[-1].seq
 
     def _apply(self, command: ActionCommand) -> None:
-        """Fire the transition and record its consequences; no await, so atomic."""
-        body, actor, now = command.body, command.actor, workflow.now()
-        variant = _variant(command)
+        """Fire the transition and take its consequences; no await, so atomic."""
+        body, actor = command.body, command.actor
         from_state = self._data.state
-        self._machine.fire(body.action, variant, actor.role)
-        d = self._data
+        rule = self._machine.fire(body.action, _variant(command), actor.role)
         detail = body.model_dump(mode="json", exclude={"action"})
-        if body.action == "assess":
-            d.risk_level = body.resolved_risk()
-            detail["resolved_risk_level"] = d.risk_level.value
-        elif body.action == "guardian_notice":
-            d.guardian_notified = True
-        elif body.action == "guardian_response" and variant == "consent":
-            d.guardian_consented = True
+        for fact in rule.sets:
+            if fact is Fact.risk_level:
+                self._data.risk_level = body.resolved_risk()
+                detail["resolved_risk_level"] = self._data.risk_level.value
+            else:
+                setattr(self._data, fact.value, True)
+        self._machine.sync(self._data)
+        self._take(rule, actor.staff_id, actor.role.value, from_state, workflow.now(), detail)
+        self._upsert_search_attributes()
+
+    def _take(
+        self,
+        rule: Rule,
+        actor: str,
+        role: str,
+        from_state: CaseState | None,
+        now: datetime,
+        detail: dict | None = None,
+        rendered: bool = False,
+    ) -> CaseEvent:
+        """Everything a fired rule causes, in this order: the obligations it meets and opens
+        (each opened one tells its owner), the documents it renders (unless already
+        ``rendered``, as the workflow's own steps are), the step that follows, and who is
+        told that it happened. A notice and a tell of the same event go out as one."""
+        d, facts = self._data, self._machine.facts
         d.state = self._machine.state
-        self._machine.set_facts(d.risk_level, d.guardian_notified, d.guardian_consented)
-        deadlines.meet(d, body.action, now)
-        event = self._record(body.action, actor.staff_id, actor.role.value, from_state, now, detail=detail)
-        self._open_deadlines(body.action, variant, now)
-        self._documents_for(body.action, variant, event)
-        if d.state is CaseState.parent_refused:
-            self._effects.append(_Report())
         if d.state is CaseState.closed:
             d.closed_at = now
-            self._notify(NotificationEvent.case_closed, [Recipient.leadership, Recipient.head_teacher], event)
-        self._upsert_search_attributes()
+        deadlines.meet(d, rule.meets, now)
+        event = self._record(rule.action, actor, role, from_state, now, detail=detail)
+        notices: dict[NotificationEvent, tuple[list[Recipient], Obligation | None]] = {}
+        for opens in rule.opens:
+            if facts.holds(opens.when):
+                deadlines.open_deadline(opens.obligation, d, now)
+                duty = OBLIGATIONS[opens.obligation]
+                notices.setdefault(duty.notice, ([duty.owner], opens.obligation))
+        told = []
+        for tell in rule.tells:
+            if not facts.holds(tell.when):
+                continue
+            if tell.event in notices:
+                notices[tell.event][0].extend(tell.to)
+            else:
+                told.append(tell)
+        for what, (recipients, obligation) in notices.items():
+            self._notify(what, recipients, event, obligation)
+        if not rendered:
+            for renders in rule.renders:
+                if facts.holds(renders.when):
+                    self._effects.append(_Document(self._document_request(renders.document, event)))
+        if rule.then is not None:
+            self._effects.append(_Step(rule.then))
+        for tell in told:
+            self._notify(tell.event, list(tell.to), event)
+        return event
 
     def _record(
         self,
-        action: str,
+        action: Action,
         actor: str,
         role: str,
         from_state: CaseState | None,
@@ -258,30 +285,6 @@ class CaseWorkflow:
         )
         self._data.events.append(event)
         return event
-
-    def _open_deadlines(self, action: str, variant: str | None, now: datetime) -> None:
-        event = self._data.events[-1]
-        for deadline in deadlines.opened_by(action, variant, self._data, now):
-            self._data.deadlines.append(deadline)
-            recipients = [deadline.responsible_role]
-            if action == "open" and self._data.warning_signals:
-                # signs of a crisis go to the leadership group at once [seed 002, 四 1]
-                recipients.append(Recipient.leadership)
-            self._notify(deadlines.OPENED_EVENT[deadline.obligation], recipients, event, deadline.obligation)
-
-    def _documents_for(self, action: str, variant: str | None, event: CaseEvent) -> None:
-        kind = None
-        if action == "assess" and self._data.risk_level in (RiskLevel.high, RiskLevel.imminent):
-            kind = DocumentKind.guardian_notice
-        elif action == "refer":
-            kind = DocumentKind.referral_letter
-        elif action == "close":
-            kind = DocumentKind.closure_summary
-        if kind is not None:
-            self._document(kind, event)
-
-    def _document(self, kind: DocumentKind, event: CaseEvent) -> None:
-        self._effects.append(_Document(self._document_request(kind, event)))
 
     def _document_request(self, kind: DocumentKind, event: CaseEvent) -> DocumentRequest:
         return DocumentRequest(
@@ -328,13 +331,17 @@ class CaseWorkflow:
             deadline.escalated_at.append(now)
             level = deadline.escalation_level
             event = self._record(
-                "escalate", SYSTEM, SYSTEM, self._data.state, now, obligation=deadline.obligation, level=level
+                Action.escalate, SYSTEM, SYSTEM, self._data.state, now, obligation=deadline.obligation, level=level
             )
             what = NotificationEvent.deadline_missed if level == 1 else NotificationEvent.deadline_escalated
             self._notify(what, list(deadlines.LADDER[level]), event, deadline.obligation, level)
             workflow.logger.warning(
                 "deadline escalated",
-                extra={"case_id": self._data.case_id, "obligation": deadline.obligation.value, "escalation_level": level},
+                extra={
+                    "case_id": self._data.case_id,
+                    "obligation": deadline.obligation.value,
+                    "escalation_level": level,
+                },
             )
             climbed = True
         if climbed:
@@ -348,32 +355,25 @@ class CaseWorkflow:
             await workflow.wait_condition(lambda: bool(self._effects))
             effect = self._effects[0]
             if isinstance(effect, _Notify):
-                await _io(CaseActivities.notify, effect.request)
+                await _io(Io.notify, effect.request)
             elif isinstance(effect, _Document):
-                await _io(CaseActivities.render_document, effect.request)
+                await _io(Io.render_document, effect.request)
             else:
-                await self._report()
+                await self._step(effect.action)
             self._effects.pop(0)
 
-    async def _report(self) -> None:
-        """On refusal the school reports to the education authority [seed 002, 六 3]."""
-        refusal = self._data.events[-1]
-        for event in reversed(self._data.events):
-            if event.to_state is CaseState.parent_refused:
-                refusal = event
-                break
-        await _io(CaseActivities.render_document, self._document_request(DocumentKind.authority_report, refusal))
-        now = workflow.now()
+    async def _step(self, action: Action) -> None:
+        """The workflow's own step (on refusal: the report to the education authority
+        [seed 002, 六 3]). Its documents are made first, for the event that brought the
+        case into the step's state; then it fires."""
+        rule = rule_for(action)
+        cause = next(e for e in reversed(self._data.events) if e.to_state in rule.source)
+        for renders in rule.renders:
+            if self._machine.facts.holds(renders.when):
+                await _io(Io.render_document, self._document_request(renders.document, cause))
         from_state = self._data.state
-        self._machine.fire("report")
-        self._data.state = self._machine.state
-        deadlines.meet(self._data, "report", now)
-        event = self._record("report", SYSTEM, SYSTEM, from_state, now)
-        self._notify(
-            NotificationEvent.reported_to_authority,
-            [Recipient.education_authority, Recipient.leadership],
-            event,
-        )
+        self._machine.fire(action)
+        self._take(rule, SYSTEM, SYSTEM, from_state, workflow.now(), rendered=True)
         self._upsert_search_attributes()
         await self._project()
 
@@ -381,8 +381,8 @@ class CaseWorkflow:
         seq = self._last_seq
         # a local activity: a short idempotent upsert, run by this worker without a
         # round trip through the server's task queue (the API waits on it)
-        await workflow.execute_local_activity_method(
-            CaseActivities.project_case,
+        await workflow.execute_local_activity(
+            Io.project_case.value,
             self._data.model_copy(deep=True),
             start_to_close_timeout=_IO_TIMEOUT,
             retry_policy=_IO_RETRY,
@@ -404,10 +404,10 @@ class CaseWorkflow:
         return case_view(self._data)
 
 
-async def _io(method, argument) -> None:
+async def _io(activity: Io, argument) -> None:
     """Run an activity with the case's I/O options: retried until it succeeds."""
-    await workflow.execute_activity_method(
-        method, argument, start_to_close_timeout=_IO_TIMEOUT, retry_policy=_IO_RETRY
+    await workflow.execute_activity(
+        activity.value, argument, start_to_close_timeout=_IO_TIMEOUT, retry_policy=_IO_RETRY
     )
 
 

@@ -9,8 +9,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, event, text
 from sqlmodel import create_engine
 
-from models.keyring import Keyring
-from models.settings import Settings
+from config.settings import Settings
+from crypto.keyring import Keyring
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

@@ -1,0 +1,23 @@
+"""The ``crisisflow`` command: one module per command group.
+
+- ``dev`` (cli/dev.py): everything on embedded defaults;
+- ``worker``, ``api`` (cli/services.py) and ``setup`` (cli/setup.py): the parts alone;
+- ``history`` and ``audit ...`` (cli/audit.py), ``token ...`` (cli/tokens.py), ``keys ...`` (cli/keys.py).
+"""
+
+from __future__ import annotations
+
+import typer
+
+from cli import audit, dev, keys, services, setup, tokens
+
+app = typer.Typer(help="crisisflow: school psychological-crisis cases as durable workflows.", no_args_is_help=True)
+app.command()(dev.dev)
+app.command()(services.worker)
+app.command()(services.api)
+app.command()(setup.setup)
+app.command("history")(audit.show_history)
+app.add_typer(audit.app, name="audit")
+app.add_typer(tokens.app, name="token")
+app.add_typer(keys.app, name="keys")
+

@@ -1,0 +1,147 @@
+"""``crisisflow dev``: everything on embedded defaults, in one process, for a newcomer's first run."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from api.app import create_app
+from api.auth import issue_token
+from cli.common import check_policy, http_server, settings_from_env, stop_on_signals, temporal_cli
+from cli.setup import ensure_schedule
+from config.logs import configure_logging
+from config.settings import Settings, ensure_dev_keyring, ensure_dev_secret
+from config.temporal import connect
+from db.engine import migrate, open_engine
+from models import search_attributes as sa
+from models.case import Actor
+from models.domain import SCHOOL_ROLES, StaffRole
+from worker import build_worker
+
+DEMO_SCHOOL = "demo-school"
+DEV_TOKEN_TTL = timedelta(hours=12)
+
+
+def _dev_server_args(settings: Settings, temporal_port: int, ui_port: int) -> list[str]:
+    args = [
+        temporal_cli(), "server", "start-dev",
+        "--db-filename", str((settings.data_dir / "temporal.db").resolve()),
+        "--ip", "127.0.0.1",
+        "--port", str(temporal_port),
+        "--ui-port", str(ui_port),
+        "--log-level", "error",
+        "--ui-codec-endpoint", f"http://127.0.0.1:{settings.api_port}/codec",
+    ]
+    if settings.namespace != "default":
+        args += ["--namespace", settings.namespace]
+    for key in sa.ALL:
+        kind = "Int" if key.indexed_value_type.name.endswith("INT") else "Keyword"
+        args += ["--search-attribute", f"{key.name}={kind}"]
+    return args
+
+
+async def _wait_for_temporal(settings: Settings, proc: subprocess.Popen, seconds: float = 60):
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the Temporal dev server exited with code {proc.returncode}")
+        try:
+            return await connect(settings)  # connecting asks the server for its system info
+        except Exception:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.3)
+
+
+def _demo_tokens(settings: Settings) -> dict[str, str]:
+    tokens = {}
+    for role in StaffRole:
+        school = DEMO_SCHOOL if role in SCHOOL_ROLES else None
+        actor = Actor(staff_id=f"demo-{role.value.replace('_', '-')}", role=role, school_id=school)
+        tokens[role.value] = issue_token(settings.signing_secret, actor, DEV_TOKEN_TTL)
+    auditor = Actor(staff_id="demo-auditor-pii", role=StaffRole.auditor)
+    tokens["auditor+pii"] = issue_token(settings.signing_secret, auditor, DEV_TOKEN_TTL, pii_grant=True)
+    return tokens
+
+
+def dev(
+    data_dir: Annotated[Path, typer.Option(help="where the databases, secret and documents live")] = Path("var"),
+    api_port: Annotated[int, typer.Option(help="HTTP API port")] = 8000,
+    temporal_port: Annotated[int, typer.Option(help="Temporal frontend port")] = 7233,
+    ui_port: Annotated[int, typer.Option(help="Temporal UI port")] = 8233,
+    policy: Annotated[Path | None, typer.Option(help="deadline policy file (JSON or TOML)")] = None,
+) -> None:
+    """Everything on embedded defaults: Temporal dev server (SQLite file, UI), worker and API."""
+    ensure_dev_secret(data_dir)
+    ensure_dev_keyring(data_dir)
+    os.environ.setdefault("CRISISFLOW_ENV", "dev")
+    settings = settings_from_env(
+        env="dev",
+        data_dir=data_dir,
+        temporal_address=f"127.0.0.1:{temporal_port}",
+        api_port=api_port,
+        policy_file=policy or os.environ.get("CRISISFLOW_POLICY_FILE"),
+        openapi=True,
+        ui_origins=[f"http://127.0.0.1:{ui_port}", f"http://localhost:{ui_port}"],
+    )
+    configure_logging(settings.log_format, settings.log_level)
+    check_policy(settings)
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        stop_on_signals(stop)
+        proc = subprocess.Popen(_dev_server_args(settings, temporal_port, ui_port), stdin=subprocess.DEVNULL)
+        try:
+            client = await _wait_for_temporal(settings, proc)
+            engine = open_engine(settings)
+            migrate(engine)
+            await ensure_schedule(client, settings.task_queue)
+            server = http_server(create_app(settings, client, engine), settings.api_host, api_port)
+            async with build_worker(client, settings, engine):
+                serving = asyncio.create_task(server.serve())
+                while not server.started and not serving.done():
+                    await asyncio.sleep(0.05)
+                if serving.done():
+                    return 1
+                _banner(settings, api_port, ui_port)
+                await asyncio.wait(
+                    [serving, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
+                )
+                server.should_exit = True
+                await serving
+            return 0
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            typer.echo("crisisflow dev stopped", err=True)
+
+    raise typer.Exit(asyncio.run(main()))
+
+
+def _banner(settings: Settings, api_port: int, ui_port: int) -> None:
+    lines = [
+        "",
+        "crisisflow dev is up",
+        f"  API          http://127.0.0.1:{api_port}/api/v1  (OpenAPI: /api/v1/openapi.json, docs: /api/v1/docs)",
+        f"  Supervisors  http://127.0.0.1:{api_port}/ui  (sign in with a token below)",
+        f"  Temporal UI  http://127.0.0.1:{ui_port}  payloads are encrypted; to read a case there, sign in at /ui,",
+        f"               then in the UI's Codec Server settings use http://127.0.0.1:{api_port}/codec",
+        "               with \"Include cross-origin credentials\" and reload",
+        f"  Temporal     {settings.temporal_address}  namespace {settings.namespace}",
+        f"  Data         {settings.data_dir.resolve()}",
+        f"  Demo tokens  (school {DEMO_SCHOOL}, valid {DEV_TOKEN_TTL}):",
+    ]
+    lines += [f"    {role:<22} {token}" for role, token in _demo_tokens(settings).items()]
+    lines += ["  Ctrl-C stops everything.", ""]
+    print("\n".join(lines), flush=True)

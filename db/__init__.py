@@ -1,0 +1,1 @@
+"""The read model's database: engines (SQLite or PostgreSQL) and the Alembic migrations."""

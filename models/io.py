@@ -1,0 +1,19 @@
+"""The activities the workflows ask the worker for: one name each, with its input model.
+
+Workflows call activities by these names (sandboxed code never imports the
+I/O code in ``activities/``); ``activities/case_activities.py`` registers
+its methods under the same names, and the timeline (``audit/history.py``)
+reads them back from histories. A name is recorded in every history, so
+renaming one breaks replay: add a new name instead.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Io(StrEnum):
+    project_case = "project_case"  # CaseData -> the read model (a local activity)
+    notify = "notify"  # NotificationRequest -> outbox and delivery
+    render_document = "render_document"  # DocumentRequest -> a sealed document and its row
+    archive_closed_cases = "archive_closed_cases"  # () -> rows appended to the archive

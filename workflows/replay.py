@@ -1,0 +1,90 @@
+"""Replaying histories against this code, with the worker's own sandbox (runs on the host).
+
+A history whose recorded events were changed or removed no longer matches
+the commands the code issues; the report names the first divergence in
+plain words. One :class:`~temporalio.worker.Replayer` serves a whole batch.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+from temporalio.client import Client, WorkflowHistory
+from temporalio.converter import DataConverter
+from temporalio.worker import Replayer
+
+from audit.history import load_history, timeline_entries, transitions
+from models.case import CaseStart
+from models.timeline import ReplayReport
+from workflows.archiver import ArchiverWorkflow
+from workflows.case_workflow import CaseWorkflow
+from workflows.sandbox import workflow_runner
+
+_DIVERGENCE = re.compile(r"(Nondeterminism error:.*?)(?:\"|\\\"|\)|$)", re.S)
+
+
+def plain_divergence(failure: BaseException) -> str:
+    text = str(failure)
+    match = _DIVERGENCE.search(text)
+    message = match.group(1) if match else text
+    return " ".join(message.replace("\\n", " ").split())[:600]
+
+
+def replayer(conv: DataConverter) -> Replayer:
+    return Replayer(workflows=[CaseWorkflow, ArchiverWorkflow], data_converter=conv, workflow_runner=workflow_runner())
+
+
+async def replay_one(history: WorkflowHistory, source: str, conv: DataConverter,
+                     using: Replayer | None = None) -> ReplayReport:
+    report = ReplayReport(source=source, workflow_id=history.workflow_id, run_id=None, deterministic=False)
+    try:
+        start: CaseStart = (await conv.decode(
+            list(history.events[0].workflow_execution_started_event_attributes.input.payloads), [CaseStart]))[0]
+        report.policy_version = start.policy.version
+        report.workflow_code_version = (start.carried.workflow_code_version if start.carried else None) or "1"
+        report.transitions = transitions(await timeline_entries([history], conv))
+    except Exception as exc:  # noqa: BLE001 - an unreadable file is a finding, not a crash
+        report.divergence = f"the history cannot be read: {type(exc).__name__}: {exc}"
+        return report
+    result = await (using or replayer(conv)).replay_workflow(history, raise_on_replay_failure=False)
+    report.deterministic = result.replay_failure is None
+    if result.replay_failure is not None:
+        report.divergence = plain_divergence(result.replay_failure)
+    return report
+
+
+async def replay_all(histories: list[tuple[WorkflowHistory, str]], conv: DataConverter) -> list[ReplayReport]:
+    """Replay ``(history, source)`` pairs with one replayer."""
+    shared = replayer(conv)
+    return [await replay_one(history, source, conv, shared) for history, source in histories]
+
+
+async def replay_files(paths: list[Path], conv: DataConverter) -> list[ReplayReport]:
+    """One report per file, in order; a file that is no history is reported as such."""
+    shared, reports = replayer(conv), []
+    for path in paths:
+        try:
+            history = load_history(path.read_text(), path.stem)
+        except (OSError, ValueError, KeyError) as exc:
+            reports.append(ReplayReport(source=str(path), workflow_id=path.stem, run_id=None, deterministic=False,
+                                        divergence=f"not a readable history: {exc}"))
+            continue
+        reports.append(await replay_one(history, str(path), conv, shared))
+    return reports
+
+
+async def replay_closed_since(client: Client, since: datetime) -> list[ReplayReport]:
+    """Replay every case closed on the server since ``since`` (each run)."""
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    query = (
+        f'WorkflowType = "CaseWorkflow" AND ExecutionStatus = "Completed" '
+        f'AND CloseTime >= "{since.isoformat()}"'
+    )
+    histories = []
+    async for execution in client.list_workflows(query):
+        history = await client.get_workflow_handle(execution.id, run_id=execution.run_id).fetch_history()
+        histories.append((history, f"{execution.id} run {execution.run_id}"))
+    return await replay_all(histories, client.data_converter)
