@@ -13,8 +13,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import structlog
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateError
 from sqlalchemy import Engine
+from temporalio.exceptions import ApplicationError
 
 from activities.notify import local_time
 from crypto.sealed import engine_keyring, seal
@@ -118,7 +119,16 @@ def render(engine: Engine, request: DocumentRequest, documents_dir: Path) -> Non
     if store.get_document(engine, request.document_id) is not None:
         bound.info("document already made")
         return
-    data = render_text(request).encode("utf-8")
+    try:
+        data = render_text(request).encode("utf-8")
+    except (TemplateError, ValueError, OverflowError, KeyError, TypeError) as exc:
+        # the same request fails the same way every time: say so once, and let the case go on
+        bound.error("document cannot be rendered", error=type(exc).__name__)
+        raise ApplicationError(
+            f"the {request.kind.value} document could not be rendered ({type(exc).__name__})",
+            type="RenderFailed",
+            non_retryable=True,
+        ) from None
     path = documents_dir / request.case.case_id / f"{request.document_id}.md.sealed"
     # the document names the student: on disk it is sealed like the database's columns
     _write_atomically(path, seal(engine_keyring(engine), data, f"documents/{request.document_id}").encode("ascii"))

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import structlog
 from sqlalchemy import Engine
+from temporalio.exceptions import ApplicationError
 
 from models import store
 from models.case import NotificationRequest
@@ -20,6 +21,8 @@ from models.domain import OBLIGATION_ZH, ROLE_ZH, NotificationEvent
 from models.tables import NotificationRow
 
 log = structlog.get_logger(__name__)
+#: Client errors that a later attempt can get past (timeout, rate limit, conflict).
+RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
 SCHOOL_TZ = ZoneInfo("Asia/Shanghai")
 
 
@@ -75,6 +78,16 @@ def send(engine: Engine, n: NotificationRequest, webhook_url: str | None) -> Non
             timeout=10.0,
         )
         response.raise_for_status()
+    except httpx.HTTPStatusError as exc:
+        store.mark_delivery(engine, n.notification_id, None)
+        status = exc.response.status_code
+        if 400 <= status < 500 and status not in RETRYABLE_STATUS:
+            # the receiver refuses this request as such: sending it again cannot help
+            bound.error("webhook refused the notification", status=status)
+            raise ApplicationError(f"the webhook refused the notification (HTTP {status})",
+                                   type="DeliveryRefused", non_retryable=True) from None
+        bound.warning("webhook delivery failed; will retry", status=status)
+        raise
     except httpx.HTTPError as exc:
         store.mark_delivery(engine, n.notification_id, None)
         bound.warning("webhook delivery failed; will retry", error=type(exc).__name__)

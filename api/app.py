@@ -62,7 +62,11 @@ def create_app(settings: Settings, client: Client | None = None, engine=None) ->
     async def request_log(request: Request, call_next):
         structlog.contextvars.clear_contextvars()
         started = time.perf_counter()
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception:  # an unexpected failure is answered, and recorded like any other answer
+            log.exception("request failed", route=getattr(request.scope.get("route"), "path", None))
+            response = JSONResponse({"detail": "internal error; it has been logged"}, status_code=500)
         route = request.scope.get("route")
         access = getattr(request.state, "access", None)
         if access is not None:

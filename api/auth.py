@@ -73,6 +73,10 @@ def read_token(keys: dict[str, str], token: str) -> Principal:
         raise TokenError("token expired") from None
     except jwt.PyJWTError as exc:
         raise TokenError(f"invalid token: {exc}") from None
+    if claims["exp"] - claims["iat"] > MAX_TTL.total_seconds():
+        raise TokenError(f"invalid token: it lives longer than the {MAX_TTL.days} days a token may")
+    if claims["iat"] > datetime.now(UTC).timestamp() + 300:
+        raise TokenError("invalid token: issued in the future")
     try:
         return Principal(
             staff_id=claims["sub"],

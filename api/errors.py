@@ -7,6 +7,8 @@ appends that field to ``loc``, so every 422 points at the offending field.
 
 from __future__ import annotations
 
+import math
+
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -16,12 +18,34 @@ from pydantic import BaseModel
 from models.validation import FieldError
 
 
+def _echo(value):
+    """The offending input, when it is a plain value that JSON can carry; else nothing.
+
+    Containers are never echoed (a deeply nested one would recurse), nor are
+    NaN, infinities or strings that are not valid Unicode.
+    """
+    if isinstance(value, bool) or value is None or isinstance(value, int):
+        return value if not isinstance(value, int) or abs(value) < 2**53 else None
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return None
+        return value[:200]
+    return None
+
+
 def _precise(error: dict) -> dict:
     raised = (error.get("ctx") or {}).get("error")
-    if not isinstance(raised, FieldError):
-        return {k: v for k, v in error.items() if k != "ctx"}
-    loc = [*error["loc"], *raised.path.split(".")]
-    return {"type": "value_error", "loc": loc, "msg": str(raised), "input": error.get("input")}
+    loc = list(error["loc"])
+    if isinstance(raised, FieldError):
+        loc += raised.path.split(".")
+        return {"type": "value_error", "loc": loc, "msg": str(raised), "input": _echo(error.get("input"))}
+    message = str(error.get("msg", ""))
+    return {"type": error.get("type"), "loc": [p if isinstance(p, (int, str)) else str(p) for p in loc],
+            "msg": message.encode("utf-8", "replace").decode("utf-8"), "input": _echo(error.get("input"))}
 
 
 #: The largest ``offset`` a list accepts: past it a database integer overflows (SQLite: 2**63), and no

@@ -8,7 +8,7 @@ SQLModel tables never cross the workflow boundary; these do.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
@@ -16,6 +16,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     field_validator,
     model_validator,
@@ -37,20 +38,47 @@ from models.domain import (
     WarningSignal,
 )
 from models.policy import DeadlinePolicy
-from models.validation import FieldError
+from models.validation import FieldError, clean_line, clean_text
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000), AfterValidator(clean_text)
+]
+ShortText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(clean_line)
+]
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+
+#: Times a person states (when the guardian was told, ...) lie in these years; the workflow also
+#: holds them between the case's opening and a few minutes from now (``CaseTime``).
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
 
 
 def _aware(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("must carry a timezone offset, e.g. 2026-11-22T09:30:00+08:00")
+    if not EARLIEST_YEAR <= value.astimezone(UTC).year <= LATEST_YEAR:
+        raise ValueError(f"must be a time between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
     return value
 
 
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+
+
+class CaseTime:
+    """Marks a field stating when something happened in the case: between its opening and now."""
+
+
+#: A time in the case's life; the workflow's validator checks it against the case (``case_times``).
+CaseDatetime = Annotated[AwareDatetime, CaseTime()]
+
+
+def case_times(body: BaseModel) -> list[tuple[str, datetime]]:
+    """The body's stated times in the case's life, by field name."""
+    return [
+        (name, getattr(body, name))
+        for name, info in type(body).model_fields.items()
+        if any(isinstance(m, CaseTime) for m in info.metadata) and getattr(body, name) is not None
+    ]
 
 
 class Strict(BaseModel):
@@ -103,7 +131,7 @@ class AssessmentBody(Strict):
     answers: dict[str, Any] = {}
     risk_level: RiskLevel | None = None
     rationale: Text | None = None
-    expert_consulted: bool = False
+    expert_consulted: StrictBool = False
 
     @model_validator(mode="after")
     def _scorable(self) -> "AssessmentBody":
@@ -115,7 +143,7 @@ class AssessmentBody(Strict):
 
 
 class GuardianNoticeBody(Strict):
-    notified_at: AwareDatetime
+    notified_at: CaseDatetime
     channel: Literal["phone", "in_person", "video_call", "message", "letter"]
     guardian_relation: ShortText
 
@@ -247,6 +275,15 @@ class CaseEvent(EventFields):
     detail: dict[str, Any] = {}
 
 
+class FailedEffect(Strict):
+    """A notification or document that failed for good (retrying cannot mend it); shown to staff."""
+
+    effect: Literal["notification", "document"]
+    effect_id: str
+    reason: str
+    at: datetime
+
+
 class CaseStart(Strict):
     """The workflow's input. ``carried`` is set only by continue-as-new."""
 
@@ -276,8 +313,20 @@ class CaseData(Strict):
     guardian_consented: bool = False
     closed_at: datetime | None = None
     deadlines: list[Deadline] = []
+    #: the latest event of each action and those not yet projected; the whole list is in the
+    #: history and the read model (the workflow keeps its carried state bounded)
     events: list[CaseEvent] = []
     workflow_code_version: str = "1"
+    #: how often each action was taken, and when first (kept when events are trimmed)
+    counts: dict[str, int] = {}
+    first_at: dict[str, datetime] = {}
+    failed_effects: list[FailedEffect] = []
+
+    def first(self, action: Action) -> datetime | None:
+        """When ``action`` was first taken (cases carried before ``first_at`` existed: from their events)."""
+        if action.value in self.first_at:
+            return self.first_at[action.value]
+        return next((e.at for e in self.events if e.action == action), None)
 
     @property
     def escalation_level(self) -> int:
@@ -320,6 +369,7 @@ class CaseView(Strict):
     allowed_actions: list[str] = []
     policy_version: str
     events: list[EventView]
+    failed_effects: list[FailedEffect] = []
     withheld: list[str] = []
 
     def without_identity(self) -> "CaseView":

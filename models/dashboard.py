@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
+from models.case import FailedEffect
 from models.domain import CaseState, RiskLevel
 from models.tables import CaseDeadlineRow, CaseRow
 
@@ -28,6 +29,12 @@ class OverdueObligation(BaseModel):
     due_at: datetime
     escalation_level: int
     overdue_seconds: int
+
+
+class CaseFailedEffect(FailedEffect):
+    """A notification or document of a case that failed for good: someone must act by hand."""
+
+    case_id: str
 
 
 class DurationStats(BaseModel):
@@ -51,6 +58,8 @@ class Dashboard(BaseModel):
     open_by_risk_level: dict[str, int]
     overdue_total: int
     overdue: list[OverdueObligation]
+    failed_effects_total: int
+    failed_effects: list[CaseFailedEffect]
     identification_to_assessment: DurationStats
     identification_to_intervention: DurationStats
     high_risk_handled_in_time: InTime
@@ -114,6 +123,11 @@ def dashboard(engine: Engine, school_id: str, now: datetime) -> Dashboard:
             .order_by(col(CaseDeadlineRow.open_due_at))
             .limit(OVERDUE_SHOWN)
         ).all()
+        failed_rows = session.exec(
+            select(CaseRow.case_id, CaseRow.failed_effects)
+            .where(col(CaseRow.school_id) == school_id, col(CaseRow.failed_effect_count) > 0)
+            .order_by(col(CaseRow.case_id))
+        ).all()
         assessment = _durations(session, school_id, col(CaseRow.assessed_after_s), assessed)
         intervention = _durations(session, school_id, col(CaseRow.intervened_after_s), intervened)
     decided = sum(in_time.values())
@@ -137,6 +151,9 @@ def dashboard(engine: Engine, school_id: str, now: datetime) -> Dashboard:
             )
             for d in overdue_rows
         ],
+        failed_effects_total=sum(len(effects) for _, effects in failed_rows),
+        failed_effects=[CaseFailedEffect(case_id=case_id, **effect) for case_id, effects in failed_rows
+                        for effect in effects][:OVERDUE_SHOWN],
         identification_to_assessment=assessment,
         identification_to_intervention=intervention,
         high_risk_handled_in_time=InTime(

@@ -23,8 +23,9 @@ class CaseState(StrEnum):
 class Action(StrEnum):
     """What can happen to a case; each is a row (or rows) of the transition table.
 
-    ``escalate`` is not a transition: it is recorded when an unmet deadline
-    climbs the warning ladder (workflows/deadlines.py).
+    ``escalate`` and ``effect_failed`` are not transitions: they are recorded
+    when an unmet deadline climbs the warning ladder (workflows/deadlines.py),
+    and when a notification or document fails in a way retrying cannot mend.
     """
 
     open = "open"
@@ -36,6 +37,7 @@ class Action(StrEnum):
     report = "report"
     close = "close"
     escalate = "escalate"
+    effect_failed = "effect_failed"
 
 
 #: The actor recorded for the workflow's own steps (the report, escalations).

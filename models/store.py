@@ -46,6 +46,7 @@ def case_values(data: CaseData) -> dict:
         "updated_at": data.events[-1].at,
         "next_due_at": None if data.closed_at else min(open_due, default=None),
         "last_seq": data.events[-1].seq,
+        "failed_effect_count": len(data.failed_effects),
         "assessed_after_s": assessed_after,
         "intervened_after_s": intervened_after,
         "on_time": on_time,
@@ -99,7 +100,7 @@ def dashboard_measures(data: CaseData) -> tuple[int | None, int | None, bool | N
     """
 
     def after(action: Action) -> int | None:
-        at = next((e.at for e in data.events if e.action == action), None)
+        at = data.first(action)
         return None if at is None else int((at - data.opened_at).total_seconds())
 
     as_of = data.events[-1].at
@@ -193,26 +194,24 @@ class IdempotencyConflict(Exception):
 
 def claim_idempotency_key(
     engine: Engine, staff_id: str, key: str, request_sha256: str, case_id: str, now: datetime
-) -> str:
-    """The case id this key stands for: ``case_id`` if new, the earlier one on a retry."""
-    try:
-        with Session(engine) as session, session.begin():
-            session.add(
-                IdempotencyRow(
-                    staff_id=staff_id, key=key, request_sha256=request_sha256, case_id=case_id, created_at=now
-                )
-            )
-        return case_id
-    except IntegrityError:
-        with Session(engine) as session:
-            row = session.get(IdempotencyRow, (staff_id, key))
-        if row is None:  # pragma: no cover - deleted between the two statements
-            raise
-        if row.request_sha256 != request_sha256:
-            raise IdempotencyConflict(
-                "already used with a different request body"
-            ) from None
-        return row.case_id
+) -> IdempotencyRow:
+    """The key's row: new for ``case_id``, or the earlier one on a retry of the same request.
+
+    :class:`IdempotencyConflict` when the key was used with another request.
+    """
+    row = IdempotencyRow(staff_id=staff_id, key=key, request_sha256=request_sha256, case_id=case_id, created_at=now)
+    stored = _insert_once(engine, row, (staff_id, key))
+    if stored.request_sha256 != request_sha256:
+        raise IdempotencyConflict("already used with a different request")
+    return stored
+
+
+def save_idempotent_answer(engine: Engine, staff_id: str, key: str, status_code: int, response: str) -> None:
+    """Keep the first answer given under a key; later calls with the key get it again."""
+    with Session(engine) as session, session.begin():
+        row = session.get(IdempotencyRow, (staff_id, key), with_for_update=True)
+        if row is not None and row.status_code is None:
+            row.status_code, row.response = status_code, response
 
 
 # ---------------------------------------------------------------- outbox

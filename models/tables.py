@@ -54,6 +54,7 @@ class CaseRow(SQLModel, table=True):
         Index("ix_cases_school_opened", "school_id", "opened_at"),
         Index("ix_cases_school_assessed_after", "school_id", "assessed_after_s"),
         Index("ix_cases_school_intervened_after", "school_id", "intervened_after_s"),
+        Index("ix_cases_school_failed_effects", "school_id", "failed_effect_count"),
     )
 
     case_id: str = Field(primary_key=True, max_length=64)
@@ -81,6 +82,9 @@ class CaseRow(SQLModel, table=True):
     assessed_after_s: int | None = None  # identification -> assessment
     intervened_after_s: int | None = None  # identification -> intervention
     on_time: bool | None = None  # every deadline met in time (None: still pending)
+    counts: dict = _json()  # how often each action was taken (limits of records-only actions)
+    failed_effects: list = _json()  # notifications or documents that failed for good
+    failed_effect_count: int = 0
 
     @property
     def grade(self) -> str:
@@ -161,7 +165,11 @@ class DocumentRow(SQLModel, table=True):
 
 
 class IdempotencyRow(SQLModel, table=True):
-    """``Idempotency-Key`` of ``POST /cases``: the same key and body open one case."""
+    """An ``Idempotency-Key``: the same staff member, key and request get the first answer again.
+
+    ``POST /cases`` keeps the case it opened; an action keeps its answer (``status_code`` and the
+    sealed ``response``), written once the first call has one.
+    """
 
     __tablename__ = "idempotency_keys"
 
@@ -170,6 +178,9 @@ class IdempotencyRow(SQLModel, table=True):
     request_sha256: str = Field(max_length=64)
     case_id: str = Field(max_length=64)
     created_at: datetime = _ts()
+    status_code: int | None = None
+    response: str | None = Field(default=None, sa_column=Column(SealedText("idempotency_keys.response"),
+                                                                  nullable=True))
 
 
 class ArchivedHistoryRow(SQLModel, table=True):

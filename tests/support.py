@@ -38,6 +38,13 @@ ASSESS_MODERATE = {
     "answers": {"q1": True, "q2": True, "q3": True, "q4": False, "q5": False, "q6": False},
 }
 NOTICE = {"notified_at": "2026-11-20T09:30:00+08:00", "channel": "phone", "guardian_relation": "母亲"}
+
+
+def notice(at: datetime | None = None) -> dict:
+    """A guardian notice given at ``at`` (default: now): a notice must fall within the case's life."""
+    return {**NOTICE, "notified_at": (at or datetime.now(UTC)).isoformat()}
+
+
 PLAN = {
     "plan": {
         "warning_signs": ["独处时间变长", "赠送物品"],
@@ -56,7 +63,7 @@ CLOSE = {"reason": "resolved", "outcome": "门诊随访中，情绪稳定", "rat
 #: The API path and a body for every staff action.
 ACTIONS: dict[str, tuple[str, dict]] = {
     "assess": ("assessment", ASSESS_HIGH),
-    "guardian_notice": ("guardian-notice", NOTICE),
+    "guardian_notice": ("guardian-notice", notice),
     "intervene": ("intervention", PLAN),
     "refer": ("referral", REFERRAL),
     "guardian_response": ("guardian-response", CONSENT),
@@ -83,9 +90,9 @@ async def act(
     stack: Stack, case_id: str, action: str, body: dict | None = None, role: str | None = None
 ) -> httpx.Response:
     path, default = ACTIONS[action]
-    return await stack.http.post(
-        f"/cases/{case_id}/{path}", json=default if body is None else body, headers=auth(role or ROLE_FOR[action])
-    )
+    if body is None:
+        body = default() if callable(default) else default
+    return await stack.http.post(f"/cases/{case_id}/{path}", json=body, headers=auth(role or ROLE_FOR[action]))
 
 
 async def step(stack: Stack, case_id: str, action: str, body: dict | None = None) -> dict:

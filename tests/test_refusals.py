@@ -38,7 +38,7 @@ async def _assert_refused(stack, case_id: str, state: CaseState, action: str, ex
         assert await _updates_accepted(stack, case_id) == accepted
 
 
-async def test_every_pair_outside_the_table_is_409(sqlite_stack, webhook):
+async def test_every_pair_outside_the_table_is_409(sqlite_stack):
     stack = sqlite_stack
     cases: dict[CaseState, str] = {}
     facts: dict[CaseState, tuple] = {}
@@ -60,8 +60,11 @@ async def test_every_pair_outside_the_table_is_409(sqlite_stack, webhook):
     facts[CaseState.intervened] = (RiskLevel.high, True, False)
     facts[CaseState.referred] = (RiskLevel.high, True, False)
 
-    # hold the workflow's own report step (its first notification cannot be delivered)
-    webhook.failing.set()
+    # hold the workflow's own report step: its document cannot be written (a directory stands
+    # where the report's file goes, so every attempt fails and is retried)
+    refusal_seq = db_view(stack, p)["events"][-1]["seq"] + 1
+    blocker = stack.settings.documents_dir / p / f"{p}-authority_report-{refusal_seq}.md.sealed"
+    blocker.mkdir(parents=True)
     view = await step(stack, p, "guardian_response", REFUSE)
     assert view["state"] == "parent_refused"
     cases[CaseState.parent_refused] = p
@@ -81,7 +84,7 @@ async def test_every_pair_outside_the_table_is_409(sqlite_stack, webhook):
         expected = CaseMachine.at(state, *facts[state]).allowed_actions()
         await _assert_refused(stack, cases[state], state, action, expected)
 
-    webhook.failing.clear()
+    blocker.rmdir()
 
     async def reported():
         return (await workflow_view(stack, p))["state"] == "reported"

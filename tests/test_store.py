@@ -117,9 +117,17 @@ def test_outbox_inserts_once(engine):
 
 
 def test_idempotency_keys(engine):
-    assert store.claim_idempotency_key(engine, "ht", "k1", "h1", "case-1", T0) == "case-1"
-    assert store.claim_idempotency_key(engine, "ht", "k1", "h1", "case-2", T0) == "case-1"
-    assert store.claim_idempotency_key(engine, "other", "k1", "h1", "case-3", T0) == "case-3"
+    assert store.claim_idempotency_key(engine, "ht", "k1", "h1", "case-1", T0).case_id == "case-1"
+    assert store.claim_idempotency_key(engine, "ht", "k1", "h1", "case-2", T0).case_id == "case-1"
+    assert store.claim_idempotency_key(engine, "other", "k1", "h1", "case-3", T0).case_id == "case-3"
+    # an action's first answer is kept (sealed: it names the student) and given again
+    store.save_idempotent_answer(engine, "ht", "k1", 200, '{"student": "王小明"}')
+    store.save_idempotent_answer(engine, "ht", "k1", 409, "{}")
+    again = store.claim_idempotency_key(engine, "ht", "k1", "h1", "case-1", T0)
+    assert (again.status_code, again.response) == (200, '{"student": "王小明"}')
+    with engine.connect() as conn:
+        raw = conn.exec_driver_sql("SELECT response FROM idempotency_keys WHERE key = 'k1' AND staff_id = 'ht'").scalar()
+    assert raw.startswith("sealed:") and "王小明" not in raw
     try:
         store.claim_idempotency_key(engine, "ht", "k1", "h2", "case-4", T0)
     except store.IdempotencyConflict:

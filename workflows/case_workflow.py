@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from models import search_attributes as sa
@@ -28,7 +28,9 @@ with workflow.unsafe.imports_passed_through():
         CaseStart,
         CaseView,
         DocumentRequest,
+        FailedEffect,
         NotificationRequest,
+        case_times,
     )
     from models.domain import SYSTEM, Action, CaseState, DocumentKind, NotificationEvent, Obligation, Recipient
     from models.io import Io
@@ -41,10 +43,21 @@ WORKFLOW_CODE_VERSION = "1"
 
 REFUSED = "TransitionRefused"
 FORBIDDEN = "Forbidden"
+INVALID = "InvalidInput"
 
-_IO_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5))
+#: Workflows whose history has this marker (every case started or continued since) project through
+#: an ordinary activity, which runs only once the workflow task that decided it is in the history,
+#: and run their effects independently of each other. Older histories replay their old path.
+DURABLE = "durable-projection-independent-effects"
+
+_IO_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 #: Each I/O attempt: a webhook gets 10 s; a worker that died mid-attempt is retried after this.
 _IO_TIMEOUT = timedelta(seconds=20)
+#: The projection is a short upsert: retried quickly, so the read model catches up within seconds.
+_PROJECT_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=500), maximum_interval=timedelta(seconds=5))
+_PROJECT_TIMEOUT = timedelta(seconds=10)
+#: How far ahead of the workflow's clock a stated time may lie (clocks of phones and servers differ).
+_CLOCK_SKEW = timedelta(minutes=5)
 
 
 @dataclass
@@ -73,6 +86,8 @@ class CaseWorkflow:
     def __init__(self, start: CaseStart) -> None:
         self._start = start
         self._effects: list[_Effect] = []
+        self._running = 0  # effects started and not yet finished (independent effects)
+        self._durable = False  # set by run(): the DURABLE path (every new history)
         self._projected_seq = 0
         if start.carried is not None:
             self._data = start.carried
@@ -100,12 +115,13 @@ class CaseWorkflow:
     @workflow.run
     async def run(self, start: CaseStart) -> CaseView:
         log = {"case_id": self._data.case_id}
+        self._durable = workflow.patched(DURABLE)
         if start.carried is None:
             self._upsert_search_attributes()
             await self._project()
             workflow.logger.info("case opened", extra=log)
         effects = asyncio.create_task(self._run_effects())
-        while not (self._data.state is CaseState.closed and not self._effects):
+        while not self._done():
             if self._should_continue_as_new():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 if self._should_continue_as_new():
@@ -118,7 +134,7 @@ class CaseWorkflow:
                             case=start.case,
                             policy=self._data.policy,
                             history_event_limit=start.history_event_limit,
-                            carried=self._data,
+                            carried=self._bounded() if self._durable else self._data,
                         )
                     )
             wake_at = None if self._data.state is CaseState.closed else deadlines.next_wakeup(self._data)
@@ -131,17 +147,20 @@ class CaseWorkflow:
                 )
             except asyncio.TimeoutError:
                 await self._escalate_due()
-        await workflow.wait_condition(lambda: not self._effects)
+        await workflow.wait_condition(lambda: not self._effects_pending())
         effects.cancel()
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.logger.info("case closed", extra=log)
         return self._view()
 
+    def _effects_pending(self) -> bool:
+        return bool(self._effects) or self._running > 0
+
     def _done(self) -> bool:
-        return self._data.state is CaseState.closed and not self._effects
+        return self._data.state is CaseState.closed and not self._effects_pending()
 
     def _should_continue_as_new(self) -> bool:
-        if self._effects or self._data.state is CaseState.closed:
+        if self._effects_pending() or self._data.state is CaseState.closed:
             return False
         info = workflow.info()
         return (
@@ -181,6 +200,16 @@ class CaseWorkflow:
             raise self._refusal(refused) from None
         except Forbidden as denied:
             raise ApplicationError(str(denied), type=FORBIDDEN, non_retryable=True) from None
+        latest = workflow.now() + _CLOCK_SKEW
+        for name, at in case_times(command.body):
+            if not self._data.opened_at <= at <= latest:
+                raise ApplicationError(
+                    f"{name}: must lie between the case's opening ({self._data.opened_at.isoformat()}) "
+                    "and a few minutes from now",
+                    {"loc": ["body", name]},
+                    type=INVALID,
+                    non_retryable=True,
+                )
 
     @staticmethod
     def _refusal(refused: Refused) -> ApplicationError:
@@ -272,7 +301,7 @@ class CaseWorkflow:
         level: int | None = None,
     ) -> CaseEvent:
         event = CaseEvent(
-            seq=len(self._data.events) + 1,
+            seq=self._data.events[-1].seq + 1 if self._data.events else 1,
             at=at,
             action=action,
             actor=actor,
@@ -284,13 +313,15 @@ class CaseWorkflow:
             detail=detail or {},
         )
         self._data.events.append(event)
+        self._data.counts[action.value] = self._data.counts.get(action.value, 0) + 1
+        self._data.first_at.setdefault(action.value, at)
         return event
 
     def _document_request(self, kind: DocumentKind, event: CaseEvent) -> DocumentRequest:
         return DocumentRequest(
             document_id=f"{self._data.case_id}-{kind.value}-{event.seq}",
             kind=kind,
-            case=self._data.model_copy(deep=True),
+            case=self._bounded(),
             event_seq=event.seq,
             created_at=event.at,
         )
@@ -351,16 +382,45 @@ class CaseWorkflow:
     # -------------------------------------------------------------- effects
 
     async def _run_effects(self) -> None:
+        """Start the queued effects: each on its own (DURABLE), else one after another (older histories)."""
         while True:
             await workflow.wait_condition(lambda: bool(self._effects))
-            effect = self._effects[0]
-            if isinstance(effect, _Notify):
-                await _io(Io.notify, effect.request)
-            elif isinstance(effect, _Document):
-                await _io(Io.render_document, effect.request)
-            else:
-                await self._step(effect.action)
+            if self._durable:
+                while self._effects:
+                    self._running += 1
+                    asyncio.create_task(self._independently(self._effects.pop(0)))
+                continue
+            await self._perform(self._effects[0])
             self._effects.pop(0)
+
+    async def _independently(self, effect: _Effect) -> None:
+        try:
+            await self._perform(effect)
+        finally:
+            self._running -= 1
+
+    async def _perform(self, effect: _Effect) -> None:
+        if isinstance(effect, _Notify):
+            await self._attempt("notification", effect.request.notification_id, Io.notify, effect.request)
+        elif isinstance(effect, _Document):
+            await self._attempt("document", effect.request.document_id, Io.render_document, effect.request)
+        else:
+            await self._step(effect.action)
+
+    async def _attempt(self, kind: str, effect_id: str, activity: Io, argument) -> None:
+        """Run an effect; one that fails for good (retrying cannot mend it) is recorded and shown, and
+        the case goes on."""
+        try:
+            await _io(activity, argument)
+        except ActivityError as failed:
+            cause = failed.cause
+            reason = cause.message if isinstance(cause, ApplicationError) else type(cause).__name__
+            failure = FailedEffect(effect=kind, effect_id=effect_id, reason=reason[:300], at=workflow.now())
+            self._data.failed_effects.append(failure)
+            self._record(Action.effect_failed, SYSTEM, SYSTEM, self._data.state, failure.at,
+                         detail=failure.model_dump(mode="json"))
+            workflow.logger.warning("effect failed for good", extra={"case_id": self._data.case_id, "effect": kind})
+            await self._project()
 
     async def _step(self, action: Action) -> None:
         """The workflow's own step (on refusal: the report to the education authority
@@ -370,7 +430,8 @@ class CaseWorkflow:
         cause = next(e for e in reversed(self._data.events) if e.to_state in rule.source)
         for renders in rule.renders:
             if self._machine.facts.holds(renders.when):
-                await _io(Io.render_document, self._document_request(renders.document, cause))
+                request = self._document_request(renders.document, cause)
+                await self._attempt("document", request.document_id, Io.render_document, request)
         from_state = self._data.state
         self._machine.fire(action)
         self._take(rule, SYSTEM, SYSTEM, from_state, workflow.now(), rendered=True)
@@ -378,16 +439,37 @@ class CaseWorkflow:
         await self._project()
 
     async def _project(self) -> None:
+        """Mirror the case into the read model and wait for it (the API answers from there).
+
+        DURABLE: an ordinary activity, scheduled in the same workflow task as the change it
+        mirrors, so it runs only once that change is in the history: the read model never
+        shows what Temporal did not record. Older histories used a local activity.
+        """
         seq = self._last_seq
-        # a local activity: a short idempotent upsert, run by this worker without a
-        # round trip through the server's task queue (the API waits on it)
-        await workflow.execute_local_activity(
-            Io.project_case.value,
-            self._data.model_copy(deep=True),
-            start_to_close_timeout=_IO_TIMEOUT,
-            retry_policy=_IO_RETRY,
-        )
+        if self._durable:
+            await workflow.execute_activity(
+                Io.project_case.value,
+                self._bounded(unprojected=True),
+                start_to_close_timeout=_PROJECT_TIMEOUT,
+                retry_policy=_PROJECT_RETRY,
+            )
+        else:
+            await workflow.execute_local_activity(
+                Io.project_case.value,
+                self._data.model_copy(deep=True),
+                start_to_close_timeout=_IO_TIMEOUT,
+                retry_policy=_IO_RETRY,
+            )
         self._projected_seq = max(self._projected_seq, seq)
+
+    def _bounded(self, unprojected: bool = False) -> CaseData:
+        """The case as a payload carries it: the latest event of each action (and, for the
+        projection, every event not yet projected). The history and the read model keep them all,
+        so no payload grows with the number of actions."""
+        latest = {e.action: e.seq for e in self._data.events}
+        keep = set(latest.values())
+        events = [e for e in self._data.events if e.seq in keep or (unprojected and e.seq > self._projected_seq)]
+        return self._data.model_copy(update={"events": events}, deep=True)
 
     def _upsert_search_attributes(self) -> None:
         d = self._data

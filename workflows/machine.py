@@ -100,6 +100,7 @@ class Rule:
     renders: tuple[Renders, ...] = ()
     tells: tuple[Tells, ...] = ()
     then: Action | None = None  # the workflow's own step that follows
+    limit: int | None = None  # at most this many times a case (records-only actions)
 
     @property
     def workflow_only(self) -> bool:
@@ -114,6 +115,10 @@ OBLIGATIONS: dict[Obligation, Duty] = {
     O.guardian_answer: Duty(Recipient.head_teacher, N.referral_made),
     O.report: Duty(Recipient.leadership, N.guardian_refused),
 }
+
+#: How often an action that leaves the state as it is may be recorded on one case: a daily contact
+#: for a school year, and a bound on what the workflow carries.
+RECORDS_LIMIT = 200
 
 _STAFF_WHO_ACT = frozenset({R.psychology_teacher, R.expert})
 _CASEWORK = frozenset({R.psychology_teacher, R.leadership})
@@ -138,6 +143,7 @@ RULES: tuple[Rule, ...] = (
         A.guardian_notice, (S.assessed, S.intervened, S.referred), None, _GUARDIAN_CONTACT,
         sets=(Fact.guardian_notified,),
         meets=(O.guardian_notice,),
+        limit=RECORDS_LIMIT,
     ),
     Rule(
         A.intervene, (S.assessed,), S.intervened, _STAFF_WHO_ACT,
@@ -153,6 +159,7 @@ RULES: tuple[Rule, ...] = (
         A.guardian_response, (S.referred,), None, _GUARDIAN_CONTACT, variant="consent",
         sets=(Fact.guardian_consented,),
         meets=(O.guardian_answer,),
+        limit=RECORDS_LIMIT,
     ),
     Rule(
         A.guardian_response, (S.referred,), S.parent_refused, _GUARDIAN_CONTACT, variant="refuse",
@@ -230,6 +237,10 @@ class CaseFacts:
     guardian_notified: bool = False
     guardian_consented: bool = False
     warning_signals: bool = False
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def under_limit(self, rule: Rule) -> bool:
+        return rule.limit is None or self.counts.get(rule.action.value, 0) < rule.limit
 
     def holds(self, condition: str | None) -> bool:
         return condition is None or getattr(self, condition)()
@@ -316,8 +327,10 @@ class CaseMachine:
     @classmethod
     def of(cls, case) -> "CaseMachine":
         """The machine of a case's state (a ``models.case.CaseData``)."""
-        return cls.at(case.state, case.risk_level, case.guardian_notified, case.guardian_consented,
-                      bool(case.warning_signals))
+        machine = cls.at(case.state, case.risk_level, case.guardian_notified, case.guardian_consented,
+                         bool(case.warning_signals))
+        machine.facts.counts = dict(case.counts)
+        return machine
 
     @property
     def state(self) -> CaseState:
@@ -328,9 +341,10 @@ class CaseMachine:
         self.facts.risk_level = case.risk_level
         self.facts.guardian_notified = case.guardian_notified
         self.facts.guardian_consented = case.guardian_consented
+        self.facts.counts = dict(case.counts)
 
     def _passes(self, rule: Rule) -> bool:
-        return all(self.facts.holds(c) for c in rule.guard)
+        return self.facts.under_limit(rule) and all(self.facts.holds(c) for c in rule.guard)
 
     def allowed_actions(self, staff_only: bool = True) -> list[str]:
         names: list[str] = []
@@ -355,8 +369,9 @@ class CaseMachine:
         for rule in here:
             if self._passes(rule):
                 return rule
-        failed = [c for r in here for c in r.guard if not self.facts.holds(c)]
-        reasons = "; ".join(dict.fromkeys(CONDITION_TEXT[c] for c in failed))
+        failed = [CONDITION_TEXT[c] for r in here for c in r.guard if not self.facts.holds(c)]
+        failed += [f"it is recorded at most {r.limit} times on a case" for r in here if not self.facts.under_limit(r)]
+        reasons = "; ".join(dict.fromkeys(failed))
         raise Refused(
             f"{name} is not allowed in state {self.state.value}: {reasons}", self.state, self.allowed_actions()
         )
@@ -387,6 +402,8 @@ def _row(rule: Rule) -> list[str]:
     renders = "; ".join(_when(r.document.value, r.when) for r in rule.renders)
     tells = "; ".join(_when(f"{t.event.value} to {', '.join(r.value for r in t.to)}", t.when) for t in rule.tells)
     then = rule.then.value if rule.then else ""
+    if rule.limit:
+        guard = "; ".join(filter(None, [guard, f"at most {rule.limit} times a case"]))
     return [name, source, dest, who, guard, sets, meets, opens, renders, tells, then]
 
 

@@ -48,7 +48,7 @@ from models.case import (
     ReferralBody,
 )
 from models.domain import CaseState, RiskLevel
-from workflows.case_workflow import FORBIDDEN, REFUSED, CaseWorkflow
+from workflows.case_workflow import FORBIDDEN, INVALID, REFUSED, CaseWorkflow
 from workflows.machine import roles_for
 from workflows.view import case_view
 
@@ -113,8 +113,8 @@ async def open_case(
             )
         except store.IdempotencyConflict as exc:
             raise unprocessable("header", "Idempotency-Key", str(exc)) from None
-        if claimed != case_id:
-            case_id = claimed
+        if claimed.case_id != case_id:
+            case_id = claimed.case_id
             response.status_code = status.HTTP_200_OK
             response.headers["Idempotent-Replayed"] = "true"
             request.state.access.case_id = case_id
@@ -177,18 +177,57 @@ async def get_case(case_id: str, actor: ActorDep, engine: EngineDep) -> CaseView
     return shown(_view_from_db(engine, case_id), actor)
 
 
-async def _act(case_id: str, command: ActionCommand, principal: Principal, engine, client) -> CaseView | JSONResponse:
+def _digest(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+async def _act(request: Request, case_id: str, command: ActionCommand, principal: Principal, engine, client,
+               idempotency_key: str | None) -> Response:
+    """Ask the workflow; answer with the case as the read model holds it once the action is in it.
+
+    With an ``Idempotency-Key`` the same request gets the first answer again (the key also names
+    the Temporal update, so concurrent retries become one update); another request under the key
+    is a 422.
+    """
     structlog.contextvars.bind_contextvars(case_id=case_id)
+    action = command.body.action
+    update_id = None
+    if idempotency_key:
+        digest = _digest(request.url.path, command.body.model_dump(mode="json"))
+        try:
+            claimed = store.claim_idempotency_key(
+                engine, principal.staff_id, idempotency_key, digest, case_id, datetime.now(UTC)
+            )
+        except store.IdempotencyConflict as exc:
+            raise unprocessable("header", "Idempotency-Key", str(exc)) from None
+        if claimed.status_code is not None:
+            return JSONResponse(json.loads(claimed.response), status_code=claimed.status_code,
+                                headers={"Idempotent-Replayed": "true"})
+        update_id = f"idem-{_digest(principal.staff_id, idempotency_key)[:40]}"
+    answer = await _answer(case_id, command, principal, engine, client, update_id)
+    if idempotency_key and answer.status_code in (200, 409, 422):
+        store.save_idempotent_answer(engine, principal.staff_id, idempotency_key, answer.status_code,
+                                     answer.body.decode())
+    log.info("action accepted" if answer.status_code == 200 else "action refused", action=action,
+             status=answer.status_code)
+    return answer
+
+
+async def _answer(case_id: str, command: ActionCommand, principal: Principal, engine, client,
+                  update_id: str | None) -> JSONResponse:
     action = command.body.action
     handle = client.get_workflow_handle(workflow_id(case_id))
     try:
-        view = await handle.execute_update(CaseWorkflow.act, command)
+        await handle.execute_update(CaseWorkflow.act, command, id=update_id)
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         if isinstance(cause, ApplicationError) and cause.type == REFUSED:
             details = cause.details[0] if cause.details else {}
-            log.info("action refused", action=action, state=details.get("state"))
             return _refused(cause.message, details.get("state"), details.get("allowed_actions", []))
+        if isinstance(cause, ApplicationError) and cause.type == INVALID:
+            where = (cause.details[0] if cause.details else {}).get("loc", ["body"])
+            return JSONResponse(status_code=422, content={
+                "detail": [{"type": "value_error", "loc": where, "msg": cause.message, "input": None}]})
         if isinstance(cause, ApplicationError) and cause.type == FORBIDDEN:
             raise HTTPException(status.HTTP_403_FORBIDDEN, cause.message) from None
         raise
@@ -199,8 +238,9 @@ async def _act(case_id: str, command: ActionCommand, principal: Principal, engin
         view = _view_from_db(engine, case_id)
         return _refused(f"{action} is not allowed in state {view.state.value}", view.state.value,
                         view.allowed_actions)
-    log.info("action accepted", action=action, state=view.state.value)
-    return shown(view, principal)
+    # the update returned after its projection: the read model holds the action
+    view = shown(_view_from_db(engine, case_id), principal)
+    return JSONResponse(view.model_dump(mode="json"))
 
 
 def _action_route(body_model: type[BaseModel], command_model: type[BaseModel], summary: str) -> None:
@@ -208,9 +248,17 @@ def _action_route(body_model: type[BaseModel], command_model: type[BaseModel], s
     path = ACTION_PATHS[action]
     roles = ", ".join(sorted(r.value for r in roles_for(action)))
 
-    async def endpoint(case_id: str, body: body_model, actor: ActorDep, engine: EngineDep, client: ClientDep):  # type: ignore[valid-type]
+    async def endpoint(
+        request: Request,
+        case_id: str,
+        body: body_model,  # type: ignore[valid-type]
+        actor: ActorDep,
+        engine: EngineDep,
+        client: ClientDep,
+        idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    ):
         command = ActionCommand(actor=actor.actor(), body=command_model.model_validate(body.model_dump()))
-        return await _act(case_id, command, actor, engine, client)
+        return await _act(request, case_id, command, actor, engine, client, idempotency_key)
 
     endpoint.__name__ = f"{action}_case"
     router.add_api_route(

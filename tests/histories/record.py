@@ -40,7 +40,7 @@ from models.case import (
 )
 from models.policy import DeadlinePolicy
 from tests.conftest import TEST_SERVER, make_settings
-from tests.support import ASSESS_HIGH, CLOSE, NOTICE, PLAN, REFERRAL, open_body
+from tests.support import ASSESS_HIGH, CLOSE, PLAN, REFERRAL, notice, open_body
 from worker import build_worker
 from workflows.case_workflow import CaseWorkflow
 
@@ -71,21 +71,21 @@ async def _run(env, settings, out: Path, name: str, script, history_event_limit:
     print(f"{name}: {len(runs)} run(s)")
 
 
-async def _to_referral(act):
+async def _to_referral(env, act):
     await act(PSY, AssessCommand.model_validate(ASSESS_HIGH))
-    await act(HEAD, GuardianNoticeCommand.model_validate(NOTICE))
+    await act(HEAD, GuardianNoticeCommand.model_validate(notice(await env.get_current_time())))
     await act(PSY, InterveneCommand.model_validate(PLAN))
     await act(PSY, ReferCommand.model_validate(REFERRAL))
 
 
 async def consent(env, act):
-    await _to_referral(act)
+    await _to_referral(env, act)
     await act(HEAD, GuardianResponseCommand(decision="consent", by="guardian"))
     await act(LEAD, CloseCommand.model_validate(CLOSE))
 
 
 async def refusal(env, act):
-    await _to_referral(act)
+    await _to_referral(env, act)
     await act(HEAD, GuardianResponseCommand(decision="refuse", by="guardian", notes="家长拒绝"))
     await env.sleep(timedelta(minutes=5))  # the workflow reports to the authority
     await act(LEAD, CloseCommand.model_validate(CLOSE))
@@ -102,7 +102,7 @@ async def continue_as_new(env, act):
     await act(PSY, InterveneCommand.model_validate(PLAN))
     for _ in range(30):
         await env.sleep(timedelta(days=1))
-        await act(HEAD, GuardianNoticeCommand.model_validate(NOTICE))
+        await act(HEAD, GuardianNoticeCommand.model_validate(notice(await env.get_current_time())))
     await act(LEAD, CloseCommand.model_validate(CLOSE))
 
 
