@@ -161,6 +161,8 @@ class Webhook:
     headers: list[dict] = field(default_factory=list)
     #: while set, answer 503 to every request (a receiver that is down)
     failing: threading.Event = field(default_factory=threading.Event)
+    #: when set, the status every request is answered with (a receiver that refuses, e.g. 400)
+    refusing_with: int | None = None
     #: while cleared, hold each request open before answering
     open_gate: threading.Event = field(default_factory=threading.Event)
     arrived: threading.Event = field(default_factory=threading.Event)
@@ -179,8 +181,8 @@ def webhook():
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             hook.arrived.set()
             hook.open_gate.wait(30)
-            if hook.failing.is_set():
-                self.send_response(503)
+            if hook.failing.is_set() or hook.refusing_with:
+                self.send_response(hook.refusing_with or 503)
                 self.end_headers()
                 return
             hook.raw.append(body)

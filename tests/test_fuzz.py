@@ -72,3 +72,45 @@ async def test_schemathesis_finds_no_server_error(sqlite_stack):
     assert set(calls) == set(RULES), set(RULES) - set(calls)
     assert sum(calls.values()) >= 1000, calls
     print(f"schemathesis: {sum(calls.values())} requests over {len(calls)} operations, no server error")
+
+
+#: What a JSON parser accepts and a careless handler chokes on: numbers past float range, NaN and
+#: infinities, strings that are not Unicode, and nesting deep enough to exhaust a recursion.
+NASTY_BODIES = {
+    "huge number": '{"student": 1e999999, "limit": 99999999999999999999999999}',
+    "NaN": '{"student": NaN, "summary": NaN, "histories": [NaN]}',
+    "Infinity": '{"instrument": "asq", "answers": {"q1": Infinity}, "payloads": -Infinity}',
+    "lone surrogate": '{"summary": "\\ud800", "notes": "\\udfff", "payloads": [{"data": "\\ud800"}]}',
+    "deep nesting": '{"answers": ' + '{"a": ' * 300 + "1" + "}" * 300 + ', "histories": ' + "[" * 300 + "]" * 300 + "}",
+}
+#: query values as sent on the wire (the last is a lone surrogate in UTF-8: not valid Unicode)
+NASTY_QUERY = ["99999999999999999999999", "-99999999999999999999999", "NaN", "Infinity", "1e999999", "%ED%A0%80"]
+
+
+async def test_no_input_json_allows_is_a_server_error(sqlite_stack):
+    """Every operation of the schema, every nasty body and query value: a 4xx, never a 5xx."""
+    stack = sqlite_stack
+    case_id = (await open_case(stack))["case_id"]
+    schema = (await stack.http.get("/openapi.json")).json()
+    answered = 0
+    for template, methods in schema["paths"].items():
+        path = template.replace("{case_id}", case_id).replace("{document_id}", f"{case_id}-x")
+        url = path.removeprefix("/api/v1")
+        for method, operation in methods.items():
+            key = f"{method.upper()} {template}"
+            bearer = _token_for(key)
+            headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+            if "requestBody" in operation:
+                for name, body in NASTY_BODIES.items():
+                    r = await stack.http.request(method, url, content=body,
+                                                 headers={**headers, "Content-Type": "application/json"})
+                    assert r.status_code < 500, (key, name, r.status_code, r.text[:300])
+                    answered += 1
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] != "query":
+                    continue
+                for value in NASTY_QUERY:
+                    r = await stack.http.request(method, f"{url}?{parameter['name']}={value}", headers=headers)
+                    assert r.status_code < 500, (key, parameter["name"], value, r.status_code, r.text[:300])
+                    answered += 1
+    assert answered > 100

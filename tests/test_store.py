@@ -126,7 +126,9 @@ def test_idempotency_keys(engine):
     again = store.claim_idempotency_key(engine, "ht", "k1", "h1", "case-1", T0)
     assert (again.status_code, again.response) == (200, '{"student": "王小明"}')
     with engine.connect() as conn:
-        raw = conn.exec_driver_sql("SELECT response FROM idempotency_keys WHERE key = 'k1' AND staff_id = 'ht'").scalar()
+        raw = conn.exec_driver_sql(
+            "SELECT response FROM idempotency_keys WHERE key = 'k1' AND staff_id = 'ht'"
+        ).scalar()
     assert raw.startswith("sealed:") and "王小明" not in raw
     try:
         store.claim_idempotency_key(engine, "ht", "k1", "h2", "case-4", T0)

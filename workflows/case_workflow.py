@@ -39,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.view import case_view
 
 #: Bumped whenever the workflow's behaviour changes; recorded in each case.
-WORKFLOW_CODE_VERSION = "1"
+WORKFLOW_CODE_VERSION = "2"
 
 REFUSED = "TransitionRefused"
 FORBIDDEN = "Forbidden"
@@ -315,6 +315,7 @@ class CaseWorkflow:
         self._data.events.append(event)
         self._data.counts[action.value] = self._data.counts.get(action.value, 0) + 1
         self._data.first_at.setdefault(action.value, at)
+        self._machine.facts.counts[action.value] = self._data.counts[action.value]
         return event
 
     def _document_request(self, kind: DocumentKind, event: CaseEvent) -> DocumentRequest:
