@@ -14,8 +14,10 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 from sqlmodel import Session, col, select
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from activities import documents
 from api.auth import ALGORITHM, ISSUER
 from audit import access_log
 from config.settings import key_id
@@ -28,6 +30,7 @@ from models.case import (
     Actor,
     CaseStart,
     CloseCommand,
+    DocumentRequest,
     GuardianResponseCommand,
     InterveneCommand,
     OpenCaseBody,
@@ -36,6 +39,7 @@ from models.case import (
 from models.policy import DeadlinePolicy
 from models.tables import CaseEventRow
 from tests.conftest import KEYRING, SCHOOL, SECRET, TEMPORAL, auth, make_settings, running_stack
+from tests.factories import opened_case
 from tests.support import (
     ASSESS_HIGH,
     PLAN,
@@ -275,3 +279,18 @@ async def test_a_token_that_lives_too_long_is_refused_when_read(sqlite_stack):
     forged = jwt.encode(claims, SECRET, algorithm=ALGORITHM, headers={"kid": key_id(SECRET)})
     r = await sqlite_stack.http.get("/cases", headers={"Authorization": f"Bearer {forged}"})
     assert r.status_code == 401 and "longer than" in r.json()["detail"]
+
+
+def test_a_document_that_cannot_render_fails_for_good_not_forever(engine, tmp_path):
+    """A request that fails to render fails the same way every time: non-retryable, so the
+    workflow records it and goes on instead of retrying it for ever."""
+    request = DocumentRequest(
+        document_id="c1-guardian_notice-2", kind="guardian_notice",
+        case=opened_case("c1", SCHOOL, "s1", datetime(2026, 11, 20, tzinfo=UTC), timedelta(hours=24)),
+        event_seq=1, created_at=datetime(9999, 12, 31, 23, 0, tzinfo=UTC),  # past the calendar in Beijing
+    )
+    documents_dir = tmp_path / "documents"
+    with pytest.raises(ApplicationError) as failed:
+        documents.render(engine, request, documents_dir)
+    assert failed.value.non_retryable and "could not be rendered" in failed.value.message
+    assert store.get_document(engine, request.document_id) is None and not documents_dir.exists()
