@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 from pathlib import Path
 
 from alembic import command
@@ -64,7 +65,24 @@ _MIGRATION_LOCK = 0x63F10001
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the database to the newest schema (idempotent, safe to run from every replica)."""
+    """Bring the database to the newest schema (idempotent, safe to run from every replica).
+
+    Processes starting together take turns: PostgreSQL through an advisory lock, a SQLite file
+    through an exclusive lock on a file beside it (an API and a worker started at once would
+    otherwise both create the tables).
+    """
+    if engine.dialect.name == "sqlite":
+        database = engine.url.database
+        if not database or database == ":memory:":
+            command.upgrade(alembic_config(engine), "head")
+            return
+        with open(f"{database}.migrate-lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                command.upgrade(alembic_config(engine), "head")
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+        return
     if engine.dialect.name != "postgresql":
         command.upgrade(alembic_config(engine), "head")
         return

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy
@@ -227,3 +230,15 @@ def test_the_sealing_migration_goes_back_with_the_keyring(db_url):
     migrate(sealed)  # and forward again
     assert store.load_case(sealed, data.case_id) == data
     sealed.dispose()
+
+
+def test_processes_starting_together_migrate_one_at_a_time(tmp_path):
+    """An API and a worker started at once on a fresh SQLite file: both come up, the schema is made once."""
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    script = (
+        "import sys; from db.engine import make_engine, migrate; migrate(make_engine(sys.argv[1])); print('ok')"
+    )
+    runs = [subprocess.Popen([sys.executable, "-c", script, url], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             cwd=Path(__file__).resolve().parents[1]) for _ in range(4)]
+    outcomes = [(run.wait(60), run.stdout.read().decode(), run.stderr.read().decode()[-500:]) for run in runs]
+    assert all(code == 0 and out.strip() == "ok" for code, out, _ in outcomes), outcomes
