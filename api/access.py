@@ -60,9 +60,16 @@ ACTION_PATHS: dict[Action, str] = {
     Action.assess: "assessment",
     Action.guardian_notice: "guardian-notice",
     Action.intervene: "intervention",
+    Action.plan: "plan",
+    Action.contact: "contacts",
+    Action.review: "review",
     Action.refer: "referral",
     Action.guardian_response: "guardian-response",
+    Action.referral_outcome: "referral-outcome",
+    Action.return_meeting: "return-meeting",
     Action.close: "closure",
+    Action.closure_decision: "closure-decision",
+    Action.reopen: "reopen",
 }
 
 RULES: dict[str, Rule] = {

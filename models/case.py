@@ -179,6 +179,57 @@ class ClosureBody(Strict):
     reason: ClosureReason
     outcome: Text
     rationale: Text
+    #: why the case closes with an obligation still unmet: one reason for each (the workflow checks)
+    unmet_reasons: dict[Obligation, Text] = {}
+
+
+class ContactBody(Strict):
+    """One session or contact, for the consultation ledger (咨询台账); the notes are sealed."""
+
+    with_whom: Literal["student", "guardian", "head_teacher", "classmate", "doctor", "other"]
+    at: CaseDatetime
+    channel: Literal["in_person", "phone", "video_call", "message", "letter"]
+    notes: Text
+
+
+class ReviewBody(Strict):
+    """A follow-up review: what was seen, and which way the risk is going (worse asks for a reassessment)."""
+
+    observations: Text
+    trend: Literal["better", "same", "worse"]
+
+
+class ReferralOutcomeBody(Strict):
+    """What came of the referral, as the hospital or the family tells it."""
+
+    outcome: Literal["admitted", "outpatient", "not_attended", "discharged"]
+    at: CaseDatetime
+    recommendations: Text | None = None
+
+
+class ReturnMeetingBody(Strict):
+    """The meeting before a student returns to class after a hospital stay."""
+
+    held_at: CaseDatetime
+    attendees: Annotated[list[ShortText], Field(min_length=1, max_length=20)]
+    adjustments: Text
+
+
+class ClosureDecisionBody(Strict):
+    """A leadership member's decision on a proposed closure (never the proposer's own)."""
+
+    decision: Literal["approve", "return"]
+    comment: Text | None = None
+
+    @model_validator(mode="after")
+    def _return_says_why(self) -> "ClosureDecisionBody":
+        if self.decision == "return" and not self.comment:
+            raise FieldError("comment", "required when the closure is sent back")
+        return self
+
+
+class ReopenBody(Strict):
+    reason: Text
 
 
 # ------------------------------------------------------- workflow commands
@@ -208,6 +259,34 @@ class CloseCommand(ClosureBody):
     action: Literal[Action.close] = Action.close
 
 
+class PlanCommand(InterventionBody):
+    action: Literal[Action.plan] = Action.plan
+
+
+class ContactCommand(ContactBody):
+    action: Literal[Action.contact] = Action.contact
+
+
+class ReviewCommand(ReviewBody):
+    action: Literal[Action.review] = Action.review
+
+
+class ReferralOutcomeCommand(ReferralOutcomeBody):
+    action: Literal[Action.referral_outcome] = Action.referral_outcome
+
+
+class ReturnMeetingCommand(ReturnMeetingBody):
+    action: Literal[Action.return_meeting] = Action.return_meeting
+
+
+class ClosureDecisionCommand(ClosureDecisionBody):
+    action: Literal[Action.closure_decision] = Action.closure_decision
+
+
+class ReopenCommand(ReopenBody):
+    action: Literal[Action.reopen] = Action.reopen
+
+
 ActionBody = Annotated[
     Union[
         AssessCommand,
@@ -216,6 +295,13 @@ ActionBody = Annotated[
         ReferCommand,
         GuardianResponseCommand,
         CloseCommand,
+        PlanCommand,
+        ContactCommand,
+        ReviewCommand,
+        ReferralOutcomeCommand,
+        ReturnMeetingCommand,
+        ClosureDecisionCommand,
+        ReopenCommand,
     ],
     Field(discriminator="action"),
 ]
@@ -226,6 +312,19 @@ class ActionCommand(Strict):
 
     actor: Actor
     body: ActionBody
+
+    @property
+    def variant(self) -> str | None:
+        """Which row of the transition table the body asks for, where an action has several."""
+        for name in VARIANT_FIELDS:
+            if (value := getattr(self.body, name, None)) is not None:
+                return value
+        return None
+
+
+#: Body fields that choose among an action's rows: a guardian's decision, a referral's urgency, a
+#: review's trend, a referral's outcome, a closure decision.
+VARIANT_FIELDS = ("decision", "urgency", "trend", "outcome")
 
 
 # ------------------------------------------------------------ case state
@@ -284,8 +383,26 @@ class FailedEffect(Strict):
     at: datetime
 
 
+class ClosureProposal(Strict):
+    """A proposal to close a high or imminent case, waiting for a leadership member's decision."""
+
+    by: str
+    at: datetime
+    reason: ClosureReason
+    outcome: str
+    rationale: str
+    unmet_reasons: dict[Obligation, str] = {}
+
+
+class Reopening(Strict):
+    """A closed case taken up again: who, and why."""
+
+    actor: Actor
+    reason: str
+
+
 class CaseStart(Strict):
-    """The workflow's input. ``carried`` is set only by continue-as-new."""
+    """The workflow's input. ``carried`` is set by continue-as-new, and with ``reopen`` by a reopening."""
 
     case_id: Code
     opened_by: Actor
@@ -293,6 +410,7 @@ class CaseStart(Strict):
     policy: DeadlinePolicy
     history_event_limit: int = 10_000
     carried: "CaseData | None" = None
+    reopen: Reopening | None = None
 
 
 class CaseData(Strict):
@@ -321,6 +439,22 @@ class CaseData(Strict):
     counts: dict[str, int] = {}
     first_at: dict[str, datetime] = {}
     failed_effects: list[FailedEffect] = []
+    has_plan: bool = False
+    closure_proposal: ClosureProposal | None = None
+    #: behaviours this case's workflow runs with (patch ids it took, models.io.Feature)
+    features: list[str] = []
+
+    @property
+    def open_obligations(self) -> list[Obligation]:
+        return [d.obligation for d in self.deadlines if d.met_at is None]
+
+    def bounded(self, after_seq: int | None = None) -> "CaseData":
+        """A copy carrying the latest event of each action (and every event after ``after_seq``):
+        what a payload holds, so none grows with the number of actions."""
+        latest = {e.action: e.seq for e in self.events}
+        keep = set(latest.values())
+        events = [e for e in self.events if e.seq in keep or (after_seq is not None and e.seq > after_seq)]
+        return self.model_copy(update={"events": events}, deep=True)
 
     def first(self, action: Action) -> datetime | None:
         """When ``action`` was first taken (cases carried before ``first_at`` existed: from their events)."""
@@ -370,12 +504,13 @@ class CaseView(Strict):
     policy_version: str
     events: list[EventView]
     failed_effects: list[FailedEffect] = []
+    closure_proposal: ClosureProposal | None = None
     withheld: list[str] = []
 
     def without_identity(self) -> "CaseView":
         return self.model_copy(
             update={"student": self.student.model_copy(update={"name": None}), "summary": None,
-                    "withheld": ["student.name", "summary"]}
+                    "closure_proposal": None, "withheld": ["student.name", "summary", "closure_proposal"]}
         )
 
 

@@ -32,10 +32,17 @@ class Action(StrEnum):
     assess = "assess"
     guardian_notice = "guardian_notice"
     intervene = "intervene"
+    plan = "plan"  # the safety plan made or revised once the case is past the assessment
+    contact = "contact"  # a session or contact, for the consultation ledger (咨询台账)
+    review = "review"  # a follow-up review
     refer = "refer"
     guardian_response = "guardian_response"
+    referral_outcome = "referral_outcome"
+    return_meeting = "return_meeting"
     report = "report"
-    close = "close"
+    close = "close"  # closes a low or moderate case; proposes closing a high or imminent one
+    closure_decision = "closure_decision"
+    reopen = "reopen"
     escalate = "escalate"
     effect_failed = "effect_failed"
 
@@ -128,6 +135,9 @@ class Obligation(StrEnum):
     intervene = "intervene"
     guardian_answer = "guardian_answer"
     report = "report"
+    review = "review"
+    reassess = "reassess"
+    return_meeting = "return_meeting"
 
 
 class Instrument(StrEnum):
@@ -153,6 +163,13 @@ class NotificationEvent(StrEnum):
     guardian_refused = "guardian_refused"
     reported_to_authority = "reported_to_authority"
     case_closed = "case_closed"
+    imminent_risk = "imminent_risk"
+    review_due = "review_due"
+    reassessment_required = "reassessment_required"
+    return_meeting_required = "return_meeting_required"
+    closure_proposed = "closure_proposed"
+    closure_returned = "closure_returned"
+    case_reopened = "case_reopened"
 
 
 class DocumentKind(StrEnum):
@@ -181,6 +198,9 @@ OBLIGATION_ZH = {
     Obligation.intervene: "制定并实施干预方案（一人一策）",
     Obligation.guardian_answer: "取得监护人对转介的答复",
     Obligation.report: "向教育主管部门报告",
+    Obligation.review: "跟踪回访",
+    Obligation.reassess: "重新评估",
+    Obligation.return_meeting: "返校会商",
 }
 
 STATE_ZH = {

@@ -75,6 +75,25 @@ class DeadlinePolicy(BaseModel):
     guardian_answer_within: Duration = timedelta(hours=72)
     report_within: Duration = timedelta(hours=24)
     escalation_step: Duration = timedelta(hours=12)
+    review_every_high: Duration = timedelta(days=7)  # high and imminent
+    review_every_moderate: Duration = timedelta(days=14)
+    reassess_within: Duration = timedelta(hours=72)  # after a worse review, or a reopening
+    return_meeting_within: Duration = timedelta(hours=72)  # after a hospital discharge
+    reopen_within: Duration = timedelta(days=180)
+    seek_care_within_high: Duration = timedelta(hours=72)  # what the guardian notice asks of the family
+    seek_care_within_imminent: Duration = timedelta(hours=12)
+
+    def review_every(self, risk: RiskLevel | None) -> timedelta | None:
+        """Follow-up reviews while the case is open: moderate risk and above."""
+        return {
+            RiskLevel.imminent: self.review_every_high,
+            RiskLevel.high: self.review_every_high,
+            RiskLevel.moderate: self.review_every_moderate,
+        }.get(risk)
+
+    def seek_care_within(self, risk: RiskLevel | None) -> timedelta:
+        """How soon the guardian notice asks the family to see a hospital."""
+        return self.seek_care_within_imminent if risk is RiskLevel.imminent else self.seek_care_within_high
 
     def intervene_within(self, risk: RiskLevel) -> timedelta | None:
         return {

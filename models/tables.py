@@ -85,6 +85,11 @@ class CaseRow(SQLModel, table=True):
     counts: dict = _json()  # how often each action was taken (limits of records-only actions)
     failed_effects: list = _json()  # notifications or documents that failed for good
     failed_effect_count: int = 0
+    features: list = _json()  # the behaviours the case's workflow runs with
+    has_plan: bool = False
+    closure_proposal: dict | None = Field(
+        default=None, sa_column=Column(SealedJSON("cases.closure_proposal"), nullable=True)
+    )
 
     @property
     def grade(self) -> str:
@@ -120,10 +125,10 @@ class CaseDeadlineRow(SQLModel, table=True):
     __table_args__ = (Index("ix_deadlines_school_open_due", "school_id", "open_due_at"),)
 
     case_id: str = Field(primary_key=True, foreign_key="cases.case_id", max_length=64)
-    obligation: str = Field(primary_key=True, max_length=32)
+    obligation: str = Field(max_length=32)  # recurs (follow-up reviews): the position is the key
     school_id: str = Field(max_length=64)
     open_due_at: datetime | None = _ts(nullable=True)
-    position: int = 0  # the order the workflow opened them in
+    position: int = Field(default=0, primary_key=True)  # the order the workflow opened them in
     responsible_role: str = Field(max_length=32)
     due_at: datetime = _ts()
     met_at: datetime | None = _ts(nullable=True)

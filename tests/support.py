@@ -60,23 +60,54 @@ CONSENT = {"decision": "consent", "by": "guardian"}
 REFUSE = {"decision": "refuse", "by": "guardian", "notes": "家长认为孩子只是青春期情绪"}
 CLOSE = {"reason": "resolved", "outcome": "门诊随访中，情绪稳定", "rationale": "连续四周评估为低风险"}
 
+def contact(at: datetime | None = None) -> dict:
+    return {"with_whom": "student", "at": (at or datetime.now(UTC)).isoformat(), "channel": "in_person",
+            "notes": "午休时谈话二十分钟，情绪较前平稳"}
+
+
+def outcome(kind: str = "outpatient", at: datetime | None = None) -> dict:
+    return {"outcome": kind, "at": (at or datetime.now(UTC)).isoformat(), "recommendations": "门诊复诊，按时服药"}
+
+
+def return_meeting(at: datetime | None = None) -> dict:
+    return {"held_at": (at or datetime.now(UTC)).isoformat(), "attendees": ["班主任", "心理教师", "家长"],
+            "adjustments": "暂免晚自习，每周与心理教师见面两次"}
+
+
+REVIEW = {"observations": "课堂参与增加，睡眠改善", "trend": "better"}
+APPROVE = {"decision": "approve", "comment": "同意结案"}
+
 #: The API path and a body for every staff action.
 ACTIONS: dict[str, tuple[str, dict]] = {
     "assess": ("assessment", ASSESS_HIGH),
     "guardian_notice": ("guardian-notice", notice),
     "intervene": ("intervention", PLAN),
+    "plan": ("plan", PLAN),
+    "contact": ("contacts", contact),
+    "review": ("review", REVIEW),
     "refer": ("referral", REFERRAL),
     "guardian_response": ("guardian-response", CONSENT),
+    "referral_outcome": ("referral-outcome", outcome),
+    "return_meeting": ("return-meeting", return_meeting),
     "close": ("closure", CLOSE),
+    "closure_decision": ("closure-decision", APPROVE),
+    "reopen": ("reopen", {"reason": "出院后再次出现自伤念头"}),
 }
 
 ROLE_FOR = {
     "assess": "psychology_teacher",
     "guardian_notice": "head_teacher",
     "intervene": "psychology_teacher",
+    "plan": "psychology_teacher",
+    "contact": "psychology_teacher",
+    "review": "psychology_teacher",
     "refer": "psychology_teacher",
     "guardian_response": "head_teacher",
-    "close": "leadership",
+    "referral_outcome": "psychology_teacher",
+    "return_meeting": "head_teacher",
+    "close": "psychology_teacher",
+    "closure_decision": "leadership",
+    "reopen": "leadership",
 }
 
 
@@ -96,7 +127,11 @@ async def act(
 
 
 async def step(stack: Stack, case_id: str, action: str, body: dict | None = None) -> dict:
+    """Take an action and expect it done; a closure a high case proposes (202) is approved by leadership."""
     r = await act(stack, case_id, action, body)
+    if action == "close" and r.status_code == 202:
+        assert r.json()["closure_proposal"] is not None and r.json()["state"] != "closed"
+        r = await act(stack, case_id, "closure_decision", APPROVE)
     assert r.status_code == 200, r.text
     return r.json()
 

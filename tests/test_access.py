@@ -123,7 +123,7 @@ async def test_responses_carry_only_what_the_role_may_see(sqlite_stack):
             assert (view["student"]["name"], view["summary"], view["withheld"]) == (name, summary, [])
         else:
             assert view["student"]["name"] is None and view["summary"] is None
-            assert view["withheld"] == ["student.name", "summary"]
+            assert view["withheld"] == ["student.name", "summary", "closure_proposal"]
             assert name not in r.text and summary not in r.text
     # the list never carries names or narratives, for anyone
     listed = await stack.http.get("/cases", headers=auth("leadership"))

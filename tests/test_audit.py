@@ -67,7 +67,9 @@ async def test_timeline_tells_the_whole_story_in_order(closed_refusal):
         ("action_accepted", "refer", "psychology-teacher-1", "psychology_teacher"),
         ("action_accepted", "guardian_response", "head-teacher-1", "head_teacher"),
         ("reported", "report", "system", None),
-        ("action_accepted", "close", "leadership-1", "leadership"),
+        # a high case: the psychology teacher proposes closing, a leadership member approves
+        ("action_accepted", "close", "psychology-teacher-1", "psychology_teacher"),
+        ("action_accepted", "closure_decision", "leadership-1", "leadership"),
     ]
     moves = [(e["from_state"], e["to_state"]) for e in entries if e["kind"] in ("action_accepted", "reported")]
     assert moves == [
@@ -77,6 +79,7 @@ async def test_timeline_tells_the_whole_story_in_order(closed_refusal):
         ("intervened", "referred"),
         ("referred", "parent_refused"),
         ("parent_refused", "reported"),
+        ("reported", "reported"),
         ("reported", "closed"),
     ]
 

@@ -215,7 +215,7 @@ async def test_key_rotation_keeps_old_cases_readable(dev_env, tmp_path, webhook)
     path.write_bytes(export.content)
     report = (await replay.replay_files([path], data_converter(Keyring(str(ring)))))[0]
     assert report.deterministic, report.divergence
-    assert [t.action for t in report.transitions][-1] == "close"
+    assert [t.action for t in report.transitions][-2:] == ["close", "closure_decision"]
     # the CLI replays it with the keyring too; without the old key it cannot read it
     r = subprocess.run(
         [CRISISFLOW, "audit", "replay", str(path)],

@@ -33,13 +33,14 @@ async def _up_to_referral(stack) -> str:
     view = await open_case(stack)
     case_id = view["case_id"]
     assert view["state"] == "identified"
-    assert view["allowed_actions"] == ["assess"]
+    assert view["allowed_actions"] == ["assess", "contact"]
     assert [d["obligation"] for d in view["deadlines"]] == ["assess"]
     await _in_step(stack, case_id, view)
 
     view = await step(stack, case_id, "assess")
     assert (view["state"], view["risk_level"]) == ("assessed", "high")
-    assert {d["obligation"] for d in view["deadlines"] if d["met_at"] is None} == {"guardian_notice", "intervene"}
+    open_now = {d["obligation"] for d in view["deadlines"] if d["met_at"] is None}
+    assert open_now == {"guardian_notice", "intervene", "review"}
     await _in_step(stack, case_id, view)
 
     view = await step(stack, case_id, "guardian_notice")
@@ -48,12 +49,15 @@ async def _up_to_referral(stack) -> str:
 
     view = await step(stack, case_id, "intervene")
     assert view["state"] == "intervened"
-    assert view["allowed_actions"] == ["guardian_notice", "refer", "close"]
+    assert view["allowed_actions"] == [
+        "assess", "guardian_notice", "plan", "contact", "review", "refer", "return_meeting", "close"]
     await _in_step(stack, case_id, view)
 
     view = await step(stack, case_id, "refer")
     assert view["state"] == "referred"
-    assert view["allowed_actions"] == ["guardian_notice", "guardian_response"]
+    assert view["allowed_actions"] == [
+        "assess", "guardian_notice", "plan", "contact", "review", "guardian_response", "referral_outcome",
+        "return_meeting"]
     await _in_step(stack, case_id, view)
     return case_id
 
@@ -75,15 +79,16 @@ async def test_consent_path(stack, webhook):
     await _in_step(stack, case_id, view)
 
     view = await step(stack, case_id, "close")
-    assert view["state"] == "closed" and view["allowed_actions"] == []
+    assert view["state"] == "closed" and view["allowed_actions"] == ["reopen"]
     assert [e["action"] for e in view["events"]] == [
-        "open", "assess", "guardian_notice", "intervene", "refer", "guardian_response", "close"
+        "open", "assess", "guardian_notice", "intervene", "refer", "guardian_response", "close", "closure_decision"
     ]
     assert [e["actor"] for e in view["events"]] == [
         "head-teacher-1", "psychology-teacher-1", "head-teacher-1", "psychology-teacher-1",
-        "psychology-teacher-1", "head-teacher-1", "leadership-1",
+        "psychology-teacher-1", "head-teacher-1", "psychology-teacher-1", "leadership-1",
     ]
-    assert all(d["met_at"] for d in view["deadlines"])
+    # every obligation met; the follow-up review lapses with the closure
+    assert [d["obligation"] for d in view["deadlines"] if not d["met_at"]] == ["review"]
     await _in_step(stack, case_id, view)
 
     docs = await _documents(stack, case_id, 3)
@@ -98,7 +103,7 @@ async def test_consent_path(stack, webhook):
     # the workflow has finished; the read model still answers, and refuses further actions
     r = await act(stack, case_id, "close")
     assert r.status_code == 409 and r.json() == {
-        "detail": "close is not allowed in state closed", "state": "closed", "allowed_actions": []
+        "detail": "close is not allowed in state closed", "state": "closed", "allowed_actions": ["reopen"]
     }
 
     events = {b["event"] for b in webhook.received}
@@ -116,7 +121,8 @@ async def test_refusal_path_reports_to_the_authority(stack, webhook):
 
     view = await step(stack, case_id, "guardian_response", REFUSE)
     assert view["state"] == "parent_refused"
-    assert view["allowed_actions"] == []  # only the workflow itself leaves parent_refused
+    # the workflow reports; staff may record, review, and a later consent
+    assert view["allowed_actions"] == ["assess", "plan", "contact", "review", "guardian_response"]
 
     async def reported():  # the workflow's own step, then its projection
         v = await workflow_view(stack, case_id)
@@ -147,7 +153,7 @@ async def test_refusal_path_reports_to_the_authority(stack, webhook):
     view = await step(stack, case_id, "close")
     assert view["state"] == "closed"
     await _in_step(stack, case_id, view)
-    assert [e["to_state"] for e in view["events"]][-3:] == ["parent_refused", "reported", "closed"]
+    assert [e["to_state"] for e in view["events"]][-4:] == ["parent_refused", "reported", "reported", "closed"]
 
     await eventually(lambda: webhook.bodies(event="case_closed"))
     assert webhook.bodies(event="reported_to_authority")[0]["recipient_role"] == "education_authority"

@@ -6,8 +6,11 @@ writes nothing: not to the read model, not to the workflow's history.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from temporalio.api.enums.v1 import EventType
 
+from models import store
 from models.domain import CaseState, RiskLevel
 from tests.conftest import auth
 from tests.support import ACTIONS, REFUSE, act, db_view, eventually, open_case, step, workflow_view
@@ -81,7 +84,10 @@ async def test_every_pair_outside_the_table_is_409(sqlite_stack):
     for state, action in pairs:
         if state is CaseState.reported:
             continue  # checked below, once the held report step has run
-        expected = CaseMachine.at(state, *facts[state]).allowed_actions()
+        # the workflow's 409 lists what the read model says is allowed now
+        expected = db_view(stack, cases[state])["allowed_actions"]
+        assert expected == CaseMachine.of(store.load_case(stack.engine, cases[state]),
+                                          datetime.now(UTC)).allowed_actions()
         await _assert_refused(stack, cases[state], state, action, expected)
 
     blocker.rmdir()
@@ -92,7 +98,7 @@ async def test_every_pair_outside_the_table_is_409(sqlite_stack):
     await eventually(reported, timeout=30)
     for state, action in pairs:
         if state is CaseState.reported:
-            await _assert_refused(stack, p, state, action, ["close"])
+            await _assert_refused(stack, p, state, action, db_view(stack, p)["allowed_actions"])
 
 
 async def test_guards_refuse_with_the_reason(sqlite_stack):
@@ -103,7 +109,7 @@ async def test_guards_refuse_with_the_reason(sqlite_stack):
     r = await act(stack, cid, "close")
     assert r.status_code == 409
     assert "intervention plan" in r.json()["detail"]
-    assert r.json()["allowed_actions"] == ["guardian_notice", "intervene"]
+    assert r.json()["allowed_actions"] == ["assess", "guardian_notice", "intervene", "contact", "review"]
 
     # high: no referral without a recorded guardian notice
     cid = (await open_case(stack))["case_id"]
@@ -112,7 +118,7 @@ async def test_guards_refuse_with_the_reason(sqlite_stack):
     r = await act(stack, cid, "refer")
     assert r.status_code == 409
     assert "guardian notice" in r.json()["detail"]
-    assert r.json()["allowed_actions"] == ["guardian_notice", "close"]
+    assert r.json()["allowed_actions"] == ["assess", "guardian_notice", "plan", "contact", "review", "return_meeting"]
     await step(stack, cid, "guardian_notice")
     await step(stack, cid, "refer")
 
@@ -126,7 +132,7 @@ async def test_guards_refuse_with_the_reason(sqlite_stack):
     view = await step(
         stack, cid, "assess", {"instrument": "asq", "answers": {"q1": False, "q2": False, "q3": False, "q4": False}}
     )
-    assert view["allowed_actions"] == ["guardian_notice", "intervene", "close"]
+    assert view["allowed_actions"] == ["assess", "guardian_notice", "intervene", "contact", "review", "close"]
     view = await step(stack, cid, "close", {"reason": "no_crisis", "outcome": "筛查阴性", "rationale": "ASQ 全部为否"})
     assert view["state"] == "closed"
 

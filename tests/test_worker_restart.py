@@ -68,7 +68,8 @@ async def test_worker_killed_mid_delivery(dev_env, webhook, tmp_path):
             assert sorted(e.seq for e in events) == list(range(1, len(final["events"]) + 1))
             assert [e.action for e in sorted(events, key=lambda e: e.seq)] == [e["action"] for e in final["events"]]
             assert sorted(n.event for n in notes) == sorted(
-                ["case_opened", "guardian_notice_required", "intervention_required", "referral_made", "case_closed"]
+                ["case_opened", "guardian_notice_required", "intervention_required", "review_due", "referral_made",
+                 "closure_proposed", "case_closed"]
             )
             assert all(n.delivered_at is not None for n in notes)
             assert sorted(d.kind for d in docs) == ["closure_summary", "guardian_notice", "referral_letter"]

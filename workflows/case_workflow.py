@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         CaseEvent,
         CaseStart,
         CaseView,
+        ClosureProposal,
         DocumentRequest,
         FailedEffect,
         NotificationRequest,
@@ -35,7 +36,16 @@ with workflow.unsafe.imports_passed_through():
     from models.domain import SYSTEM, Action, CaseState, DocumentKind, NotificationEvent, Obligation, Recipient
     from models.io import Io
     from workflows import deadlines
-    from workflows.machine import OBLIGATIONS, CaseMachine, Fact, Forbidden, Refused, Rule, rule_for
+    from workflows.machine import (
+        CASEWORK,
+        OBLIGATIONS,
+        CaseMachine,
+        Fact,
+        Forbidden,
+        Refused,
+        Rule,
+        rule_for,
+    )
     from workflows.view import case_view
 
 #: Bumped whenever the workflow's behaviour changes; recorded in each case.
@@ -56,6 +66,8 @@ _IO_TIMEOUT = timedelta(seconds=20)
 #: The projection is a short upsert: retried quickly, so the read model catches up within seconds.
 _PROJECT_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=500), maximum_interval=timedelta(seconds=5))
 _PROJECT_TIMEOUT = timedelta(seconds=10)
+#: Obligations that recur while a case is open and lapse when it closes (no reason needed to close).
+ENDS_WITH_CASE = frozenset({Obligation.review})
 #: How far ahead of the workflow's clock a stated time may lie (clocks of phones and servers differ).
 _CLOCK_SKEW = timedelta(minutes=5)
 
@@ -89,7 +101,17 @@ class CaseWorkflow:
         self._running = 0  # effects started and not yet finished (independent effects)
         self._durable = False  # set by run(): the DURABLE path (every new history)
         self._projected_seq = 0
-        if start.carried is not None:
+        if start.reopen is not None:  # a closed case taken up again: a new run of the same case
+            self._data = start.carried
+            self._data.features = [CASEWORK]
+            self._projected_seq = self._data.events[-1].seq
+            self._machine = CaseMachine.of(self._data, workflow.now())
+            actor = start.reopen.actor
+            from_state = self._data.state
+            rule = self._machine.fire(Action.reopen, None, actor.role, actor.staff_id)
+            self._take(rule, actor.staff_id, actor.role.value, from_state, workflow.now(),
+                       {"reason": start.reopen.reason})
+        elif start.carried is not None:
             self._data = start.carried
             self._projected_seq = self._data.events[-1].seq
             self._machine = CaseMachine.of(self._data)
@@ -108,7 +130,7 @@ class CaseWorkflow:
             )
             self._machine = CaseMachine.of(self._data)
             opener = start.opened_by
-            self._take(rule_for(Action.open), opener.staff_id, opener.role.value, None, self._data.opened_at)
+            self._take(rule_for(Action.open, ()), opener.staff_id, opener.role.value, None, self._data.opened_at)
 
     # ------------------------------------------------------------------ run
 
@@ -116,7 +138,10 @@ class CaseWorkflow:
     async def run(self, start: CaseStart) -> CaseView:
         log = {"case_id": self._data.case_id}
         self._durable = workflow.patched(DURABLE)
-        if start.carried is None:
+        # the behaviours of this run, decided once: histories recorded before a patch replay without it
+        self._data.features = [CASEWORK] if workflow.patched(CASEWORK) else []
+        self._machine = CaseMachine.of(self._data)
+        if start.carried is None or start.reopen is not None:
             self._upsert_search_attributes()
             await self._project()
             workflow.logger.info("case opened", extra=log)
@@ -181,6 +206,13 @@ class CaseWorkflow:
         return self._view()
 
     @workflow.update
+    async def caught_up(self) -> CaseView:
+        """Answers once the read model holds every event so far (the API's reopen waits on it)."""
+        seq = self._last_seq
+        await workflow.wait_condition(lambda: self._projected_seq >= seq)
+        return self._view()
+
+    @workflow.update
     async def act(self, command: ActionCommand) -> CaseView:
         try:
             self._apply(command)
@@ -195,11 +227,13 @@ class CaseWorkflow:
         if actor.school_id != self._data.school_id:
             raise ApplicationError("this case belongs to another school", type=FORBIDDEN, non_retryable=True)
         try:
-            self._machine.check(command.body.action, _variant(command), actor.role)
+            rule = self._machine.check(command.body.action, command.variant, actor.role, actor.staff_id)
         except Refused as refused:
             raise self._refusal(refused) from None
         except Forbidden as denied:
             raise ApplicationError(str(denied), type=FORBIDDEN, non_retryable=True) from None
+        if Fact.closure_proposal in rule.sets or rule.dest is CaseState.closed:
+            self._need_reasons_for_unmet(command)
         latest = workflow.now() + _CLOCK_SKEW
         for name, at in case_times(command.body):
             if not self._data.opened_at <= at <= latest:
@@ -207,6 +241,25 @@ class CaseWorkflow:
                     f"{name}: must lie between the case's opening ({self._data.opened_at.isoformat()}) "
                     "and a few minutes from now",
                     {"loc": ["body", name]},
+                    type=INVALID,
+                    non_retryable=True,
+                )
+
+    def _need_reasons_for_unmet(self, command: ActionCommand) -> None:
+        """Closing (or proposing to close) with an obligation unmet needs a stated reason for each.
+
+        Reviews recur while a case is open and end with it; they need none.
+        """
+        if CASEWORK not in self._data.features:
+            return
+        proposal = self._data.closure_proposal
+        given = getattr(command.body, "unmet_reasons", None) or (proposal.unmet_reasons if proposal else {})
+        for obligation in dict.fromkeys(self._data.open_obligations):
+            if obligation not in ENDS_WITH_CASE and obligation not in given:
+                raise ApplicationError(
+                    f"unmet_reasons.{obligation.value}: the case closes with this obligation unmet; "
+                    "say why in unmet_reasons",
+                    {"loc": ["body", "unmet_reasons", obligation.value]},
                     type=INVALID,
                     non_retryable=True,
                 )
@@ -228,18 +281,24 @@ class CaseWorkflow:
 
     def _apply(self, command: ActionCommand) -> None:
         """Fire the transition and take its consequences; no await, so atomic."""
-        body, actor = command.body, command.actor
+        body, actor, now = command.body, command.actor, workflow.now()
         from_state = self._data.state
-        rule = self._machine.fire(body.action, _variant(command), actor.role)
+        rule = self._machine.fire(body.action, command.variant, actor.role, actor.staff_id)
         detail = body.model_dump(mode="json", exclude={"action"})
         for fact in rule.sets:
             if fact is Fact.risk_level:
                 self._data.risk_level = body.resolved_risk()
                 detail["resolved_risk_level"] = self._data.risk_level.value
+            elif fact is Fact.closure_proposal:
+                self._data.closure_proposal = ClosureProposal(
+                    by=actor.staff_id, at=now, **body.model_dump(include={"reason", "outcome", "rationale",
+                                                                           "unmet_reasons"}))
+            elif fact is Fact.no_closure_proposal:
+                self._data.closure_proposal = None
             else:
                 setattr(self._data, fact.value, True)
         self._machine.sync(self._data)
-        self._take(rule, actor.staff_id, actor.role.value, from_state, workflow.now(), detail)
+        self._take(rule, actor.staff_id, actor.role.value, from_state, now, detail)
         self._upsert_search_attributes()
 
     def _take(
@@ -256,21 +315,26 @@ class CaseWorkflow:
         (each opened one tells its owner), the documents it renders (unless already
         ``rendered``, as the workflow's own steps are), the step that follows, and who is
         told that it happened. A notice and a tell of the same event go out as one."""
-        d, facts = self._data, self._machine.facts
+        d, facts, machine = self._data, self._machine.facts, self._machine
         d.state = self._machine.state
         if d.state is CaseState.closed:
             d.closed_at = now
+        elif d.closed_at is not None:  # reopened
+            d.closed_at = None
         deadlines.meet(d, rule.meets, now)
+        deadlines.reschedule(d, rule.reschedules, now)
         event = self._record(rule.action, actor, role, from_state, now, detail=detail)
         notices: dict[NotificationEvent, tuple[list[Recipient], Obligation | None]] = {}
         for opens in rule.opens:
-            if facts.holds(opens.when):
+            # an obligation is open at most once at a time: a second opening keeps the first deadline
+            if machine.has(opens) and facts.holds(opens.when) and opens.obligation not in d.open_obligations:
                 deadlines.open_deadline(opens.obligation, d, now)
                 duty = OBLIGATIONS[opens.obligation]
                 notices.setdefault(duty.notice, ([duty.owner], opens.obligation))
+        self._machine.sync(d)
         told = []
         for tell in rule.tells:
-            if not facts.holds(tell.when):
+            if not (machine.has(tell) and facts.holds(tell.when)):
                 continue
             if tell.event in notices:
                 notices[tell.event][0].extend(tell.to)
@@ -366,7 +430,7 @@ class CaseWorkflow:
                 Action.escalate, SYSTEM, SYSTEM, self._data.state, now, obligation=deadline.obligation, level=level
             )
             what = NotificationEvent.deadline_missed if level == 1 else NotificationEvent.deadline_escalated
-            self._notify(what, list(deadlines.LADDER[level]), event, deadline.obligation, level)
+            self._notify(what, deadlines.told_at(level, deadline), event, deadline.obligation, level)
             workflow.logger.warning(
                 "deadline escalated",
                 extra={
@@ -427,7 +491,10 @@ class CaseWorkflow:
         """The workflow's own step (on refusal: the report to the education authority
         [seed 002, 六 3]). Its documents are made first, for the event that brought the
         case into the step's state; then it fires."""
-        rule = rule_for(action)
+        rule = rule_for(action, self._data.features)
+        if self._data.state not in rule.source:  # overtaken (a refusal withdrawn before it was reported)
+            workflow.logger.info("step overtaken", extra={"case_id": self._data.case_id, "step": action.value})
+            return
         cause = next(e for e in reversed(self._data.events) if e.to_state in rule.source)
         for renders in rule.renders:
             if self._machine.facts.holds(renders.when):
@@ -464,13 +531,9 @@ class CaseWorkflow:
         self._projected_seq = max(self._projected_seq, seq)
 
     def _bounded(self, unprojected: bool = False) -> CaseData:
-        """The case as a payload carries it: the latest event of each action (and, for the
-        projection, every event not yet projected). The history and the read model keep them all,
-        so no payload grows with the number of actions."""
-        latest = {e.action: e.seq for e in self._data.events}
-        keep = set(latest.values())
-        events = [e for e in self._data.events if e.seq in keep or (unprojected and e.seq > self._projected_seq)]
-        return self._data.model_copy(update={"events": events}, deep=True)
+        """The case as a payload carries it (``CaseData.bounded``; the projection also takes every
+        event not yet projected). The history and the read model keep them all."""
+        return self._data.bounded(self._projected_seq if unprojected else None)
 
     def _upsert_search_attributes(self) -> None:
         d = self._data
@@ -484,7 +547,7 @@ class CaseWorkflow:
         )
 
     def _view(self) -> CaseView:
-        return case_view(self._data)
+        return case_view(self._data, workflow.now())
 
 
 async def _io(activity: Io, argument) -> None:
@@ -494,5 +557,4 @@ async def _io(activity: Io, argument) -> None:
     )
 
 
-def _variant(command: ActionCommand) -> str | None:
-    return getattr(command.body, "decision", None)
+

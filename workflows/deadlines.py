@@ -27,8 +27,8 @@ LADDER: dict[int, tuple[Recipient, ...]] = {
 TOP_LEVEL = max(LADDER)
 
 
-def within(obligation: Obligation, case: CaseData) -> timedelta:
-    """How long the case's policy gives an obligation, opened now."""
+def within(obligation: Obligation, case: CaseData) -> timedelta | None:
+    """How long the case's policy gives an obligation, opened now (None: it does not apply at this risk)."""
     policy = case.policy
     match obligation:
         case Obligation.assess:
@@ -41,6 +41,12 @@ def within(obligation: Obligation, case: CaseData) -> timedelta:
             return policy.guardian_answer_within
         case Obligation.report:
             return policy.report_within
+        case Obligation.review:
+            return policy.review_every(case.risk_level)
+        case Obligation.reassess:
+            return policy.reassess_within
+        case Obligation.return_meeting:
+            return policy.return_meeting_within
 
 
 def open_deadline(obligation: Obligation, case: CaseData, now: datetime) -> Deadline:
@@ -51,6 +57,27 @@ def open_deadline(obligation: Obligation, case: CaseData, now: datetime) -> Dead
     )
     case.deadlines.append(deadline)
     return deadline
+
+
+def reschedule(case: CaseData, obligations: tuple[Obligation, ...], now: datetime) -> None:
+    """Open deadlines of these obligations follow the case's new facts (a reassessment): due anew
+    from now, their ladder restarted; one that no longer applies (low risk) is discharged."""
+    for deadline in case.deadlines:
+        if deadline.obligation in obligations and deadline.met_at is None:
+            span = within(deadline.obligation, case)
+            if span is None:
+                deadline.met_at = now
+            else:
+                deadline.due_at, deadline.escalation_level = now + span, 0
+
+
+def told_at(level: int, deadline: Deadline) -> list[Recipient]:
+    """Who a missed deadline tells at a rung: the ladder's people, and at the first rung its owner too,
+    who hears first rather than last."""
+    people = list(LADDER[level])
+    if level == 1 and deadline.responsible_role not in people:
+        people.insert(0, deadline.responsible_role)
+    return people
 
 
 def meet(case: CaseData, obligations: tuple[Obligation, ...], now: datetime) -> None:

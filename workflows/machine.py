@@ -18,6 +18,7 @@ and the docs can say them in words. The rows come from ../shared/DOMAIN.md
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from transitions import Machine
@@ -48,6 +49,9 @@ class Fact(StrEnum):
     risk_level = "risk_level"  # the assessment's resolved risk level
     guardian_notified = "guardian_notified"
     guardian_consented = "guardian_consented"
+    has_plan = "has_plan"
+    closure_proposal = "closure_proposal"  # who proposes closing, with the closure body
+    no_closure_proposal = "no_closure_proposal"  # the proposal is sent back
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,7 @@ class Opens:
 
     obligation: Obligation
     when: str | None = None
+    since: str | None = None  # a feature the case must run with (see CASEWORK)
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,7 @@ class Tells:
     event: NotificationEvent
     to: tuple[Recipient, ...]
     when: str | None = None
+    since: str | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,9 @@ class Rule:
     tells: tuple[Tells, ...] = ()
     then: Action | None = None  # the workflow's own step that follows
     limit: int | None = None  # at most this many times a case (records-only actions)
+    reschedules: tuple[Obligation, ...] = ()  # open deadlines recomputed from the new facts
+    since: str | None = None  # a feature the case must run with (see CASEWORK)
+    until: str | None = None  # a feature that replaced this row (older cases keep it)
 
     @property
     def workflow_only(self) -> bool:
@@ -114,15 +123,35 @@ OBLIGATIONS: dict[Obligation, Duty] = {
     O.intervene: Duty(Recipient.psychology_teacher, N.intervention_required),
     O.guardian_answer: Duty(Recipient.head_teacher, N.referral_made),
     O.report: Duty(Recipient.leadership, N.guardian_refused),
+    O.review: Duty(Recipient.psychology_teacher, N.review_due),
+    O.reassess: Duty(Recipient.psychology_teacher, N.reassessment_required),
+    O.return_meeting: Duty(Recipient.head_teacher, N.return_meeting_required),
 }
 
 #: How often an action that leaves the state as it is may be recorded on one case: a daily contact
 #: for a school year, and a bound on what the workflow carries.
 RECORDS_LIMIT = 200
 
+#: The casework of schools (reassessment, reviews, plans, contacts, hospital outcome, closure approval,
+#: reopening, the green channel): rows and consequences marked with it apply to cases whose workflow
+#: took this patch (every case opened or continued since); older histories replay without them.
+CASEWORK = "casework-2026-11"
+
+_OPEN = (S.assessed, S.intervened, S.referred, S.parent_refused, S.reported)  # assessed and not closed
 _STAFF_WHO_ACT = frozenset({R.psychology_teacher, R.expert})
 _CASEWORK = frozenset({R.psychology_teacher, R.leadership})
 _GUARDIAN_CONTACT = frozenset({R.head_teacher, R.psychology_teacher})
+_WATCHERS = frozenset({R.head_teacher, R.psychology_teacher, R.expert})
+_LEADERSHIP = frozenset({R.leadership})
+_CLOSED_TELLS = (Tells(N.case_closed, (Recipient.leadership, Recipient.head_teacher)),)
+_CLOSE_GUARD = ("no_return_meeting_pending", "no_closure_proposed")
+
+#: What every (re)assessment opens: the notice if the risk is high, the plan if there is none, the reviews.
+_ASSESS_OPENS = (
+    Opens(O.guardian_notice, when="high_risk_guardian_not_notified"),
+    Opens(O.intervene, when="needs_plan"),
+    Opens(O.review, when="moderate_or_higher", since=CASEWORK),
+)
 
 RULES: tuple[Rule, ...] = (
     Rule(
@@ -135,9 +164,18 @@ RULES: tuple[Rule, ...] = (
         A.assess, (S.identified,), S.assessed, _STAFF_WHO_ACT,
         sets=(Fact.risk_level,),
         meets=(O.assess,),
-        opens=(Opens(O.guardian_notice, when="high_risk_guardian_not_notified"),
-               Opens(O.intervene, when="moderate_or_higher")),
+        opens=_ASSESS_OPENS,
         renders=(Renders(DocumentKind.guardian_notice, when="high_risk"),),
+        tells=(Tells(N.imminent_risk, (Recipient.leadership,), when="imminent", since=CASEWORK),),
+    ),
+    Rule(  # reassessment [seed 000: 定期评估和跟踪]: deadlines follow the new level
+        A.assess, _OPEN, None, _STAFF_WHO_ACT, since=CASEWORK,
+        sets=(Fact.risk_level,),
+        meets=(O.reassess,),
+        opens=_ASSESS_OPENS,
+        reschedules=(O.intervene, O.review),
+        renders=(Renders(DocumentKind.guardian_notice, when="high_risk_guardian_not_notified"),),
+        tells=(Tells(N.imminent_risk, (Recipient.leadership,), when="imminent"),),
     ),
     Rule(
         A.guardian_notice, (S.assessed, S.intervened, S.referred), None, _GUARDIAN_CONTACT,
@@ -147,11 +185,40 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         A.intervene, (S.assessed,), S.intervened, _STAFF_WHO_ACT,
+        sets=(Fact.has_plan,),
         meets=(O.intervene,),
+    ),
+    Rule(  # the plan made after an urgent referral, and every revision (one student, one plan)
+        A.plan, (S.intervened, S.referred, S.parent_refused, S.reported), None, _STAFF_WHO_ACT, since=CASEWORK,
+        sets=(Fact.has_plan,),
+        meets=(O.intervene,),
+        limit=RECORDS_LIMIT,
+    ),
+    Rule(  # the consultation ledger (咨询台账): records only
+        A.contact, (S.identified, *_OPEN), None, SCHOOL_ROLES, since=CASEWORK,
+        limit=RECORDS_LIMIT,
+    ),
+    Rule(  # a worse trend asks for a reassessment
+        A.review, _OPEN, None, _WATCHERS, variant="worse", since=CASEWORK,
+        meets=(O.review,),
+        opens=(Opens(O.review, when="moderate_or_higher"), Opens(O.reassess)),
+        limit=RECORDS_LIMIT,
+    ),
+    Rule(  # follow-up reviews go on after a referral and after a refusal report
+        A.review, _OPEN, None, _WATCHERS, since=CASEWORK,
+        meets=(O.review,),
+        opens=(Opens(O.review, when="moderate_or_higher"),),
+        limit=RECORDS_LIMIT,
     ),
     Rule(
         A.refer, (S.intervened,), S.referred, _CASEWORK,
         guard=("guardian_notified_if_high",),
+        opens=(Opens(O.guardian_answer),),
+        renders=(Renders(DocumentKind.referral_letter),),
+    ),
+    Rule(  # the green channel (绿色通道): an imminent case is referred at once; the plan follows
+        A.refer, (S.assessed,), S.referred, _CASEWORK, variant="urgent", since=CASEWORK,
+        guard=("imminent",),
         opens=(Opens(O.guardian_answer),),
         renders=(Renders(DocumentKind.referral_letter),),
     ),
@@ -167,6 +234,28 @@ RULES: tuple[Rule, ...] = (
         opens=(Opens(O.report),),
         then=A.report,  # a refusal is reported to the education authority [seed 002, 六 3]
     ),
+    Rule(  # a guardian who refused consents later; a report already made stays on record
+        A.guardian_response, (S.parent_refused, S.reported), S.referred, _GUARDIAN_CONTACT, variant="consent",
+        since=CASEWORK,
+        sets=(Fact.guardian_consented,),
+        meets=(O.report,),
+    ),
+    Rule(
+        A.referral_outcome, (S.referred,), None, _GUARDIAN_CONTACT | _STAFF_WHO_ACT, variant="discharged",
+        since=CASEWORK,
+        opens=(Opens(O.return_meeting),),
+        limit=RECORDS_LIMIT,
+    ),
+    Rule(
+        A.referral_outcome, (S.referred,), None, _GUARDIAN_CONTACT | _STAFF_WHO_ACT, since=CASEWORK,
+        limit=RECORDS_LIMIT,
+    ),
+    Rule(  # the school meets before the student returns to class after a hospital stay
+        A.return_meeting, (S.referred, S.intervened, S.reported), None, _GUARDIAN_CONTACT | _STAFF_WHO_ACT,
+        since=CASEWORK,
+        meets=(O.return_meeting,),
+        limit=RECORDS_LIMIT,
+    ),
     Rule(
         A.report, (S.parent_refused,), S.reported, frozenset(),
         meets=(O.report,),
@@ -177,18 +266,62 @@ RULES: tuple[Rule, ...] = (
         A.close, (S.assessed,), S.closed, _CASEWORK,
         guard=("risk_is_low",),
         renders=(Renders(DocumentKind.closure_summary),),
-        tells=(Tells(N.case_closed, (Recipient.leadership, Recipient.head_teacher)),),
+        tells=_CLOSED_TELLS,
     ),
-    Rule(
-        A.close, (S.intervened, S.reported), S.closed, _CASEWORK,
+    Rule(  # cases without CASEWORK close as they always did
+        A.close, (S.intervened, S.reported), S.closed, _CASEWORK, until=CASEWORK,
         renders=(Renders(DocumentKind.closure_summary),),
-        tells=(Tells(N.case_closed, (Recipient.leadership, Recipient.head_teacher)),),
+        tells=_CLOSED_TELLS,
     ),
     Rule(
-        A.close, (S.referred,), S.closed, _CASEWORK,
+        A.close, (S.referred,), S.closed, _CASEWORK, until=CASEWORK,
         guard=("consent_on_record",),
         renders=(Renders(DocumentKind.closure_summary),),
-        tells=(Tells(N.case_closed, (Recipient.leadership, Recipient.head_teacher)),),
+        tells=_CLOSED_TELLS,
+    ),
+    Rule(
+        A.close, (S.intervened, S.reported), S.closed, _CASEWORK, since=CASEWORK,
+        guard=("not_high_risk", *_CLOSE_GUARD),
+        renders=(Renders(DocumentKind.closure_summary),),
+        tells=_CLOSED_TELLS,
+    ),
+    Rule(
+        A.close, (S.referred,), S.closed, _CASEWORK, since=CASEWORK,
+        guard=("consent_on_record", "not_high_risk", *_CLOSE_GUARD),
+        renders=(Renders(DocumentKind.closure_summary),),
+        tells=_CLOSED_TELLS,
+    ),
+    Rule(  # a high or imminent case: closing is a two-person decision (Primero, CPOMS)
+        A.close, (S.intervened, S.reported), None, _CASEWORK, since=CASEWORK,
+        guard=("high_risk", "guardian_notice_on_record", *_CLOSE_GUARD),
+        sets=(Fact.closure_proposal,),
+        tells=(Tells(N.closure_proposed, (Recipient.leadership,)),),
+    ),
+    Rule(
+        A.close, (S.referred,), None, _CASEWORK, since=CASEWORK,
+        guard=("consent_on_record", "high_risk", "guardian_notice_on_record", *_CLOSE_GUARD),
+        sets=(Fact.closure_proposal,),
+        tells=(Tells(N.closure_proposed, (Recipient.leadership,)),),
+    ),
+    Rule(
+        A.closure_decision, (S.intervened, S.referred, S.reported), S.closed, _LEADERSHIP, variant="approve",
+        since=CASEWORK,
+        guard=("closure_proposed", "not_the_proposer"),
+        renders=(Renders(DocumentKind.closure_summary),),
+        tells=_CLOSED_TELLS,
+    ),
+    Rule(
+        A.closure_decision, (S.intervened, S.referred, S.reported), None, _LEADERSHIP, variant="return",
+        since=CASEWORK,
+        guard=("closure_proposed",),
+        sets=(Fact.no_closure_proposal,),
+        tells=(Tells(N.closure_returned, (Recipient.psychology_teacher,)),),
+    ),
+    Rule(  # leadership takes a closed case up again: the same case and history, back to a reassessment
+        A.reopen, (S.closed,), S.assessed, _LEADERSHIP, since=CASEWORK,
+        guard=("within_reopen_window",),
+        opens=(Opens(O.reassess),),
+        tells=(Tells(N.case_reopened, (Recipient.psychology_teacher, Recipient.head_teacher)),),
     ),
 )
 
@@ -197,17 +330,28 @@ CONDITION_TEXT = {
     "risk_is_low": "closing straight after the assessment needs risk level low; "
     "moderate or higher needs an intervention plan first",
     "guardian_notified_if_high": "a high or imminent case needs a recorded guardian notice before referral",
+    "guardian_notice_on_record": "closing a high or imminent case needs the guardian notice on record",
     "consent_on_record": "closing a referred case needs the guardian's consent on record",
     "has_warning_signals": "if a warning signal was reported",
-    "high_risk": "if the risk is high or imminent",
+    "high_risk": "for a high or imminent case",
+    "not_high_risk": "for a low or moderate case",
+    "imminent": "if the risk is imminent",
     "high_risk_guardian_not_notified": "if the risk is high or imminent and the guardian is not yet notified",
     "moderate_or_higher": "if the risk is moderate or higher",
+    "needs_plan": "if the risk is moderate or higher and there is no plan yet",
+    "no_return_meeting_pending": "a student discharged from hospital needs the return-to-school meeting first",
+    "no_closure_proposed": "a closure is already proposed and waits for leadership's decision",
+    "closure_proposed": "there must be a closure proposal to decide on",
+    "not_the_proposer": "the proposer cannot approve their own closure",
+    "within_reopen_window": "a closed case can be reopened only within the policy's reopen_within",
 }
 
 #: Actions staff may ask for on an open case, in lifecycle order.
 STAFF_ACTIONS: tuple[Action, ...] = tuple(dict.fromkeys(r.action for r in RULES if r.roles and r.source))
 #: Every action of the table, in lifecycle order.
 ALL_ACTIONS: tuple[Action, ...] = tuple(dict.fromkeys(r.action for r in RULES))
+#: Every behaviour a new workflow takes (the patches it records).
+ALL_FEATURES: tuple[str, ...] = (CASEWORK,)
 
 
 def roles_for(action: Action | str) -> frozenset[StaffRole]:
@@ -218,13 +362,19 @@ def roles_for(action: Action | str) -> frozenset[StaffRole]:
     return frozenset().union(*roles)
 
 
-def rules_for(action: Action | str, variant: str | None = None) -> list[Rule]:
-    return [r for r in RULES if r.action == action and (r.variant is None or r.variant == variant)]
+def present(part, features) -> bool:
+    """Does a row or consequence exist for a case running with ``features``?"""
+    return (getattr(part, "since", None) in (None, *features)) and getattr(part, "until", None) not in features
 
 
-def rule_for(action: Action | str) -> Rule:
-    """The single row of an action that has one (``open``, ``report``)."""
-    (rule,) = rules_for(action)
+def rules_for(action: Action | str, variant: str | None = None, features=ALL_FEATURES) -> list[Rule]:
+    return [r for r in RULES if r.action == action and (r.variant is None or r.variant == variant)
+            and present(r, features)]
+
+
+def rule_for(action: Action | str, features=ALL_FEATURES) -> Rule:
+    """The single row of an action that has one (``open``, ``report``, ``reopen``)."""
+    (rule,) = rules_for(action, None, features)
     return rule
 
 
@@ -238,6 +388,14 @@ class CaseFacts:
     guardian_consented: bool = False
     warning_signals: bool = False
     counts: dict[str, int] = field(default_factory=dict)
+    has_plan: bool = False
+    open_obligations: frozenset[Obligation] = frozenset()
+    proposed_by: str | None = None
+    closed_at: datetime | None = None
+    reopen_within: timedelta = timedelta(days=180)
+    #: set for the check of one action: who asks, and when
+    actor: str | None = None
+    now: datetime | None = None
 
     def under_limit(self, rule: Rule) -> bool:
         return rule.limit is None or self.counts.get(rule.action.value, 0) < rule.limit
@@ -252,8 +410,17 @@ class CaseFacts:
     def high_risk(self) -> bool:
         return self.risk_level in (RiskLevel.high, RiskLevel.imminent)
 
+    def not_high_risk(self) -> bool:
+        return not self.high_risk()
+
+    def imminent(self) -> bool:
+        return self.risk_level is RiskLevel.imminent
+
     def moderate_or_higher(self) -> bool:
         return self.risk_level is not None and self.risk_level.rank >= RiskLevel.moderate.rank
+
+    def needs_plan(self) -> bool:
+        return self.moderate_or_higher() and not self.has_plan
 
     def high_risk_guardian_not_notified(self) -> bool:
         return self.high_risk() and not self.guardian_notified
@@ -261,11 +428,29 @@ class CaseFacts:
     def guardian_notified_if_high(self) -> bool:
         return not self.high_risk() or self.guardian_notified
 
+    def guardian_notice_on_record(self) -> bool:
+        return self.guardian_notified_if_high()
+
     def consent_on_record(self) -> bool:
         return self.guardian_consented
 
     def has_warning_signals(self) -> bool:
         return self.warning_signals
+
+    def no_return_meeting_pending(self) -> bool:
+        return O.return_meeting not in self.open_obligations
+
+    def closure_proposed(self) -> bool:
+        return self.proposed_by is not None
+
+    def no_closure_proposed(self) -> bool:
+        return self.proposed_by is None
+
+    def not_the_proposer(self) -> bool:
+        return self.actor is None or self.actor != self.proposed_by
+
+    def within_reopen_window(self) -> bool:
+        return self.closed_at is not None and (self.now is None or self.now <= self.closed_at + self.reopen_within)
 
 
 class Refused(Exception):
@@ -290,9 +475,14 @@ _TRIGGERS = {rule: _trigger(i, rule) for i, rule in enumerate(RULES)}
 
 @dataclass
 class CaseMachine:
-    """A ``transitions`` machine over :class:`CaseFacts`, built from RULES."""
+    """A ``transitions`` machine over :class:`CaseFacts`, built from RULES.
+
+    ``features`` are the behaviours the case runs with (``CASEWORK``): rows and consequences
+    marked ``since`` a feature the case lacks do not exist for it.
+    """
 
     facts: CaseFacts = field(default_factory=CaseFacts)
+    features: tuple[str, ...] = ALL_FEATURES
 
     def __post_init__(self) -> None:
         self._machine = Machine(
@@ -325,11 +515,12 @@ class CaseMachine:
         return cls(CaseFacts(state.value, risk_level, guardian_notified, guardian_consented, warning_signals))
 
     @classmethod
-    def of(cls, case) -> "CaseMachine":
-        """The machine of a case's state (a ``models.case.CaseData``)."""
-        machine = cls.at(case.state, case.risk_level, case.guardian_notified, case.guardian_consented,
-                         bool(case.warning_signals))
-        machine.facts.counts = dict(case.counts)
+    def of(cls, case, now: datetime | None = None) -> "CaseMachine":
+        """The machine of a case's state (a ``models.case.CaseData``), judged at ``now``."""
+        machine = cls(CaseFacts(case.state.value), features=tuple(case.features))
+        machine.sync(case)
+        machine.facts.warning_signals = bool(case.warning_signals)
+        machine.facts.now = now
         return machine
 
     @property
@@ -337,11 +528,20 @@ class CaseMachine:
         return CaseState(self.facts.state)
 
     def sync(self, case) -> None:
-        """Take the facts an action set on the case."""
-        self.facts.risk_level = case.risk_level
-        self.facts.guardian_notified = case.guardian_notified
-        self.facts.guardian_consented = case.guardian_consented
-        self.facts.counts = dict(case.counts)
+        """Take the facts the case holds now."""
+        f = self.facts
+        f.risk_level, f.guardian_notified, f.guardian_consented = (
+            case.risk_level, case.guardian_notified, case.guardian_consented)
+        f.counts = dict(case.counts)
+        f.has_plan = case.has_plan
+        f.open_obligations = frozenset(case.open_obligations)
+        f.proposed_by = case.closure_proposal.by if case.closure_proposal else None
+        f.closed_at = case.closed_at
+        f.reopen_within = case.policy.reopen_within
+
+    def has(self, part) -> bool:
+        """Does a row or consequence exist for this case (see ``present``)?"""
+        return present(part, self.features)
 
     def _passes(self, rule: Rule) -> bool:
         return self.facts.under_limit(rule) and all(self.facts.holds(c) for c in rule.guard)
@@ -349,15 +549,16 @@ class CaseMachine:
     def allowed_actions(self, staff_only: bool = True) -> list[str]:
         names: list[str] = []
         for rule in RULES:
-            if staff_only and rule.workflow_only:
+            if (staff_only and rule.workflow_only) or not self.has(rule):
                 continue
             if self.state in rule.source and self._passes(rule) and rule.action.value not in names:
                 names.append(rule.action.value)
         return names
 
-    def check(self, action: Action | str, variant: str | None = None, role: StaffRole | None = None) -> Rule:
+    def check(self, action: Action | str, variant: str | None = None, role: StaffRole | None = None,
+              actor: str | None = None) -> Rule:
         """The rule that lets ``action`` happen now; :class:`Refused` or :class:`Forbidden` saying why."""
-        candidates = [r for r in rules_for(action, variant) if r.source]
+        candidates = [r for r in rules_for(action, variant, self.features) if r.source]
         if not candidates:
             raise Refused(f"unknown action {action!r}", self.state, self.allowed_actions())
         name = Action(action).value
@@ -366,20 +567,29 @@ class CaseMachine:
             raise Refused(f"{name} is not allowed in state {self.state.value}", self.state, self.allowed_actions())
         if role is not None and not any(role in r.roles for r in here):
             raise Forbidden(f"role {StaffRole(role).value} may not {name}")
-        for rule in here:
-            if self._passes(rule):
-                return rule
-        failed = [CONDITION_TEXT[c] for r in here for c in r.guard if not self.facts.holds(c)]
+        self.facts.actor = actor
+        try:
+            for rule in here:
+                if (role is None or role in rule.roles) and self._passes(rule):
+                    return rule
+            failed = [CONDITION_TEXT[c] for r in here for c in r.guard if not self.facts.holds(c)]
+        finally:
+            self.facts.actor = None
         failed += [f"it is recorded at most {r.limit} times on a case" for r in here if not self.facts.under_limit(r)]
         reasons = "; ".join(dict.fromkeys(failed))
         raise Refused(
             f"{name} is not allowed in state {self.state.value}: {reasons}", self.state, self.allowed_actions()
         )
 
-    def fire(self, action: Action | str, variant: str | None = None, role: StaffRole | None = None) -> Rule:
+    def fire(self, action: Action | str, variant: str | None = None, role: StaffRole | None = None,
+             actor: str | None = None) -> Rule:
         """Check and take the transition; returns the rule that fired."""
-        rule = self.check(action, variant, role)
-        getattr(self.facts, _TRIGGERS[rule])()
+        rule = self.check(action, variant, role, actor)
+        self.facts.actor = actor
+        try:
+            getattr(self.facts, _TRIGGERS[rule])()
+        finally:
+            self.facts.actor = None
         return rule
 
 
@@ -404,6 +614,12 @@ def _row(rule: Rule) -> list[str]:
     then = rule.then.value if rule.then else ""
     if rule.limit:
         guard = "; ".join(filter(None, [guard, f"at most {rule.limit} times a case"]))
+    if rule.since:
+        name += f" [{rule.since}]"
+    if rule.until:
+        name += f" [before {rule.until}]"
+    if rule.reschedules:
+        opens = "; ".join(filter(None, [opens, "reschedules " + ", ".join(o.value for o in rule.reschedules)]))
     return [name, source, dest, who, guard, sets, meets, opens, renders, tells, then]
 
 

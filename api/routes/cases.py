@@ -17,7 +17,7 @@ import structlog
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -37,6 +37,10 @@ from models.case import (
     CaseView,
     CloseCommand,
     ClosureBody,
+    ClosureDecisionBody,
+    ClosureDecisionCommand,
+    ContactBody,
+    ContactCommand,
     GuardianNoticeBody,
     GuardianNoticeCommand,
     GuardianResponseBody,
@@ -44,12 +48,21 @@ from models.case import (
     InterveneCommand,
     InterventionBody,
     OpenCaseBody,
+    PlanCommand,
     ReferCommand,
     ReferralBody,
+    ReferralOutcomeBody,
+    ReferralOutcomeCommand,
+    ReopenBody,
+    Reopening,
+    ReturnMeetingBody,
+    ReturnMeetingCommand,
+    ReviewBody,
+    ReviewCommand,
 )
-from models.domain import CaseState, RiskLevel
+from models.domain import Action, CaseState, RiskLevel
 from workflows.case_workflow import FORBIDDEN, INVALID, REFUSED, CaseWorkflow
-from workflows.machine import roles_for
+from workflows.machine import ALL_FEATURES, CaseMachine, Forbidden, Refused, roles_for
 from workflows.view import case_view
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -77,7 +90,7 @@ def _view_from_db(engine, case_id: str) -> CaseView:
     data = store.load_case(engine, case_id)
     if data is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"case {case_id} not found")
-    return case_view(data)
+    return case_view(data, datetime.now(UTC))
 
 
 def _refused(detail: str, state: str, allowed: list[str]) -> JSONResponse:
@@ -205,7 +218,7 @@ async def _act(request: Request, case_id: str, command: ActionCommand, principal
                                 headers={"Idempotent-Replayed": "true"})
         update_id = f"idem-{_digest(principal.staff_id, idempotency_key)[:40]}"
     answer = await _answer(case_id, command, principal, engine, client, update_id)
-    if idempotency_key and answer.status_code in (200, 409, 422):
+    if idempotency_key and answer.status_code in (200, 202, 409, 422):
         store.save_idempotent_answer(engine, principal.staff_id, idempotency_key, answer.status_code,
                                      answer.body.decode())
     log.info("action accepted" if answer.status_code == 200 else "action refused", action=action,
@@ -240,7 +253,9 @@ async def _answer(case_id: str, command: ActionCommand, principal: Principal, en
                         view.allowed_actions)
     # the update returned after its projection: the read model holds the action
     view = shown(_view_from_db(engine, case_id), principal)
-    return JSONResponse(view.model_dump(mode="json"))
+    # a closure proposed, not yet decided: accepted, the case as it was
+    proposed = action is Action.close and view.state is not CaseState.closed
+    return JSONResponse(view.model_dump(mode="json"), status_code=202 if proposed else 200)
 
 
 def _action_route(body_model: type[BaseModel], command_model: type[BaseModel], summary: str) -> None:
@@ -272,9 +287,63 @@ def _action_route(body_model: type[BaseModel], command_model: type[BaseModel], s
     )
 
 
-_action_route(AssessmentBody, AssessCommand, "Record a crisis assessment")
+_action_route(AssessmentBody, AssessCommand, "Record a crisis assessment, or a reassessment")
 _action_route(GuardianNoticeBody, GuardianNoticeCommand, "Record that the guardian was notified")
 _action_route(InterventionBody, InterveneCommand, "Start an intervention (one student, one plan)")
-_action_route(ReferralBody, ReferCommand, "Refer to a medical institution")
-_action_route(GuardianResponseBody, GuardianResponseCommand, "Record the answer to a referral")
-_action_route(ClosureBody, CloseCommand, "Close the case")
+_action_route(InterventionBody, PlanCommand, "Make or revise the safety plan once past the assessment")
+_action_route(ContactBody, ContactCommand, "Record a session or contact (the consultation ledger)")
+_action_route(ReviewBody, ReviewCommand, "Record a follow-up review; a worse trend asks for a reassessment")
+_action_route(ReferralBody, ReferCommand,
+              "Refer to a medical institution (urgent: straight from an imminent assessment)")
+_action_route(GuardianResponseBody, GuardianResponseCommand, "Record the answer to a referral (also a later consent)")
+_action_route(ReferralOutcomeBody, ReferralOutcomeCommand, "Record what came of the referral")
+_action_route(ReturnMeetingBody, ReturnMeetingCommand, "Record the return-to-school meeting after a discharge")
+_action_route(ClosureBody, CloseCommand,
+              "Close the case; for a high or imminent case, propose closing it (202, for leadership to decide)")
+_action_route(ClosureDecisionBody, ClosureDecisionCommand, "Approve or send back a proposed closure")
+
+
+@router.post(f"/{{case_id}}/{ACTION_PATHS[Action.reopen]}", response_model=CaseView, responses=CONFLICT_RESPONSE)
+async def reopen_case(
+    case_id: str, body: ReopenBody, actor: ActorDep, engine: EngineDep, client: ClientDep, settings: SettingsDep
+) -> Response:
+    """Take a closed case up again (leadership, within the policy's reopen_within): the same case and
+    history, in a new run, back in assessed with a reassessment due."""
+    structlog.contextvars.bind_contextvars(case_id=case_id)
+    data = store.load_case(engine, case_id)
+    if data is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"case {case_id} not found")
+    machine = CaseMachine.of(data, datetime.now(UTC))
+    machine.features = (*machine.features, *(f for f in ALL_FEATURES if f not in machine.features))
+    try:
+        machine.check(Action.reopen, None, actor.role, actor.staff_id)
+    except Refused as refused:
+        return _refused(str(refused), refused.state.value, refused.allowed)
+    except Forbidden as denied:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(denied)) from None
+    handle = client.get_workflow_handle(workflow_id(case_id))
+    if (await handle.describe()).status is not WorkflowExecutionStatus.COMPLETED:
+        return _refused("reopen is not allowed yet: the case is still finishing its closure", data.state.value, [])
+    start = CaseStart(
+        case_id=case_id,
+        opened_by=data.opened_by,
+        case=OpenCaseBody(student=data.student, risk_factors=data.risk_factors,
+                          warning_signals=data.warning_signals, summary=data.summary),
+        policy=data.policy,
+        history_event_limit=settings.history_event_limit,
+        carried=data.bounded(),
+        reopen=Reopening(actor=actor.actor(), reason=body.reason),
+    )
+    try:
+        handle = await client.start_workflow(
+            CaseWorkflow.run, start, id=workflow_id(case_id), task_queue=settings.task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        )
+    except WorkflowAlreadyStartedError:
+        view = _view_from_db(engine, case_id)
+        return _refused("reopen is not allowed: the case was reopened already", view.state.value,
+                        view.allowed_actions)
+    await handle.execute_update(CaseWorkflow.caught_up)
+    log.info("case reopened", role=actor.role.value)
+    return JSONResponse(shown(_view_from_db(engine, case_id), actor).model_dump(mode="json"))
