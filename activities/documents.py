@@ -79,8 +79,18 @@ def detail_of(case: CaseData, action: Action, upto_seq: int | None = None) -> di
     return {}
 
 
+def _assessor(assessment: dict) -> str:
+    """Who assessed, in words: an expert when one assessed or was consulted (the notice says so)."""
+    if assessment.get("actor_role") == "expert":
+        return "心理危机专家"
+    if assessment.get("expert_consulted"):
+        return "学校心理教师会同心理危机专家"
+    return "学校心理教师"
+
+
 def render_text(request: DocumentRequest) -> str:
     case = request.case
+    assessment = detail_of(case, Action.assess, request.event_seq)
     template = _env.get_template(f"{request.kind.value}.md.j2")
     return template.render(
         title=TITLES[request.kind],
@@ -90,7 +100,9 @@ def render_text(request: DocumentRequest) -> str:
         student=case.student,
         risk_factors=[RISK_FACTOR_ZH[f] for f in case.risk_factors],
         warning_signals=[WARNING_SIGNAL_ZH[s] for s in case.warning_signals],
-        assessment=detail_of(case, Action.assess, request.event_seq),
+        assessment=assessment,
+        assessor=_assessor(assessment),
+        seek_care_within=case.policy.seek_care_within(case.risk_level),
         notice=detail_of(case, Action.guardian_notice, request.event_seq),
         intervention=detail_of(case, Action.intervene, request.event_seq),
         referral=detail_of(case, Action.refer, request.event_seq),

@@ -76,6 +76,10 @@ async def timeline_entries(histories: list[WorkflowHistory], conv: DataConverter
                     state = CaseState.identified
                     add("opened", actor=start.opened_by.staff_id, role=start.opened_by.role.value,
                         action=Action.open, to_state=state, note=f"policy {start.policy.version}")
+                elif start.reopen is not None:  # a closed case taken up again, in a new run
+                    add("action_accepted", actor=start.reopen.actor.staff_id, role=start.reopen.actor.role.value,
+                        action=Action.reopen, from_state=start.carried.state, to_state=CaseState.assessed)
+                    state = CaseState.assessed
                 else:
                     state = start.carried.state
             elif kind == E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
@@ -161,16 +165,23 @@ def transitions(entries: list[TimelineEntry]) -> list[Transition]:
 
 
 async def case_histories(client: Client, case_id: str) -> list[WorkflowHistory]:
-    """Every run of a case, oldest first (continue-as-new makes several)."""
-    handle = client.get_workflow_handle(workflow_id(case_id))
-    latest = await handle.fetch_history()
+    """Every run of a case, oldest first: continue-as-new links runs; a reopening starts a new run of
+    the same workflow id, found through the server's visibility."""
+    wid = workflow_id(case_id)
+    latest = await client.get_workflow_handle(wid).fetch_history()
     runs = [latest]
     while True:
         first = runs[0].events[0].workflow_execution_started_event_attributes
         previous = first.continued_execution_run_id
         if not previous:
-            return runs
-        runs.insert(0, await client.get_workflow_handle(workflow_id(case_id), run_id=previous).fetch_history())
+            break
+        runs.insert(0, await client.get_workflow_handle(wid, run_id=previous).fetch_history())
+    known = {run.run_id for run in runs}
+    async for execution in client.list_workflows(f'WorkflowId = "{wid}"'):
+        if execution.run_id not in known:
+            runs.append(await client.get_workflow_handle(wid, run_id=execution.run_id).fetch_history())
+            known.add(execution.run_id)
+    return sorted(runs, key=lambda run: run.events[0].event_time.ToDatetime())
 
 
 async def case_runs(client: Client, engine: Engine, case_id: str) -> list[WorkflowHistory]:

@@ -412,6 +412,20 @@ class CaseStart(Strict):
     carried: "CaseData | None" = None
     reopen: Reopening | None = None
 
+    @classmethod
+    def reopening(cls, data: "CaseData", actor: Actor, reason: str, history_event_limit: int) -> "CaseStart":
+        """The input of the run that takes a closed case up again."""
+        return cls(
+            case_id=data.case_id,
+            opened_by=data.opened_by,
+            case=OpenCaseBody(student=data.student, risk_factors=data.risk_factors,
+                              warning_signals=data.warning_signals, summary=data.summary),
+            policy=data.policy,
+            history_event_limit=history_event_limit,
+            carried=data.bounded(),
+            reopen=Reopening(actor=actor, reason=reason),
+        )
+
 
 class CaseData(Strict):
     """The whole state of one case; the workflow owns it, the database mirrors it."""

@@ -49,7 +49,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.view import case_view
 
 #: Bumped whenever the workflow's behaviour changes; recorded in each case.
-WORKFLOW_CODE_VERSION = "2"
+WORKFLOW_CODE_VERSION = "3"
 
 REFUSED = "TransitionRefused"
 FORBIDDEN = "Forbidden"

@@ -54,7 +54,6 @@ from models.case import (
     ReferralOutcomeBody,
     ReferralOutcomeCommand,
     ReopenBody,
-    Reopening,
     ReturnMeetingBody,
     ReturnMeetingCommand,
     ReviewBody,
@@ -324,16 +323,7 @@ async def reopen_case(
     handle = client.get_workflow_handle(workflow_id(case_id))
     if (await handle.describe()).status is not WorkflowExecutionStatus.COMPLETED:
         return _refused("reopen is not allowed yet: the case is still finishing its closure", data.state.value, [])
-    start = CaseStart(
-        case_id=case_id,
-        opened_by=data.opened_by,
-        case=OpenCaseBody(student=data.student, risk_factors=data.risk_factors,
-                          warning_signals=data.warning_signals, summary=data.summary),
-        policy=data.policy,
-        history_event_limit=settings.history_event_limit,
-        carried=data.bounded(),
-        reopen=Reopening(actor=actor.actor(), reason=body.reason),
-    )
+    start = CaseStart.reopening(data, actor.actor(), body.reason, settings.history_event_limit)
     try:
         handle = await client.start_workflow(
             CaseWorkflow.run, start, id=workflow_id(case_id), task_queue=settings.task_queue,

@@ -32,6 +32,7 @@ from models.case import (
     AssessCommand,
     CaseStart,
     CloseCommand,
+    ClosureDecisionCommand,
     GuardianNoticeCommand,
     GuardianResponseCommand,
     InterveneCommand,
@@ -78,17 +79,23 @@ async def _to_referral(env, act):
     await act(PSY, ReferCommand.model_validate(REFERRAL))
 
 
+async def _close_high(act):
+    """A high case closes by two people: the psychology teacher proposes, leadership approves."""
+    await act(PSY, CloseCommand.model_validate(CLOSE))
+    await act(LEAD, ClosureDecisionCommand(decision="approve", comment="同意结案"))
+
+
 async def consent(env, act):
     await _to_referral(env, act)
     await act(HEAD, GuardianResponseCommand(decision="consent", by="guardian"))
-    await act(LEAD, CloseCommand.model_validate(CLOSE))
+    await _close_high(act)
 
 
 async def refusal(env, act):
     await _to_referral(env, act)
     await act(HEAD, GuardianResponseCommand(decision="refuse", by="guardian", notes="家长拒绝"))
     await env.sleep(timedelta(minutes=5))  # the workflow reports to the authority
-    await act(LEAD, CloseCommand.model_validate(CLOSE))
+    await _close_high(act)
 
 
 async def escalation(env, act):

@@ -1,0 +1,276 @@
+"""Casework as schools do it: the seeds' rules, and a high case's whole journey on the time-skipping server.
+
+Each rule test states the rule from ../shared/DOMAIN.md it holds to; the journey runs a high case
+through reassessment, the green channel, refusal and report, a later consent, hospital and return
+meeting, weekly reviews (one missed), a closure proposal sent back, then approved, and a reopening.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from sqlmodel import Session, col, select
+
+from db.engine import migrate, open_engine
+from models import store
+from models.case import ActionCommand, Actor, CaseStart, OpenCaseBody
+from models.policy import DeadlinePolicy
+from models.tables import NotificationRow
+from tests.conftest import SCHOOL, auth, make_settings
+from tests.support import (
+    ASSESS_HIGH,
+    CLOSE,
+    CONSENT,
+    PLAN,
+    REFERRAL,
+    REFUSE,
+    act,
+    db_view,
+    eventually,
+    notice,
+    open_body,
+    open_case,
+    outcome,
+    return_meeting,
+    step,
+)
+from worker import build_worker
+from workflows.case_workflow import CaseWorkflow
+from workflows.view import case_view
+
+HEAD = Actor(staff_id="ht-1", role="head_teacher", school_id=SCHOOL)
+PSY = Actor(staff_id="psy-1", role="psychology_teacher", school_id=SCHOOL)
+EXPERT = Actor(staff_id="exp-1", role="expert", school_id=SCHOOL)
+LEAD = Actor(staff_id="lead-1", role="leadership", school_id=SCHOOL)
+LEAD2 = Actor(staff_id="lead-2", role="leadership", school_id=SCHOOL)
+ASSESS_IMMINENT = {"instrument": "asq", "answers": {"q1": True, "q2": True, "q3": True, "q4": True, "q5": True}}
+URGENT = {**REFERRAL, "urgency": "urgent"}
+
+
+def _open_obligations(view: dict) -> set[str]:
+    return {d["obligation"] for d in view["deadlines"] if d["met_at"] is None}
+
+
+# ------------------------------------------------------------ the seeds' rules
+
+
+async def test_1_a_high_case_never_closes_without_the_guardian_told(sqlite_stack):
+    stack = sqlite_stack
+    cid = (await open_case(stack))["case_id"]
+    await step(stack, cid, "assess")
+    await step(stack, cid, "intervene")
+    r = await act(stack, cid, "close")
+    assert r.status_code == 409 and "guardian notice on record" in r.json()["detail"]
+    await step(stack, cid, "guardian_notice")
+    r = await act(stack, cid, "close")
+    assert r.status_code == 202 and r.json()["closure_proposal"]["by"] == "psychology-teacher-1"
+
+
+async def test_1_closing_with_an_obligation_unmet_needs_a_reason_for_it(sqlite_stack):
+    stack = sqlite_stack
+    cid = (await open_case(stack))["case_id"]
+    await step(stack, cid, "assess", {"instrument": "clinical", "risk_level": "moderate", "rationale": "持续低落"})
+    await step(stack, cid, "intervene")
+    await step(stack, cid, "review", {"observations": "又开始失眠", "trend": "worse"})  # a reassessment is due
+    r = await act(stack, cid, "close")
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "unmet_reasons", "reassess"]
+    view = await step(stack, cid, "close", {**CLOSE, "unmet_reasons": {"reassess": "学生转学，由新学校评估"}})
+    assert view["state"] == "closed"
+    close = next(e for e in view["events"] if e["action"] == "close")
+    assert close["from_state"] == "intervened"
+    detail = next(e for e in store.load_case(stack.engine, cid).events if e.action == "close").detail
+    assert detail["unmet_reasons"] == {"reassess": "学生转学，由新学校评估"}
+
+
+async def test_2_an_imminent_case_takes_the_green_channel_and_the_plan_follows(sqlite_stack):
+    stack = sqlite_stack
+    cid = (await open_case(stack))["case_id"]
+    view = await step(stack, cid, "assess", ASSESS_IMMINENT)
+    assert view["risk_level"] == "imminent" and "refer" in view["allowed_actions"]
+    routine = await act(stack, cid, "refer", {**REFERRAL, "urgency": "routine"})
+    assert routine.status_code == 409 and "imminent" not in routine.json()["allowed_actions"]
+    view = await step(stack, cid, "refer", URGENT)
+    assert view["state"] == "referred" and "intervene" in _open_obligations(view)
+    view = await step(stack, cid, "plan", PLAN)  # the plan follows, and meets its obligation
+    assert "intervene" not in _open_obligations(view)
+
+
+async def test_3_a_guardian_who_refused_can_consent_later(stack, webhook):
+    cid = (await open_case(stack))["case_id"]
+    for action in ("assess", "guardian_notice", "intervene", "refer"):
+        await step(stack, cid, action)
+    await step(stack, cid, "guardian_response", REFUSE)
+    await eventually(lambda: db_view(stack, cid)["state"] == "reported")
+    view = await step(stack, cid, "guardian_response", CONSENT)
+    assert view["state"] == "referred"
+    assert [e["action"] for e in view["events"]][-3:] == ["guardian_response", "report", "guardian_response"]
+    documents = (await stack.http.get(f"/cases/{cid}/documents", headers=auth("leadership"))).json()
+    assert "authority_report" in {d["kind"] for d in documents}  # the report stays on record
+
+
+async def test_5_leadership_is_told_at_once_of_an_imminent_assessment(stack, webhook):
+    cid = (await open_case(stack, open_body(warning_signals=[])))["case_id"]
+    await step(stack, cid, "assess", ASSESS_IMMINENT)
+    told = await eventually(lambda: webhook.bodies(event="imminent_risk", case_id=cid))
+    assert told[0]["recipient_roles"] == ["leadership"]
+
+
+async def test_6_the_guardian_notice_follows_the_risk_and_the_assessor(sqlite_stack):
+    stack = sqlite_stack
+    cid = (await open_case(stack))["case_id"]
+    r = await stack.http.post(f"/cases/{cid}/assessment", json=ASSESS_IMMINENT, headers=auth("expert"))
+    assert r.status_code == 200
+
+    async def notice_text():
+        docs = (await stack.http.get(f"/cases/{cid}/documents", headers=auth("leadership"))).json()
+        if not docs:
+            return None
+        return (await stack.http.get(f"/documents/{docs[0]['document_id']}", headers=auth("leadership"))).text
+
+    text = await eventually(notice_text)
+    assert "心理危机专家" in text and "学校心理教师于" not in text
+    assert "立即" in text and "12 小时" in text and "72 小时" not in text
+
+
+# ------------------------------------------------------------- the journey
+
+
+@pytest.fixture
+async def ts(ts_env, tmp_path):
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'cf.db'}", None)
+    engine = open_engine(settings)
+    migrate(engine)
+    async with build_worker(ts_env.client, settings, engine):
+        yield ts_env, settings, engine
+    engine.dispose()
+
+
+async def test_a_high_case_from_reassessment_to_reopening(ts):
+    env, settings, engine = ts
+    case_id = uuid.uuid4().hex
+    start = CaseStart(case_id=case_id, opened_by=HEAD, case=OpenCaseBody.model_validate(open_body()),
+                      policy=DeadlinePolicy(), history_event_limit=10_000)
+    handle = await env.client.start_workflow(CaseWorkflow.run, start, id=f"case-{case_id}",
+                                             task_queue=settings.task_queue)
+    await handle.execute_update(CaseWorkflow.opened)
+
+    async def do(actor, body):
+        command = ActionCommand.model_validate({"actor": actor, "body": body})
+        return (await handle.execute_update(CaseWorkflow.act, command)).model_dump(mode="json")
+
+    async def told(event: str) -> list[list[str]]:
+        with Session(engine) as session:
+            rows = session.exec(select(NotificationRow).where(col(NotificationRow.case_id) == case_id,
+                                                              col(NotificationRow.event) == event)).all()
+        return [r.recipient_roles for r in rows]
+
+    async def now():
+        return await env.get_current_time()
+
+    # assessed high, then reassessed up to imminent: the deadlines follow the new level
+    view = await do(PSY, {"action": "assess", **ASSESS_HIGH})
+    assert view["risk_level"] == "high" and _open_obligations(view) == {"guardian_notice", "intervene", "review"}
+    intervene_due = next(d["due_at"] for d in view["deadlines"] if d["obligation"] == "intervene")
+    await env.sleep(timedelta(hours=1))
+    view = await do(EXPERT, {"action": "assess", **ASSESS_IMMINENT})
+    assert view["state"] == "assessed" and view["risk_level"] == "imminent"
+    assert next(d["due_at"] for d in view["deadlines"] if d["obligation"] == "intervene") < intervene_due  # 4 h now
+    assert await eventually(lambda: told("imminent_risk")) == [["leadership"]]
+
+    # the green channel: urgent referral straight away; the guardian is told; the family refuses
+    view = await do(PSY, {"action": "refer", **URGENT})
+    assert view["state"] == "referred" and "guardian_answer" in _open_obligations(view)
+    await do(HEAD, {"action": "guardian_notice", **notice(await now())})
+    await do(PSY, {"action": "plan", **PLAN})  # the plan follows the referral
+    await do(HEAD, {"action": "guardian_response", **REFUSE})
+    await env.sleep(timedelta(minutes=5))  # the workflow reports to the education authority
+    view = (await handle.query(CaseWorkflow.view)).model_dump(mode="json")
+    assert view["state"] == "reported"
+    assert await eventually(lambda: told("reported_to_authority")) == [["education_authority", "leadership"]]
+
+    # the guardian consents later: back to referred, the report stays on record
+    view = await do(HEAD, {"action": "guardian_response", **CONSENT})
+    assert view["state"] == "referred" and "report" in [e["action"] for e in view["events"]]
+
+    # the hospital: admitted, then discharged; the return meeting is due before closure
+    await env.sleep(timedelta(days=2))
+    await do(PSY, {"action": "referral_outcome", **outcome("admitted", await now())})
+    await env.sleep(timedelta(days=3))
+    view = await do(PSY, {"action": "review", "observations": "住院中，家长每日探视", "trend": "same"})
+    view = await do(PSY, {"action": "referral_outcome", **outcome("discharged", await now())})
+    assert "return_meeting" in _open_obligations(view)
+    assert await eventually(lambda: told("return_meeting_required")) == [["head_teacher"]]
+    blocked = await do_refused(handle, PSY, {"action": "close", **CLOSE})
+    assert "return-to-school meeting" in blocked
+    await env.sleep(timedelta(days=1))
+    view = await do(HEAD, {"action": "return_meeting", **return_meeting(await now())})
+    assert "return_meeting" not in _open_obligations(view)
+
+    # weekly reviews: one is missed and climbs the ladder (owner and head teacher first), then done
+    await env.sleep(timedelta(days=7, hours=2))
+    view = (await handle.query(CaseWorkflow.view)).model_dump(mode="json")
+    review = [d for d in view["deadlines"] if d["obligation"] == "review" and d["met_at"] is None][0]
+    assert review["escalation_level"] >= 1
+    # the owner hears first, with the head teacher
+    assert await eventually(lambda: told("deadline_missed")) == [["psychology_teacher", "head_teacher"]]
+    view = await do(PSY, {"action": "review", "observations": "情绪平稳，返校适应良好", "trend": "better"})
+    assert all(d["escalation_level"] == 0 for d in view["deadlines"] if d["met_at"] is None)
+
+    # closure: proposed by the psychology teacher, sent back, proposed again, approved by another
+    view = await do(PSY, {"action": "close", **CLOSE})
+    assert view["state"] == "referred" and view["closure_proposal"]["by"] == "psy-1"
+    assert await eventually(lambda: told("closure_proposed")) == [["leadership"]]
+    assert "own closure" in await do_refused(handle, PSY.model_copy(update={"role": "leadership"}),
+                                             {"action": "closure_decision", "decision": "approve"})
+    view = await do(LEAD, {"action": "closure_decision", "decision": "return", "comment": "请补充复诊安排"})
+    assert view["closure_proposal"] is None and view["state"] == "referred"
+    await do(PSY, {"action": "close", **CLOSE, "outcome": "门诊随访，每两周复诊一次"})
+    view = await do(LEAD2, {"action": "closure_decision", "decision": "approve", "comment": "同意"})
+    assert view["state"] == "closed" and view["allowed_actions"] == ["reopen"]
+    await handle.result()
+
+    # reopened within the window: the same case, a new run, back to a reassessment
+    data = store.load_case(engine, case_id)
+    reopened = await env.client.start_workflow(
+        CaseWorkflow.run, CaseStart.reopening(data, LEAD, "返校一周后再次出现自伤念头", 10_000),
+        id=f"case-{case_id}", task_queue=settings.task_queue)
+    view = (await reopened.execute_update(CaseWorkflow.caught_up)).model_dump(mode="json")
+    assert view["state"] == "assessed" and view["closed_at"] is None
+    assert "reassess" in _open_obligations(view)
+    assert await eventually(lambda: told("case_reopened")) == [["psychology_teacher", "head_teacher"]]
+    stored = db_view_engine(engine, case_id)
+    assert stored["state"] == "assessed" and stored["events"][-1]["action"] == "reopen"
+    assert stored["events"][0]["action"] == "open"  # the same history goes on
+    await reopened.terminate("the test is over")
+
+
+async def do_refused(handle, actor, body) -> str:
+    """An action the workflow refuses: the refusal's words."""
+    command = ActionCommand.model_validate({"actor": actor, "body": body})
+    with pytest.raises(Exception) as refused:
+        await handle.execute_update(CaseWorkflow.act, command)
+    return str(refused.value.cause)
+
+
+def db_view_engine(engine, case_id: str) -> dict:
+    return case_view(store.load_case(engine, case_id)).model_dump(mode="json")
+
+
+async def test_leadership_reopens_a_closed_case_through_the_api(sqlite_stack):
+    stack = sqlite_stack
+    cid = (await open_case(stack))["case_id"]
+    await step(stack, cid, "assess", {"instrument": "asq", "answers": {"q1": False, "q2": False, "q3": False,
+                                                                        "q4": False}})
+    await step(stack, cid, "close", {"reason": "no_crisis", "outcome": "筛查阴性", "rationale": "ASQ 全部为否"})
+    await stack.client.get_workflow_handle(f"case-{cid}").result()
+    r = await act(stack, cid, "reopen", role="psychology_teacher")
+    assert r.status_code == 403
+    view = await step(stack, cid, "reopen")
+    assert view["state"] == "assessed" and "reassess" in _open_obligations(view)
+    again = await act(stack, cid, "reopen")
+    assert again.status_code == 409
+    timeline = (await stack.http.get(f"/cases/{cid}/history", headers=auth("leadership"))).json()
+    actions = [e["action"] for e in timeline["entries"] if e["kind"] in ("opened", "action_accepted")]
+    assert actions == ["open", "assess", "close", "reopen"] and len(timeline["runs"]) == 2
