@@ -15,7 +15,7 @@ import structlog
 from sqlalchemy import Engine
 from temporalio.exceptions import ApplicationError
 
-from models import store
+from models import directory, store
 from models.case import NotificationRequest
 from models.domain import OBLIGATION_ZH, ROLE_ZH, NotificationEvent
 from models.tables import NotificationRow
@@ -47,7 +47,7 @@ def text_for(n: NotificationRequest) -> str:
             return f"{case}：请{roles}于 {due} 前完成「{duty}」。详情请登录系统查看。"
 
 
-def payload_for(n: NotificationRequest) -> dict:
+def payload_for(n: NotificationRequest, people: list[str]) -> dict:
     """The webhook body: no student data."""
     return {
         "notification_id": n.notification_id,
@@ -59,12 +59,19 @@ def payload_for(n: NotificationRequest) -> dict:
         "obligation": n.obligation.value if n.obligation else None,
         "due_at": n.due_at.isoformat() if n.due_at else None,
         "escalation_level": n.escalation_level,
+        "recipient_staff": people,
     }
 
 
 def send(engine: Engine, n: NotificationRequest, webhook_url: str | None) -> None:
+    # the people it is for, from the directory at send time: the class's head teacher, the grade's
+    # grade head, the school's people of the other roles
+    class_id = store.case_class(engine, n.case_id)
+    people = list(dict.fromkeys(p for role in n.recipient_roles
+                                for p in directory.people_for(engine, n.school_id, role, class_id)))
     row = store.add_notification(
-        engine, NotificationRow(**n.model_dump(), recipient_role=n.recipient_roles[0], text=text_for(n))
+        engine, NotificationRow(**n.model_dump(), recipient_role=n.recipient_roles[0], recipient_staff=people,
+                                text=text_for(n))
     )
     bound = log.bind(case_id=n.case_id, notification_id=n.notification_id, notification_event=n.event.value)
     if not webhook_url or row.delivered_at is not None:
@@ -73,7 +80,7 @@ def send(engine: Engine, n: NotificationRequest, webhook_url: str | None) -> Non
     try:
         response = httpx.post(
             webhook_url,
-            json=payload_for(n),
+            json=payload_for(n, row.recipient_staff),
             headers={"Idempotency-Key": n.notification_id},
             timeout=10.0,
         )

@@ -25,7 +25,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth import Principal, TokenError, read_token
-from models import store
+from models import directory, store
 from models.domain import SCHOOL_ROLES, SEES_STUDENT_IDENTITY, SUPERVISOR_ROLES, Action, StaffRole
 from workflows.machine import roles_for
 
@@ -85,6 +85,7 @@ RULES: dict[str, Rule] = {
     f"POST {PREFIX}/audit/replay": Rule("replay histories", AUDITOR),
     f"GET {PREFIX}/audit/access-log": Rule("read the access log", {StaffRole.leadership: Scope.own, **AUDITOR}),
     f"GET {PREFIX}/dashboard": Rule("see the school dashboard", _own(SUPERVISOR_ROLES)),
+    f"GET {PREFIX}/directory": Rule("read the school directory", _own({StaffRole.leadership})),
     "POST /codec/decode": Rule(
         "decode payloads", {**_own(SEES_STUDENT_IDENTITY), **AUDITOR}, identity=True, cookie=True
     ),
@@ -191,6 +192,10 @@ def authorize(
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"case {case_id} not found")
         if scope is Scope.own and school != principal.school_id:
             raise HTTPException(status.HTTP_403_FORBIDDEN, "this case belongs to another school")
+        classes = directory.visible_classes(request.app.state.engine, principal.staff_id, principal.role)
+        if classes is not None and store.case_class(request.app.state.engine, case_id) not in classes:
+            # a head teacher's own classes, a grade head's grade: another class's case is not theirs to know of
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"case {case_id} not found")
     request.state.principal = principal
     return principal
 

@@ -21,7 +21,7 @@ from temporalio.client import Client
 from api import errors
 from api.access import PREFIX, authorize, bind_rules
 from api.guards import BodyLimit, CodecCORS, WriteRate
-from api.routes import audit, cases, codec, dashboard, documents, ui
+from api.routes import audit, cases, codec, dashboard, directory, documents, ui
 from audit import access_log
 from config.settings import Settings
 from config.temporal import connect
@@ -101,6 +101,7 @@ def create_app(settings: Settings, client: Client | None = None, engine=None) ->
     v1.include_router(documents.router)
     v1.include_router(audit.router)
     v1.include_router(dashboard.router)
+    v1.include_router(directory.router)
     app.include_router(v1)
     app.include_router(codec.router, dependencies=[Depends(authorize)], responses=errors.ERROR_RESPONSES)
     app.include_router(ui.router)

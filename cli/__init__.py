@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import audit, dev, keys, services, setup, tokens
+from cli import audit, dev, directory, keys, services, setup, tokens
 
 app = typer.Typer(help="crisisflow: school psychological-crisis cases as durable workflows.", no_args_is_help=True)
 app.command()(dev.dev)
@@ -20,4 +20,5 @@ app.command("history")(audit.show_history)
 app.add_typer(audit.app, name="audit")
 app.add_typer(tokens.app, name="token")
 app.add_typer(keys.app, name="keys")
+app.add_typer(directory.app, name="directory")
 

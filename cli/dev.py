@@ -15,6 +15,7 @@ import typer
 from api.app import create_app
 from api.auth import issue_token
 from cli.common import check_policy, http_server, settings_from_env, stop_on_signals, temporal_cli
+from cli.directory import load_file
 from cli.setup import ensure_schedule
 from config.logs import configure_logging
 from config.settings import Settings, ensure_dev_keyring, ensure_dev_secret
@@ -77,6 +78,7 @@ def dev(
     temporal_port: Annotated[int, typer.Option(help="Temporal frontend port")] = 7233,
     ui_port: Annotated[int, typer.Option(help="Temporal UI port")] = 8233,
     policy: Annotated[Path | None, typer.Option(help="deadline policy file (JSON or TOML)")] = None,
+    directory: Annotated[Path | None, typer.Option(help="school directory file (YAML or JSON) to load")] = None,
 ) -> None:
     """Everything on embedded defaults: Temporal dev server (SQLite file, UI), worker and API."""
     ensure_dev_secret(data_dir)
@@ -102,6 +104,8 @@ def dev(
             client = await _wait_for_temporal(settings, proc)
             engine = open_engine(settings)
             migrate(engine)
+            if directory is not None:
+                typer.echo(f"directory loaded: {load_file(settings, directory)}", err=True)
             await ensure_schedule(client, settings.task_queue)
             server = http_server(create_app(settings, client, engine), settings.api_host, api_port)
             async with build_worker(client, settings, engine):

@@ -100,6 +100,7 @@ class Student(Strict):
     school_id: Code
     grade: ShortText
     class_name: ShortText
+    class_id: Code | None = Field(None, description="the class in the school directory (scopes head teachers)")
 
 
 class Actor(Strict):
@@ -493,6 +494,7 @@ class StudentView(Strict):
     school_id: str
     grade: str
     class_name: str
+    class_id: str | None = None
 
 
 class CaseView(Strict):
@@ -582,6 +584,7 @@ class NotificationView(Strict):
     event: NotificationEvent
     recipient_role: Recipient
     recipient_roles: list[Recipient]
+    recipient_staff: list[str] = []
     obligation: Obligation | None
     due_at: datetime | None
     escalation_level: int

@@ -41,6 +41,7 @@ def case_values(data: CaseData) -> dict:
         "opened_at": data.opened_at,
         "closed_at": data.closed_at,
         "student_ref": data.student.ref,
+        "class_id": data.student.class_id,
         "policy_version": data.policy_version,
         "escalation_level": data.escalation_level,
         "updated_at": data.events[-1].at,
@@ -133,6 +134,11 @@ def load_case(engine: Engine, case_id: str) -> CaseData | None:
         return data
 
 
+def case_class(engine: Engine, case_id: str) -> str | None:
+    with Session(engine) as session:
+        return session.exec(select(CaseRow.class_id).where(col(CaseRow.case_id) == case_id)).first()
+
+
 def case_school(engine: Engine, case_id: str) -> str | None:
     with Session(engine) as session:
         return session.exec(select(CaseRow.school_id).where(col(CaseRow.case_id) == case_id)).first()
@@ -148,8 +154,12 @@ def list_cases(
     overdue: bool | None = None,
     limit: int = 50,
     offset: int = 0,
+    classes: set[str] | None = None,
 ) -> CasePage:
+    """``classes``: only cases of these classes (a head teacher's, a grade head's); None: the whole school."""
     filters = [col(CaseRow.school_id) == school_id]
+    if classes is not None:
+        filters.append(col(CaseRow.class_id).in_(sorted(classes)))
     if state:
         filters.append(col(CaseRow.state) == state)
     if risk_level:

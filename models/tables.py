@@ -55,6 +55,7 @@ class CaseRow(SQLModel, table=True):
         Index("ix_cases_school_assessed_after", "school_id", "assessed_after_s"),
         Index("ix_cases_school_intervened_after", "school_id", "intervened_after_s"),
         Index("ix_cases_school_failed_effects", "school_id", "failed_effect_count"),
+        Index("ix_cases_school_class", "school_id", "class_id"),
     )
 
     case_id: str = Field(primary_key=True, max_length=64)
@@ -62,6 +63,7 @@ class CaseRow(SQLModel, table=True):
     state: str = Field(max_length=32)
     risk_level: str | None = Field(default=None, max_length=16)
     student_ref: str = Field(max_length=64)
+    class_id: str | None = Field(default=None, max_length=64)  # the directory's class, when it has one
     student: dict = _sealed(SealedJSON("cases.student"))
     risk_factors: list = _json()
     warning_signals: list = _json()
@@ -147,6 +149,8 @@ class NotificationRow(SQLModel, table=True):
     event: str = Field(max_length=40)
     recipient_role: str = Field(max_length=32)
     recipient_roles: list = _json()
+    # the people of the directory it was for (none without a directory)
+    recipient_staff: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     obligation: str | None = Field(default=None, max_length=32)
     due_at: datetime | None = _ts(nullable=True)
     escalation_level: int = 0
@@ -252,3 +256,40 @@ class AccessLogRow(SQLModel, table=True):
 
 class AccessLogHeadRow(ChainHead, table=True):
     __tablename__ = "access_log_head"
+
+
+class SchoolRow(SQLModel, table=True):
+    """A school of the directory: its name and the authority it reports to."""
+
+    __tablename__ = "schools"
+
+    school_id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    authority: str = Field(max_length=200)
+    hotline: str | None = Field(default=None, max_length=32)
+
+
+class ClassRow(SQLModel, table=True):
+    __tablename__ = "classes"
+
+    school_id: str = Field(primary_key=True, max_length=64)
+    class_id: str = Field(primary_key=True, max_length=64)
+    grade: str = Field(max_length=200)
+    name: str = Field(max_length=200)
+
+
+class StaffRow(SQLModel, table=True):
+    """A person of a school: roles, a head teacher's classes, a grade head's grades, where to reach them."""
+
+    __tablename__ = "staff"
+
+    staff_id: str = Field(primary_key=True, max_length=64)
+    school_id: str = Field(index=True, max_length=64)
+    name: str = Field(max_length=200)
+    roles: list = _json()
+    classes: list = _json()
+    grades: list = _json()
+    email: str | None = Field(default=None, max_length=200)
+    wecom: str | None = Field(default=None, max_length=100)
+    dingtalk: str | None = Field(default=None, max_length=100)
+    phone: str | None = Field(default=None, max_length=32)

@@ -165,6 +165,7 @@ async def test_refusal_path_reports_to_the_authority(stack, webhook):
             "school_id",
             "recipient_role",
             "recipient_roles",
+            "recipient_staff",
             "obligation",
             "due_at",
             "escalation_level",

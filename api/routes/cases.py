@@ -27,7 +27,7 @@ from api.auth import Principal
 from api.deps import ActorDep, ClientDep, EngineDep, PolicyDep, SettingsDep
 from api.errors import MAX_OFFSET, unprocessable
 from config.temporal import workflow_id
-from models import store
+from models import directory, store
 from models.case import (
     ActionCommand,
     AssessCommand,
@@ -114,6 +114,9 @@ async def open_case(
     """Open a case for a student at risk; any staff of the student's school."""
     if body.student.school_id != actor.school_id:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "student.school_id: you may open cases of your own school only")
+    known = directory.of_school(engine, actor.school_id).schools
+    if body.student.class_id and known and body.student.class_id not in {c.id for c in known[0].classes}:
+        raise unprocessable("body", "student.class_id", "not a class of this school in the directory")
     case_id = uuid.uuid4().hex
     if idempotency_key:
         digest = hashlib.sha256(
@@ -173,6 +176,7 @@ async def list_cases(
         raise HTTPException(status.HTTP_403_FORBIDDEN, "school_id: you may list cases of your own school only")
     return store.list_cases(
         engine,
+        classes=directory.visible_classes(engine, actor.staff_id, actor.role),
         school_id=actor.school_id,
         now=datetime.now(UTC),
         state=state,

@@ -21,7 +21,7 @@ from api.access import SESSION_COOKIE, SUPERVISOR_PAGES, Access, in_scope, sees_
 from api.auth import Principal, TokenError, read_token
 from api.deps import ClientDep, EngineDep
 from audit import history
-from models import store
+from models import directory, store
 from models.dashboard import dashboard
 from models.domain import (
     OBLIGATION_ZH,
@@ -222,6 +222,7 @@ async def case_list(
     now = datetime.now(UTC)
     page = store.list_cases(
         engine,
+        classes=directory.visible_classes(engine, gate.staff_id, gate.role),
         school_id=gate.school_id,
         now=now,
         state=state,
