@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -41,6 +42,7 @@ from db.engine import make_engine, migrate, open_engine
 from models import search_attributes as sa
 from models.case import Actor
 from models.domain import SCHOOL_ROLES, StaffRole
+from worker import build_worker
 
 BIN = Path(sys.executable).parent
 TEMPORAL = str(BIN / "temporal")
@@ -253,8 +255,6 @@ def make_settings(tmp_path: Path, db_url: str, webhook_url: str | None, **extra)
 async def running_stack(client: Client, settings: Settings, with_worker: bool = True, port: int | None = None):
     import uvicorn
 
-    from worker import build_worker
-
     engine = open_engine(settings)
     migrate(engine)
     app = create_app(settings, client, engine)
@@ -291,3 +291,21 @@ async def sqlite_stack(dev_env, webhook, tmp_path):
     db = f"sqlite:///{tmp_path / 'crisisflow.db'}"
     async with running_stack(dev_env.client, make_settings(tmp_path, db, webhook.url)) as s:
         yield s
+
+
+#: cases a time-skipping test started: ended with the test, so none keeps the skipped clock busy
+STARTED: list = []
+
+
+@pytest.fixture
+async def ts(ts_env, tmp_path):
+    """A worker on the time-skipping server, with its own SQLite read model: (env, settings, engine)."""
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'cf.db'}", None)
+    engine = open_engine(settings)
+    migrate(engine)
+    async with build_worker(ts_env.client, settings, engine):
+        yield ts_env, settings, engine
+        while STARTED:
+            with contextlib.suppress(Exception):  # a case that closed has nothing left to end
+                await STARTED.pop().terminate("the test is over")
+    engine.dispose()

@@ -9,9 +9,17 @@ from typing import Any
 import httpx
 
 from models import store
+from models.case import Actor
 from tests.conftest import SCHOOL, Stack, auth
 from workflows.case_workflow import CaseWorkflow
 from workflows.view import case_view
+
+#: people acting on cases started straight on a Temporal server (no API, no token)
+HEAD = Actor(staff_id="ht-1", role="head_teacher", school_id=SCHOOL)
+PSY = Actor(staff_id="psy-1", role="psychology_teacher", school_id=SCHOOL)
+EXPERT = Actor(staff_id="exp-1", role="expert", school_id=SCHOOL)
+LEAD = Actor(staff_id="lead-1", role="leadership", school_id=SCHOOL)
+LEAD2 = Actor(staff_id="lead-2", role="leadership", school_id=SCHOOL)
 
 STUDENT_NAME = "王小明"
 SUMMARY = "周记里写到'活着没意思'，最近常把零食和文具送给同学。"

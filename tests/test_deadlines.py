@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from datetime import timedelta
 
-import pytest
-
-from db.engine import migrate, open_engine
 from models import search_attributes as sa
 from models import store
 from models.case import (
     ActionCommand,
-    Actor,
     AssessCommand,
     CaseStart,
     CloseCommand,
@@ -23,33 +18,12 @@ from models.case import (
     ReviewCommand,
 )
 from models.policy import DeadlinePolicy
-from tests.conftest import SCHOOL, make_settings
-from tests.support import PLAN, notice, open_body
-from worker import build_worker
+from tests.conftest import SCHOOL, STARTED
+from tests.support import HEAD, LEAD, PLAN, PSY, notice, open_body
 from workflows.case_workflow import CaseWorkflow
 from workflows.view import case_view
 
-HEAD = Actor(staff_id="ht-1", role="head_teacher", school_id=SCHOOL)
-PSY = Actor(staff_id="psy-1", role="psychology_teacher", school_id=SCHOOL)
-LEAD = Actor(staff_id="lead-1", role="leadership", school_id=SCHOOL)
 HOUR = timedelta(hours=1)
-
-
-#: cases a test started: ended with the test, so no case without a worker keeps the skipped clock busy
-_STARTED: list = []
-
-
-@pytest.fixture
-async def ts(ts_env, tmp_path):
-    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'cf.db'}", None)
-    engine = open_engine(settings)
-    migrate(engine)
-    async with build_worker(ts_env.client, settings, engine):
-        yield ts_env, settings, engine
-        while _STARTED:
-            with contextlib.suppress(Exception):  # a case that closed has nothing left to end
-                await _STARTED.pop().terminate("the test is over")
-    engine.dispose()
 
 
 async def _start(ts, history_event_limit: int = 10_000, **body):
@@ -66,7 +40,7 @@ async def _start(ts, history_event_limit: int = 10_000, **body):
         CaseWorkflow.run, start, id=f"case-{case_id}", task_queue=settings.task_queue
     )
     await handle.execute_update(CaseWorkflow.opened)
-    _STARTED.append(handle)
+    STARTED.append(handle)
     return case_id, handle
 
 

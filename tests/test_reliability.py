@@ -27,7 +27,6 @@ from models import search_attributes as sa
 from models import store
 from models.case import (
     ActionCommand,
-    Actor,
     CaseStart,
     CloseCommand,
     ClosureDecisionCommand,
@@ -43,7 +42,10 @@ from tests.conftest import KEYRING, SCHOOL, SECRET, TEMPORAL, auth, make_setting
 from tests.factories import opened_case
 from tests.support import (
     ASSESS_HIGH,
+    HEAD,
+    LEAD,
     PLAN,
+    PSY,
     REFERRAL,
     REFUSE,
     act,
@@ -57,10 +59,6 @@ from tests.support import (
 from worker import build_worker
 from workflows.case_workflow import CaseWorkflow
 from workflows.machine import RECORDS_LIMIT
-
-HEAD = Actor(staff_id="ht-1", role="head_teacher", school_id=SCHOOL)
-PSY = Actor(staff_id="psy-1", role="psychology_teacher", school_id=SCHOOL)
-LEAD = Actor(staff_id="lead-1", role="leadership", school_id=SCHOOL)
 
 
 async def _to_referral(stack) -> str:

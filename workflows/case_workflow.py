@@ -105,7 +105,8 @@ class CaseWorkflow:
             self._data = start.carried
             self._data.features = [CASEWORK]
             self._projected_seq = self._data.events[-1].seq
-            self._machine = CaseMachine.of(self._data, workflow.now())
+            # the window (reopen_within) was judged when leadership asked, by the API's clock
+            self._machine = CaseMachine.of(self._data)
             actor = start.reopen.actor
             from_state = self._data.state
             rule = self._machine.fire(Action.reopen, None, actor.role, actor.staff_id)
