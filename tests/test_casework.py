@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlmodel import Session, col, select
 
-from models import store
+from models import directory, store
 from models.case import ActionCommand, CaseStart, OpenCaseBody
 from models.policy import DeadlinePolicy
 from models.tables import NotificationRow
@@ -42,6 +43,8 @@ from tests.support import (
 )
 from workflows.case_workflow import CaseWorkflow
 from workflows.view import case_view
+
+DIRECTORY = Path(__file__).with_name("directory.yaml")
 
 ASSESS_IMMINENT = {"instrument": "asq", "answers": {"q1": True, "q2": True, "q3": True, "q4": True, "q5": True}}
 URGENT = {**REFERRAL, "urgency": "urgent"}
@@ -138,7 +141,10 @@ async def test_6_the_guardian_notice_follows_the_risk_and_the_assessor(sqlite_st
 async def test_a_high_case_from_reassessment_to_reopening(ts):
     env, settings, engine = ts
     case_id = uuid.uuid4().hex
-    start = CaseStart(case_id=case_id, opened_by=HEAD, case=OpenCaseBody.model_validate(open_body()),
+    directory.load(engine, directory.read_directory(DIRECTORY))  # the school's people: notices name them
+    body = open_body()
+    body["student"]["class_id"] = "8-3"
+    start = CaseStart(case_id=case_id, opened_by=HEAD, case=OpenCaseBody.model_validate(body),
                       policy=DeadlinePolicy(), history_event_limit=10_000)
     handle = await env.client.start_workflow(CaseWorkflow.run, start, id=f"case-{case_id}",
                                              task_queue=settings.task_queue)
@@ -154,6 +160,12 @@ async def test_a_high_case_from_reassessment_to_reopening(ts):
                                                               col(NotificationRow.event) == event)).all()
         return [r.recipient_roles for r in rows]
 
+    async def people(event: str) -> list[list[str]]:
+        with Session(engine) as session:
+            rows = session.exec(select(NotificationRow).where(col(NotificationRow.case_id) == case_id,
+                                                              col(NotificationRow.event) == event)).all()
+        return [r.recipient_staff for r in rows]
+
     async def now():
         return await env.get_current_time()
 
@@ -166,6 +178,7 @@ async def test_a_high_case_from_reassessment_to_reopening(ts):
     assert view["state"] == "assessed" and view["risk_level"] == "imminent"
     assert next(d["due_at"] for d in view["deadlines"] if d["obligation"] == "intervene") < intervene_due  # 4 h now
     assert await eventually(lambda: told("imminent_risk")) == [["leadership"]]
+    assert await people("imminent_risk") == [["l-sun"]]  # the leadership group, by name
 
     # the green channel: urgent referral straight away; the guardian is told; the family refuses
     view = await do(PSY, {"action": "refer", **URGENT})
@@ -190,6 +203,7 @@ async def test_a_high_case_from_reassessment_to_reopening(ts):
     view = await do(PSY, {"action": "referral_outcome", **outcome("discharged", await now())})
     assert "return_meeting" in _open_obligations(view)
     assert await eventually(lambda: told("return_meeting_required")) == [["head_teacher"]]
+    assert await people("return_meeting_required") == [["t-zhang"]]  # the class's own head teacher
     blocked = await do_refused(handle, PSY, {"action": "close", **CLOSE})
     assert "return-to-school meeting" in blocked
     await env.sleep(timedelta(days=1))
@@ -203,6 +217,7 @@ async def test_a_high_case_from_reassessment_to_reopening(ts):
     assert review["escalation_level"] >= 1
     # the owner hears first, with the head teacher
     assert await eventually(lambda: told("deadline_missed")) == [["psychology_teacher", "head_teacher"]]
+    assert await people("deadline_missed") == [["p-chen", "p-he", "t-zhang"]]
     view = await do(PSY, {"action": "review", "observations": "情绪平稳，返校适应良好", "trend": "better"})
     assert all(d["escalation_level"] == 0 for d in view["deadlines"] if d["met_at"] is None)
 
@@ -228,6 +243,7 @@ async def test_a_high_case_from_reassessment_to_reopening(ts):
     assert view["state"] == "assessed" and view["closed_at"] is None
     assert "reassess" in _open_obligations(view)
     assert await eventually(lambda: told("case_reopened")) == [["psychology_teacher", "head_teacher"]]
+    assert await people("case_reopened") == [["p-chen", "p-he", "t-zhang"]]
     stored = await eventually(lambda: (v := db_view_engine(engine, case_id))["state"] == "assessed" and v)
     # (the skipped clock may already run the reassessment's ladder after the reopening)
     actions = [e["action"] for e in stored["events"]]
