@@ -77,13 +77,14 @@ async def test_worker_killed_mid_delivery(dev_env, webhook, tmp_path):
             assert sorted(f.name for f in files) == sorted(f"{d.document_id}.md.sealed" for d in docs)
 
             # the receiver saw every notification; the deliveries cut off by the kill (the
-            # assessment's two notices, sent independently) were repeated once each with the
+            # assessment's notices, sent independently) were repeated once each with the
             # same Idempotency-Key, so the receiver can drop the repeat
             delivered = [h["Idempotency-Key"] for h in webhook.headers]
             assert set(delivered) == {n.notification_id for n in notes}
             repeats = {k for k in delivered if delivered.count(k) > 1}
             assert repeats and all(delivered.count(k) == 2 for k in repeats)
-            assert {k.split("-", 2)[2] for k in repeats} <= {"guardian_notice_required", "intervention_required"}
+            assessment_notices = {"guardian_notice_required", "intervention_required", "review_due"}
+            assert {k.split("-", 2)[2] for k in repeats} <= assessment_notices
     finally:
         worker.send_signal(signal.SIGTERM)
         try:
