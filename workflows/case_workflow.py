@@ -66,8 +66,6 @@ _IO_TIMEOUT = timedelta(seconds=20)
 #: The projection is a short upsert: retried quickly, so the read model catches up within seconds.
 _PROJECT_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=500), maximum_interval=timedelta(seconds=5))
 _PROJECT_TIMEOUT = timedelta(seconds=10)
-#: Obligations that recur while a case is open and lapse when it closes (no reason needed to close).
-ENDS_WITH_CASE = frozenset({Obligation.review})
 #: How far ahead of the workflow's clock a stated time may lie (clocks of phones and servers differ).
 _CLOCK_SKEW = timedelta(minutes=5)
 
@@ -249,14 +247,14 @@ class CaseWorkflow:
     def _need_reasons_for_unmet(self, command: ActionCommand) -> None:
         """Closing (or proposing to close) with an obligation unmet needs a stated reason for each.
 
-        Reviews recur while a case is open and end with it; they need none.
+        Obligations that lapse at closure (``Duty.lapses_at_close``: reviews) need none.
         """
         if CASEWORK not in self._data.features:
             return
         proposal = self._data.closure_proposal
         given = getattr(command.body, "unmet_reasons", None) or (proposal.unmet_reasons if proposal else {})
         for obligation in dict.fromkeys(self._data.open_obligations):
-            if obligation not in ENDS_WITH_CASE and obligation not in given:
+            if not OBLIGATIONS[obligation].lapses_at_close and obligation not in given:
                 raise ApplicationError(
                     f"unmet_reasons.{obligation.value}: the case closes with this obligation unmet; "
                     "say why in unmet_reasons",

@@ -87,6 +87,7 @@ class Duty:
 
     owner: Recipient
     notice: NotificationEvent
+    lapses_at_close: bool = False  # recurs while the case is open; closing needs no reason for it
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ OBLIGATIONS: dict[Obligation, Duty] = {
     O.intervene: Duty(Recipient.psychology_teacher, N.intervention_required),
     O.guardian_answer: Duty(Recipient.head_teacher, N.referral_made),
     O.report: Duty(Recipient.leadership, N.guardian_refused),
-    O.review: Duty(Recipient.psychology_teacher, N.review_due),
+    O.review: Duty(Recipient.psychology_teacher, N.review_due, lapses_at_close=True),
     O.reassess: Duty(Recipient.psychology_teacher, N.reassessment_required),
     O.return_meeting: Duty(Recipient.head_teacher, N.return_meeting_required),
 }
@@ -633,7 +634,8 @@ def table_markdown() -> str:
 
 def obligations_markdown() -> str:
     """Who owns each obligation and which notice opens it, for docs/architecture.md."""
-    lines = ["| obligation | owner | notice when it opens | 中文 |", "|---|---|---|---|"]
+    lines = ["| obligation | owner | notice when it opens | lapses at closure | 中文 |", "|---|---|---|---|---|"]
     for o, d in OBLIGATIONS.items():
-        lines.append(f"| {o.value} | {d.owner.value} | {d.notice.value} | {OBLIGATION_ZH[o]} |")
+        lapses = "yes" if d.lapses_at_close else ""
+        lines.append(f"| {o.value} | {d.owner.value} | {d.notice.value} | {lapses} | {OBLIGATION_ZH[o]} |")
     return "\n".join(lines)
