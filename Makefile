@@ -13,17 +13,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-# The browser tests use Debian's Chromium and a CJK font (the pages are in Chinese).
+# Documents and pages are in Chinese: a CJK font (Noto CJK, embedded in every PDF) is needed to run;
+# the browser tests use Debian's Chromium.
 $(SYSTEM):
-	@if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qiE 'wenquanyi|noto sans cjk'; then \
+	@if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi 'noto serif cjk'; then \
 		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
 	fi
 	@mkdir -p $(VENV) && touch $(SYSTEM)
 
 install: $(STAMP)
 
-run: $(STAMP)
+run: $(STAMP) $(SYSTEM)
 	$(BIN)/crisisflow dev
 
 lint: $(STAMP)

@@ -16,6 +16,7 @@ from config.temporal import connect
 from db.engine import migrate, open_engine
 from workflows.archiver import ArchiverWorkflow
 from workflows.case_workflow import CaseWorkflow
+from workflows.incident_workflow import IncidentReviewWorkflow
 from workflows.sandbox import workflow_runner
 
 log = structlog.get_logger(__name__)
@@ -28,7 +29,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[CaseWorkflow, ArchiverWorkflow],
+        workflows=[CaseWorkflow, ArchiverWorkflow, IncidentReviewWorkflow],
         activities=CaseActivities(engine, settings).all(),
         activity_executor=executor or ThreadPoolExecutor(max_workers=16),
         workflow_runner=workflow_runner(),

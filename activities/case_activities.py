@@ -2,20 +2,39 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from sqlalchemy import Engine
 from temporalio import activity
 
-from activities import archive, documents, notify
+from activities import archive, documents
+from activities.notify import Outbox
+from channels.config import read_channels
 from config.settings import Settings
 from models import store
 from models.case import CaseData, DocumentRequest, NotificationRequest
+from models.incident import IncidentData
 from models.io import Io
+from paper.typeset import Typesetter
+
+
+def typesetter_for(settings: Settings) -> Typesetter:
+    """The documents' typesetter; FontMissing when no CJK font is installed (nothing starts then)."""
+    return _typesetter(settings.templates_dir, tuple(settings.document_fonts), tuple(settings.font_paths))
+
+
+@lru_cache(maxsize=4)
+def _typesetter(templates, fonts, font_paths) -> Typesetter:
+    return Typesetter(templates, fonts, list(font_paths))
 
 
 class CaseActivities:
-    def __init__(self, engine: Engine, settings: Settings) -> None:
+    def __init__(self, engine: Engine, settings: Settings, typesetter: Typesetter | None = None) -> None:
         self._engine = engine
         self._settings = settings
+        self._typesetter = typesetter or typesetter_for(settings)
+        self._outbox = Outbox(engine, read_channels(settings.channels_file), settings.webhook_url,
+                              settings.public_url)
 
     @activity.defn(name=Io.project_case.value)
     def project_case(self, data: CaseData) -> None:
@@ -24,8 +43,8 @@ class CaseActivities:
 
     @activity.defn(name=Io.notify.value)
     def notify(self, request: NotificationRequest) -> None:
-        """Record in the outbox, then deliver to the webhook if one is set."""
-        notify.send(self._engine, request, self._settings.webhook_url)
+        """Write the outbox rows (person by person, channel by channel), then send what is unsent."""
+        self._outbox.send(request)
 
     @activity.defn(name=Io.archive_closed_cases.value)
     async def archive_closed_cases(self) -> int:
@@ -34,9 +53,20 @@ class CaseActivities:
 
     @activity.defn(name=Io.render_document.value)
     def render_document(self, request: DocumentRequest) -> None:
-        """Render the zh-CN document into the data dir and record it."""
-        documents.render(self._engine, request, self._settings.documents_dir)
+        """Typeset the document (PDF/A and text, both languages), seal it into the data dir, record it."""
+        documents.render(self._engine, request, self._settings.documents_dir, self._typesetter)
+
+    @activity.defn(name=Io.project_incident.value)
+    def project_incident(self, data: IncidentData) -> None:
+        """Mirror an extreme event's review into the read model."""
+        store.project_incident(self._engine, data)
+
+    @activity.defn(name=Io.render_incident_report.value)
+    def render_incident_report(self, data: IncidentData) -> None:
+        """Typeset the submitted review report and record it."""
+        documents.render_incident(self._engine, data, self._settings.documents_dir, self._typesetter)
 
     def all(self) -> list:
         """Every activity, for the worker to register."""
-        return [self.project_case, self.notify, self.render_document, self.archive_closed_cases]
+        return [self.project_case, self.notify, self.render_document, self.archive_closed_cases,
+                self.project_incident, self.render_incident_report]

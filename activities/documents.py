@@ -1,7 +1,9 @@
-"""zh-CN case documents rendered from Jinja2 templates (StrictUndefined).
+"""Documents: a case's paper (and an extreme event's review), typeset as PDF/A and sealed on disk.
 
-A document is written once: the file goes in atomically under a name made
-from its deterministic id, then its row; a rerun finds the row and stops.
+A document is made once: every form of it (the PDF and its text, in Chinese and in English)
+goes in atomically under a name made from its deterministic id, then its row; a rerun finds
+the row and stops. What it prints comes from ``paper.facts`` (words, never codes); the school's
+name, its authority and the people's names come from the directory at render time.
 """
 
 from __future__ import annotations
@@ -9,106 +11,27 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import structlog
-from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateError
 from sqlalchemy import Engine
 from temporalio.exceptions import ApplicationError
 
-from activities.notify import local_time
 from crypto.sealed import engine_keyring, seal
-from models import store
-from models.case import CaseData, DocumentRequest
-from models.domain import (
-    OBLIGATION_ZH,
-    RISK_FACTOR_ZH,
-    RISK_ZH,
-    ROLE_ZH,
-    STATE_ZH,
-    WARNING_SIGNAL_ZH,
-    Action,
-    DocumentKind,
-)
+from models import directory, store
+from models.case import DocumentRequest
+from models.domain import DocumentKind
+from models.incident import IncidentData
 from models.tables import DocumentRow
+from paper.facts import TITLES, SchoolFacts, case_facts, incident_facts
+from paper.typeset import TypesetFailed, Typesetter
+from paper.words import Lang
 
 log = structlog.get_logger(__name__)
 
-TITLES = {
-    DocumentKind.guardian_notice: "学生心理健康情况家长告知书",
-    DocumentKind.referral_letter: "学生心理危机转介单",
-    DocumentKind.authority_report: "关于学生（监护人）拒绝就医情况的报告",
-    DocumentKind.closure_summary: "心理危机个案结案小结",
-}
-
-_env = Environment(
-    loader=PackageLoader("activities", "templates"),
-    undefined=StrictUndefined,
-    autoescape=False,
-    keep_trailing_newline=True,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-
-
-def _local(value: datetime | str | None) -> str:
-    if not value:
-        return "—"
-    return local_time(datetime.fromisoformat(value) if isinstance(value, str) else value)
-
-
-def _span(value: timedelta) -> str:
-    hours = value.total_seconds() / 3600
-    return f"{hours:g} 小时" if hours >= 1 else f"{value.total_seconds() / 60:g} 分钟"
-
-
-_env.filters["local"] = _local
-_env.filters["span"] = _span
-_env.filters["role"] = lambda v: ROLE_ZH.get(str(v), str(v))
-_env.filters["state"] = lambda v: STATE_ZH[v] if v else "—"
-_env.filters["risk"] = lambda v: RISK_ZH[v] if v else "未评估"
-_env.filters["obligation"] = lambda v: OBLIGATION_ZH[v]
-
-
-def detail_of(case: CaseData, action: Action, upto_seq: int | None = None) -> dict:
-    """The body of the latest ``action`` event (up to a sequence number)."""
-    for event in reversed(case.events):
-        if event.action == action and (upto_seq is None or event.seq <= upto_seq):
-            return {**event.detail, "at": event.at, "actor": event.actor, "actor_role": event.actor_role}
-    return {}
-
-
-def _assessor(assessment: dict) -> str:
-    """Who assessed, in words: an expert when one assessed or was consulted (the notice says so)."""
-    if assessment.get("actor_role") == "expert":
-        return "心理危机专家"
-    if assessment.get("expert_consulted"):
-        return "学校心理教师会同心理危机专家"
-    return "学校心理教师"
-
-
-def render_text(request: DocumentRequest) -> str:
-    case = request.case
-    assessment = detail_of(case, Action.assess, request.event_seq)
-    template = _env.get_template(f"{request.kind.value}.md.j2")
-    return template.render(
-        title=TITLES[request.kind],
-        document_id=request.document_id,
-        created_at=request.created_at,
-        case=case,
-        student=case.student,
-        risk_factors=[RISK_FACTOR_ZH[f] for f in case.risk_factors],
-        warning_signals=[WARNING_SIGNAL_ZH[s] for s in case.warning_signals],
-        assessment=assessment,
-        assessor=_assessor(assessment),
-        seek_care_within=case.policy.seek_care_within(case.risk_level),
-        notice=detail_of(case, Action.guardian_notice, request.event_seq),
-        intervention=detail_of(case, Action.intervene, request.event_seq),
-        referral=detail_of(case, Action.refer, request.event_seq),
-        response=detail_of(case, Action.guardian_response, request.event_seq),
-        closure=detail_of(case, Action.close, request.event_seq),
-    )
+PDF = "application/pdf"
+TEXT = "text/plain; charset=utf-8"
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -126,35 +49,80 @@ def _write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
-def render(engine: Engine, request: DocumentRequest, documents_dir: Path) -> None:
-    bound = log.bind(case_id=request.case.case_id, document_id=request.document_id, kind=request.kind.value)
-    if store.get_document(engine, request.document_id) is not None:
-        bound.info("document already made")
-        return
-    try:
-        data = render_text(request).encode("utf-8")
-    except (TemplateError, ValueError, OverflowError, KeyError, TypeError) as exc:
-        # the same request fails the same way every time: say so once, and let the case go on
-        bound.error("document cannot be rendered", error=type(exc).__name__)
-        raise ApplicationError(
-            f"the {request.kind.value} document could not be rendered ({type(exc).__name__})",
-            type="RenderFailed",
-            non_retryable=True,
-        ) from None
-    path = documents_dir / request.case.case_id / f"{request.document_id}.md.sealed"
-    # the document names the student: on disk it is sealed like the database's columns
-    _write_atomically(path, seal(engine_keyring(engine), data, f"documents/{request.document_id}").encode("ascii"))
-    store.add_document(
-        engine,
-        DocumentRow(
-            document_id=request.document_id,
-            case_id=request.case.case_id,
-            kind=request.kind.value,
-            title=TITLES[request.kind],
-            path=str(path.resolve()),
-            media_type="text/markdown; charset=utf-8",
-            sha256=hashlib.sha256(data).hexdigest(),
-            created_at=request.created_at,
-        ),
-    )
+def store_sealed(engine: Engine, path: Path, data: bytes, context: str) -> str:
+    """Write ``data`` sealed (it names a student) and return its SHA-256 (of the plain bytes)."""
+    _write_atomically(path, seal(engine_keyring(engine), data, context).encode("ascii"))
+    return hashlib.sha256(data).hexdigest()
+
+
+def _failed(kind: DocumentKind, why: str) -> ApplicationError:
+    # the same request fails the same way every time: say so once, and let the case go on
+    return ApplicationError(f"the {kind.value} document could not be made: {why}", type="RenderFailed",
+                            non_retryable=True)
+
+
+def school_facts(engine: Engine, school_id: str, kind: DocumentKind) -> tuple[SchoolFacts, Lang]:
+    school = directory.school(engine, school_id)
+    if school is None:
+        raise _failed(kind, f"school {school_id} is not in the directory (crisisflow directory load)")
+    province = next((a.name for a in directory.authorities_of(engine, school_id) if a.level == "province"), None)
+    return (SchoolFacts(name=school.name, authority=school.authority, hotline=school.hotline,
+                        province=province or ("省教育厅" if school.language == Lang.zh else "Provincial Education "
+                                              "Department")),
+            Lang(school.language))
+
+
+def make(engine: Engine, typesetter: Typesetter, documents_dir: Path, *, document_id: str, kind: DocumentKind,
+         school_id: str, main: Lang, facts_for, created_at: datetime, case_id: str | None = None,
+         incident_id: str | None = None) -> DocumentRow:
+    """Typeset every form of a document, seal each on disk, then record it (once)."""
+    bound = log.bind(case_id=case_id, incident_id=incident_id, document_id=document_id, kind=kind.value)
+    forms: dict[str, dict[str, str]] = {}
+    folder = documents_dir / (case_id or f"incident-{incident_id}")
+    for lang in (main, *(lang for lang in Lang if lang is not main)):
+        try:
+            facts = facts_for(lang)
+            pdf = typesetter.pdf(kind, facts, created_at)
+            text = typesetter.text(kind, facts, created_at)
+        except TypesetFailed as exc:
+            bound.error("document cannot be typeset", error=str(exc)[:200])
+            raise _failed(kind, "its template failed") from None
+        except (ValueError, OverflowError, KeyError, TypeError) as exc:  # facts that cannot be put in words
+            bound.error("document cannot be rendered", error=type(exc).__name__)
+            raise _failed(kind, f"its facts cannot be printed ({type(exc).__name__})") from None
+        for media, suffix, data in ((PDF, "pdf", pdf), (TEXT, "txt", text.encode("utf-8"))):
+            path = folder / f"{document_id}.{lang.value}.{suffix}.sealed"
+            digest = store_sealed(engine, path, data, f"documents/{document_id}/{lang.value}.{suffix}")
+            forms[f"{media.split(';')[0]};{lang.value}"] = {"path": str(path.resolve()), "sha256": digest}
+    first = forms[f"{PDF};{main.value}"]
+    row = DocumentRow(document_id=document_id, case_id=case_id, incident_id=incident_id, school_id=school_id,
+                      kind=kind.value, title=TITLES[main][kind], path=first["path"], media_type=PDF,
+                      sha256=first["sha256"], language=main.value, forms=forms, created_at=created_at)
+    row = store.add_document(engine, row)
     bound.info("document made")
+    return row
+
+
+def render(engine: Engine, request: DocumentRequest, documents_dir: Path, typesetter: Typesetter) -> None:
+    """A case's document, as its transition asked."""
+    if store.get_document(engine, request.document_id) is not None:
+        log.info("document already made", case_id=request.case.case_id, document_id=request.document_id)
+        return
+    case = request.case
+    school, main = school_facts(engine, case.school_id, request.kind)
+    people = directory.names(engine, {e.actor for e in case.events} | {case.opened_by.staff_id})
+    make(engine, typesetter, documents_dir, document_id=request.document_id, kind=request.kind,
+         school_id=case.school_id, main=main, case_id=case.case_id, created_at=request.created_at,
+         facts_for=lambda lang: case_facts(request, school, people, lang))
+
+
+def render_incident(engine: Engine, data: IncidentData, documents_dir: Path, typesetter: Typesetter) -> None:
+    """An extreme event's submitted review report."""
+    if store.get_document(engine, data.document_id) is not None:
+        return
+    kind = DocumentKind.incident_review
+    school, main = school_facts(engine, data.school_id, kind)
+    people = directory.names(engine, {data.submitted_by.staff_id} if data.submitted_by else set())
+    make(engine, typesetter, documents_dir, document_id=data.document_id, kind=kind, school_id=data.school_id,
+         main=main, incident_id=data.incident_id, created_at=data.submitted_at,
+         facts_for=lambda lang: incident_facts(data, school, people, lang))

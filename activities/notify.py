@@ -1,12 +1,17 @@
-"""Notifications: the outbox row first, then the webhook.
+"""Notifications: the outbox rows first, one per (notification, person or group, channel), then each send.
 
-A notification says who must act on which case by when. It never carries a
-student's name, narrative or contact details: the content stays behind
-the API.
+A notification says who must act on which case by when, with a link. It never carries a
+student's name, narrative or contact details, and names the case by its short reference.
+Each outbox row has a stable id (a digest of the notification, the recipient and the channel):
+a retried activity or a restarted worker finds the rows already sent and sends only the rest.
+The sends of one notification run side by side, so one channel that is down holds up no other;
+while any is failing the activity fails and Temporal retries it with backoff (only those rows).
 """
 
 from __future__ import annotations
 
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -15,44 +20,54 @@ import structlog
 from sqlalchemy import Engine
 from temporalio.exceptions import ApplicationError
 
+from channels.config import ChannelsFile
+from channels.mail import send_mail
+from channels.robots import Refused, Retry, post, request_for
 from models import directory, store
-from models.case import NotificationRequest
+from models.case import NotificationRequest, case_ref
 from models.domain import OBLIGATION_ZH, ROLE_ZH, NotificationEvent
-from models.tables import NotificationRow
+from models.tables import DeliveryRow, NotificationRow, StaffRow
 
 log = structlog.get_logger(__name__)
 #: Client errors that a later attempt can get past (timeout, rate limit, conflict).
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
 SCHOOL_TZ = ZoneInfo("Asia/Shanghai")
+CHATS = ("wecom", "dingtalk", "feishu")
 
 
 def local_time(value: datetime) -> str:
     return value.astimezone(SCHOOL_TZ).strftime("%Y-%m-%d %H:%M（北京时间）")
 
 
-def text_for(n: NotificationRequest) -> str:
-    """The zh-CN text: roles, case id, obligation and due time; nothing about the student."""
-    roles = "、".join(ROLE_ZH[r.value] for r in n.recipient_roles)
-    case = f"个案 {n.case_id}"
+def text_for(n: NotificationRequest, who: str | None = None) -> str:
+    """The zh-CN text: who, the case's short reference, the duty and its due time; nothing about the student."""
+    roles = who or "、".join(ROLE_ZH[r.value] for r in n.recipient_roles)
+    case = f"个案 {case_ref(n.case_id)}"
     duty = OBLIGATION_ZH[n.obligation] if n.obligation else ""
     due = local_time(n.due_at) if n.due_at else ""
     match n.event:
         case NotificationEvent.deadline_missed | NotificationEvent.deadline_escalated:
             return f"【预警·第{n.escalation_level}级】{case}的「{duty}」已于 {due} 逾期未完成，请{roles}立即督办。"
         case NotificationEvent.reported_to_authority:
-            return f"{case}：监护人或学生拒绝就医，学校已依规向教育主管部门报告。详情请登录系统查看。请{roles}知悉。"
+            return f"{case}：监护人或学生拒绝就医，学校已依规向教育主管部门报告。请{roles}登录系统查阅报告。"
+        case NotificationEvent.incident_recorded:
+            return (f"学校登记了一起学生心理健康极端事件（事件 {case_ref(n.case_id)}），调查复盘报告须于 {due} "
+                    f"前报送。请{roles}知悉。")
+        case NotificationEvent.incident_report_submitted:
+            return f"学校已报送极端事件调查复盘报告（事件 {case_ref(n.case_id)}）。请{roles}登录系统查阅。"
         case NotificationEvent.case_closed:
-            return f"{case}已结案。请{roles}知悉，结案小结请登录系统查看。"
+            return f"{case}已结案。请{roles}知悉，结案报告请登录系统查看。"
         case _:
             return f"{case}：请{roles}于 {due} 前完成「{duty}」。详情请登录系统查看。"
 
 
-def payload_for(n: NotificationRequest, people: list[str]) -> dict:
+def payload_for(n: NotificationRequest, people: list[str], link: str) -> dict:
     """The webhook body: no student data."""
     return {
         "notification_id": n.notification_id,
         "event": n.event.value,
         "case_id": n.case_id,
+        "case_ref": case_ref(n.case_id),
         "school_id": n.school_id,
         "recipient_role": n.recipient_roles[0].value,
         "recipient_roles": [r.value for r in n.recipient_roles],
@@ -60,44 +75,122 @@ def payload_for(n: NotificationRequest, people: list[str]) -> dict:
         "due_at": n.due_at.isoformat() if n.due_at else None,
         "escalation_level": n.escalation_level,
         "recipient_staff": people,
+        "link": link,
     }
 
 
-def send(engine: Engine, n: NotificationRequest, webhook_url: str | None) -> None:
-    # the people it is for, from the directory at send time: the class's head teacher, the grade's
-    # grade head, the school's people of the other roles
-    class_id = store.case_class(engine, n.case_id)
-    people = list(dict.fromkeys(p for role in n.recipient_roles
-                                for p in directory.people_for(engine, n.school_id, role, class_id)))
-    row = store.add_notification(
-        engine, NotificationRow(**n.model_dump(), recipient_role=n.recipient_roles[0], recipient_staff=people,
-                                text=text_for(n))
-    )
-    bound = log.bind(case_id=n.case_id, notification_id=n.notification_id, notification_event=n.event.value)
-    if not webhook_url or row.delivered_at is not None:
-        bound.info("notification recorded", delivered=row.delivered_at is not None)
-        return
-    try:
-        response = httpx.post(
-            webhook_url,
-            json=payload_for(n, row.recipient_staff),
-            headers={"Idempotency-Key": n.notification_id},
-            timeout=10.0,
-        )
-        response.raise_for_status()
-    except httpx.HTTPStatusError as exc:
-        store.mark_delivery(engine, n.notification_id, None)
-        status = exc.response.status_code
+def delivery_id(notification_id: str, recipient: str, channel: str) -> str:
+    return hashlib.sha256(f"{notification_id}|{recipient}|{channel}".encode()).hexdigest()[:40]
+
+
+def plan(n: NotificationRequest, people: list[StaffRow], channels: ChannelsFile, webhook: bool,
+         now: datetime) -> list[DeliveryRow]:
+    """The outbox rows: an e-mail to each person with an address, a message to each role's group
+    robot on each chat platform the school has one on, and the webhook."""
+    rows: list[tuple[str, str]] = []
+    for person in people:
+        if person.email and channels.of(person.school_id, n.school_id).email:
+            rows.append((person.staff_id, "email"))
+    school = channels.of(n.school_id)
+    for platform in CHATS:
+        chat = getattr(school, platform)
+        for role in n.recipient_roles:
+            if chat is not None and role in chat.robots:
+                rows.append((f"group:{role.value}", platform))
+    if webhook:
+        rows.append(("webhook", "webhook"))
+    return [DeliveryRow(delivery_id=delivery_id(n.notification_id, r, c), notification_id=n.notification_id,
+                        case_id=n.case_id, school_id=n.school_id, recipient=r, channel=c, created_at=now)
+            for r, c in rows]
+
+
+class Outbox:
+    """Sends one notification's unsent rows."""
+
+    def __init__(self, engine: Engine, channels: ChannelsFile, webhook_url: str | None, public_url: str) -> None:
+        self.engine, self.channels, self.webhook_url = engine, channels, webhook_url
+        self.public_url = public_url.rstrip("/")
+
+    def link(self, n: NotificationRequest) -> str:
+        """Where the recipient acts: the case's page; for an extreme event, the staff app's start page
+        (its review has no page of its own yet: the staff web app brings one)."""
+        if n.notification_id.startswith("incident-"):
+            return f"{self.public_url}/ui"
+        return f"{self.public_url}/ui/cases/{n.case_id}"
+
+    def send(self, n: NotificationRequest) -> None:
+        class_id = store.case_class(self.engine, n.case_id)
+        ids = list(dict.fromkeys(p for role in n.recipient_roles
+                                 for p in directory.people_for(self.engine, n.school_id, role, class_id)))
+        people = [p for p in (directory.person(self.engine, i) for i in ids) if p is not None]
+        now = datetime.now(UTC)
+        store.add_notification(self.engine, NotificationRow(
+            **n.model_dump(), recipient_role=n.recipient_roles[0], recipient_staff=ids, text=text_for(n)))
+        store.add_deliveries(self.engine, plan(n, people, self.channels, bool(self.webhook_url), now))
+        bound = log.bind(case_id=n.case_id, notification_id=n.notification_id, notification_event=n.event.value)
+        unsent = store.unsent_deliveries(self.engine, n.notification_id)
+        if not unsent:
+            self._settle(n, bound)
+            return
+        with ThreadPoolExecutor(max_workers=len(unsent)) as pool:
+            outcomes = list(pool.map(lambda d: self._one(n, d, people, ids), unsent))
+        failing = [d for d, (o, _) in zip(unsent, outcomes, strict=True) if o == "failing"]
+        refused = [(d, why) for d, (o, why) in zip(unsent, outcomes, strict=True) if o == "refused"]
+        if failing:
+            bound.warning("deliveries failing; will retry", channels=sorted({d.channel for d in failing}))
+            raise ApplicationError(f"{len(failing)} of the notification's deliveries are failing "
+                                   f"({', '.join(sorted({d.channel for d in failing}))}); retried with backoff",
+                                   type="DeliveryFailing")
+        if refused:
+            bound.error("receivers refused the notification", channels=sorted({d.channel for d, _ in refused}))
+            raise ApplicationError("; ".join(f"{d.channel}: {why}" for d, why in refused), type="DeliveryRefused",
+                                   non_retryable=True)
+        self._settle(n, bound)
+
+    def _settle(self, n: NotificationRequest, bound) -> None:
+        rows = store.deliveries_of(self.engine, [n.notification_id])
+        delivered = bool(rows) and all(r.status == "sent" for r in rows)
+        store.mark_delivery(self.engine, n.notification_id, datetime.now(UTC) if delivered else None)
+        bound.info("notification delivered" if delivered else "notification recorded", deliveries=len(rows))
+
+    def _one(self, n: NotificationRequest, d: DeliveryRow, people: list[StaffRow],
+             ids: list[str]) -> tuple[str, str | None]:
+        try:
+            self._deliver(n, d, people, ids)
+        except Retry as exc:
+            store.record_attempt(self.engine, d.delivery_id, "failing", datetime.now(UTC), str(exc))
+            return "failing", str(exc)
+        except Refused as exc:
+            store.record_attempt(self.engine, d.delivery_id, "refused", datetime.now(UTC), str(exc))
+            return "refused", str(exc)
+        store.record_attempt(self.engine, d.delivery_id, "sent", datetime.now(UTC))
+        return "sent", None
+
+    def _deliver(self, n: NotificationRequest, d: DeliveryRow, people: list[StaffRow], ids: list[str]) -> None:
+        link = self.link(n)
+        if d.channel == "webhook":
+            return self._webhook(n, d, ids, link)
+        if d.channel == "email":
+            person = next(p for p in people if p.staff_id == d.recipient)
+            subject = f"【心理危机个案】{case_ref(n.case_id)}：请及时处理"
+            body = f"{text_for(n, person.name)}\n\n{link}\n"
+            return send_mail(self.channels.of(person.school_id, n.school_id).email, person.email, subject, body,
+                             d.delivery_id)
+        role = d.recipient.removeprefix("group:")
+        chat = getattr(self.channels.of(n.school_id), d.channel)
+        handle = {"wecom": "wecom", "dingtalk": "dingtalk", "feishu": None}[d.channel]
+        mentions = [getattr(p, handle) for p in people if handle and role in p.roles and getattr(p, handle)]
+        who = "、".join(p.name for p in people if role in p.roles) or ROLE_ZH[role]
+        post(request_for(d.channel, chat.robots[role], chat.api_base, f"{text_for(n, who)}\n{link}", mentions))
+
+    def _webhook(self, n: NotificationRequest, d: DeliveryRow, ids: list[str], link: str) -> None:
+        try:
+            response = httpx.post(self.webhook_url, json=payload_for(n, ids, link),
+                                  headers={"Idempotency-Key": n.notification_id}, timeout=10.0)
+        except httpx.HTTPError as exc:
+            raise Retry(f"webhook unreachable ({type(exc).__name__})") from None
+        status = response.status_code
         if 400 <= status < 500 and status not in RETRYABLE_STATUS:
-            # the receiver refuses this request as such: sending it again cannot help
-            bound.error("webhook refused the notification", status=status)
-            raise ApplicationError(f"the webhook refused the notification (HTTP {status})",
-                                   type="DeliveryRefused", non_retryable=True) from None
-        bound.warning("webhook delivery failed; will retry", status=status)
-        raise
-    except httpx.HTTPError as exc:
-        store.mark_delivery(engine, n.notification_id, None)
-        bound.warning("webhook delivery failed; will retry", error=type(exc).__name__)
-        raise
-    store.mark_delivery(engine, n.notification_id, datetime.now(UTC))
-    bound.info("notification delivered", status=response.status_code)
+            raise Refused(f"the webhook refused the notification (HTTP {status})")
+        if status >= 300:
+            raise Retry(f"webhook answered HTTP {status}")

@@ -36,6 +36,7 @@ SESSION_COOKIE = "crisisflow_token"
 class Scope(StrEnum):
     own = "own school"
     any = "any school"
+    overseen = "the schools the caller's authority oversees"
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,12 @@ def _own(roles) -> dict[StaffRole, Scope]:
 
 
 AUDITOR = {StaffRole.auditor: Scope.any}
+#: An education authority's people: the schools the directory lists for their authority.
+AUTHORITY = {StaffRole.edu_authority: Scope.overseen}
+
+#: Who records an extreme event and writes its review; who reads them in the school.
+INCIDENT_WRITERS = frozenset({StaffRole.leadership, StaffRole.psychology_teacher})
+INCIDENT_READERS = INCIDENT_WRITERS | SUPERVISOR_ROLES
 
 #: The API path of each staff action on a case; the roles are the transition table's.
 ACTION_PATHS: dict[Action, str] = {
@@ -79,12 +86,24 @@ RULES: dict[str, Rule] = {
     f"GET {PREFIX}/cases/{{case_id}}": Rule("read a case", _own(SCHOOL_ROLES)),
     f"GET {PREFIX}/cases/{{case_id}}/notifications": Rule("read a case's notifications", _own(SCHOOL_ROLES)),
     f"GET {PREFIX}/cases/{{case_id}}/documents": Rule("list a case's documents", _own(SCHOOL_ROLES)),
-    f"GET {PREFIX}/documents/{{document_id}}": Rule("read a document", _own(SEES_STUDENT_IDENTITY)),
+    f"GET {PREFIX}/documents/{{document_id}}": Rule("read a document", {**_own(SEES_STUDENT_IDENTITY), **AUTHORITY}),
     f"GET {PREFIX}/cases/{{case_id}}/history": Rule("read a case's history", {**_own(SUPERVISOR_ROLES), **AUDITOR}),
     f"GET {PREFIX}/cases/{{case_id}}/history/export": Rule("export a history", AUDITOR),
     f"POST {PREFIX}/audit/replay": Rule("replay histories", AUDITOR),
     f"GET {PREFIX}/audit/access-log": Rule("read the access log", {StaffRole.leadership: Scope.own, **AUDITOR}),
-    f"GET {PREFIX}/dashboard": Rule("see the school dashboard", _own(SUPERVISOR_ROLES)),
+    f"POST {PREFIX}/cases/{{case_id}}/documents/{{document_id}}/signed": Rule(
+        "upload a signed paper", _own(roles_for(Action.guardian_notice) | roles_for(Action.guardian_response))),
+    f"GET {PREFIX}/cases/{{case_id}}/documents/{{document_id}}/signed/{{copy_id}}": Rule(
+        "read a signed paper", _own(SEES_STUDENT_IDENTITY)),
+    f"GET {PREFIX}/dashboard": Rule("see the school dashboard", {**_own(SUPERVISOR_ROLES), **AUTHORITY}),
+    f"POST {PREFIX}/incidents": Rule("record an extreme event", _own(INCIDENT_WRITERS)),
+    f"GET {PREFIX}/incidents": Rule("list extreme events", {**_own(INCIDENT_READERS), **AUTHORITY, **AUDITOR}),
+    f"GET {PREFIX}/incidents/{{incident_id}}": Rule("read an extreme event",
+                                                    {**_own(INCIDENT_READERS), **AUTHORITY, **AUDITOR}),
+    f"PUT {PREFIX}/incidents/{{incident_id}}/report": Rule("save a review report", _own(INCIDENT_WRITERS)),
+    f"POST {PREFIX}/incidents/{{incident_id}}/submit": Rule("submit a review report", _own(INCIDENT_WRITERS)),
+    f"GET {PREFIX}/reports": Rule("read reports to the authority",
+                                  {StaffRole.leadership: Scope.own, **AUTHORITY, **AUDITOR}),
     f"GET {PREFIX}/directory": Rule("read the school directory", _own({StaffRole.leadership})),
     "POST /codec/decode": Rule(
         "decode payloads", {**_own(SEES_STUDENT_IDENTITY), **AUDITOR}, identity=True, cookie=True
@@ -180,18 +199,28 @@ def authorize(
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, f"{rule.what} shows student data: an auditor needs the auditor_pii grant"
         )
+    engine = request.app.state.engine
     case_id = request.path_params.get("case_id") or request.query_params.get("case_id")
+    school = None
     if document_id := request.path_params.get("document_id"):
-        case_id = store.document_case(request.app.state.engine, document_id)
-        if case_id is None:
+        owner = store.document_owner(engine, document_id)
+        if owner is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"document {document_id} not found")
+        school, case_id = owner
+    if incident_id := request.path_params.get("incident_id"):
+        school = store.incident_school(engine, incident_id)
+        if school is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"incident {incident_id} not found")
     if case_id is not None:
         access.case_id = case_id[:64]
-        school = store.case_school(request.app.state.engine, case_id)
+        school = store.case_school(engine, case_id)
         if school is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"case {case_id} not found")
-        if scope is Scope.own and school != principal.school_id:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "this case belongs to another school")
+    if school is not None:
+        if not reaches(scope, principal, engine, school):
+            what = "case" if case_id is not None else "record"
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this {what} belongs to another school, outside your scope")
+    if case_id is not None:
         classes = directory.visible_classes(request.app.state.engine, principal.staff_id, principal.role)
         if classes is not None and store.case_class(request.app.state.engine, case_id) not in classes:
             # a head teacher's own classes, a grade head's grade: another class's case is not theirs to know of
@@ -200,10 +229,18 @@ def authorize(
     return principal
 
 
-def in_scope(rule: Rule, principal: Principal, school_id: str | None) -> bool:
+def reaches(scope: Scope | None, principal: Principal, engine, school_id: str | None) -> bool:
+    """Does a caller with ``scope`` reach records of ``school_id``?"""
+    if scope is Scope.any:
+        return True
+    if scope is Scope.overseen:
+        return school_id in directory.authority_schools(engine, principal.school_id)
+    return scope is Scope.own and school_id == principal.school_id
+
+
+def in_scope(rule: Rule, principal: Principal, school_id: str | None, engine=None) -> bool:
     """May this caller reach records of ``school_id`` under ``rule``?"""
-    scope = rule.roles.get(principal.role)
-    return scope is Scope.any or (scope is Scope.own and school_id == principal.school_id)
+    return reaches(rule.roles.get(principal.role), principal, engine, school_id)
 
 
 def current(request: Request) -> Principal:

@@ -21,7 +21,7 @@ from temporalio.client import Client
 from api import errors
 from api.access import PREFIX, authorize, bind_rules
 from api.guards import BodyLimit, CodecCORS, WriteRate
-from api.routes import audit, cases, codec, dashboard, directory, documents, ui
+from api.routes import audit, cases, codec, dashboard, directory, documents, incidents, receipts, ui
 from audit import access_log
 from config.settings import Settings
 from config.temporal import connect
@@ -102,6 +102,8 @@ def create_app(settings: Settings, client: Client | None = None, engine=None) ->
     v1.include_router(audit.router)
     v1.include_router(dashboard.router)
     v1.include_router(directory.router)
+    v1.include_router(incidents.router)
+    v1.include_router(receipts.router)
     app.include_router(v1)
     app.include_router(codec.router, dependencies=[Depends(authorize)], responses=errors.ERROR_RESPONSES)
     app.include_router(ui.router)
@@ -113,6 +115,7 @@ def create_app(settings: Settings, client: Client | None = None, engine=None) ->
             f"{PREFIX}/audit/replay": settings.max_replay_bytes,
             "/codec/decode": settings.max_replay_bytes,
             "/codec/encode": settings.max_replay_bytes,
+            rf"^{PREFIX}/cases/[^/]+/documents/[^/]+/signed": settings.max_upload_bytes + 64 * 1024,
         },
     )
     bind_rules(app)

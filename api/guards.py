@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 
@@ -26,12 +27,20 @@ class BodyLimit:
     """
 
     def __init__(self, app: ASGIApp, limit: int, larger: dict[str, int]) -> None:
-        self.app, self.limit, self.larger = app, limit, larger
+        """``larger``: a path, or a regular expression starting with ``^``, and its limit."""
+        self.app, self.limit = app, limit
+        self.larger = {k: v for k, v in larger.items() if not k.startswith("^")}
+        self.patterns = [(re.compile(k), v) for k, v in larger.items() if k.startswith("^")]
+
+    def limit_for(self, path: str) -> int:
+        if path in self.larger:
+            return self.larger[path]
+        return next((v for pattern, v in self.patterns if pattern.fullmatch(path)), self.limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        limit = self.larger.get(scope["path"], self.limit)
+        limit = self.limit_for(scope["path"])
         too_large = f"request body: more than the {limit} bytes allowed here"
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):

@@ -14,19 +14,26 @@ import typer
 
 from api.app import create_app
 from api.auth import issue_token
-from cli.common import check_policy, http_server, settings_from_env, stop_on_signals, temporal_cli
+from cli.common import check_fonts, check_policy, http_server, settings_from_env, stop_on_signals, temporal_cli
 from cli.directory import load_file
 from cli.setup import ensure_schedule
 from config.logs import configure_logging
 from config.settings import Settings, ensure_dev_keyring, ensure_dev_secret
 from config.temporal import connect
 from db.engine import migrate, open_engine
+from models import directory as models_directory
 from models import search_attributes as sa
 from models.case import Actor
+from models.directory import Authority, Directory, School
 from models.domain import SCHOOL_ROLES, StaffRole
 from worker import build_worker
 
 DEMO_SCHOOL = "demo-school"
+DEMO_AUTHORITY = "demo-authority"
+DEMO_DIRECTORY = Directory(
+    schools=[School(id=DEMO_SCHOOL, name="示范中学", authority="示范市教育局", hotline="12356")],
+    authorities=[Authority(id=DEMO_AUTHORITY, name="示范市教育局", schools=[DEMO_SCHOOL])],
+)
 DEV_TOKEN_TTL = timedelta(hours=12)
 
 
@@ -64,7 +71,7 @@ async def _wait_for_temporal(settings: Settings, proc: subprocess.Popen, seconds
 def _demo_tokens(settings: Settings) -> dict[str, str]:
     tokens = {}
     for role in StaffRole:
-        school = DEMO_SCHOOL if role in SCHOOL_ROLES else None
+        school = DEMO_SCHOOL if role in SCHOOL_ROLES else DEMO_AUTHORITY if role is StaffRole.edu_authority else None
         actor = Actor(staff_id=f"demo-{role.value.replace('_', '-')}", role=role, school_id=school)
         tokens[role.value] = issue_token(settings.signing_secret, actor, DEV_TOKEN_TTL)
     auditor = Actor(staff_id="demo-auditor-pii", role=StaffRole.auditor)
@@ -95,6 +102,7 @@ def dev(
     )
     configure_logging(settings.log_format, settings.log_level)
     check_policy(settings)
+    check_fonts(settings)
 
     async def main() -> int:
         stop = asyncio.Event()
@@ -106,6 +114,9 @@ def dev(
             migrate(engine)
             if directory is not None:
                 typer.echo(f"directory loaded: {load_file(settings, directory)}", err=True)
+            elif models_directory.school(engine, DEMO_SCHOOL) is None:
+                # the demo school by name, so its paper has a school and an authority to name
+                models_directory.load(engine, DEMO_DIRECTORY)
             await ensure_schedule(client, settings.task_queue)
             server = http_server(create_app(settings, client, engine), settings.api_host, api_port)
             async with build_worker(client, settings, engine):

@@ -5,7 +5,14 @@ from __future__ import annotations
 import asyncio
 
 from api.app import create_app
-from cli.common import check_policy, http_server, refuse_weak_production, settings_from_env, stop_on_signals
+from cli.common import (
+    check_fonts,
+    check_policy,
+    http_server,
+    refuse_weak_production,
+    settings_from_env,
+    stop_on_signals,
+)
 from config.logs import configure_logging
 from worker import run_worker
 
@@ -16,6 +23,7 @@ def worker() -> None:
     configure_logging(settings.log_format, settings.log_level)
     refuse_weak_production(settings, "crisisflow worker")
     check_policy(settings)
+    check_fonts(settings)
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -40,7 +40,8 @@ def drop_personal_data(_logger, _method, event: dict) -> dict:
 def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
     use_console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
     renderer = (
-        structlog.dev.ConsoleRenderer()
+        # plain tracebacks: rich's show every frame's locals (slow, and they may hold student data)
+        structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
         if use_console
         else structlog.processors.JSONRenderer(ensure_ascii=False)
     )

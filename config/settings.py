@@ -54,8 +54,19 @@ class Settings(BaseSettings):
     ui_origins: list[str] = Field([], description="origins of the Temporal UI allowed to call /codec (CORS)")
     write_rate_per_minute: int = Field(60, ge=1, description="writes each staff member may make per minute")
     max_body_bytes: int = Field(64 * 1024, ge=1024, description="largest request body, except history replay")
+    max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="largest scan or photo of a signed paper")
     max_replay_bytes: int = Field(32 * 1024 * 1024, ge=1024, description="largest body of POST /audit/replay")
     webhook_url: str | None = None
+    channels_file: Path | None = Field(
+        None, description="YAML of each school's channels (robot and mail URLs); secrets as ${ENV} or ${file:path}"
+    )
+    templates_dir: Path | None = Field(None, description="a school's edited copy of paper/templates")
+    document_fonts: list[str] = Field(
+        ["Noto Serif CJK SC", "Noto Sans CJK SC", "WenQuanYi Zen Hei"],
+        description="font families for documents, the first installed one used; one must be a CJK font",
+    )
+    font_paths: list[Path] = Field([], description="extra folders of fonts for documents")
+    public_url: str = Field("http://127.0.0.1:8000", description="the staff app's address, for links in messages")
     policy_file: Path | None = None
     api_host: str = "127.0.0.1"
     api_port: int = 8000

@@ -94,6 +94,11 @@ def _unique(values: list) -> list:
 # --------------------------------------------------------------------- people
 
 
+def case_ref(case_id: str) -> str:
+    """A case's short reference, as people and paper name it: ``3F2A-9C1B`` (never the student)."""
+    return f"{case_id[:4]}-{case_id[4:8]}".upper()
+
+
 class Student(Strict):
     ref: Code = Field(description="the school's own student number")
     name: ShortText
@@ -603,16 +608,21 @@ class DocumentRequest(Strict):
 
 class DocumentView(Strict):
     document_id: str
-    case_id: str
+    case_id: str | None
+    incident_id: str | None = None
     kind: DocumentKind
     title: str
     media_type: str
     sha256: str
+    language: str = "zh-CN"
+    #: the forms it can be had in, as "<media type>;<language>" (GET /documents/{id}?lang=…, Accept)
+    forms: list[str] = []
     created_at: datetime
 
-
-class DocumentContent(DocumentView):
-    content: str
+    @field_validator("forms", mode="before")
+    @classmethod
+    def _form_names(cls, value: Any) -> list[str]:
+        return sorted(value) if isinstance(value, dict) else value
 
 
 CaseStart.model_rebuild()

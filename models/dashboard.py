@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
+from models import store
 from models.case import FailedEffect
 from models.domain import CaseState, RiskLevel
 from models.tables import CaseDeadlineRow, CaseRow
@@ -51,6 +52,16 @@ class InTime(BaseModel):
     meets_target: bool | None
 
 
+class FailingDelivery(BaseModel):
+    case_id: str | None
+    channel: str
+    recipient: str
+    status: str
+    attempts: int
+    last_error: str | None
+    last_attempt_at: datetime | None
+
+
 class Dashboard(BaseModel):
     school_id: str
     generated_at: datetime
@@ -60,6 +71,9 @@ class Dashboard(BaseModel):
     overdue: list[OverdueObligation]
     failed_effects_total: int
     failed_effects: list[CaseFailedEffect]
+    #: messages not yet through: a channel down (retried with backoff) or a receiver that refused them
+    deliveries_failing: int = 0
+    failing_deliveries: list[FailingDelivery] = []
     identification_to_assessment: DurationStats
     identification_to_intervention: DurationStats
     high_risk_handled_in_time: InTime
@@ -132,7 +146,10 @@ def dashboard(engine: Engine, school_id: str, now: datetime) -> Dashboard:
         intervention = _durations(session, school_id, col(CaseRow.intervened_after_s), intervened)
     decided = sum(in_time.values())
     share = round(in_time.get(True, 0) / decided, 4) if decided else None
+    failing = store.outbox(engine, ("failing", "refused"), {school_id}, limit=OVERDUE_SHOWN)
     return Dashboard(
+        deliveries_failing=store.count_outbox(engine, ("failing", "refused"), {school_id}),
+        failing_deliveries=[FailingDelivery.model_validate(d, from_attributes=True) for d in failing],
         school_id=school_id,
         generated_at=now,
         by_state={s.value: by_state.get(s.value, 0) for s in CaseState},

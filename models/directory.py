@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, delete, select
 
 from models.domain import SCHOOL_ROLES, StaffRole
-from models.tables import ClassRow, SchoolRow, StaffRow
+from models.tables import AuthorityRow, ClassRow, SchoolRow, StaffRow
 
 Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -37,8 +37,9 @@ class SchoolClass(_Strict):
 class School(_Strict):
     id: Code
     name: Name
-    authority: Name
+    authority: Name  # the authority it reports to, as its paper addresses it
     hotline: Annotated[str, Field(max_length=32)] | None = None
+    language: Literal["zh-CN", "en"] = "zh-CN"  # the language of its paper
     classes: list[SchoolClass] = []
 
 
@@ -61,13 +62,39 @@ class Staff(_Strict):
         return self
 
 
+class AuthorityPerson(_Strict):
+    id: Code
+    name: Name
+    email: Annotated[str, Field(max_length=200)] | None = None
+    wecom: Annotated[str, Field(max_length=100)] | None = None
+    dingtalk: Annotated[str, Field(max_length=100)] | None = None
+    phone: Annotated[str, Field(max_length=32)] | None = None
+
+
+class Authority(_Strict):
+    """An education authority (教育局, 省教育厅), the schools it oversees and its people (role ``edu_authority``)."""
+
+    id: Code
+    name: Name
+    level: Literal["local", "province"] = "local"
+    schools: list[Code] = []
+    people: list[AuthorityPerson] = []
+
+
 class Directory(_Strict):
     schools: list[School] = []
     staff: list[Staff] = []
+    authorities: list[Authority] = []
 
     @model_validator(mode="after")
     def _consistent(self) -> "Directory":
         classes = {s.id: {c.id for c in s.classes} for s in self.schools}
+        ids = [p.id for p in self.staff] + [p.id for a in self.authorities for p in a.people]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"people ids appear twice: {sorted({i for i in ids if ids.count(i) > 1})}")
+        for authority in self.authorities:
+            if authority.id in classes:
+                raise ValueError(f"authority {authority.id}: the id is a school's")
         for person in self.staff:
             if person.school not in classes:
                 raise ValueError(f"staff {person.id}: school {person.school} is not in the directory")
@@ -98,11 +125,15 @@ def load(engine: Engine, directory: Directory) -> dict[str, int]:
     with Session(engine) as session, session.begin():
         for school in directory.schools:
             session.merge(SchoolRow(school_id=school.id, name=school.name, authority=school.authority,
-                                    hotline=school.hotline))
+                                    hotline=school.hotline, language=school.language))
             session.exec(delete(ClassRow).where(col(ClassRow.school_id) == school.id))
             session.exec(delete(StaffRow).where(col(StaffRow.school_id) == school.id))
             session.add_all(ClassRow(school_id=school.id, class_id=c.id, grade=c.grade, name=c.name)
                             for c in school.classes)
+        for authority in directory.authorities:
+            session.merge(AuthorityRow(authority_id=authority.id, name=authority.name, level=authority.level,
+                                       schools=authority.schools))
+            session.exec(delete(StaffRow).where(col(StaffRow.school_id) == authority.id))
         session.flush()
         session.add_all(
             StaffRow(staff_id=p.id, name=p.name, school_id=p.school, roles=[r.value for r in p.roles],
@@ -110,7 +141,13 @@ def load(engine: Engine, directory: Directory) -> dict[str, int]:
                      phone=p.phone)
             for p in directory.staff
         )
+        session.add_all(
+            StaffRow(staff_id=p.id, name=p.name, school_id=a.id, roles=[StaffRole.edu_authority.value], classes=[],
+                     grades=[], email=p.email, wecom=p.wecom, dingtalk=p.dingtalk, phone=p.phone)
+            for a in directory.authorities for p in a.people
+        )
     return {"schools": len(directory.schools), "staff": len(directory.staff),
+            "authorities": len(directory.authorities),
             "classes": sum(len(s.classes) for s in directory.schools)}
 
 
@@ -126,6 +163,7 @@ def of_school(engine: Engine, school_id: str) -> Directory:
                              .order_by(col(StaffRow.staff_id))).all()
     return Directory(
         schools=[School(id=school.school_id, name=school.name, authority=school.authority, hotline=school.hotline,
+                        language=school.language,
                         classes=[SchoolClass(id=c.class_id, grade=c.grade, name=c.name) for c in classes])],
         staff=[Staff(id=p.staff_id, name=p.name, school=p.school_id, roles=p.roles, classes=p.classes,
                      grades=p.grades, email=p.email, wecom=p.wecom, dingtalk=p.dingtalk, phone=p.phone)
@@ -172,7 +210,14 @@ def visible_classes(engine: Engine, staff_id: str, role: StaffRole) -> set[str] 
 
 def people_for(engine: Engine, school_id: str, role: str, class_id: str | None) -> list[str]:
     """Who a notice addressed to a role reaches: the class's head teacher, the grade's grade head,
-    the school's people of other roles (staff ids; empty without a directory)."""
+    the school's people of other roles; the education authority: the people of the authorities
+    overseeing the school, local or provincial (staff ids; empty without a directory)."""
+    if role in ("education_authority", "provincial_authority"):
+        level = "province" if role == "provincial_authority" else "local"
+        bodies = [a.authority_id for a in authorities_of(engine, school_id) if a.level == level]
+        with Session(engine) as session:
+            return list(session.exec(select(StaffRow.staff_id).where(col(StaffRow.school_id).in_(bodies))
+                                     .order_by(col(StaffRow.staff_id))).all())
     with Session(engine) as session:
         staff = session.exec(select(StaffRow).where(col(StaffRow.school_id) == school_id)
                              .order_by(col(StaffRow.staff_id))).all()
@@ -190,3 +235,33 @@ def people_for(engine: Engine, school_id: str, role: str, class_id: str | None) 
             continue
         chosen.append(p.staff_id)
     return chosen
+
+
+def school(engine: Engine, school_id: str) -> SchoolRow | None:
+    with Session(engine) as session:
+        return session.get(SchoolRow, school_id)
+
+
+def authorities_of(engine: Engine, school_id: str) -> list[AuthorityRow]:
+    """The authorities overseeing a school, the local ones first."""
+    with Session(engine) as session:
+        rows = session.exec(select(AuthorityRow).order_by(col(AuthorityRow.authority_id))).all()
+    return sorted((a for a in rows if school_id in a.schools), key=lambda a: a.level != "local")
+
+
+def authority_schools(engine: Engine, authority_id: str | None) -> set[str]:
+    """The schools an authority oversees (an ``edu_authority`` token's scope)."""
+    if not authority_id:
+        return set()
+    with Session(engine) as session:
+        row = session.get(AuthorityRow, authority_id)
+    return set(row.schools) if row else set()
+
+
+def names(engine: Engine, staff_ids: set[str]) -> dict[str, str]:
+    """People's names by staff id (those of the directory)."""
+    if not staff_ids:
+        return {}
+    with Session(engine) as session:
+        rows = session.exec(select(StaffRow.staff_id, StaffRow.name).where(col(StaffRow.staff_id).in_(staff_ids)))
+        return dict(rows.all())

@@ -101,10 +101,12 @@ class StaffRole(StrEnum):
     expert = "expert"
     leadership = "leadership"
     auditor = "auditor"
+    #: an education authority's staff: reads the reports and reviews of the schools it oversees
+    edu_authority = "edu_authority"
 
 
-#: Roles that belong to a school's staff (an auditor belongs to the authority).
-SCHOOL_ROLES = frozenset(StaffRole) - {StaffRole.auditor}
+#: Roles that belong to a school's staff (auditors and the authority's people are not a school's).
+SCHOOL_ROLES = frozenset(StaffRole) - {StaffRole.auditor, StaffRole.edu_authority}
 
 
 #: Roles that see a student's name and the narrative; others see the student reference only.
@@ -125,6 +127,7 @@ class Recipient(StrEnum):
     psychology_teacher = "psychology_teacher"
     leadership = "leadership"
     education_authority = "education_authority"
+    provincial_authority = "provincial_authority"  # the provincial education department (extreme events)
 
 
 class Obligation(StrEnum):
@@ -138,6 +141,7 @@ class Obligation(StrEnum):
     review = "review"
     reassess = "reassess"
     return_meeting = "return_meeting"
+    review_report = "review_report"  # an extreme event's review report (IncidentReviewWorkflow)
 
 
 class Instrument(StrEnum):
@@ -170,6 +174,8 @@ class NotificationEvent(StrEnum):
     closure_proposed = "closure_proposed"
     closure_returned = "closure_returned"
     case_reopened = "case_reopened"
+    incident_recorded = "incident_recorded"
+    incident_report_submitted = "incident_report_submitted"
 
 
 class DocumentKind(StrEnum):
@@ -177,6 +183,11 @@ class DocumentKind(StrEnum):
     referral_letter = "referral_letter"
     authority_report = "authority_report"
     closure_summary = "closure_summary"
+    incident_review = "incident_review"  # an extreme event's review report (not a case's own)
+
+
+#: What an education authority's people may read of a school's documents.
+AUTHORITY_READS = frozenset({DocumentKind.authority_report, DocumentKind.incident_review})
 
 
 #: zh-CN names, used by notification texts and documents.
@@ -188,7 +199,9 @@ ROLE_ZH = {
     "expert": "心理危机专家",
     "leadership": "心理危机干预领导小组",
     "auditor": "教育主管部门督查人员",
+    "edu_authority": "教育主管部门",
     "education_authority": "教育主管部门",
+    "provincial_authority": "省教育厅",
     "system": "系统",
 }
 
@@ -201,6 +214,7 @@ OBLIGATION_ZH = {
     Obligation.review: "跟踪回访",
     Obligation.reassess: "重新评估",
     Obligation.return_meeting: "返校会商",
+    Obligation.review_report: "报送极端事件调查复盘报告",
 }
 
 STATE_ZH = {

@@ -17,3 +17,5 @@ class Io(StrEnum):
     notify = "notify"  # NotificationRequest -> outbox and delivery
     render_document = "render_document"  # DocumentRequest -> a sealed document and its row
     archive_closed_cases = "archive_closed_cases"  # () -> rows appended to the archive
+    project_incident = "project_incident"  # IncidentData -> the incidents table
+    render_incident_report = "render_incident_report"  # IncidentData -> the review report's PDF and its row

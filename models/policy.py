@@ -82,6 +82,7 @@ class DeadlinePolicy(BaseModel):
     reopen_within: Duration = timedelta(days=180)
     seek_care_within_high: Duration = timedelta(hours=72)  # what the guardian notice asks of the family
     seek_care_within_imminent: Duration = timedelta(hours=12)
+    review_report_within: Duration = timedelta(days=14)  # an extreme event's review report, to the province
 
     def review_every(self, risk: RiskLevel | None) -> timedelta | None:
         """Follow-up reviews while the case is open: moderate risk and above."""

@@ -23,7 +23,18 @@ from models.case import (
     NotificationView,
 )
 from models.domain import Action
-from models.tables import CaseDeadlineRow, CaseEventRow, CaseRow, DocumentRow, IdempotencyRow, NotificationRow
+from models.incident import IncidentData
+from models.tables import (
+    CaseDeadlineRow,
+    CaseEventRow,
+    CaseRow,
+    DeliveryRow,
+    DocumentRow,
+    IdempotencyRow,
+    IncidentRow,
+    NotificationRow,
+    SignedCopyRow,
+)
 
 # ----------------------------------------------------------------- projection
 
@@ -255,6 +266,126 @@ def mark_delivery(engine: Engine, notification_id: str, delivered_at: datetime |
             row.delivered_at = delivered_at
 
 
+def add_deliveries(engine: Engine, rows: list[DeliveryRow]) -> None:
+    """The outbox rows of a notification, each inserted once (a rerun keeps what was there)."""
+    for row in rows:
+        _insert_once(engine, row, row.delivery_id)
+
+
+def unsent_deliveries(engine: Engine, notification_id: str) -> list[DeliveryRow]:
+    """What is still to send of a notification: pending or failing (not sent, not refused)."""
+    with Session(engine, expire_on_commit=False) as session:
+        return list(session.exec(select(DeliveryRow).where(col(DeliveryRow.notification_id) == notification_id,
+                                                           col(DeliveryRow.status).in_(("pending", "failing")))
+                                 .order_by(col(DeliveryRow.delivery_id))).all())
+
+
+def record_attempt(engine: Engine, delivery_id: str, status: str, at: datetime, error: str | None = None) -> None:
+    """One attempt's outcome: sent (at most once: a sent row stays sent), failing or refused."""
+    with Session(engine) as session, session.begin():
+        row = session.get(DeliveryRow, delivery_id, with_for_update=True)
+        if row.status == "sent":
+            return
+        row.attempts += 1
+        row.last_attempt_at = at
+        row.status = status
+        row.last_error = error[:300] if error else None
+        if status == "sent":
+            row.sent_at = at
+
+
+def outbox(engine: Engine, statuses: tuple[str, ...] = ("pending", "failing", "refused"),
+           schools: set[str] | None = None, limit: int = 200) -> list[DeliveryRow]:
+    """Deliveries in these states, oldest first (``crisisflow outbox``, the dashboard)."""
+    with Session(engine, expire_on_commit=False) as session:
+        query = select(DeliveryRow).where(col(DeliveryRow.status).in_(statuses))
+        if schools is not None:
+            query = query.where(col(DeliveryRow.school_id).in_(schools))
+        return list(session.exec(query.order_by(col(DeliveryRow.created_at), col(DeliveryRow.delivery_id))
+                                 .limit(limit)).all())
+
+
+def count_outbox(engine: Engine, statuses: tuple[str, ...], schools: set[str]) -> int:
+    with Session(engine) as session:
+        return session.exec(select(func.count()).select_from(DeliveryRow).where(
+            col(DeliveryRow.status).in_(statuses), col(DeliveryRow.school_id).in_(schools))).one()
+
+
+def deliveries_of(engine: Engine, notification_ids: list[str]) -> list[DeliveryRow]:
+    with Session(engine, expire_on_commit=False) as session:
+        return list(session.exec(select(DeliveryRow).where(col(DeliveryRow.notification_id).in_(notification_ids))
+                                 .order_by(col(DeliveryRow.delivery_id))).all())
+
+
+def project_incident(engine: Engine, data: IncidentData) -> None:
+    """Mirror an extreme event's review into the read model (a rerun with an older state is ignored)."""
+    with Session(engine) as session, session.begin():
+        row = session.get(IncidentRow, data.incident_id, with_for_update=True)
+        if row is not None and row.last_seq > data.seq:
+            return
+        row = row or IncidentRow(incident_id=data.incident_id)
+        event = data.event
+        for name, value in dict(
+            school_id=data.school_id, case_id=event.case_id, kind=event.kind.value, occurred_at=event.occurred_at,
+            place=event.place, summary=event.summary, recorded_by=data.recorded_by.staff_id,
+            recorded_at=data.recorded_at, due_at=data.deadline.due_at, state=data.state,
+            escalation_level=data.deadline.escalation_level, report=data.report.model_dump(),
+            report_chars=data.report.chars(), submitted_at=data.submitted_at,
+            submitted_by=data.submitted_by.staff_id if data.submitted_by else None, document_id=data.document_id,
+            last_seq=data.seq,
+        ).items():
+            setattr(row, name, value)
+        session.add(row)
+
+
+def add_signed_copy(engine: Engine, row: SignedCopyRow) -> SignedCopyRow:
+    return _insert_once(engine, row, row.copy_id)
+
+
+def get_signed_copy(engine: Engine, copy_id: str) -> SignedCopyRow | None:
+    with Session(engine) as session:
+        return session.get(SignedCopyRow, copy_id)
+
+
+def signed_copies(engine: Engine, document_id: str) -> list[SignedCopyRow]:
+    with Session(engine) as session:
+        return list(session.exec(select(SignedCopyRow).where(col(SignedCopyRow.document_id) == document_id)
+                                 .order_by(col(SignedCopyRow.uploaded_at))).all())
+
+
+def all_schools(engine: Engine) -> list[str]:
+    """Every school with a case or an incident (an auditor's reach)."""
+    with Session(engine) as session:
+        cases = set(session.exec(select(CaseRow.school_id).distinct()).all())
+        events = set(session.exec(select(IncidentRow.school_id).distinct()).all())
+    return sorted(cases | events)
+
+
+def get_incident(engine: Engine, incident_id: str) -> IncidentRow | None:
+    with Session(engine) as session:
+        return session.get(IncidentRow, incident_id)
+
+
+def incidents(engine: Engine, schools: set[str], limit: int = 200) -> list[IncidentRow]:
+    with Session(engine) as session:
+        return list(session.exec(select(IncidentRow).where(col(IncidentRow.school_id).in_(schools))
+                                 .order_by(col(IncidentRow.occurred_at).desc()).limit(limit)).all())
+
+
+def incident_school(engine: Engine, incident_id: str) -> str | None:
+    with Session(engine) as session:
+        return session.exec(select(IncidentRow.school_id).where(col(IncidentRow.incident_id) == incident_id)).first()
+
+
+def authority_documents(engine: Engine, schools: set[str], kinds: set[str]) -> list[DocumentView]:
+    """The reports an education authority reads: of its schools, of these kinds, newest first."""
+    with Session(engine) as session:
+        rows = session.exec(select(DocumentRow).where(col(DocumentRow.school_id).in_(schools),
+                                                      col(DocumentRow.kind).in_(kinds))
+                            .order_by(col(DocumentRow.created_at).desc()).limit(500)).all()
+        return [DocumentView.model_validate(r, from_attributes=True) for r in rows]
+
+
 def _of_case(engine: Engine, row_model: type[SQLModel], view: type, case_id: str, *order) -> list:
     """A case's rows of one table, oldest first, read as their view."""
     with Session(engine) as session:
@@ -279,15 +410,14 @@ def documents_for(engine: Engine, case_id: str) -> list[DocumentView]:
                     col(DocumentRow.created_at), col(DocumentRow.document_id))
 
 
-def get_document(engine: Engine, document_id: str) -> tuple[DocumentView, str] | None:
-    """The document's metadata and its stored path."""
+def get_document(engine: Engine, document_id: str) -> DocumentRow | None:
     with Session(engine) as session:
-        row = session.get(DocumentRow, document_id)
-        if row is None:
-            return None
-        return DocumentView.model_validate(row, from_attributes=True), row.path
+        return session.get(DocumentRow, document_id)
 
 
-def document_case(engine: Engine, document_id: str) -> str | None:
+def document_owner(engine: Engine, document_id: str) -> tuple[str, str | None] | None:
+    """The school and case (none for an extreme event's review) a document belongs to."""
     with Session(engine) as session:
-        return session.exec(select(DocumentRow.case_id).where(col(DocumentRow.document_id) == document_id)).first()
+        row = session.exec(select(DocumentRow.school_id, DocumentRow.case_id)
+                           .where(col(DocumentRow.document_id) == document_id)).first()
+        return (row[0], row[1]) if row else None

@@ -161,16 +161,96 @@ class NotificationRow(SQLModel, table=True):
 
 
 class DocumentRow(SQLModel, table=True):
+    """A document: a case's, or an extreme event's review (``incident_id``).
+
+    ``path``, ``media_type`` and ``sha256`` are its main form (the PDF in the school's language;
+    Markdown for documents made before paper). ``forms`` holds every stored form by
+    ``"<media type>;<language>"``: ``{"path": ..., "sha256": ...}``, each file sealed at rest.
+    """
+
     __tablename__ = "documents"
 
     document_id: str = Field(primary_key=True, max_length=160)
-    case_id: str = Field(index=True, max_length=64)
+    case_id: str | None = Field(default=None, index=True, max_length=64)
+    incident_id: str | None = Field(default=None, index=True, max_length=64)
+    school_id: str = Field(max_length=64)
     kind: str = Field(max_length=32)
     title: str = Field(max_length=200)
     path: str = Field(max_length=500)
     media_type: str = Field(max_length=64)
     sha256: str = Field(max_length=64)
+    language: str = Field(default="zh-CN", max_length=8)
+    forms: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = _ts()
+
+
+class SignedCopyRow(SQLModel, table=True):
+    """A scan or photo of a signed document (the guardian's receipt), sealed on disk."""
+
+    __tablename__ = "signed_copies"
+
+    copy_id: str = Field(primary_key=True, max_length=64)
+    document_id: str = Field(index=True, max_length=160)
+    case_id: str = Field(max_length=64)
+    media_type: str = Field(max_length=32)
+    size: int
+    sha256: str = Field(max_length=64)
+    path: str = Field(max_length=500)
+    uploaded_by: str = Field(max_length=64)
+    uploaded_at: datetime = _ts()
+    records: str | None = Field(default=None, max_length=32)  # the action its arrival recorded, if staff said so
+
+
+class DeliveryRow(SQLModel, table=True):
+    """The outbox: one row per (notification, person or group, channel), sent at most once.
+
+    ``delivery_id`` is stable (a digest of the three), so a retried activity or a restarted
+    worker finds the row and never sends what was already sent. ``status``: pending, sent,
+    failing (a send failed; retried with backoff), refused (the receiver will never take it).
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_status", "status", "created_at"),
+                      Index("ix_deliveries_school_status", "school_id", "status"))
+
+    delivery_id: str = Field(primary_key=True, max_length=64)
+    notification_id: str = Field(index=True, max_length=160)
+    case_id: str | None = Field(default=None, max_length=64)
+    school_id: str = Field(max_length=64)
+    recipient: str = Field(max_length=100)  # a staff id, or "group:<school>:<role>", or "webhook"
+    channel: str = Field(max_length=16)  # email, wecom, dingtalk, feishu, webhook
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=300)
+    created_at: datetime = _ts()
+    last_attempt_at: datetime | None = _ts(nullable=True)
+    sent_at: datetime | None = _ts(nullable=True)
+
+
+class IncidentRow(SQLModel, table=True):
+    """An extreme event and its review report (the IncidentReviewWorkflow's read model)."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_school_state", "school_id", "state"),)
+
+    incident_id: str = Field(primary_key=True, max_length=64)
+    school_id: str = Field(max_length=64)
+    case_id: str | None = Field(default=None, max_length=64)
+    kind: str = Field(max_length=32)
+    occurred_at: datetime = _ts()
+    place: str = _sealed(SealedText("incidents.place"))
+    summary: str = _sealed(SealedText("incidents.summary"))
+    recorded_by: str = Field(max_length=64)
+    recorded_at: datetime = _ts()
+    due_at: datetime = _ts()
+    state: str = Field(max_length=16)  # open, submitted
+    escalation_level: int = 0
+    report: dict = _sealed(SealedJSON("incidents.report"))  # the draft or submitted sections
+    report_chars: int = 0
+    submitted_at: datetime | None = _ts(nullable=True)
+    submitted_by: str | None = Field(default=None, max_length=64)
+    document_id: str | None = Field(default=None, max_length=160)
+    last_seq: int = 0
 
 
 class IdempotencyRow(SQLModel, table=True):
@@ -267,6 +347,19 @@ class SchoolRow(SQLModel, table=True):
     name: str = Field(max_length=200)
     authority: str = Field(max_length=200)
     hotline: str | None = Field(default=None, max_length=32)
+    language: str = Field(default="zh-CN", max_length=8)  # the language of its paper
+
+
+class AuthorityRow(SQLModel, table=True):
+    """An education authority of the directory and the schools it oversees; its people are staff
+    rows whose ``school_id`` is the authority's id and whose role is ``edu_authority``."""
+
+    __tablename__ = "authorities"
+
+    authority_id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    level: str = Field(max_length=16)  # local (county or city), province
+    schools: list = _json()
 
 
 class ClassRow(SQLModel, table=True):

@@ -39,9 +39,11 @@ from config.settings import Settings
 from config.temporal import data_converter
 from crypto import keyring
 from db.engine import make_engine, migrate, open_engine
+from models import directory
 from models import search_attributes as sa
 from models.case import Actor
-from models.domain import SCHOOL_ROLES, StaffRole
+from models.directory import Directory, read_directory
+from models.domain import StaffRole
 from worker import build_worker
 
 BIN = Path(sys.executable).parent
@@ -50,6 +52,9 @@ TEST_SERVER = str(BIN / "temporal-test-server")
 PG_URL = os.environ.get("CRISISFLOW_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SCHOOL = "school-a"
 OTHER_SCHOOL = "school-b"
+#: tests/directory.yaml: schools, classes, staff and authorities, as a school would write them
+DIRECTORY_FILE = Path(__file__).parent / "directory.yaml"
+SCHOOLS = read_directory(DIRECTORY_FILE)
 SECRET = secrets.token_urlsafe(48)  # strong: services started by tests run as production would
 #: The payload keyring of the session's servers and stacks (inline, as CRISISFLOW_KEYRING may be).
 KEYRING_JSON = keyring.dump(keyring.generate())
@@ -217,8 +222,8 @@ def token(
     pii: bool = False,
 ):
     role = StaffRole(role)
-    if role not in SCHOOL_ROLES:
-        school = None
+    if role is StaffRole.auditor:
+        school = None  # an edu_authority token carries its authority's id where a school's staff carry the school
     actor = Actor(staff_id=staff_id or f"{role.value.replace('_', '-')}-1", role=role, school_id=school)
     return issue_token(SECRET, actor, ttl, pii_grant=pii)
 
@@ -257,6 +262,9 @@ async def running_stack(client: Client, settings: Settings, with_worker: bool = 
 
     engine = open_engine(settings)
     migrate(engine)
+    # the schools as the directory names them (their paper prints the names); no people: every
+    # role sees the whole school unless a test loads the people too
+    directory.load(engine, Directory(schools=SCHOOLS.schools))
     app = create_app(settings, client, engine)
     port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
@@ -303,6 +311,7 @@ async def ts(ts_env, tmp_path):
     settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'cf.db'}", None)
     engine = open_engine(settings)
     migrate(engine)
+    directory.load(engine, Directory(schools=SCHOOLS.schools))
     async with build_worker(ts_env.client, settings, engine):
         yield ts_env, settings, engine
         while STARTED:

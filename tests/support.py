@@ -182,3 +182,12 @@ async def eventually(check, timeout: float = 20.0, interval: float = 0.1) -> Any
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+async def document_text(stack, document_id: str, role: str = "leadership", lang: str | None = None) -> str:
+    """A document's text form (what its PDF prints), as the API serves it."""
+    r = await stack.http.get(f"/documents/{document_id}", params={"lang": lang} if lang else None,
+                             headers={**auth(role), "Accept": "text/plain"})
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/plain")
+    return r.text

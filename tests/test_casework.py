@@ -33,6 +33,7 @@ from tests.support import (
     REFUSE,
     act,
     db_view,
+    document_text,
     eventually,
     notice,
     open_body,
@@ -128,7 +129,7 @@ async def test_6_the_guardian_notice_follows_the_risk_and_the_assessor(sqlite_st
         docs = (await stack.http.get(f"/cases/{cid}/documents", headers=auth("leadership"))).json()
         if not docs:
             return None
-        return (await stack.http.get(f"/documents/{docs[0]['document_id']}", headers=auth("leadership"))).text
+        return await document_text(stack, docs[0]["document_id"], "leadership")
 
     text = await eventually(notice_text)
     assert "心理危机专家" in text and "学校心理教师于" not in text

@@ -73,6 +73,7 @@ def test_dev_runs_everything_and_stops_cleanly(tmp_path):
         assert f"http://127.0.0.1:{dev.api}/api/v1" in "\n".join(dev.banner)
         assert f"http://127.0.0.1:{dev.ui}" in "\n".join(dev.banner)
         assert set(dev.tokens) == {
+            "edu_authority",
             "head_teacher",
             "grade_head",
             "student_affairs",

@@ -24,7 +24,7 @@ from crypto.codec import KEY_ID, payload_case
 from crypto.keyring import Keyring
 from models import search_attributes as sa
 from tests.conftest import BIN, KEYRING, OTHER_SCHOOL, TEMPORAL, auth, make_settings, running_stack, service_env
-from tests.support import ASSESS_HIGH, eventually, open_body, open_case, refusal_path, step
+from tests.support import ASSESS_HIGH, document_text, eventually, open_body, open_case, refusal_path, step
 from workflows import replay
 
 CRISISFLOW = str(BIN / "crisisflow")
@@ -82,8 +82,8 @@ async def test_nothing_readable_about_the_student_leaves(tmp_path, webhook, json
             assert timeline.status_code == 200 and name not in timeline.text
             docs = (await stack.http.get(f"/cases/{case_id}/documents", headers=auth("head_teacher"))).json()
             report = next(d for d in docs if d["kind"] == "authority_report")
-            served = await stack.http.get(f"/documents/{report['document_id']}", headers=auth("head_teacher"))
-            assert served.status_code == 200 and name in served.text  # unsealed for the reader
+            served = await document_text(stack, report["document_id"], "head_teacher")
+            assert name in served  # unsealed for the reader
     server_files = b"".join(p.read_bytes() for p in tmp_path.glob("temporal.db*"))
     our_database = b"".join(p.read_bytes() for p in tmp_path.glob("cf.db*"))
     documents = b"".join(p.read_bytes() for p in settings.documents_dir.rglob("*") if p.is_file())
@@ -336,10 +336,15 @@ async def test_documents_are_sealed_on_disk_and_checked_when_served(sqlite_stack
         return r.json() or None
 
     document = (await eventually(notice))[0]
-    file = next((stack.settings.documents_dir / case["case_id"]).iterdir())
-    assert file.read_bytes().startswith(b"sealed:v1:") and case["student"]["name"].encode() not in file.read_bytes()
+    files = list((stack.settings.documents_dir / case["case_id"]).iterdir())
+    assert len(files) == 4  # the PDF and its text, in Chinese and in English
+    for stored in files:
+        assert stored.read_bytes().startswith(b"sealed:v1:")
+        assert case["student"]["name"].encode() not in stored.read_bytes()
+    file = next(f for f in files if f.name.endswith(".zh-CN.pdf.sealed"))
     served = await stack.http.get(f"/documents/{document['document_id']}", headers=auth("head_teacher"))
-    assert served.status_code == 200 and case["student"]["name"] in served.text
+    assert served.status_code == 200 and served.content.startswith(b"%PDF-")
+    assert case["student"]["name"] in await document_text(stack, document["document_id"], "head_teacher")
     assert served.headers["cache-control"] == "no-store"
     sealed = bytearray(file.read_bytes())
     middle = len(sealed) * 3 // 4  # inside the base64 ciphertext, where every character carries six bits

@@ -25,7 +25,7 @@ def as_person(staff_id: str, role: str) -> dict:
 @pytest.fixture
 def loaded(sqlite_stack):
     counts = directory.load(sqlite_stack.engine, directory.read_directory(DIRECTORY))
-    assert counts == {"schools": 1, "classes": 3, "staff": 7}
+    assert counts == {"schools": 2, "classes": 3, "staff": 7, "authorities": 2}
     assert directory.load(sqlite_stack.engine, directory.read_directory(DIRECTORY)) == counts  # idempotent
     return sqlite_stack
 
@@ -123,6 +123,8 @@ async def test_the_role_route_matrix_with_classes_and_grades(loaded):
     for key, rule in RULES.items():
         method, path = key.split(" ", 1)
         if "{case_id}" not in path and "{document_id}" not in path:
+            continue
+        if "{copy_id}" in path:  # a signed copy needs an upload first: tests/test_receipts.py
             continue
         url = root + path.replace("{case_id}", case_id).replace("{document_id}", document_id)
         for staff_id, role, inside in callers:

@@ -13,6 +13,7 @@ from tests.support import (
     SUMMARY,
     act,
     db_view,
+    document_text,
     eventually,
     open_case,
     step,
@@ -94,9 +95,10 @@ async def test_consent_path(stack, webhook):
     docs = await _documents(stack, case_id, 3)
     assert [d["kind"] for d in docs] == ["guardian_notice", "referral_letter", "closure_summary"]
     letter = await stack.http.get(f"/documents/{docs[1]['document_id']}", headers=auth("psychology_teacher"))
-    assert letter.status_code == 200
-    assert letter.headers["content-type"].startswith("text/markdown")
-    assert STUDENT_NAME in letter.text and "市精神卫生中心" in letter.text
+    assert letter.status_code == 200 and letter.headers["content-type"] == "application/pdf"
+    assert letter.content.startswith(b"%PDF-")
+    text = await document_text(stack, docs[1]["document_id"], "psychology_teacher")
+    assert STUDENT_NAME in text and "市精神卫生中心" in text
 
     handle = stack.client.get_workflow_handle_for(CaseWorkflow.run, f"case-{case_id}")
     assert (await handle.result()).state.value == "closed"
@@ -145,8 +147,8 @@ async def test_refusal_path_reports_to_the_authority(stack, webhook):
 
     docs = await _documents(stack, case_id, 3)
     report_doc = next(d for d in docs if d["kind"] == "authority_report")
-    text = (await stack.http.get(f"/documents/{report_doc['document_id']}", headers=auth("leadership"))).text
-    assert "教育主管部门" in text and STUDENT_NAME in text and "监护人" in text
+    text = await document_text(stack, report_doc["document_id"], "leadership")
+    assert "某市教育局" in text and STUDENT_NAME in text and "监护人" in text
 
     notes = (await stack.http.get(f"/cases/{case_id}/notifications", headers=auth("leadership"))).json()
     told = {n["event"]: n for n in notes}
@@ -166,6 +168,7 @@ async def test_refusal_path_reports_to_the_authority(stack, webhook):
             "notification_id",
             "event",
             "case_id",
+            "case_ref",
             "school_id",
             "recipient_role",
             "recipient_roles",
@@ -173,6 +176,7 @@ async def test_refusal_path_reports_to_the_authority(stack, webhook):
             "obligation",
             "due_at",
             "escalation_level",
+            "link",
         }
         assert headers["Idempotency-Key"] == body["notification_id"]
     # notification texts and webhook bodies carry no student data

@@ -66,7 +66,7 @@ async def test_every_pair_outside_the_table_is_409(sqlite_stack):
     # hold the workflow's own report step: its document cannot be written (a directory stands
     # where the report's file goes, so every attempt fails and is retried)
     refusal_seq = db_view(stack, p)["events"][-1]["seq"] + 1
-    blocker = stack.settings.documents_dir / p / f"{p}-authority_report-{refusal_seq}.md.sealed"
+    blocker = stack.settings.documents_dir / p / f"{p}-authority_report-{refusal_seq}.zh-CN.pdf.sealed"
     blocker.mkdir(parents=True)
     view = await step(stack, p, "guardian_response", REFUSE)
     assert view["state"] == "parent_refused"

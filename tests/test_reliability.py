@@ -18,13 +18,14 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from activities import documents
+from activities.case_activities import typesetter_for
 from api.auth import ALGORITHM, ISSUER
 from audit import access_log
 from config.settings import key_id
 from config.temporal import data_converter
 from db.engine import migrate, open_engine
+from models import directory, store
 from models import search_attributes as sa
-from models import store
 from models.case import (
     ActionCommand,
     CaseStart,
@@ -36,9 +37,10 @@ from models.case import (
     OpenCaseBody,
     ReferCommand,
 )
+from models.directory import Directory
 from models.policy import DeadlinePolicy
 from models.tables import CaseEventRow
-from tests.conftest import KEYRING, SCHOOL, SECRET, TEMPORAL, auth, make_settings, running_stack
+from tests.conftest import KEYRING, SCHOOL, SCHOOLS, SECRET, TEMPORAL, auth, make_settings, running_stack
 from tests.factories import opened_case
 from tests.support import (
     ASSESS_HIGH,
@@ -119,6 +121,7 @@ async def test_records_only_actions_are_limited_and_never_wedge_a_case(ts_env, t
     settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'cf.db'}", None)
     engine = open_engine(settings)
     migrate(engine)
+    directory.load(engine, Directory(schools=SCHOOLS.schools))
     case_id = uuid.uuid4().hex
     start = CaseStart(case_id=case_id, opened_by=HEAD, case=OpenCaseBody.model_validate(open_body()),
                       policy=DeadlinePolicy(), history_event_limit=150)
@@ -290,7 +293,8 @@ def test_a_document_that_cannot_render_fails_for_good_not_forever(engine, tmp_pa
         event_seq=1, created_at=datetime(9999, 12, 31, 23, 0, tzinfo=UTC),  # past the calendar in Beijing
     )
     documents_dir = tmp_path / "documents"
+    directory.load(engine, Directory(schools=SCHOOLS.schools))
     with pytest.raises(ApplicationError) as failed:
-        documents.render(engine, request, documents_dir)
-    assert failed.value.non_retryable and "could not be rendered" in failed.value.message
+        documents.render(engine, request, documents_dir, typesetter_for(make_settings(tmp_path, "", None)))
+    assert failed.value.non_retryable and "could not be made" in failed.value.message
     assert store.get_document(engine, request.document_id) is None and not documents_dir.exists()

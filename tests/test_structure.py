@@ -24,6 +24,7 @@ FLOORS: list[set[str]] = [
     {"cli"},
     {"api", "worker"},
     {"activities"},
+    {"paper", "channels"},
     {"workflows"},
     {"audit"},
     {"db"},
@@ -34,7 +35,7 @@ FLOORS: list[set[str]] = [
 TOP_LEVEL = {name for floor in FLOORS for name in floor}
 #: Pure domain modules a sandboxed workflow may use (passed through from the host).
 DOMAIN = {"models", "models.case", "models.domain", "models.policy", "models.assessment", "models.io",
-          "models.search_attributes", "models.validation"}
+          "models.search_attributes", "models.validation", "models.incident"}
 
 
 def _module_name(path: Path) -> str:

@@ -16,7 +16,7 @@ from tests.conftest import make_settings, running_stack
 from tests.support import CONSENT, eventually, open_case, step, workflow_view
 
 
-def _start_worker(settings, address: str) -> subprocess.Popen:
+def _start_worker(settings, address: str, **extra: str) -> subprocess.Popen:
     env = {
         **os.environ,
         "CRISISFLOW_TEMPORAL_ADDRESS": address,
@@ -27,9 +27,19 @@ def _start_worker(settings, address: str) -> subprocess.Popen:
         "CRISISFLOW_SECRET": settings.secret.get_secret_value(),
         "CRISISFLOW_KEYRING": settings.keyring.get_secret_value(),
         "CRISISFLOW_LOG_FORMAT": "json",
+        **extra,
     }
     crisisflow = Path(sys.executable).parent / "crisisflow"
-    return subprocess.Popen([str(crisisflow), "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # its logs are not read here: a pipe nobody drains would stall a worker that logs much
+    return subprocess.Popen([str(crisisflow), "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_worker(worker: subprocess.Popen) -> None:
+    worker.send_signal(signal.SIGTERM)
+    try:
+        worker.wait(15)
+    except subprocess.TimeoutExpired:
+        worker.kill()
 
 
 async def test_worker_killed_mid_delivery(dev_env, webhook, tmp_path):
@@ -74,7 +84,8 @@ async def test_worker_killed_mid_delivery(dev_env, webhook, tmp_path):
             assert all(n.delivered_at is not None for n in notes)
             assert sorted(d.kind for d in docs) == ["closure_summary", "guardian_notice", "referral_letter"]
             files = list((settings.documents_dir / case_id).iterdir())
-            assert sorted(f.name for f in files) == sorted(f"{d.document_id}.md.sealed" for d in docs)
+            assert sorted(f.name for f in files) == sorted(f"{d.document_id}.{lang}.{form}.sealed" for d in docs
+                                                           for lang in ("zh-CN", "en") for form in ("pdf", "txt"))
 
             # the receiver saw every notification; the deliveries cut off by the kill (the
             # assessment's notices, sent independently) were repeated once each with the
@@ -86,8 +97,4 @@ async def test_worker_killed_mid_delivery(dev_env, webhook, tmp_path):
             assessment_notices = {"guardian_notice_required", "intervention_required", "review_due"}
             assert {k.split("-", 2)[2] for k in repeats} <= assessment_notices
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(15)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        stop_worker(worker)

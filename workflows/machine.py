@@ -127,6 +127,8 @@ OBLIGATIONS: dict[Obligation, Duty] = {
     O.review: Duty(Recipient.psychology_teacher, N.review_due, lapses_at_close=True),
     O.reassess: Duty(Recipient.psychology_teacher, N.reassessment_required),
     O.return_meeting: Duty(Recipient.head_teacher, N.return_meeting_required),
+    # not a case's: an extreme event's review (workflows/incident_workflow.py), on the same ladder
+    O.review_report: Duty(Recipient.leadership, N.incident_recorded),
 }
 
 #: How often an action that leaves the state as it is may be recorded on one case: a daily contact

@@ -261,6 +261,10 @@ async def _answer(case_id: str, command: ActionCommand, principal: Principal, en
     return JSONResponse(view.model_dump(mode="json"), status_code=202 if proposed else 200)
 
 
+#: Take an action on a case as the API does (the signed-paper upload records actions too).
+take_action = _act
+
+
 def _action_route(body_model: type[BaseModel], command_model: type[BaseModel], summary: str) -> None:
     action = command_model.model_fields["action"].default
     path = ACTION_PATHS[action]

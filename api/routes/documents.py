@@ -2,18 +2,25 @@
 
 import hashlib
 from pathlib import Path
+from typing import Annotated, Literal
 
 import structlog
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, Header, HTTPException, Query, status
 from fastapi.responses import Response
 
+from api.access import PrincipalDep
 from api.deps import EngineDep
 from crypto.sealed import SealError, engine_keyring, open_stored
 from models import store
 from models.case import DocumentView, NotificationView
+from models.domain import AUTHORITY_READS, DocumentKind, StaffRole
+from models.tables import DocumentRow
 
 router = APIRouter(tags=["documents"])
 log = structlog.get_logger(__name__)
+
+PDF = "application/pdf"
+TEXT_TYPES = ("text/plain", "text/markdown")
 
 
 @router.get("/cases/{case_id}/notifications", response_model=list[NotificationView])
@@ -27,32 +34,78 @@ async def case_documents(case_id: str, engine: EngineDep) -> list[DocumentView]:
     return store.documents_for(engine, case_id)
 
 
-@router.get(
-    "/documents/{document_id}",
-    response_class=Response,
-    responses={200: {"content": {"text/markdown": {}}, "description": "the document, as rendered"}},
-)
-async def get_document(document_id: str, engine: EngineDep) -> Response:
-    """The document itself; its SHA-256 is checked against the one recorded when it was made."""
-    found = store.get_document(engine, document_id)
-    if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"document {document_id} not found")
-    meta, path = found
+def _wanted(accept: str | None) -> str:
+    """The media type to answer with: the PDF unless the caller prefers a text form."""
+    best, best_q = PDF, -1.0
+    for part in (accept or PDF).split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        q = next((float(p[2:]) for p in params if p.startswith("q=") and p[2:].replace(".", "", 1).isdigit()), 1.0)
+        media = media.lower()
+        if media in (PDF, "application/*", "*/*") and q > best_q:
+            best, best_q = PDF, q
+        elif (media in TEXT_TYPES or media == "text/*") and q > best_q:
+            best, best_q = ("text/plain" if media == "text/*" else media), q
+    if best_q <= 0:
+        raise HTTPException(status.HTTP_406_NOT_ACCEPTABLE,
+                            "Accept: a document is served as application/pdf, text/plain or text/markdown")
+    return best
+
+
+def read_form(engine, row: DocumentRow, path: str, sha256: str, context: str) -> bytes:
+    """A stored form, unsealed and checked against the SHA-256 recorded when it was made."""
     try:
         stored = Path(path).read_bytes()
     except OSError:
-        log.error("document file missing", case_id=meta.case_id, document_id=document_id)
+        log.error("document file missing", case_id=row.case_id, document_id=row.document_id)
         raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, "document file is missing") from None
     try:
-        data = open_stored(engine_keyring(engine), stored, f"documents/{document_id}")
+        data = open_stored(engine_keyring(engine), stored, context)
     except SealError:
-        log.error("document cannot be unsealed", case_id=meta.case_id, document_id=document_id)
+        log.error("document cannot be unsealed", case_id=row.case_id, document_id=row.document_id)
         raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, "document failed its integrity check") from None
-    if hashlib.sha256(data).hexdigest() != meta.sha256:
-        log.error("document failed integrity check", case_id=meta.case_id, document_id=document_id)
+    if hashlib.sha256(data).hexdigest() != sha256:
+        log.error("document failed integrity check", case_id=row.case_id, document_id=row.document_id)
         raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, "document failed its integrity check")
-    return Response(
-        content=data,
-        media_type=meta.media_type,
-        headers={"ETag": f'"{meta.sha256}"', "Cache-Control": "no-store", "X-Document-Kind": meta.kind.value},
-    )
+    return data
+
+
+@router.get(
+    "/documents/{document_id}",
+    response_class=Response,
+    responses={200: {"content": {PDF: {}, "text/plain": {}, "text/markdown": {}},
+                     "description": "the document: PDF/A by default, its text on request"},
+               406: {"description": "an Accept no form matches"}},
+)
+async def get_document(
+    document_id: str,
+    engine: EngineDep,
+    principal: PrincipalDep,
+    lang: Annotated[Literal["zh-CN", "en"] | None, Query(description="the language; the school's by default")] = None,
+    accept: Annotated[str | None, Header()] = None,
+) -> Response:
+    """The document itself (PDF/A, or its text form); every form is checked against its recorded SHA-256."""
+    row = store.get_document(engine, document_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"document {document_id} not found")
+    if principal.role is StaffRole.edu_authority and DocumentKind(row.kind) not in AUTHORITY_READS:
+        raise HTTPException(status.HTTP_403_FORBIDDEN,
+                            "role edu_authority may read authority reports and incident reviews, not this document")
+    media = _wanted(accept)
+    language = lang or row.language
+    headers = {"Cache-Control": "no-store", "X-Document-Kind": row.kind, "Content-Language": language}
+    if not row.forms:  # made before paper: the Markdown it was made as
+        if media == PDF and accept is not None and "text/" not in accept:
+            raise HTTPException(status.HTTP_406_NOT_ACCEPTABLE,
+                                "this document was made before PDFs: it is served as text/markdown")
+        data = read_form(engine, row, row.path, row.sha256, f"documents/{document_id}")
+        return Response(data, media_type=row.media_type, headers={**headers, "ETag": f'"{row.sha256}"'})
+    form = row.forms.get(f"{PDF if media == PDF else 'text/plain'};{language}")
+    if form is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"lang: document {document_id} has no {language} form")
+    suffix = "pdf" if media == PDF else "txt"
+    data = read_form(engine, row, form["path"], form["sha256"], f"documents/{document_id}/{language}.{suffix}")
+    media_type = PDF if media == PDF else f"{media}; charset=utf-8"
+    headers["ETag"] = f'"{form["sha256"]}"'
+    if media == PDF:
+        headers["Content-Disposition"] = f'inline; filename="{document_id}.pdf"'
+    return Response(data, media_type=media_type, headers=headers)

@@ -1,0 +1,111 @@
+"""The signed paper comes back: a scan or photo of the guardian's receipt, sealed at rest.
+
+Its arrival can record the guardian notice or the guardian's answer, when the staff member
+uploading it says so (``records``): the action goes through the workflow like any other, and
+only once it is taken is the copy kept, so a refused action leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile, status
+from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
+
+from activities.documents import store_sealed
+from api.deps import ActorDep, ClientDep, EngineDep, SettingsDep
+from api.errors import unprocessable
+from api.routes.cases import take_action
+from api.routes.documents import read_form
+from models import store
+from models.case import ActionCommand, GuardianNoticeCommand, GuardianResponseCommand, Strict
+from models.domain import DocumentKind
+from models.tables import SignedCopyRow
+
+router = APIRouter(tags=["documents"])
+
+#: What a scan or photo may be, by its first bytes (the declared type is not trusted).
+MAGIC = {b"%PDF-": "application/pdf", b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
+
+
+class SignedCopyView(Strict):
+    copy_id: str
+    document_id: str
+    media_type: str
+    size: int
+    sha256: str
+    uploaded_by: str
+    uploaded_at: datetime
+    records: str | None
+
+
+def _sniff(head: bytes) -> str | None:
+    return next((media for magic, media in MAGIC.items() if head.startswith(magic)), None)
+
+
+@router.post("/cases/{case_id}/documents/{document_id}/signed", status_code=status.HTTP_201_CREATED,
+             response_model=SignedCopyView)
+async def upload_signed(
+    request: Request,
+    case_id: str,
+    document_id: str,
+    actor: ActorDep,
+    engine: EngineDep,
+    client: ClientDep,
+    settings: SettingsDep,
+    file: Annotated[UploadFile, File(description="the scan or photo: PDF, JPEG or PNG")],
+    records: Annotated[Literal["guardian_notice", "guardian_response"] | None,
+                       Form(description="record this action by the paper's arrival")] = None,
+    guardian_relation: Annotated[str | None, Form(max_length=200)] = None,
+    decision: Annotated[Literal["consent", "refuse"] | None, Form()] = None,
+    notes: Annotated[str | None, Form(max_length=4000)] = None,
+) -> SignedCopyView | JSONResponse:
+    """Upload the signed receipt of a guardian notice (size-capped, sealed at rest); optionally record
+    the guardian notice (the paper reached the guardian) or the guardian's answer written on it."""
+    document = store.get_document(engine, document_id)
+    if document is None or document.case_id != case_id:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"document {document_id} is not a document of case {case_id}")
+    if document.kind != DocumentKind.guardian_notice.value:
+        raise unprocessable("path", "document_id", "only a guardian notice has a receipt to sign")
+    data = await file.read(settings.max_upload_bytes + 1)
+    if len(data) > settings.max_upload_bytes:
+        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+                            f"file: more than the {settings.max_upload_bytes} bytes allowed")
+    media = _sniff(data[:16])
+    if media is None:
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "file: must be a PDF, JPEG or PNG")
+    now = datetime.now(UTC)
+    if records is not None:
+        try:
+            if records == "guardian_notice":
+                body = GuardianNoticeCommand(notified_at=now, channel="letter", guardian_relation=guardian_relation)
+            else:
+                body = GuardianResponseCommand(decision=decision, by="guardian", notes=notes or None)
+        except ValidationError as exc:
+            field = str(exc.errors()[0]["loc"][0]) if exc.errors() else "records"
+            raise unprocessable("body", field, exc.errors()[0]["msg"] if exc.errors() else "invalid") from None
+        answer = await take_action(request, case_id, ActionCommand(actor=actor.actor(), body=body), actor, engine,
+                                   client, None)
+        if answer.status_code >= 300:
+            return answer  # refused (409) or invalid: nothing is kept
+    copy_id = uuid.uuid4().hex
+    path = settings.documents_dir / case_id / f"{document_id}.signed-{copy_id}.sealed"
+    digest = store_sealed(engine, path, data, f"documents/{document_id}/signed/{copy_id}")
+    row = store.add_signed_copy(engine, SignedCopyRow(
+        copy_id=copy_id, document_id=document_id, case_id=case_id, media_type=media, size=len(data), sha256=digest,
+        path=str(path.resolve()), uploaded_by=actor.staff_id, uploaded_at=now, records=records))
+    return SignedCopyView.model_validate(row, from_attributes=True)
+
+
+@router.get("/cases/{case_id}/documents/{document_id}/signed/{copy_id}", response_class=Response,
+            responses={200: {"content": {m: {} for m in MAGIC.values()}, "description": "the signed copy"}})
+async def get_signed(case_id: str, document_id: str, copy_id: str, engine: EngineDep) -> Response:
+    row = store.get_signed_copy(engine, copy_id)
+    if row is None or row.document_id != document_id or row.case_id != case_id:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"signed copy {copy_id} not found")
+    document = store.get_document(engine, document_id)
+    data = read_form(engine, document, row.path, row.sha256, f"documents/{document_id}/signed/{copy_id}")
+    return Response(data, media_type=row.media_type, headers={"Cache-Control": "no-store"})

@@ -1,0 +1,101 @@
+"""Each school's channels, from a YAML file (``CRISISFLOW_CHANNELS_FILE``); secrets never in it.
+
+::
+
+    schools:
+      school-a:                     # a school's id, or an authority's
+        email: "mailtos://crisis:${SMTP_PASSWORD}@smtp.school-a.edu.cn?from=crisis@school-a.edu.cn"
+        wecom:
+          api_base: https://qyapi.weixin.qq.com     # a private WeCom deployment: its own host
+          robots: {leadership: "wecombot://${WECOM_LEADERSHIP_KEY}"}
+        dingtalk:
+          api_base: https://oapi.dingtalk.com       # 政务钉钉: the government host
+          robots: {head_teacher: "dingtalk://${file:/run/secrets/dt-secret}@${DT_TOKEN}/"}
+
+Channel addresses are Apprise URLs. ``${NAME}`` is read from the environment and
+``${file:PATH}`` from a file when the file is loaded; a missing one is an error naming it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from models.domain import Recipient
+
+_SECRET = re.compile(r"\$\{(file:)?([^}]+)\}")
+
+
+class ChannelsError(ValueError):
+    pass
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Chat(_Strict):
+    """A chat platform's group robots, one per role, and the platform's API host."""
+
+    api_base: Annotated[str, Field(pattern=r"^https?://[^/\s]+(/[^\s]*)?$")] | None = None
+    robots: dict[Recipient, str] = {}
+
+
+class SchoolChannels(_Strict):
+    email: str | None = None  # an Apprise mail URL (mailto:// or mailtos://); the person's address is added
+    wecom: Chat | None = None
+    dingtalk: Chat | None = None
+    feishu: Chat | None = None
+
+
+class ChannelsFile(_Strict):
+    schools: dict[str, SchoolChannels] = {}
+
+    def of(self, *owners: str | None) -> SchoolChannels:
+        """The channels of the first owner (school or authority) that has any."""
+        for owner in owners:
+            if owner and owner in self.schools:
+                return self.schools[owner]
+        return SchoolChannels()
+
+
+def _expand(value: str, where: str) -> str:
+    def one(match: re.Match) -> str:
+        if match.group(1):
+            path = Path(match.group(2))
+            try:
+                return path.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ChannelsError(f"{where}: cannot read secret file {path}: {exc.strerror}") from None
+        name = match.group(2)
+        if name not in os.environ:
+            raise ChannelsError(f"{where}: environment variable {name} is not set")
+        return os.environ[name]
+
+    return _SECRET.sub(one, value)
+
+
+def _walk(node, where: str):
+    if isinstance(node, dict):
+        return {k: _walk(v, f"{where}.{k}") for k, v in node.items()}
+    if isinstance(node, list):
+        return [_walk(v, f"{where}[{i}]") for i, v in enumerate(node)]
+    return _expand(node, where) if isinstance(node, str) else node
+
+
+def read_channels(path: Path | None) -> ChannelsFile:
+    """The channels file with its secrets filled in; ChannelsError saying what is wrong."""
+    if path is None:
+        return ChannelsFile()
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return ChannelsFile.model_validate(_walk(raw, "channels"))
+    except OSError as exc:
+        raise ChannelsError(f"cannot read {path}: {exc.strerror}") from None
+    except (yaml.YAMLError, ValidationError) as exc:
+        raise ChannelsError(f"{path}: {exc}") from None

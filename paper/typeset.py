@@ -1,0 +1,90 @@
+"""Typst, in-process: a document's facts in, a PDF/A out (and the text of it, for the text form).
+
+One ``Typesetter`` per process: it loads the fonts once. The CJK font is a set-up
+requirement, checked at start-up (``require_cjk``): without one a Chinese page would print
+as empty boxes, so nothing starts.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from datetime import datetime
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import typst
+from pypdf import PdfReader
+
+from models.domain import DocumentKind
+
+DEFAULT_TEMPLATES = Path(str(files("paper") / "templates"))
+#: Serif first (the body of an official letter), then the set-up's fallbacks.
+DEFAULT_FONTS = ("Noto Serif CJK SC", "Noto Sans CJK SC", "WenQuanYi Zen Hei")
+#: PDF/A-2b: the archive's profile (every font embedded, no external content).
+PDF_STANDARD = "a-2b"
+
+
+class FontMissing(RuntimeError):
+    """No CJK font the documents can use is installed."""
+
+
+class TypesetFailed(ValueError):
+    """A template or its data cannot make a document (the same input fails every time)."""
+
+
+def require_cjk(fonts: tuple[str, ...] = DEFAULT_FONTS, font_paths: list[Path] = ()) -> list[str]:
+    """The configured CJK families Typst can find, or FontMissing saying what to install."""
+    found = set(typst.Fonts(include_embedded_fonts=False, font_paths=[str(p) for p in font_paths]).families())
+    usable = [f for f in fonts if f in found]
+    if not usable:
+        raise FontMissing(
+            f"no CJK font for documents: none of {', '.join(fonts)} is installed. Install Debian's "
+            "fonts-noto-cjk (or fonts-wqy-zenhei), or point CRISISFLOW_FONT_PATHS at a folder holding one"
+        )
+    return usable
+
+
+class Typesetter:
+    def __init__(self, templates: Path | None = None, fonts: tuple[str, ...] = DEFAULT_FONTS,
+                 font_paths: list[Path] = ()) -> None:
+        self.templates = (templates or DEFAULT_TEMPLATES).resolve()
+        self.fonts = require_cjk(fonts, font_paths)
+        self._compiler = typst.Compiler(root=str(self.templates), font_paths=[str(p) for p in font_paths])
+        self._lock = threading.Lock()  # one compiler, shared by the worker's activity threads
+
+    def pdf(self, kind: DocumentKind, facts: dict[str, Any], made_at: datetime, form: str = "print") -> bytes:
+        """The document as PDF/A; the same facts and time give the same bytes.
+
+        ``form="text"``: the same document with nothing wrapped (one line per paragraph), which
+        its text is read from.
+        """
+        template = self.templates / f"{kind.value}.typ"
+        inputs = {"data": json.dumps(facts, ensure_ascii=False), "fonts": json.dumps(self.fonts), "form": form}
+        try:
+            with self._lock:
+                return self._compiler.compile(input=str(template), format="pdf", sys_inputs=inputs,
+                                              pdf_standards=PDF_STANDARD, timestamp=int(made_at.timestamp()))
+        except (typst.TypstError, RuntimeError, ValueError) as exc:
+            raise TypesetFailed(f"{template.name}: {str(exc)[:300]}") from None
+
+    def text(self, kind: DocumentKind, facts: dict[str, Any], made_at: datetime) -> str:
+        """The document's text form: what the paper says, a line per paragraph or table row."""
+        return text_of(self.pdf(kind, facts, made_at, form="text"))
+
+    def png(self, kind: DocumentKind, facts: dict[str, Any], made_at: datetime, ppi: int = 110) -> list[bytes]:
+        """Each page as a PNG (for screenshots and previews)."""
+        template = self.templates / f"{kind.value}.typ"
+        inputs = {"data": json.dumps(facts, ensure_ascii=False), "fonts": json.dumps(self.fonts)}
+        with self._lock:
+            pages = self._compiler.compile(input=str(template), format="png", ppi=ppi, sys_inputs=inputs,
+                                           timestamp=int(made_at.timestamp()))
+        return pages if isinstance(pages, list) else [pages]
+
+
+def text_of(pdf: bytes) -> str:
+    """The text of a PDF, page by page: the document's text form."""
+    reader = PdfReader(io.BytesIO(pdf))
+    return "\n\n".join((page.extract_text() or "").strip() for page in reader.pages) + "\n"

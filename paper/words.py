@@ -1,0 +1,129 @@
+"""Codes in words, for paper: every code a document prints goes through here (zh-CN and en).
+
+The zh-CN names of roles, states, risks and duties are the domain's own (``models.domain``);
+this adds the words only paper needs and the English of all of them.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from models.domain import (
+    OBLIGATION_ZH,
+    RISK_FACTOR_ZH,
+    RISK_ZH,
+    ROLE_ZH,
+    STATE_ZH,
+    WARNING_SIGNAL_ZH,
+)
+
+
+class Lang(StrEnum):
+    zh = "zh-CN"
+    en = "en"
+
+
+_ZH = {
+    "role": ROLE_ZH,
+    "state": {k.value: v for k, v in STATE_ZH.items()},
+    "risk": {k.value: f"{v}风险" for k, v in RISK_ZH.items()},
+    "risk_factor": {k.value: v for k, v in RISK_FACTOR_ZH.items()},
+    "warning_signal": {k.value: v for k, v in WARNING_SIGNAL_ZH.items()},
+    "obligation": {k.value: v for k, v in OBLIGATION_ZH.items()},
+    "instrument": {
+        "asq": "自杀风险筛查问卷（ASQ）",
+        "cssrs": "哥伦比亚自杀严重程度评定量表（C-SSRS）",
+        "clinical": "临床访谈评估",
+    },
+    "action": {
+        "open": "识别并建档", "assess": "心理危机评估", "guardian_notice": "告知监护人",
+        "intervene": "制定干预方案（一人一策）", "plan": "修订安全计划", "contact": "咨询与联系",
+        "review": "跟踪回访", "refer": "转介", "guardian_response": "监护人答复",
+        "referral_outcome": "转介结果", "return_meeting": "返校会商", "report": "向教育主管部门报告",
+        "close": "结案", "closure_decision": "结案审批", "reopen": "重新开案", "escalate": "逾期预警升级",
+        "effect_failed": "通知或文书未能完成",
+    },
+    "closure_reason": {"resolved": "危机已解除", "no_crisis": "经评估无危机", "transferred": "已转出", "other": "其他"},
+    "channel": {"phone": "电话", "in_person": "当面", "video_call": "视频通话", "message": "信息", "letter": "书面"},
+    "urgency": {"routine": "常规", "urgent": "紧急（绿色通道）"},
+    "by": {"guardian": "监护人", "student": "学生本人"},
+    "decision": {"consent": "同意转介就医", "refuse": "拒绝转介就医"},
+    "incident_kind": {
+        "suicide_death": "自杀死亡", "suicide_attempt": "自杀未遂",
+        "self_harm_injury": "自伤致伤", "other": "其他极端事件",
+    },
+}
+
+_EN = {
+    "role": {
+        "head_teacher": "head teacher", "grade_head": "grade head", "student_affairs": "head of student affairs",
+        "psychology_teacher": "psychology teacher", "expert": "crisis expert",
+        "leadership": "crisis intervention leadership group", "auditor": "education authority inspector",
+        "edu_authority": "education authority",
+        "education_authority": "education authority", "provincial_authority": "provincial education department",
+        "system": "automatic",
+    },
+    "state": {
+        "identified": "identified", "assessed": "assessed", "intervened": "under intervention",
+        "referred": "referred", "parent_refused": "guardian refused", "reported": "reported", "closed": "closed",
+    },
+    "risk": {"low": "low risk", "moderate": "moderate risk", "high": "high risk", "imminent": "imminent risk"},
+    "risk_factor": {
+        "prolonged_low_mood": "low mood for more than half a month",
+        "past_suicide_attempt": "a past suicide attempt or act",
+        "major_setback": "a major conflict or sudden blow",
+        "family_suicide_history": "suicide in the family or among friends",
+        "personality_defect": "marked personality difficulties",
+        "chronic_sleep_problem": "long-standing sleep problems",
+        "strong_guilt_or_insecurity": "strong guilt, inadequacy or insecurity",
+        "lacks_social_support": "long lack or loss of social support",
+        "mental_disorder": "a marked mental disorder",
+        "aggression_or_violence": "marked aggression or violence",
+    },
+    "warning_signal": {
+        "suicide_talk_or_plan": "talks of suicide and has thought of a method",
+        "farewell_behaviour": "gives things away, treats, apologises or says goodbye without reason",
+        "sudden_emotional_change": "a sudden marked change of mood",
+    },
+    "obligation": {
+        "assess": "crisis assessment", "guardian_notice": "informing the guardian",
+        "intervene": "intervention plan (one student, one plan)",
+        "guardian_answer": "the guardian's answer to the referral",
+        "report": "report to the education authority", "review": "follow-up review", "reassess": "reassessment",
+        "return_meeting": "return-to-school meeting", "review_report": "extreme-event review report",
+    },
+    "instrument": {
+        "asq": "Ask Suicide-Screening Questions (ASQ)",
+        "cssrs": "Columbia Suicide Severity Rating Scale (C-SSRS)",
+        "clinical": "clinical interview",
+    },
+    "action": {
+        "open": "identified and recorded", "assess": "crisis assessment", "guardian_notice": "guardian informed",
+        "intervene": "intervention plan", "plan": "safety plan revised", "contact": "session or contact",
+        "review": "follow-up review", "refer": "referral", "guardian_response": "guardian's answer",
+        "referral_outcome": "referral outcome", "return_meeting": "return-to-school meeting",
+        "report": "report to the education authority", "close": "closure", "closure_decision": "closure decision",
+        "reopen": "reopened", "escalate": "deadline missed, warning raised",
+        "effect_failed": "a notice or document could not be made",
+    },
+    "closure_reason": {"resolved": "crisis resolved", "no_crisis": "no crisis found", "transferred": "transferred",
+                       "other": "other"},
+    "channel": {"phone": "by phone", "in_person": "in person", "video_call": "by video call", "message": "by message",
+                "letter": "in writing"},
+    "urgency": {"routine": "routine", "urgent": "urgent (priority admission)"},
+    "by": {"guardian": "the guardian", "student": "the student"},
+    "decision": {"consent": "consents to the referral", "refuse": "refuses the referral"},
+    "incident_kind": {
+        "suicide_death": "death by suicide", "suicide_attempt": "suicide attempt",
+        "self_harm_injury": "self-harm with injury", "other": "other extreme event",
+    },
+}
+
+WORDS: dict[Lang, dict[str, dict[str, str]]] = {Lang.zh: _ZH, Lang.en: _EN}
+
+
+def word(lang: Lang, kind: str, code: str | None, missing: str = "—") -> str:
+    """A code in words; a code paper has no word for is a bug, not something to print."""
+    if code is None:
+        return missing
+    return WORDS[lang][kind][str(code)]
