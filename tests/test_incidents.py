@@ -105,6 +105,10 @@ async def test_a_review_report_is_refused_short_and_accepted_complete(sqlite_sta
     text = pdf_text(pdf.content)
     assert "某省教育厅" in squeezed(text) and "某市第一中学" in squeezed(text) and "六、整改措施" in squeezed(text)
     assert codes_in(text, iid) == []
+    english = await stack.http.get(f"/documents/{done['document_id']}", params={"lang": "en"},
+                                   headers=auth("leadership"))
+    text = pdf_text(english.content)
+    assert "某市第一中学" in squeezed(text) and "Concrete measures" in text and codes_in(text, iid) == []
     notes = await eventually(lambda: [n for n in store.notifications_for(stack.engine, iid)
                                       if n.event == "incident_report_submitted"])
     assert set(notes[0].recipient_staff) >= {"e-liu", "e-qian"}  # the city's and the province's people

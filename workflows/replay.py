@@ -20,6 +20,7 @@ from models.case import CaseStart
 from models.timeline import ReplayReport
 from workflows.archiver import ArchiverWorkflow
 from workflows.case_workflow import CaseWorkflow
+from workflows.incident_workflow import IncidentReviewWorkflow
 from workflows.sandbox import workflow_runner
 
 _DIVERGENCE = re.compile(r"(Nondeterminism error:.*?)(?:\"|\\\"|\)|$)", re.S)
@@ -33,7 +34,8 @@ def plain_divergence(failure: BaseException) -> str:
 
 
 def replayer(conv: DataConverter) -> Replayer:
-    return Replayer(workflows=[CaseWorkflow, ArchiverWorkflow], data_converter=conv, workflow_runner=workflow_runner())
+    return Replayer(workflows=[CaseWorkflow, ArchiverWorkflow, IncidentReviewWorkflow], data_converter=conv,
+                    workflow_runner=workflow_runner())
 
 
 async def replay_one(history: WorkflowHistory, source: str, conv: DataConverter,
