@@ -23,7 +23,9 @@ from tests.conftest import KEYRING
 from workflows import replay
 
 ROOT = Path(__file__).parent / "histories"
-GENERATIONS = sorted(p for p in ROOT.iterdir() if p.is_dir() and not p.name.startswith("__"))
+INCIDENTS = ROOT / "incident-reviews"  # IncidentReviewWorkflow's generations (tests/histories/record_incidents.py)
+GENERATIONS = sorted(p for p in ROOT.iterdir() if p.is_dir() and not p.name.startswith("__") and p != INCIDENTS)
+INCIDENT_HISTORIES = sorted(INCIDENTS.glob("*/review.json"))
 HISTORIES = sorted(p for g in GENERATIONS for p in g.glob("*.json") if p.name != "keyring.json")
 SCENARIOS = {"consent", "refusal", "escalation", "continue_as_new"}
 
@@ -66,3 +68,10 @@ async def test_golden_paths_tell_their_story(generation):
     assert steps["consent"] == [*to_referral, *closing]
     assert steps["refusal"] == [*to_referral, "report", *closing]
     assert steps["escalation"] == ["open", "assess", "close"]
+
+
+@pytest.mark.parametrize("path", INCIDENT_HISTORIES, ids=[p.parent.name for p in INCIDENT_HISTORIES])
+async def test_golden_incident_review_replays(path):
+    report = (await replay.replay_files([path], _converter(path.parent)))[0]
+    assert report.deterministic, report.divergence
+    assert report.policy_version == "golden-2026.1"

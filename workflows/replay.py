@@ -17,6 +17,7 @@ from temporalio.worker import Replayer
 
 from audit.history import load_history, timeline_entries, transitions
 from models.case import CaseStart
+from models.incident import IncidentStart
 from models.timeline import ReplayReport
 from workflows.archiver import ArchiverWorkflow
 from workflows.case_workflow import CaseWorkflow
@@ -42,11 +43,16 @@ async def replay_one(history: WorkflowHistory, source: str, conv: DataConverter,
                      using: Replayer | None = None) -> ReplayReport:
     report = ReplayReport(source=source, workflow_id=history.workflow_id, run_id=None, deterministic=False)
     try:
-        start: CaseStart = (await conv.decode(
-            list(history.events[0].workflow_execution_started_event_attributes.input.payloads), [CaseStart]))[0]
-        report.policy_version = start.policy.version
-        report.workflow_code_version = (start.carried.workflow_code_version if start.carried else None) or "1"
-        report.transitions = transitions(await timeline_entries([history], conv))
+        started = history.events[0].workflow_execution_started_event_attributes
+        payloads = list(started.input.payloads)
+        if started.workflow_type.name == IncidentReviewWorkflow.__name__:  # an extreme event's review
+            incident: IncidentStart = (await conv.decode(payloads, [IncidentStart]))[0]
+            report.policy_version = incident.policy.version
+        else:
+            start: CaseStart = (await conv.decode(payloads, [CaseStart]))[0]
+            report.policy_version = start.policy.version
+            report.workflow_code_version = (start.carried.workflow_code_version if start.carried else None) or "1"
+            report.transitions = transitions(await timeline_entries([history], conv))
     except Exception as exc:  # noqa: BLE001 - an unreadable file is a finding, not a crash
         report.divergence = f"the history cannot be read: {type(exc).__name__}: {exc}"
         return report

@@ -26,6 +26,7 @@ from temporalio.testing import WorkflowEnvironment
 from audit import history
 from config.temporal import data_converter
 from db.engine import migrate, open_engine
+from models import directory
 from models.case import (
     ActionCommand,
     Actor,
@@ -39,8 +40,9 @@ from models.case import (
     OpenCaseBody,
     ReferCommand,
 )
+from models.directory import Directory
 from models.policy import DeadlinePolicy
-from tests.conftest import TEST_SERVER, make_settings
+from tests.conftest import SCHOOLS, TEST_SERVER, make_settings
 from tests.support import ASSESS_HIGH, CLOSE, PLAN, REFERRAL, notice, open_body
 from worker import build_worker
 from workflows.case_workflow import CaseWorkflow
@@ -135,6 +137,7 @@ async def main(out: Path) -> None:
             settings = make_settings(Path(tmp), f"sqlite:///{tmp}/golden.db", None, keyring=str(keyring_file))
             engine = open_engine(settings)
             migrate(engine)
+            directory.load(engine, Directory(schools=SCHOOLS.schools))  # the paper names the school
             async with build_worker(env.client, settings, engine):
                 await _run(env, settings, out, "consent", consent)
                 await _run(env, settings, out, "refusal", refusal)
