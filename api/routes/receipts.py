@@ -72,7 +72,7 @@ async def upload_signed(
         raise unprocessable("path", "document_id", "only a guardian notice has a receipt to sign")
     data = await file.read(settings.max_upload_bytes + 1)
     if len(data) > settings.max_upload_bytes:
-        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
                             f"file: more than the {settings.max_upload_bytes} bytes allowed")
     media = _sniff(data[:16])
     if media is None:
