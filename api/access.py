@@ -27,6 +27,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.auth import Principal, TokenError, read_token
 from models import directory, store
 from models.domain import SCHOOL_ROLES, SEES_STUDENT_IDENTITY, SUPERVISOR_ROLES, Action, StaffRole
+from workflows.incident_workflow import WRITERS
 from workflows.machine import roles_for
 
 PREFIX = "/api/v1"
@@ -59,7 +60,7 @@ AUDITOR = {StaffRole.auditor: Scope.any}
 AUTHORITY = {StaffRole.edu_authority: Scope.overseen}
 
 #: Who records an extreme event and writes its review; who reads them in the school.
-INCIDENT_WRITERS = frozenset({StaffRole.leadership, StaffRole.psychology_teacher})
+INCIDENT_WRITERS = WRITERS
 INCIDENT_READERS = INCIDENT_WRITERS | SUPERVISOR_ROLES
 
 #: The API path of each staff action on a case; the roles are the transition table's.

@@ -18,7 +18,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from models.case import Deadline, NotificationRequest
-    from models.domain import NotificationEvent, Obligation, Recipient
+    from models.domain import NotificationEvent, Obligation, Recipient, StaffRole
     from models.incident import (
         IncidentData,
         IncidentStart,
@@ -31,8 +31,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.case_workflow import FORBIDDEN, INVALID, REFUSED
     from workflows.machine import OBLIGATIONS
 
-#: Who writes the review: the school's leadership group and its psychology teachers.
-WRITERS = frozenset({"leadership", "psychology_teacher"})
+#: Who writes the review: the school's leadership group and its psychology teachers (the API's rule too).
+WRITERS = frozenset({StaffRole.leadership, StaffRole.psychology_teacher})
 _RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 _TIMEOUT = timedelta(seconds=30)
 
@@ -133,7 +133,7 @@ class IncidentReviewWorkflow:
         return self._data
 
     def _may_write(self, actor) -> None:
-        if actor.school_id != self._data.school_id or actor.role.value not in WRITERS:
+        if actor.school_id != self._data.school_id or actor.role not in WRITERS:
             raise ApplicationError("only the school's leadership group and psychology teachers write the review",
                                    type=FORBIDDEN, non_retryable=True)
         if self._data.state != "open":
