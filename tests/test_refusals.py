@@ -93,7 +93,8 @@ async def test_every_pair_outside_the_table_is_409(sqlite_stack):
     blocker.rmdir()
 
     async def reported():
-        return (await workflow_view(stack, p))["state"] == "reported"
+        # the workflow has stepped, and its projection has landed (the 409 is compared with the read model)
+        return (await workflow_view(stack, p))["state"] == "reported" and db_view(stack, p)["state"] == "reported"
 
     await eventually(reported, timeout=30)
     for state, action in pairs:
