@@ -113,8 +113,12 @@ async def test_a_worker_killed_between_send_and_completion_sends_nothing_twice(d
             webhook.open_gate.clear()
             await step(stack, case_id, "assess", ASSESS_HIGH)
             await asyncio.get_running_loop().run_in_executor(None, webhook.arrived.wait, 20)
-            await eventually(lambda: any(r.channel == "email" and r.status == "sent" for r in rows(stack.engine)))
-            await asyncio.sleep(0.5)
+            def others_sent():
+                out = rows(stack.engine)
+                return any(r.channel == "email" for r in out) and all(
+                    r.status == "sent" for r in out if r.channel != "webhook")
+
+            await eventually(others_sent)
             worker.send_signal(signal.SIGKILL)
             worker.wait(10)
             webhook.open_gate.set()
