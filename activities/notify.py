@@ -33,6 +33,8 @@ log = structlog.get_logger(__name__)
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
 SCHOOL_TZ = ZoneInfo("Asia/Shanghai")
 CHATS = ("wecom", "dingtalk", "feishu")
+#: The threads that send one notification's deliveries side by side (shared by the activity threads).
+_SENDERS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="crisisflow-send")
 
 
 def local_time(value: datetime) -> str:
@@ -132,8 +134,10 @@ class Outbox:
         if not unsent:
             self._settle(n, bound)
             return
-        with ThreadPoolExecutor(max_workers=len(unsent)) as pool:
-            outcomes = list(pool.map(lambda d: self._one(n, d, people, ids), unsent))
+        if len(unsent) == 1:
+            outcomes = [self._one(n, unsent[0], people, ids)]
+        else:  # side by side, on threads the process keeps (none started per notification)
+            outcomes = list(_SENDERS.map(lambda d: self._one(n, d, people, ids), unsent))
         failing = [d for d, (o, _) in zip(unsent, outcomes, strict=True) if o == "failing"]
         refused = [(d, why) for d, (o, why) in zip(unsent, outcomes, strict=True) if o == "refused"]
         if failing:
