@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import socket
 import sys
 import threading
@@ -29,8 +30,9 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy
+from playwright.async_api import async_playwright
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
@@ -301,8 +303,38 @@ async def sqlite_stack(dev_env, webhook, tmp_path):
         yield s
 
 
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+async def browser():
+    """Headless Chromium (Debian's), driven by Playwright."""
+    async with async_playwright() as p:
+        b = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        yield b
+        await b.close()
+
+
 #: cases a time-skipping test started: ended with the test, so none keeps the skipped clock busy
 STARTED: list = []
+
+
+async def settled_terminate(handle, seconds: float = 10) -> None:
+    """Terminate a case on the time-skipping server once no activity of it is in flight.
+
+    The test server holds its clock while an activity runs; an activity whose workflow is terminated
+    under it completes into nothing, and the clock stays held for every later test."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while asyncio.get_running_loop().time() < deadline:
+        described = await handle.describe()
+        if described.status is not WorkflowExecutionStatus.RUNNING:
+            return
+        if not described.raw_description.pending_activities:
+            break
+        await asyncio.sleep(0.05)
+    await handle.terminate("the test is over")
 
 
 @pytest.fixture
@@ -316,5 +348,5 @@ async def ts(ts_env, tmp_path):
         yield ts_env, settings, engine
         while STARTED:
             with contextlib.suppress(Exception):  # a case that closed has nothing left to end
-                await STARTED.pop().terminate("the test is over")
+                await settled_terminate(STARTED.pop())
     engine.dispose()

@@ -18,7 +18,7 @@ from models import directory, store
 from models.case import ActionCommand, CaseStart, OpenCaseBody
 from models.policy import DeadlinePolicy
 from models.tables import NotificationRow
-from tests.conftest import auth
+from tests.conftest import auth, settled_terminate
 from tests.support import (
     ASSESS_HIGH,
     CLOSE,
@@ -250,7 +250,7 @@ async def test_a_high_case_from_reassessment_to_reopening(ts):
     actions = [e["action"] for e in stored["events"]]
     assert stored["state"] == "assessed" and actions.index("reopen") > actions.index("closure_decision")
     assert stored["events"][0]["action"] == "open"  # the same history goes on
-    await reopened.terminate("the test is over")
+    await settled_terminate(reopened)
 
 
 async def do_refused(handle, actor, body) -> str:

@@ -16,7 +16,7 @@ from models.domain import StaffRole
 from models.incident import SECTIONS, IncidentBody, IncidentStart
 from models.policy import DeadlinePolicy
 from models.tables import NotificationRow
-from tests.conftest import DIRECTORY_FILE, OTHER_SCHOOL, SCHOOL, auth
+from tests.conftest import DIRECTORY_FILE, OTHER_SCHOOL, SCHOOL, auth, settled_terminate
 from tests.support import document_text, eventually, open_case, refusal_path
 from tests.test_paper import codes_in, pdf_text, squeezed
 from workflows.incident_workflow import IncidentReviewWorkflow, incident_workflow_id
@@ -58,7 +58,7 @@ async def test_the_review_deadline_is_14_days_and_climbs_the_ladder(ts):
     assert told[1].recipient_roles[0] == "leadership"  # the owner hears first
     assert "education_authority" in told[2].recipient_roles  # then the authority follows it
     assert all(n.obligation == "review_report" for n in told)
-    await handle.terminate("the test is over")
+    await settled_terminate(handle)
 
 
 async def test_a_review_report_is_refused_short_and_accepted_complete(sqlite_stack):
