@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -24,6 +25,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api import sessions
 from api.auth import Principal, TokenError, read_token
 from models import directory, store
 from models.domain import SCHOOL_ROLES, SEES_STUDENT_IDENTITY, SUPERVISOR_ROLES, Action, StaffRole
@@ -31,7 +33,6 @@ from workflows.incident_workflow import WRITERS
 from workflows.machine import roles_for
 
 PREFIX = "/api/v1"
-SESSION_COOKIE = "crisisflow_token"
 
 
 class Scope(StrEnum):
@@ -47,7 +48,7 @@ class Rule:
     public: bool = False
     #: the route shows decoded student data: only roles that see identity (auditors with the grant)
     identity: bool = False
-    #: a session cookie from /ui may stand in for the bearer token (the Temporal UI's codec calls)
+    #: the staff app's session cookie may stand in for the bearer token (the Temporal UI's codec calls)
     cookie: bool = False
 
 
@@ -119,7 +120,7 @@ RULES: dict[str, Rule] = {
 }
 
 
-#: The read-only supervisor pages (/ui): they gate themselves with the sign-in cookie, by this rule.
+#: The supervisors' pages of the staff app (dashboard, lists, overdue): they gate themselves by this rule.
 SUPERVISOR_PAGES = Rule("view the supervisor pages", _own(SUPERVISOR_ROLES))
 
 
@@ -160,11 +161,21 @@ def principal_from(request: Request, token: str | None) -> Principal:
 
 @dataclass
 class Access:
-    """What the access log records of this request; the middleware adds the status."""
+    """What the access log records of this request; the middleware adds the status.
 
-    principal: Principal
+    A sign-in records the person it names (``claimed``) before anyone is signed in."""
+
+    principal: Principal | None
     what: str
     case_id: str | None = None
+    claimed: str | None = None
+
+    def entry(self) -> dict:
+        """Who, for the access log."""
+        if self.principal is None:
+            return {"staff_id": (self.claimed or "-")[:64], "role": "-", "school_id": None}
+        p = self.principal
+        return {"staff_id": p.staff_id, "role": p.role.value, "school_id": p.school_id}
 
 
 _bearer = HTTPBearer(auto_error=False)
@@ -178,9 +189,11 @@ def authorize(
     if rule.public:
         return None
     token = credentials.credentials if credentials and credentials.scheme.lower() == "bearer" else None
-    if token is None and rule.cookie:
-        token = request.cookies.get(SESSION_COOKIE)
-    principal = principal_from(request, token)
+    session = None
+    if token is None and rule.cookie:  # a person signed in to the staff app (the Temporal UI's codec calls)
+        session = sessions.principal(sessions.find(request.app.state.engine, request.cookies.get(sessions.COOKIE),
+                                                   datetime.now(UTC), request.app.state.settings))
+    principal = session or principal_from(request, token)
     access = request.state.access = Access(principal, rule.what)
     if request.method == "POST" and not rule.cookie:
         wait = request.app.state.write_rate.take(principal.staff_id)

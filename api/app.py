@@ -18,10 +18,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from temporalio.client import Client
 
-from api import errors
+from api import errors, web
 from api.access import PREFIX, authorize, bind_rules
 from api.guards import BodyLimit, CodecCORS, WriteRate
-from api.routes import audit, cases, codec, dashboard, directory, documents, incidents, receipts, ui
+from api.routes import audit, cases, codec, dashboard, directory, documents, incidents, receipts
 from audit import access_log
 from config.settings import Settings
 from config.temporal import connect
@@ -73,8 +73,7 @@ def create_app(settings: Settings, client: Client | None = None, engine=None) ->
             try:
                 await run_in_threadpool(
                     access_log.append, request.app.state.engine,
-                    at=datetime.now(UTC), staff_id=access.principal.staff_id, role=access.principal.role.value,
-                    school_id=access.principal.school_id, what=access.what, method=request.method,
+                    at=datetime.now(UTC), **access.entry(), what=access.what, method=request.method,
                     path=request.url.path[:300], case_id=access.case_id,
                     client=request.client.host if request.client else None, status=response.status_code,
                 )
@@ -106,7 +105,7 @@ def create_app(settings: Settings, client: Client | None = None, engine=None) ->
     v1.include_router(receipts.router)
     app.include_router(v1)
     app.include_router(codec.router, dependencies=[Depends(authorize)], responses=errors.ERROR_RESPONSES)
-    app.include_router(ui.router)
+    web.install(app)
     app.add_middleware(CodecCORS, origins=settings.ui_origins)
     app.add_middleware(
         BodyLimit,

@@ -14,6 +14,7 @@ import typer
 
 from api.app import create_app
 from api.auth import issue_token
+from cli import demo
 from cli.common import check_fonts, check_policy, http_server, settings_from_env, stop_on_signals, temporal_cli
 from cli.directory import load_file
 from cli.setup import ensure_schedule
@@ -24,16 +25,11 @@ from db.engine import migrate, open_engine
 from models import directory as models_directory
 from models import search_attributes as sa
 from models.case import Actor
-from models.directory import Authority, Directory, School
 from models.domain import SCHOOL_ROLES, StaffRole
 from worker import build_worker
 
-DEMO_SCHOOL = "demo-school"
-DEMO_AUTHORITY = "demo-authority"
-DEMO_DIRECTORY = Directory(
-    schools=[School(id=DEMO_SCHOOL, name="示范中学", authority="示范市教育局", hotline="12356")],
-    authorities=[Authority(id=DEMO_AUTHORITY, name="示范市教育局", schools=[DEMO_SCHOOL])],
-)
+DEMO_SCHOOL = demo.SCHOOL
+DEMO_AUTHORITY = demo.AUTHORITY
 DEV_TOKEN_TTL = timedelta(hours=12)
 
 
@@ -86,6 +82,8 @@ def dev(
     ui_port: Annotated[int, typer.Option(help="Temporal UI port")] = 8233,
     policy: Annotated[Path | None, typer.Option(help="deadline policy file (JSON or TOML)")] = None,
     directory: Annotated[Path | None, typer.Option(help="school directory file (YAML or JSON) to load")] = None,
+    demo_cases: Annotated[bool, typer.Option(help="add a dozen demonstration cases in different states")] = False,
+    totp: Annotated[bool, typer.Option(help="ask for TOTP codes at sign-in (--no-totp: a banner says so)")] = True,
 ) -> None:
     """Everything on embedded defaults: Temporal dev server (SQLite file, UI), worker and API."""
     ensure_dev_secret(data_dir)
@@ -99,6 +97,9 @@ def dev(
         policy_file=policy or os.environ.get("CRISISFLOW_POLICY_FILE"),
         openapi=True,
         ui_origins=[f"http://127.0.0.1:{ui_port}", f"http://localhost:{ui_port}"],
+        public_url=os.environ.get("CRISISFLOW_PUBLIC_URL", f"http://127.0.0.1:{api_port}"),
+        demo=directory is None,
+        totp=totp,
     )
     configure_logging(settings.log_format, settings.log_level)
     check_policy(settings)
@@ -114,9 +115,9 @@ def dev(
             migrate(engine)
             if directory is not None:
                 typer.echo(f"directory loaded: {load_file(settings, directory)}", err=True)
-            elif models_directory.school(engine, DEMO_SCHOOL) is None:
-                # the demo school by name, so its paper has a school and an authority to name
-                models_directory.load(engine, DEMO_DIRECTORY)
+            else:  # the demo school, its classes and one person per role (their sign-ins are printed)
+                demo.load_directory(engine)
+            sign_ins = demo.sign_ins(engine, settings) if directory is None else []
             await ensure_schedule(client, settings.task_queue)
             server = http_server(create_app(settings, client, engine), settings.api_host, api_port)
             async with build_worker(client, settings, engine):
@@ -125,7 +126,11 @@ def dev(
                     await asyncio.sleep(0.05)
                 if serving.done():
                     return 1
-                _banner(settings, api_port, ui_port)
+                if demo_cases:
+                    opened = await demo.add_cases(engine, f"http://127.0.0.1:{api_port}/api/v1",
+                                                  lambda staff_id: _token_of(settings, engine, staff_id))
+                    typer.echo(f"demo cases opened: {opened}", err=True)
+                _banner(settings, api_port, ui_port, sign_ins)
                 await asyncio.wait(
                     [serving, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
                 )
@@ -144,19 +149,31 @@ def dev(
     raise typer.Exit(asyncio.run(main()))
 
 
-def _banner(settings: Settings, api_port: int, ui_port: int) -> None:
+def _token_of(settings: Settings, engine, staff_id: str) -> str:
+    person = models_directory.person(engine, staff_id)
+    actor = Actor(staff_id=staff_id, role=StaffRole(person.roles[0]), school_id=person.school_id)
+    return issue_token(settings.signing_secret, actor, timedelta(minutes=10))
+
+
+def _banner(settings: Settings, api_port: int, ui_port: int, sign_ins: list) -> None:
     lines = [
         "",
         "crisisflow dev is up",
+        f"  Staff app    http://127.0.0.1:{api_port}/ui  (phone or desk; zh-CN)",
         f"  API          http://127.0.0.1:{api_port}/api/v1  (OpenAPI: /api/v1/openapi.json, docs: /api/v1/docs)",
-        f"  Supervisors  http://127.0.0.1:{api_port}/ui  (sign in with a token below)",
         f"  Temporal UI  http://127.0.0.1:{ui_port}  payloads are encrypted; to read a case there, sign in at /ui,",
         f"               then in the UI's Codec Server settings use http://127.0.0.1:{api_port}/codec",
         "               with \"Include cross-origin credentials\" and reload",
         f"  Temporal     {settings.temporal_address}  namespace {settings.namespace}",
         f"  Data         {settings.data_dir.resolve()}",
-        f"  Demo tokens  (school {DEMO_SCHOOL}, valid {DEV_TOKEN_TTL}):",
     ]
+    if sign_ins:
+        lines.append(f"  Demo sign-ins (staff app; every password: {demo.PASSWORD}"
+                     + ("; TOTP is OFF" if not settings.totp else "; add the TOTP seed to an authenticator app") + "):")
+        lines += [f"    {staff_id:<26} {name}  {role:<20} {('TOTP seed ' + secret) if secret else ''}"
+                  for staff_id, name, role, secret in sign_ins]
+        lines.append("    a new person: crisisflow staff invite ID --data-dir var  (prints a one-time code)")
+    lines.append(f"  Demo tokens for the API (school {DEMO_SCHOOL}, valid {DEV_TOKEN_TTL}):")
     lines += [f"    {role:<22} {token}" for role, token in _demo_tokens(settings).items()]
     lines += ["  Ctrl-C stops everything.", ""]
     print("\n".join(lines), flush=True)

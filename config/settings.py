@@ -73,6 +73,16 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
     history_event_limit: int = Field(10_000, ge=50, description="continue-as-new past this many events")
+    session_idle_minutes: int = Field(30, ge=1, description="a staff app session ends after this long unused")
+    session_max_hours: int = Field(12, ge=1, description="and after this long in any case")
+    signin_failures_per_account: int = Field(
+        5, ge=1, description="wrong sign-ins an account may have in signin_window_seconds; later tries are refused"
+    )
+    signin_failures_per_address: int = Field(20, ge=1, description="the same, for one client address")
+    signin_window_seconds: int = Field(60, ge=1, description="the window the sign-in limits count in")
+    invite_valid_hours: int = Field(72, ge=1, description="how long a `crisisflow staff invite` code is good")
+    totp: bool = Field(True, description="ask roles that see students' names for a TOTP code; off only in dev")
+    demo: bool = Field(False, description="the staff app says on every page that this is a demonstration")
 
     @property
     def resolved_database_url(self) -> str:
@@ -120,6 +130,8 @@ class Settings(BaseSettings):
         if self.env == "dev":
             return []
         problems = []
+        if not self.totp:
+            problems.append("CRISISFLOW_TOTP is off: the second factor may be switched off in dev only")
         if problem := secret_problem(self.secret.get_secret_value() if self.secret else None):
             problems.append(problem)
         if self.keyring is None:

@@ -9,7 +9,7 @@ SQLModel tables never cross the workflow boundary; these do.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, get_args
 
 from pydantic import (
     AfterValidator,
@@ -311,6 +311,12 @@ ActionBody = Annotated[
     ],
     Field(discriminator="action"),
 ]
+
+
+#: The command of each staff action, by action: a body with its ``action`` (forms of the staff app).
+COMMANDS: dict[Action, type[Strict]] = {
+    cls.model_fields["action"].default: cls for cls in get_args(get_args(ActionBody)[0])
+}
 
 
 class ActionCommand(Strict):

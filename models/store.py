@@ -22,7 +22,7 @@ from models.case import (
     DocumentView,
     NotificationView,
 )
-from models.domain import Action
+from models.domain import Action, CaseState
 from models.incident import IncidentData
 from models.tables import (
     CaseDeadlineRow,
@@ -166,9 +166,14 @@ def list_cases(
     limit: int = 50,
     offset: int = 0,
     classes: set[str] | None = None,
+    open_only: bool = False,
+    soonest_due: bool = False,
 ) -> CasePage:
-    """``classes``: only cases of these classes (a head teacher's, a grade head's); None: the whole school."""
+    """``classes``: only cases of these classes (a head teacher's, a grade head's); None: the whole school.
+    Newest first, or with ``soonest_due`` the next deadline first (cases with none last)."""
     filters = [col(CaseRow.school_id) == school_id]
+    if open_only:
+        filters.append(col(CaseRow.state) != CaseState.closed.value)
     if classes is not None:
         filters.append(col(CaseRow.class_id).in_(sorted(classes)))
     if state:
@@ -184,7 +189,8 @@ def list_cases(
         rows = session.exec(
             select(CaseRow)
             .where(*filters)
-            .order_by(col(CaseRow.opened_at).desc(), col(CaseRow.case_id))
+            .order_by(*((col(CaseRow.next_due_at).is_(None), col(CaseRow.next_due_at)) if soonest_due
+                        else (col(CaseRow.opened_at).desc(),)), col(CaseRow.case_id))
             .limit(limit)
             .offset(offset)
         ).all()
@@ -195,6 +201,23 @@ def list_cases(
         for r in rows
     ]
     return CasePage(items=items, total=total, limit=limit, offset=offset)
+
+
+def has_student(engine: Engine, school_id: str, student_ref: str) -> bool:
+    """Has this student of the school a case?"""
+    with Session(engine) as session:
+        return session.exec(select(CaseRow.case_id).where(col(CaseRow.school_id) == school_id,
+                                                          col(CaseRow.student_ref) == student_ref).limit(1)).first() \
+            is not None
+
+
+def student_refs(engine: Engine, case_ids: list[str]) -> dict[str, str]:
+    """The school's student references of the listed cases (no name)."""
+    if not case_ids:
+        return {}
+    with Session(engine) as session:
+        rows = session.exec(select(CaseRow.case_id, CaseRow.student_ref).where(col(CaseRow.case_id).in_(case_ids)))
+        return dict(rows.all())
 
 
 def student_names(engine: Engine, case_ids: list[str]) -> dict[str, str]:

@@ -386,3 +386,56 @@ class StaffRow(SQLModel, table=True):
     wecom: str | None = Field(default=None, max_length=100)
     dingtalk: str | None = Field(default=None, max_length=100)
     phone: str | None = Field(default=None, max_length=32)
+
+
+class StaffAccountRow(SQLModel, table=True):
+    """How a person of the directory signs in to the staff app: an argon2 password hash, the TOTP secret
+    (sealed), and the one-time invitation that lets them set both. Kept apart from ``staff`` so that
+    reloading the directory never signs anyone out or resets a password."""
+
+    __tablename__ = "staff_accounts"
+
+    staff_id: str = Field(primary_key=True, max_length=64)
+    password_hash: str | None = Field(default=None, max_length=300)
+    password_set_at: datetime | None = _ts(nullable=True)
+    totp_secret: str | None = Field(
+        default=None, sa_column=Column(SealedText("staff_accounts.totp_secret"), nullable=True)
+    )
+    totp_confirmed_at: datetime | None = _ts(nullable=True)
+    #: the last TOTP time step accepted: a code is good once
+    totp_last_step: int | None = None
+    invite_sha256: str | None = Field(default=None, max_length=64, index=True)
+    invite_expires_at: datetime | None = _ts(nullable=True)
+    updated_at: datetime = _ts()
+
+
+class WebSessionRow(SQLModel, table=True):
+    """A browser's session with the staff app. The cookie holds a random id; only its SHA-256 is
+    stored. ``stage``: ``anonymous`` (before sign-in: carries the sign-in form's CSRF token),
+    ``second_factor`` (password right, TOTP code awaited), ``enrol`` (TOTP to set up), ``signed_in``."""
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (Index("ix_web_sessions_staff", "staff_id"),)
+
+    session_sha256: str = Field(primary_key=True, max_length=64)
+    stage: str = Field(max_length=16)
+    staff_id: str | None = Field(default=None, max_length=64)
+    role: str | None = Field(default=None, max_length=32)
+    school_id: str | None = Field(default=None, max_length=64)
+    csrf: str = Field(max_length=64)
+    address: str | None = Field(default=None, max_length=64)
+    created_at: datetime = _ts()
+    last_seen_at: datetime = _ts(index=True)
+
+
+class SigninFailureRow(SQLModel, table=True):
+    """A failed sign-in: the account named and the address it came from (rate limits count these)."""
+
+    __tablename__ = "signin_failures"
+    __table_args__ = (Index("ix_signin_failures_staff", "staff_id", "at"),
+                      Index("ix_signin_failures_address", "address", "at"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts()
+    staff_id: str = Field(max_length=64)
+    address: str = Field(max_length=64)

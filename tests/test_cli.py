@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -14,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from cli import demo
+from tests import web
 from tests.conftest import free_port, service_env
 from tests.support import open_body
 
@@ -26,10 +29,10 @@ def _port_open(port: int) -> bool:
 
 
 class Dev:
-    def __init__(self, data_dir: Path, policy: Path | None = None):
+    def __init__(self, data_dir: Path, policy: Path | None = None, *extra: str):
         self.api, self.temporal, self.ui = free_port(), free_port(), free_port()
         args = [CRISISFLOW, "dev", "--data-dir", str(data_dir), "--api-port", str(self.api),
-                "--temporal-port", str(self.temporal), "--ui-port", str(self.ui)]
+                "--temporal-port", str(self.temporal), "--ui-port", str(self.ui), *extra]
         if policy:
             args += ["--policy", str(policy)]
         env = {k: v for k, v in os.environ.items() if not k.startswith("CRISISFLOW_")}
@@ -41,7 +44,7 @@ class Dev:
             if "Ctrl-C stops everything" in line or time.monotonic() > deadline:
                 break
         assert any("crisisflow dev is up" in line for line in self.banner), self.banner
-        self.tokens = {}
+        self.tokens, self.seeds = {}, {}
         in_tokens = False
         for line in self.banner:
             if "Demo tokens" in line:
@@ -49,6 +52,9 @@ class Dev:
             elif in_tokens and line.startswith("    "):
                 role, token = line.strip().rsplit(None, 1)
                 self.tokens[role] = token
+            elif line.startswith("    demo-"):
+                words = line.split()
+                self.seeds[words[0]] = words[-1] if "TOTP seed" in line else None
 
     def headers(self, role: str) -> dict:
         return {"Authorization": f"Bearer {self.tokens[role]}"}
@@ -60,6 +66,14 @@ class Dev:
         finally:
             if self.proc.poll() is None:
                 self.proc.kill()
+
+
+async def _staff_app_home(base: str, staff_id: str, seed: str | None) -> httpx.Response:
+    http = await web.sign_in(base, staff_id, seed, password=demo.PASSWORD)
+    try:
+        return await http.get("/ui")
+    finally:
+        await http.aclose()
 
 
 def test_dev_runs_everything_and_stops_cleanly(tmp_path):
@@ -112,11 +126,7 @@ def test_dev_runs_everything_and_stops_cleanly(tmp_path):
                 "--data-dir",
                 str(data),
                 "--staff-id",
-                "psy-7",
-                "--role",
-                "psychology_teacher",
-                "--school",
-                "demo-school",
+                "demo-psychology-teacher",
                 "--ttl",
                 "10m",
             ],
@@ -131,17 +141,27 @@ def test_dev_runs_everything_and_stops_cleanly(tmp_path):
             json={"instrument": "clinical", "risk_level": "low", "rationale": "无危机"},
             headers={"Authorization": f"Bearer {token}"},
         )
-        assert r.status_code == 200 and r.json()["events"][-1]["actor"] == "psy-7"
+        assert r.status_code == 200 and r.json()["events"][-1]["actor"] == "demo-psychology-teacher"
+
+        # the demo people sign in to the staff app with what the banner printed
+        assert "demo-crisis-2026" in "\n".join(dev.banner) and dev.seeds["demo-grade-head"] is None
+        for staff_id in ("demo-grade-head", "demo-psychology-teacher"):
+            page = asyncio.run(_staff_app_home(f"http://127.0.0.1:{dev.api}", staff_id, dev.seeds[staff_id]))
+            assert page.status_code == 200 and "我的任务" in page.text and "演示系统" in page.text
     finally:
         code = dev.stop()
     assert code == 0
     assert not any(_port_open(p) for p in (dev.api, dev.temporal, dev.ui))
 
-    # everything is kept in the data dir: a restart finds the case where it was
-    dev = Dev(data)
+    # everything is kept in the data dir: a restart finds the case where it was; --demo-cases adds a dozen
+    dev = Dev(data, None, "--demo-cases")
     try:
         r = httpx.get(f"http://127.0.0.1:{dev.api}/api/v1/cases/{case['case_id']}", headers=dev.headers("leadership"))
         assert r.json()["state"] == "assessed"
+        listed = httpx.get(f"http://127.0.0.1:{dev.api}/api/v1/cases?limit=50", headers=dev.headers("leadership"))
+        states = {c["state"] for c in listed.json()["items"]}
+        assert listed.json()["total"] == 13 and {"identified", "assessed", "intervened", "referred", "reported",
+                                                  "closed"} <= states
     finally:
         assert dev.stop() == 0
 

@@ -1,5 +1,6 @@
 """The docs show the transition table as the code defines it."""
 
+import re
 from pathlib import Path
 
 from workflows.machine import ALL_ACTIONS, RULES, obligations_markdown, table_markdown
@@ -42,3 +43,10 @@ def test_docs_open_with_the_folder_map():
 def test_readme_shows_the_two_commands():
     readme = (ROOT / "README.md").read_text()
     assert "make run" in readme and "make test" in readme
+
+
+def test_every_picture_the_docs_show_is_there():
+    for doc in (ROOT / "README.md", ROOT / "docs" / "architecture.md"):
+        text = doc.read_text()
+        for link in re.findall(r"\((?:docs/)?(images/[\w.-]+\.png)\)", text):
+            assert (ROOT / "docs" / link).is_file(), f"{doc.name} links {link}, which is missing"

@@ -112,12 +112,25 @@ async def open_case(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> CaseView:
     """Open a case for a student at risk; any staff of the student's school."""
+    view, replayed = await start_case(request, body, actor, engine, client, settings, policy, idempotency_key)
+    if replayed:
+        response.status_code = status.HTTP_200_OK
+        response.headers["Idempotent-Replayed"] = "true"
+    return view
+
+
+async def start_case(request: Request, body: OpenCaseBody, actor: Principal, engine, client, settings, policy,
+                     idempotency_key: str | None) -> tuple[CaseView, bool]:
+    """Start the case's workflow and answer with its view once opened; with an ``Idempotency-Key``
+    the same request opens one case however often it is sent (the form posts one, too).
+    Returns the view and whether it is an earlier request's case."""
     if body.student.school_id != actor.school_id:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "student.school_id: you may open cases of your own school only")
     known = directory.of_school(engine, actor.school_id).schools
     if body.student.class_id and known and body.student.class_id not in {c.id for c in known[0].classes}:
         raise unprocessable("body", "student.class_id", "not a class of this school in the directory")
     case_id = uuid.uuid4().hex
+    replayed = False
     if idempotency_key:
         digest = hashlib.sha256(
             json.dumps(body.model_dump(mode="json"), sort_keys=True, ensure_ascii=False).encode()
@@ -129,12 +142,10 @@ async def open_case(
         except store.IdempotencyConflict as exc:
             raise unprocessable("header", "Idempotency-Key", str(exc)) from None
         if claimed.case_id != case_id:
-            case_id = claimed.case_id
-            response.status_code = status.HTTP_200_OK
-            response.headers["Idempotent-Replayed"] = "true"
+            case_id, replayed = claimed.case_id, True
             request.state.access.case_id = case_id
             if store.case_school(engine, case_id) is not None:
-                return shown(_view_from_db(engine, case_id), actor)
+                return shown(_view_from_db(engine, case_id), actor), True
     structlog.contextvars.bind_contextvars(case_id=case_id)
     request.state.access.case_id = case_id
     start = CaseStart(
@@ -154,10 +165,10 @@ async def open_case(
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
     except WorkflowAlreadyStartedError:
-        return shown(_view_from_db(engine, case_id), actor)
+        return shown(_view_from_db(engine, case_id), actor), replayed
     view = await handle.execute_update(CaseWorkflow.opened)
     log.info("case opened", role=actor.role.value)
-    return shown(view, actor)
+    return shown(view, actor), replayed
 
 
 @router.get("", response_model=CasePage)
@@ -224,7 +235,7 @@ async def _act(request: Request, case_id: str, command: ActionCommand, principal
     if idempotency_key and answer.status_code in (200, 202, 409, 422):
         store.save_idempotent_answer(engine, principal.staff_id, idempotency_key, answer.status_code,
                                      answer.body.decode())
-    log.info("action accepted" if answer.status_code == 200 else "action refused", action=action,
+    log.info("action accepted" if answer.status_code in (200, 202) else "action refused", action=action,
              status=answer.status_code)
     return answer
 

@@ -1,0 +1,98 @@
+"""Who is looking at a page: the session behind the cookie, the person, their role and reach.
+
+Every page and form of the staff app goes through here. A page without a signed-in session sends
+the browser to sign in; every form post must carry the session's CSRF token; a case outside the
+person's school, or outside a head teacher's classes or a grade head's grades, does not exist for
+them (404, as the API says for another class). Each page view is written to the access log, like
+each API call.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+from fastapi import Request
+
+from api import sessions
+from api.access import Access, sees_identity
+from api.auth import Principal
+from api.web.render import PageError
+from models import directory, store
+from models.case import CaseData
+from models.domain import SCHOOL_ROLES, StaffRole
+from models.tables import StaffRow, WebSessionRow
+
+
+class SignInFirst(Exception):
+    """No signed-in session: the browser goes to the sign-in page, then back to ``next``."""
+
+    def __init__(self, next_url: str) -> None:
+        super().__init__(next_url)
+        self.next_url = next_url
+
+
+def session_of(request: Request) -> WebSessionRow | None:
+    if not hasattr(request.state, "web_session"):
+        request.state.web_session = sessions.find(request.app.state.engine, request.cookies.get(sessions.COOKIE),
+                                                  datetime.now(UTC), request.app.state.settings)
+    return request.state.web_session
+
+
+def ensure_session(request: Request) -> WebSessionRow:
+    """The browser's session, begun anonymous if it has none (a sign-in form needs its CSRF token)."""
+    row = session_of(request)
+    if row is None:
+        value, row = sessions.create(request.app.state.engine, sessions.Stage.anonymous, datetime.now(UTC),
+                                     client_address(request))
+        request.state.web_session, request.state.new_cookie = row, value
+    return row
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "-"
+
+
+def viewer(request: Request, what: str, case_id: str | None = None) -> Principal:
+    """The signed-in person (or ``SignInFirst``); the view is noted for the access log."""
+    principal = sessions.principal(session_of(request))
+    if principal is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise SignInFirst(target)
+    request.state.viewer = principal
+    request.state.person = directory.person(request.app.state.engine, principal.staff_id)
+    request.state.access = Access(principal, what, case_id[:64] if case_id else None)
+    return principal
+
+
+def check_csrf(request: Request, form) -> None:
+    """A form post must carry this session's CSRF token (a page of another site cannot know it)."""
+    if not sessions.csrf_ok(session_of(request), form.get("csrf")):
+        raise PageError(403, "表单已过期或来源不明，未保存。请返回、刷新页面后重新提交。")
+
+
+def sign_in_url(next_url: str) -> str:
+    return f"/ui/login?next={quote(next_url, safe='')}"
+
+
+def case_in_reach(request: Request, principal: Principal, case_id: str) -> CaseData:
+    """The case, if this person may see it; otherwise it does not exist for them (404)."""
+    engine = request.app.state.engine
+    if principal.role not in SCHOOL_ROLES or len(case_id) > 64:
+        raise PageError(404, "找不到这个个案。")
+    data = store.load_case(engine, case_id)
+    if data is None or data.school_id != principal.school_id:
+        raise PageError(404, "找不到这个个案。")
+    classes = directory.visible_classes(engine, principal.staff_id, principal.role)
+    if classes is not None and data.student.class_id not in classes:
+        raise PageError(404, "找不到这个个案。")
+    return data
+
+
+def student_label(principal: Principal, data: CaseData) -> str:
+    """The student as this person may see them: the name, or the school's reference."""
+    return data.student.name if sees_identity(principal) else f"学号 {data.student.ref}"
+
+
+def roles_of(person: StaffRow | None, principal: Principal) -> list[StaffRole]:
+    return [StaffRole(r) for r in person.roles] if person else [principal.role]

@@ -1,0 +1,411 @@
+"""The staff app's pages: my tasks, cases, every action as a form, documents, and the supervisors'
+dashboard, lists and overdue list.
+
+A page reads what the API reads, and a form does what the API does: an action goes through
+``api.routes.cases.take_action`` (the workflow's update, its validator, the read model after it),
+a new case through ``start_case``. So a refusal here is the same 409 the API gives, shown in words
+with what is allowed now, and what the person typed is shown again, never lost.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from activities.documents import store_sealed
+from api.access import SUPERVISOR_PAGES, in_scope, sees_identity
+from api.auth import Principal
+from api.routes.cases import start_case, take_action
+from api.routes.documents import read_form
+from api.routes.receipts import MAGIC, _sniff
+from api.web import charts, forms
+from api.web.gate import case_in_reach, check_csrf, student_label, viewer
+from api.web.render import PageError, page
+from models import directory, store, tasks
+from models.case import COMMANDS, ActionCommand, CaseData, OpenCaseBody
+from models.dashboard import dashboard
+from models.domain import (
+    AUTHORITY_READS,
+    SCHOOL_ROLES,
+    Action,
+    CaseState,
+    DocumentKind,
+    Obligation,
+    Recipient,
+    RiskLevel,
+    StaffRole,
+)
+from models.tables import SignedCopyRow
+from paper.words import Lang, word
+from workflows.deadlines import LADDER
+from workflows.machine import roles_for
+from workflows.view import case_view
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+
+#: Roles whose own duties a person of a role meets (the directory's roles are the ladder's recipients).
+OWNS = {role: {role.value} for role in StaffRole}
+OWNS[StaffRole.expert] = {Recipient.psychology_teacher.value}  # the expert assesses when unsure
+
+
+def _told_from(role: StaffRole) -> int | None:
+    """The warning level from which the ladder tells this role."""
+    return next((level for level, told in sorted(LADDER.items()) if role.value in {r.value for r in told}), None)
+
+
+def _school_only(principal: Principal) -> None:
+    if principal.role not in SCHOOL_ROLES:
+        raise PageError(403, "这些页面供学校教职工使用。教育主管部门请查看“报告”页面。")
+
+
+# ------------------------------------------------------------------ my tasks
+
+
+@router.get("", response_class=HTMLResponse)
+async def my_tasks(request: Request):
+    principal = viewer(request, "view my tasks")
+    if principal.role is StaffRole.edu_authority:
+        return RedirectResponse("/ui/reports", status_code=303)
+    _school_only(principal)
+    engine, now = request.app.state.engine, datetime.now(UTC)
+    classes = directory.visible_classes(engine, principal.staff_id, principal.role)
+    mine = tasks.tasks_for(engine, principal.school_id, OWNS[principal.role], _told_from(principal.role), classes,
+                           now)
+    waiting = (tasks.closures_waiting(engine, principal.school_id, principal.staff_id)
+               if principal.role is StaffRole.leadership else [])
+    watched = store.list_cases(engine, school_id=principal.school_id, now=now, classes=classes, limit=20,
+                               open_only=True, soonest_due=True)
+    ids = [t.case_id for t in mine] + [w.case_id for w in waiting] + [c.case_id for c in watched.items]
+    names = store.student_names(engine, ids) if sees_identity(principal) else {}
+    links = {o: _task_action(o) for o in Obligation}
+    return page(request, "tasks.html", tasks=mine, waiting=waiting, watched=watched, names=names, links=links,
+                overdue=sum(t.overdue for t in mine))
+
+
+def _task_action(obligation: Obligation) -> str | None:
+    met_by = forms.actions_meeting(obligation)
+    return met_by[0].value if met_by else None
+
+
+# ------------------------------------------------------------------ cases
+
+
+@router.get("/cases", response_class=HTMLResponse)
+async def case_list(
+    request: Request,
+    state: Annotated[str, Query(max_length=32)] = "",
+    risk_level: Annotated[str, Query(max_length=32)] = "",
+    overdue: bool = False,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+):
+    principal = viewer(request, "list cases")
+    _school_only(principal)
+    engine, now = request.app.state.engine, datetime.now(UTC)
+    state_code = state if state in CaseState.__members__ else None  # "all", or no code: no filter
+    risk_code = risk_level if risk_level in RiskLevel.__members__ else None
+    listing = store.list_cases(engine, school_id=principal.school_id, now=now, state=state_code,
+                               risk_level=risk_code, overdue=True if overdue else None, limit=50, offset=offset,
+                               classes=directory.visible_classes(engine, principal.staff_id, principal.role))
+    names = store.student_names(engine, [c.case_id for c in listing.items]) if sees_identity(principal) else {}
+    return page(request, "cases.html", listing=listing, names=names, states=list(CaseState), risks=list(RiskLevel),
+                chosen={"state": state_code, "risk": risk_code, "overdue": overdue})
+
+
+def _classes_for(request: Request, principal: Principal) -> list:
+    engine = request.app.state.engine
+    found = directory.of_school(engine, principal.school_id).schools
+    classes = found[0].classes if found else []
+    visible = directory.visible_classes(engine, principal.staff_id, principal.role)
+    return [c for c in classes if visible is None or c.id in visible]
+
+
+@router.get("/cases/new", response_class=HTMLResponse)
+async def new_case_form(request: Request):
+    principal = viewer(request, "open a case: form")
+    _school_only(principal)
+    return page(request, "case_new.html", classes=_classes_for(request, principal), values={}, errors={},
+                key=uuid.uuid4().hex, factors=forms.RISK_FACTORS, signals=forms.WARNING_SIGNALS, refusal=None)
+
+
+@router.post("/cases/new", response_class=HTMLResponse)
+async def new_case(request: Request):
+    principal = viewer(request, "open a case")
+    _school_only(principal)
+    form = await request.form()
+    check_csrf(request, form)
+    classes = _classes_for(request, principal)
+    body = forms.open_case_from(form, principal.school_id, {c.id: (c.grade, c.name) for c in classes})
+    key = (form.get("key") or uuid.uuid4().hex)[:64]
+
+    def again(status: int, errors: dict, refusal: str | None = None):
+        values = {**form, "risk_factors": form.getlist("risk_factors"),
+                  "warning_signals": form.getlist("warning_signals")}
+        return page(request, "case_new.html", status_code=status, classes=classes, values=values, errors=errors,
+                    key=key, factors=forms.RISK_FACTORS, signals=forms.WARNING_SIGNALS, refusal=refusal)
+
+    if classes and form.get("class_id") not in {c.id for c in classes}:
+        return again(400, {"student.class_id": "请从名录中选择学生所在班级"})
+    try:
+        parsed = OpenCaseBody.model_validate(body)
+    except ValidationError as exc:
+        return again(400, forms.errors_of(exc))
+    app = request.app
+    try:
+        view, _ = await start_case(request, parsed, principal, app.state.engine, app.state.client, app.state.settings,
+                                   app.state.policy, f"form-{key}")
+    except HTTPException as exc:
+        return again(exc.status_code, {}, refusal=str(exc.detail))
+    return RedirectResponse(f"/ui/cases/{view.case_id}?done=open", status_code=303)
+
+
+@router.get("/cases/{case_id}", response_class=HTMLResponse)
+async def case_page(request: Request, case_id: str, done: Annotated[str, Query(max_length=32)] = ""):
+    principal = viewer(request, "view a case page", case_id)
+    data = case_in_reach(request, principal, case_id)
+    engine, now = request.app.state.engine, datetime.now(UTC)
+    identity = sees_identity(principal)
+    view = case_view(data, now)
+    documents = store.documents_for(engine, case_id) if identity else []
+    copies = {d.document_id: store.signed_copies(engine, d.document_id) for d in documents}
+    events = data.events  # the read model holds every event, with its details
+    people = directory.names(engine, {e.actor for e in events})
+    contacts = [e for e in events if e.action == Action.contact.value] if identity else []
+    offers = forms.offered(data, principal.role, principal.staff_id, now)
+    return page(request, "case.html", data=data, view=view, identity=identity, student=student_label(principal, data),
+                documents=documents, copies=copies, events=events, people=people, contacts=contacts, offers=offers,
+                with_whom=forms.CHOICES_ZH["with_whom"],
+                done=word(Lang.zh, "action", done) if done in Action.__members__ else None,
+                may_upload=principal.role in roles_for(Action.guardian_notice) |
+                roles_for(Action.guardian_response))
+
+
+# ------------------------------------------------------------------ actions
+
+
+def _form_context(data: CaseData, action: Action, form=None) -> dict:
+    context = {"action": action, "title": word(Lang.zh, "action", action.value)}
+    if action is Action.assess:
+        risk, errors = forms.preview_risk(form or {"instrument": "cssrs"})
+        context.update(questions=forms.QUESTIONS, risks=list(RiskLevel), risk=risk, waiting=forms.still_needed(errors))
+    else:
+        model = COMMANDS[action]
+        context["fields"] = [(f, forms.choices(f, model)) for f in forms.FORMS[action]]
+        if action is Action.close:
+            context["unmet"] = forms.unmet_at_close(data)
+    return context
+
+
+def _offer(data: CaseData, principal: Principal, action_name: str) -> Action:
+    if action_name not in Action.__members__ or Action(action_name) not in COMMANDS:
+        raise PageError(404, "没有这个操作。")
+    return Action(action_name)
+
+
+@router.get("/cases/{case_id}/act/{action_name}", response_class=HTMLResponse)
+async def action_form(request: Request, case_id: str, action_name: str):
+    principal = viewer(request, f"{action_name.replace('_', ' ')[:40]}: form", case_id)
+    data = case_in_reach(request, principal, case_id)
+    action = _offer(data, principal, action_name)
+    allowed = {o.action for o in forms.offered(data, principal.role, principal.staff_id, datetime.now(UTC))}
+    refusal = None if action in allowed else _not_now(data, principal, action)
+    return page(request, "action.html", data=data, student=student_label(principal, data),
+                values=forms.defaults(action, datetime.now(UTC)), errors={}, refusal=refusal, key=uuid.uuid4().hex,
+                **_form_context(data, action))
+
+
+def _not_now(data: CaseData, principal: Principal, action: Action) -> str:
+    """Why this person cannot take the action now, in words, with what they can do instead."""
+    now_allowed = [o.label for o in forms.offered(data, principal.role, principal.staff_id, datetime.now(UTC))]
+    state = word(Lang.zh, "state", data.state.value)
+    if principal.role not in roles_for(action):
+        who = "、".join(word(Lang.zh, "role", r.value) for r in sorted(roles_for(action)))
+        head = f"“{word(Lang.zh, 'action', action.value)}”由{who}办理。"
+    else:
+        head = f"个案目前处于“{state}”状态，现在不能“{word(Lang.zh, 'action', action.value)}”。"
+    tail = f"现在可以：{'、'.join(now_allowed)}。" if now_allowed else "您现在没有可办理的操作。"
+    return head + tail
+
+
+def _refusal_words(answer: dict, action: Action) -> str:
+    """A 409 of the workflow in words: the state, why, and what is allowed now."""
+    state = answer.get("state")
+    allowed = [word(Lang.zh, "action", a) for a in answer.get("allowed_actions", []) if a in Action.__members__]
+    head = f"未能办理“{word(Lang.zh, 'action', action.value)}”"
+    if state in CaseState.__members__:
+        head += f"：个案目前处于“{word(Lang.zh, 'state', state)}”状态"
+    reason = str(answer.get("detail", ""))
+    why = reason.split(": ", 1)[1] if ": " in reason else ""
+    text = head + "。" + (f"原因：{why}。" if why else "")
+    return text + (f"现在可以：{'、'.join(allowed)}。" if allowed else "")
+
+
+@router.post("/cases/{case_id}/act/{action_name}", response_class=HTMLResponse)
+async def take(request: Request, case_id: str, action_name: str):
+    principal = viewer(request, f"{action_name.replace('_', ' ')[:40]}: form", case_id)
+    data = case_in_reach(request, principal, case_id)
+    action = _offer(data, principal, action_name)
+    form = await request.form()
+    check_csrf(request, form)
+    key = (form.get("key") or uuid.uuid4().hex)[:64]
+
+    def again(status: int, errors: dict, refusal: str | None = None):
+        values = {k: form.get(k) for k in form}
+        return page(request, "action.html", status_code=status, data=data, student=student_label(principal, data),
+                    values=values, errors=errors, refusal=refusal, key=key, **_form_context(data, action, form))
+
+    command, errors = forms.validate(action, forms.body_from(action, form, data))
+    if command is None:
+        return again(400, errors)
+    app = request.app
+    answer = await take_action(request, case_id, ActionCommand(actor=principal.actor(), body=command), principal,
+                               app.state.engine, app.state.client, f"form-{key}")
+    if answer.status_code in (200, 202):
+        return RedirectResponse(f"/ui/cases/{case_id}?done={action.value}", status_code=303)
+    detail = json.loads(answer.body)
+    if answer.status_code == 409:
+        return again(409, {}, refusal=_refusal_words(detail, action))
+    if answer.status_code == 422:
+        found = {".".join(str(p) for p in e["loc"][1:]): e["msg"] for e in detail.get("detail", [])}
+        return again(422, found)
+    return again(answer.status_code, {}, refusal=str(detail.get("detail")))
+
+
+@router.post("/cases/{case_id}/assessment/preview", response_class=HTMLResponse)
+async def assessment_preview(request: Request, case_id: str):
+    """The risk level the assessment would record, by the API's rules, as the form is filled in (htmx)."""
+    principal = viewer(request, "preview an assessment", case_id)
+    case_in_reach(request, principal, case_id)
+    form = await request.form()
+    check_csrf(request, form)
+    risk, errors = forms.preview_risk(form)
+    return page(request, "_risk.html", risk=risk, waiting=forms.still_needed(errors))
+
+
+# ------------------------------------------------------------------ documents
+
+
+@router.get("/documents/{document_id}")
+async def document(request: Request, document_id: str,
+                   lang: Annotated[Literal["zh-CN", "en"] | None, Query()] = None, download: bool = False):
+    principal = viewer(request, "read a document")
+    engine = request.app.state.engine
+    row = store.get_document(engine, document_id[:160])
+    if row is None:
+        raise PageError(404, "找不到这份文书。")
+    request.state.access.case_id = row.case_id
+    if principal.role is StaffRole.edu_authority:
+        if DocumentKind(row.kind) not in AUTHORITY_READS or row.school_id not in directory.authority_schools(
+                engine, principal.school_id):
+            raise PageError(404, "找不到这份文书。")
+    elif row.case_id is None or not sees_identity(principal):
+        raise PageError(404, "找不到这份文书。")
+    else:
+        case_in_reach(request, principal, row.case_id)
+    language = lang or row.language
+    form = row.forms.get(f"application/pdf;{language}")
+    if form is None:
+        raise PageError(404, "这份文书没有所选语言的版本。")
+    data = read_form(engine, row, form["path"], form["sha256"], f"documents/{document_id}/{language}.pdf")
+    disposition = "attachment" if download else "inline"
+    return Response(data, media_type="application/pdf", headers={
+        "Cache-Control": "no-store", "Content-Disposition": f'{disposition}; filename="{document_id}.pdf"',
+        "X-Content-Type-Options": "nosniff"})
+
+
+@router.post("/cases/{case_id}/documents/{document_id}/signed", response_class=HTMLResponse)
+async def upload_signed(request: Request, case_id: str, document_id: str,
+                        file: Annotated[UploadFile, File()]):
+    principal = viewer(request, "upload a signed paper", case_id)
+    data = case_in_reach(request, principal, case_id)
+    form = await request.form()
+    check_csrf(request, form)
+    engine, settings = request.app.state.engine, request.app.state.settings
+    if principal.role not in roles_for(Action.guardian_notice) | roles_for(Action.guardian_response):
+        raise PageError(403, "您的角色不能上传签收回执。")
+    row = store.get_document(engine, document_id[:160])
+    if row is None or row.case_id != data.case_id or row.kind != DocumentKind.guardian_notice.value:
+        raise PageError(404, "找不到这份告知书。")
+    content = await file.read(settings.max_upload_bytes + 1)
+    if len(content) > settings.max_upload_bytes:
+        raise PageError(413, f"文件太大：最多 {settings.max_upload_bytes // (1024 * 1024)} MB。")
+    media = _sniff(content[:16])
+    if media is None:
+        raise PageError(415, f"只能上传 PDF、JPEG 或 PNG（{len(MAGIC)} 种格式）。")
+    copy_id, now = uuid.uuid4().hex, datetime.now(UTC)
+    path = settings.documents_dir / case_id / f"{document_id}.signed-{copy_id}.sealed"
+    digest = store_sealed(engine, path, content, f"documents/{document_id}/signed/{copy_id}")
+    store.add_signed_copy(engine, SignedCopyRow(
+        copy_id=copy_id, document_id=document_id, case_id=case_id, media_type=media, size=len(content),
+        sha256=digest, path=str(path.resolve()), uploaded_by=principal.staff_id, uploaded_at=now, records=None))
+    return RedirectResponse(f"/ui/cases/{case_id}?done=guardian_notice#documents", status_code=303)
+
+
+# ------------------------------------------------------------------ supervisors
+
+
+def _supervisor(request: Request, what: str) -> Principal:
+    principal = viewer(request, what)
+    if not in_scope(SUPERVISOR_PAGES, principal, principal.school_id):
+        raise PageError(403, "督导页面供学校心理危机干预领导小组、年级组长和学生处使用。")
+    return principal
+
+
+@router.get("/dashboard", response_class=HTMLResponse)
+async def dashboard_page(request: Request):
+    principal = _supervisor(request, "see the school dashboard")
+    board = dashboard(request.app.state.engine, principal.school_id, datetime.now(UTC))
+    policy = request.app.state.policy
+    state_rows = [(word(Lang.zh, "state", s.value), board.by_state.get(s.value, 0), s.value) for s in CaseState]
+    level_counts = {lvl: 0 for lvl in sorted(LADDER)}
+    for item in board.overdue:
+        level_counts[max(1, min(item.escalation_level, max(LADDER)))] += 1
+    level_rows = [(f"{lvl}级预警", n, f"level-{lvl}") for lvl, n in level_counts.items()]
+    a, i = board.identification_to_assessment, board.identification_to_intervention
+    assess_limit = policy.assess_within_warning.total_seconds() / 3600
+    intervene_limit = policy.intervene_within_high.total_seconds() / 3600
+    time_rows = [
+        ("评估 中位数", a.median_hours or 0, "ok" if (a.median_hours or 0) <= assess_limit else "late"),
+        ("评估 90分位", a.p90_hours or 0, "ok" if (a.p90_hours or 0) <= assess_limit else "late"),
+        ("干预 中位数", i.median_hours or 0, "ok" if (i.median_hours or 0) <= intervene_limit else "late"),
+        ("干预 90分位", i.p90_hours or 0, "ok" if (i.p90_hours or 0) <= intervene_limit else "late"),
+    ]
+    return page(request, "dashboard.html", board=board, charts={
+        "states": charts.bars("个案状态分布", state_rows),
+        "levels": charts.bars("逾期事项（按预警级别）", level_rows),
+        "times": charts.bars("识别至评估、至干预用时（小时）", time_rows, unit="h", mark=assess_limit,
+                             mark_label=f"评估时限 {assess_limit:g} 小时"),
+        "in_time": charts.share("高风险个案按时处置率", board.high_risk_handled_in_time.share,
+                                board.high_risk_handled_in_time.target),
+    }, assess_limit=assess_limit, intervene_limit=intervene_limit)
+
+
+@router.get("/overdue", response_class=HTMLResponse)
+async def overdue_page(request: Request):
+    principal = _supervisor(request, "see the overdue list")
+    engine = request.app.state.engine
+    board = dashboard(engine, principal.school_id, datetime.now(UTC))
+    refs = store.student_refs(engine, [o.case_id for o in board.overdue])
+    return page(request, "overdue.html", board=board, refs=refs)
+
+
+@router.get("/reports", response_class=HTMLResponse)
+async def reports_page(request: Request):
+    """What the school has reported to the education authority; for the authority, its schools' reports."""
+    principal = viewer(request, "read reports to the authority")
+    engine = request.app.state.engine
+    if principal.role is StaffRole.edu_authority:
+        schools = directory.authority_schools(engine, principal.school_id)
+    elif principal.role is StaffRole.leadership:
+        schools = {principal.school_id}
+    else:
+        raise PageError(403, "报告页面供教育主管部门和学校心理危机干预领导小组使用。")
+    documents = store.authority_documents(engine, schools, {k.value for k in AUTHORITY_READS})
+    names = {s: (directory.school(engine, s).name if directory.school(engine, s) else s) for s in schools}
+    return page(request, "reports.html", documents=documents, schools=names)
+

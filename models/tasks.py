@@ -1,0 +1,85 @@
+"""A person's tasks: the open obligations that are theirs, soonest due first, and the closures
+waiting for a decision.
+
+An obligation is a person's when their role owns it (``responsible_role``), or when its deadline has
+climbed the warning ladder to the rung that tells their role (the caller says from which level, as
+``workflows.deadlines.LADDER`` has it); and only on cases they may see (a head teacher's classes, a
+grade head's grades). Read from the deadlines' ``(school_id, open_due_at)`` index, so the page costs
+the same in a school of ten cases or of ten thousand.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+from sqlalchemy import Engine, or_
+from sqlmodel import Session, col, select
+
+from models.domain import Obligation
+from models.tables import CaseDeadlineRow, CaseRow
+
+
+class Task(BaseModel):
+    case_id: str
+    student_ref: str
+    grade: str
+    class_name: str
+    obligation: Obligation
+    responsible_role: str
+    due_at: datetime
+    escalation_level: int
+    overdue: bool
+    #: the person's own duty ("owner"), or one the ladder has brought to them ("ladder")
+    why: str
+
+
+class ClosureWaiting(BaseModel):
+    case_id: str
+    student_ref: str
+    grade: str
+    class_name: str
+    proposed_by: str
+    proposed_at: datetime
+
+
+def tasks_for(engine: Engine, school_id: str, owns: set[str], told_from_level: int | None,
+              classes: set[str] | None, now: datetime, limit: int = 200) -> list[Task]:
+    """Open obligations of the school owned by ``owns`` roles, or escalated to ``told_from_level`` and up."""
+    mine = [col(CaseDeadlineRow.responsible_role).in_(sorted(owns))]
+    if told_from_level is not None:
+        mine.append(col(CaseDeadlineRow.escalation_level) >= told_from_level)
+    query = (
+        select(CaseDeadlineRow, CaseRow.student_ref, CaseRow.student)
+        .join(CaseRow, col(CaseRow.case_id) == col(CaseDeadlineRow.case_id))
+        .where(col(CaseDeadlineRow.school_id) == school_id, col(CaseDeadlineRow.open_due_at).is_not(None), or_(*mine))
+    )
+    if classes is not None:
+        query = query.where(col(CaseRow.class_id).in_(sorted(classes)))
+    with Session(engine) as session:
+        rows = session.exec(query.order_by(col(CaseDeadlineRow.open_due_at), col(CaseDeadlineRow.case_id))
+                            .limit(limit)).all()
+    return [
+        Task(case_id=d.case_id, student_ref=ref, grade=student["grade"], class_name=student["class_name"],
+             obligation=Obligation(d.obligation), responsible_role=d.responsible_role, due_at=d.due_at,
+             escalation_level=d.escalation_level, overdue=d.due_at <= now,
+             why="owner" if d.responsible_role in owns else "ladder")
+        for d, ref, student in rows
+    ]
+
+
+def closures_waiting(engine: Engine, school_id: str, not_by: str, limit: int = 100) -> list[ClosureWaiting]:
+    """Proposed closures of the school waiting for a leadership decision, but those ``not_by`` proposed."""
+    with Session(engine) as session:
+        rows = session.exec(
+            select(CaseRow.case_id, CaseRow.student_ref, CaseRow.student, CaseRow.closure_proposal)
+            .where(col(CaseRow.school_id) == school_id, col(CaseRow.closure_proposal).is_not(None),
+                   col(CaseRow.state) != "closed")
+            .order_by(col(CaseRow.updated_at)).limit(limit)
+        ).all()
+    return [
+        ClosureWaiting(case_id=case_id, student_ref=ref, grade=student["grade"], class_name=student["class_name"],
+                       proposed_by=proposal["by"], proposed_at=proposal["at"])
+        for case_id, ref, student, proposal in rows
+        if proposal["by"] != not_by
+    ]
