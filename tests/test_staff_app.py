@@ -17,6 +17,7 @@ import httpx
 import pyotp
 
 from api.web import accounts
+from models import store
 from models.directory import Staff
 from tests.conftest import OTHER_SCHOOL, auth
 from tests.web import (
@@ -177,6 +178,20 @@ async def test_a_whole_case_from_a_phone_to_the_leadership_desk(sqlite_stack, br
     await _submit(head)
     assert (await _api_case(stack, case_id))["deadlines"][1]["met_at"] is not None
     assert "已办理：告知监护人" in await head.locator("#done").inner_text()
+    # the guardian signed the notice's receipt: a photo of it is uploaded from the phone, sealed at rest
+    notice = head.locator("#documents li[data-kind='guardian_notice']")
+    for _ in range(50):  # typeset by the worker once the assessment said "high"
+        if await notice.count():
+            break
+        await asyncio.sleep(0.2)
+        await head.reload()
+    await notice.locator("input[type=file]").set_input_files(str(shots / "staff-tasks-phone.png"))
+    async with head.expect_navigation():
+        await notice.locator("button[type=submit]").click()
+    assert "已上传签收回执" in await head.locator("#documents li[data-kind='guardian_notice']").inner_text()
+    document_id = (await stack.http.get(f"/cases/{case_id}/documents", headers=auth("leadership"))).json()[0]
+    copies = store.signed_copies(stack.engine, document_id["document_id"])
+    assert [(c.media_type, c.uploaded_by) for c in copies] == [("image/png", "t-zhang")]
 
     # the plan, then the referral
     await psy.goto(f"{base}/ui/cases/{case_id}")

@@ -42,8 +42,20 @@ class SignedCopyView(Strict):
     records: str | None
 
 
-def _sniff(head: bytes) -> str | None:
+def sniff(head: bytes) -> str | None:
+    """What a scan or photo is, by its first bytes: PDF, JPEG, PNG, or None."""
     return next((media for magic, media in MAGIC.items() if head.startswith(magic)), None)
+
+
+def keep_copy(engine, settings, case_id: str, document_id: str, data: bytes, media: str, staff_id: str,
+              records: str | None, now: datetime) -> SignedCopyRow:
+    """Seal the copy at rest (its SHA-256 recorded) and record it."""
+    copy_id = uuid.uuid4().hex
+    path = settings.documents_dir / case_id / f"{document_id}.signed-{copy_id}.sealed"
+    digest = store_sealed(engine, path, data, f"documents/{document_id}/signed/{copy_id}")
+    return store.add_signed_copy(engine, SignedCopyRow(
+        copy_id=copy_id, document_id=document_id, case_id=case_id, media_type=media, size=len(data), sha256=digest,
+        path=str(path.resolve()), uploaded_by=staff_id, uploaded_at=now, records=records))
 
 
 @router.post("/cases/{case_id}/documents/{document_id}/signed", status_code=status.HTTP_201_CREATED,
@@ -74,7 +86,7 @@ async def upload_signed(
     if len(data) > settings.max_upload_bytes:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
                             f"file: more than the {settings.max_upload_bytes} bytes allowed")
-    media = _sniff(data[:16])
+    media = sniff(data[:16])
     if media is None:
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "file: must be a PDF, JPEG or PNG")
     now = datetime.now(UTC)
@@ -91,12 +103,7 @@ async def upload_signed(
                                    client, None)
         if answer.status_code >= 300:
             return answer  # refused (409) or invalid: nothing is kept
-    copy_id = uuid.uuid4().hex
-    path = settings.documents_dir / case_id / f"{document_id}.signed-{copy_id}.sealed"
-    digest = store_sealed(engine, path, data, f"documents/{document_id}/signed/{copy_id}")
-    row = store.add_signed_copy(engine, SignedCopyRow(
-        copy_id=copy_id, document_id=document_id, case_id=case_id, media_type=media, size=len(data), sha256=digest,
-        path=str(path.resolve()), uploaded_by=actor.staff_id, uploaded_at=now, records=records))
+    row = keep_copy(engine, settings, case_id, document_id, data, media, actor.staff_id, records, now)
     return SignedCopyView.model_validate(row, from_attributes=True)
 
 

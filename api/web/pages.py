@@ -18,12 +18,11 @@ from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from activities.documents import store_sealed
 from api.access import SUPERVISOR_PAGES, in_scope, sees_identity
 from api.auth import Principal
 from api.routes.cases import start_case, take_action
 from api.routes.documents import read_form
-from api.routes.receipts import MAGIC, _sniff
+from api.routes.receipts import keep_copy, sniff
 from api.web import charts, forms
 from api.web.gate import case_in_reach, check_csrf, student_label, viewer
 from api.web.render import PageError, page
@@ -41,7 +40,6 @@ from models.domain import (
     RiskLevel,
     StaffRole,
 )
-from models.tables import SignedCopyRow
 from paper.words import Lang, word
 from workflows.deadlines import LADDER
 from workflows.machine import roles_for
@@ -334,15 +332,10 @@ async def upload_signed(request: Request, case_id: str, document_id: str,
     content = await file.read(settings.max_upload_bytes + 1)
     if len(content) > settings.max_upload_bytes:
         raise PageError(413, f"文件太大：最多 {settings.max_upload_bytes // (1024 * 1024)} MB。")
-    media = _sniff(content[:16])
+    media = sniff(content[:16])
     if media is None:
-        raise PageError(415, f"只能上传 PDF、JPEG 或 PNG（{len(MAGIC)} 种格式）。")
-    copy_id, now = uuid.uuid4().hex, datetime.now(UTC)
-    path = settings.documents_dir / case_id / f"{document_id}.signed-{copy_id}.sealed"
-    digest = store_sealed(engine, path, content, f"documents/{document_id}/signed/{copy_id}")
-    store.add_signed_copy(engine, SignedCopyRow(
-        copy_id=copy_id, document_id=document_id, case_id=case_id, media_type=media, size=len(content),
-        sha256=digest, path=str(path.resolve()), uploaded_by=principal.staff_id, uploaded_at=now, records=None))
+        raise PageError(415, "只能上传 PDF、JPEG 或 PNG 文件。")
+    keep_copy(engine, settings, case_id, document_id, content, media, principal.staff_id, None, datetime.now(UTC))
     return RedirectResponse(f"/ui/cases/{case_id}?done=guardian_notice#documents", status_code=303)
 
 
