@@ -36,7 +36,6 @@ from models.domain import (
     CaseState,
     DocumentKind,
     Obligation,
-    Recipient,
     RiskLevel,
     StaffRole,
 )
@@ -47,9 +46,6 @@ from workflows.view import case_view
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
-#: Roles whose own duties a person of a role meets (the directory's roles are the ladder's recipients).
-OWNS = {role: {role.value} for role in StaffRole}
-OWNS[StaffRole.expert] = {Recipient.psychology_teacher.value}  # the expert assesses when unsure
 
 
 def _told_from(role: StaffRole) -> int | None:
@@ -73,10 +69,11 @@ async def my_tasks(request: Request):
     _school_only(principal)
     engine, now = request.app.state.engine, datetime.now(UTC)
     classes = directory.visible_classes(engine, principal.staff_id, principal.role)
-    mine = tasks.tasks_for(engine, principal.school_id, OWNS[principal.role], _told_from(principal.role), classes,
+    # a role's own duties: the obligations whose owner (OBLIGATIONS, a Recipient) is the role
+    mine = tasks.tasks_for(engine, principal.school_id, {principal.role.value}, _told_from(principal.role), classes,
                            now)
     waiting = (tasks.closures_waiting(engine, principal.school_id, principal.staff_id)
-               if principal.role is StaffRole.leadership else [])
+               if principal.role in roles_for(Action.closure_decision) else [])
     watched = store.list_cases(engine, school_id=principal.school_id, now=now, classes=classes, limit=20,
                                open_only=True, soonest_due=True)
     ids = [t.case_id for t in mine] + [w.case_id for w in waiting] + [c.case_id for c in watched.items]

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from api.sessions import set_cookie
-from models.domain import OBLIGATION_ZH, RISK_ZH, ROLE_ZH, STATE_ZH
+from models.domain import OBLIGATION_ZH, RISK_ZH, ROLE_ZH, STATE_ZH, SUPERVISOR_ROLES
 from paper.words import Lang, word
 
 BEIJING = timezone(timedelta(hours=8), "北京时间")
@@ -90,6 +90,8 @@ def page(request: Request, name: str, status_code: int = 200, **context) -> HTML
     session = getattr(request.state, "web_session", None)
     context.setdefault("viewer", getattr(request.state, "viewer", None))
     context.setdefault("person", getattr(request.state, "person", None))
+    viewer = context["viewer"]
+    context.setdefault("supervisor", viewer is not None and viewer.role in SUPERVISOR_ROLES)
     html = _env.get_template(name).render(
         request=request, now=datetime.now(UTC), csrf=session.csrf if session else "",
         demo=settings.demo, totp_off=not settings.totp, **context,
