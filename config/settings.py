@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     font_paths: list[Path] = Field([], description="extra folders of fonts for documents")
     public_url: str = Field("http://127.0.0.1:8000", description="the staff app's address, for links in messages")
     policy_file: Path | None = None
+    screening_rules_file: Path | None = Field(
+        None, description="JSON or TOML rules from screening results to flags (models/screening.py has the defaults)"
+    )
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     log_format: Literal["auto", "json", "console"] = "auto"

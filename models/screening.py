@@ -1,7 +1,6 @@
 """Screening instruments and their published scoring: PHQ-9 (the adolescent PHQ-A is scored the same),
 GAD-7 and the ASQ. The annual screening (普查, 测评; seed 000: 学校心理防护工作制度 第七条) gives one
-result per student and instrument; what a result leads to (a case, the watch list) is the rules
-file's to say, not this module's.
+result per student and instrument.
 
 - PHQ-9 (Kroenke, Spitzer & Williams 2001): nine items scored 0-3, total 0-27; 5, 10, 15 and 20 are
   the cut-offs of mild, moderate, moderately severe and severe depression. Item 9 (thoughts of being
@@ -11,15 +10,23 @@ file's to say, not this module's.
 - ASQ (NIMH Ask Suicide-Screening Questions): a yes to any of questions 1-4 is a positive screen;
   with a yes to question 5 (thoughts of suicide now) an acute positive; all four no is negative.
 
+What a result raises (a case with a warning signal or a risk factor, or the watch list) is the
+versioned rules' to say (``ScreeningRules``, a file beside the deadline policy).
+
 A row may carry the items, or only the total where the screening platform exported totals; a
 total that disagrees with its items is refused, as is an item or total outside its range.
 """
 
 from __future__ import annotations
 
+import json
+import tomllib
 from enum import StrEnum
+from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from models.domain import RiskFactor, WarningSignal
 
 
 class ScreeningInstrument(StrEnum):
@@ -121,3 +128,137 @@ def _score_asq(items: dict[str, int | None]) -> Score:
         raise ScoringError("q5", "asked after a yes to any of q1 to q4: needed")
     band = Band.acute_positive if given["q5"] else Band.positive
     return Score(instrument=ScreeningInstrument.asq, total=None, band=band, items=given)
+
+
+# ---------------------------------------------------------------- the rules
+
+
+#: Bands from least to most concern, per kind of instrument.
+BAND_ORDER: dict[ScreeningInstrument, list[Band]] = {
+    ScreeningInstrument.phq9: [Band.minimal, Band.mild, Band.moderate, Band.moderately_severe, Band.severe],
+    ScreeningInstrument.gad7: [Band.minimal, Band.mild, Band.moderate, Band.severe],
+    ScreeningInstrument.asq: [Band.negative, Band.positive, Band.acute_positive],
+}
+
+
+class FlagKind(StrEnum):
+    #: a case opens with this warning signal: the assessment is due within the warning deadline (24 h)
+    warning_signal = "warning_signal"
+    #: a case opens with this risk factor: the assessment is due within the risk-only deadline (72 h)
+    risk_factor = "risk_factor"
+    #: no case: the student goes on the watch list for the psychology teacher
+    watch = "watch"
+
+
+class FlagRule(BaseModel):
+    """When a result raises a flag: its band at least ``min_band``, or (PHQ-9) item 9 at 1 or more."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z0-9_-]{1,40}$")
+    instrument: ScreeningInstrument
+    min_band: Band | None = None
+    self_harm_item: bool = False
+    flag: FlagKind
+    #: the warning signal or risk factor the case opens with (none for the watch list)
+    reason: WarningSignal | RiskFactor | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "FlagRule":
+        if (self.min_band is None) == (not self.self_harm_item):
+            raise ValueError(f"rule {self.id}: give either min_band or self_harm_item")
+        if self.min_band is not None and self.min_band not in BAND_ORDER[self.instrument]:
+            raise ValueError(f"rule {self.id}: {self.min_band.value} is not a band of {self.instrument.value}")
+        if self.self_harm_item and self.instrument is not ScreeningInstrument.phq9:
+            raise ValueError(f"rule {self.id}: self_harm_item is PHQ-9's item 9")
+        wanted = {FlagKind.warning_signal: WarningSignal, FlagKind.risk_factor: RiskFactor}.get(self.flag)
+        if wanted is None and self.reason is not None:
+            raise ValueError(f"rule {self.id}: the watch list takes no reason")
+        if wanted is not None and not isinstance(self.reason, wanted):
+            raise ValueError(f"rule {self.id}: a {self.flag.value} flag names one of {[m.value for m in wanted]}")
+        return self
+
+    def matches(self, result: Score) -> bool:
+        if result.instrument is not self.instrument:
+            return False
+        if self.self_harm_item:
+            return result.self_harm_item
+        order = BAND_ORDER[self.instrument]
+        return order.index(result.band) >= order.index(self.min_band)
+
+
+class Flags(BaseModel):
+    """What a result raises under the rules: the reasons a case opens with, or the watch list."""
+
+    rules: list[str] = []
+    warning_signals: list[WarningSignal] = []
+    risk_factors: list[RiskFactor] = []
+    watch: bool = False
+
+    @property
+    def opens_case(self) -> bool:
+        return bool(self.warning_signals or self.risk_factors)
+
+    @property
+    def flagged(self) -> bool:
+        return self.opens_case or self.watch
+
+
+class ScreeningRules(BaseModel):
+    """The versioned rules from results to flags, kept beside the deadline policy
+    (``CRISISFLOW_SCREENING_RULES_FILE``, JSON or TOML); a case records the version it was opened under."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: str = Field("screening-2026-11", min_length=1, max_length=64)
+    rules: tuple[FlagRule, ...] = (
+        FlagRule(id="phq9-item9", instrument=ScreeningInstrument.phq9, self_harm_item=True,
+                 flag=FlagKind.warning_signal, reason=WarningSignal.suicide_talk_or_plan),
+        FlagRule(id="asq-positive", instrument=ScreeningInstrument.asq, min_band=Band.positive,
+                 flag=FlagKind.warning_signal, reason=WarningSignal.suicide_talk_or_plan),
+        FlagRule(id="phq9-severe", instrument=ScreeningInstrument.phq9, min_band=Band.severe,
+                 flag=FlagKind.risk_factor, reason=RiskFactor.prolonged_low_mood),
+        FlagRule(id="phq9-moderate", instrument=ScreeningInstrument.phq9, min_band=Band.moderate,
+                 flag=FlagKind.watch),
+        FlagRule(id="gad7-severe", instrument=ScreeningInstrument.gad7, min_band=Band.severe, flag=FlagKind.watch),
+    )
+
+    def flags(self, result: Score) -> Flags:
+        found = Flags()
+        for rule in self.rules:
+            if not rule.matches(result):
+                continue
+            found.rules.append(rule.id)
+            if rule.flag is FlagKind.warning_signal and rule.reason not in found.warning_signals:
+                found.warning_signals.append(rule.reason)
+            elif rule.flag is FlagKind.risk_factor and rule.reason not in found.risk_factors:
+                found.risk_factors.append(rule.reason)
+            elif rule.flag is FlagKind.watch:
+                found.watch = True
+        if found.opens_case:
+            found.watch = False  # a case is more than the watch list
+        return found
+
+
+class RulesFileError(ValueError):
+    pass
+
+
+def load_rules(path: str | Path | None) -> ScreeningRules:
+    """The built-in rules, or a JSON or TOML file's (which must name its version and list every rule)."""
+    if path is None:
+        return ScreeningRules()
+    file = Path(path)
+    try:
+        raw = file.read_bytes()
+        data = tomllib.loads(raw.decode("utf-8")) if file.suffix.lower() == ".toml" else json.loads(raw)
+    except OSError as exc:
+        raise RulesFileError(f"cannot read screening rules file {file}: {exc.strerror}") from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RulesFileError(f"screening rules file {file} is not valid: {exc}") from exc
+    if not isinstance(data, dict) or "version" not in data or "rules" not in data:
+        raise RulesFileError(f"screening rules file {file} must set 'version' and list its 'rules'")
+    try:
+        return ScreeningRules.model_validate(data)
+    except ValueError as exc:
+        raise RulesFileError(f"screening rules file {file}: {exc}") from exc

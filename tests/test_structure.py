@@ -23,7 +23,7 @@ FLOORS: list[set[str]] = [
     {"bench"},
     {"cli"},
     {"api", "worker"},
-    {"activities"},
+    {"activities", "intake"},
     {"paper", "channels"},
     {"workflows"},
     {"audit"},

@@ -1,10 +1,10 @@
-"""PHQ-9, GAD-7 and ASQ scored as published, at and beside every cut-off."""
+"""Screening: PHQ-9, GAD-7 and ASQ scored as published, at and beside every cut-off; the rules from results to flags."""
 
 from __future__ import annotations
 
 import pytest
 
-from models.screening import Band, ScoringError, ScreeningInstrument, score
+from models.screening import Band, RulesFileError, ScoringError, ScreeningInstrument, ScreeningRules, load_rules, score
 
 PHQ9, GAD7, ASQ = ScreeningInstrument.phq9, ScreeningInstrument.gad7, ScreeningInstrument.asq
 
@@ -70,3 +70,51 @@ def test_a_result_that_cannot_be_scored_names_its_field(instrument, items, total
     with pytest.raises(ScoringError) as refused:
         score(instrument, items, total)
     assert refused.value.field == field
+
+
+# ------------------------------------------------------------------ the rules
+
+
+def _phq9(total: int, item9: int = 0) -> dict[str, int]:
+    return _items(9, total, last=item9)
+
+
+def test_the_rules_say_what_a_result_raises():
+    rules = ScreeningRules()
+    item9 = rules.flags(score(PHQ9, _phq9(3, item9=1), None))
+    assert item9.warning_signals == ["suicide_talk_or_plan"] and item9.opens_case  # the 24-hour assessment
+    severe = rules.flags(score(PHQ9, {}, 20))
+    assert severe.risk_factors == ["prolonged_low_mood"] and not severe.warning_signals and not severe.watch
+    assert rules.flags(score(PHQ9, {}, 19)).watch and not rules.flags(score(PHQ9, {}, 19)).opens_case
+    assert not rules.flags(score(PHQ9, {}, 9)).flagged
+    assert rules.flags(score(ASQ, {"q1": 0, "q2": 1, "q3": 0, "q4": 0, "q5": 0}, None)).opens_case
+    assert not rules.flags(score(ASQ, {"q1": 0, "q2": 0, "q3": 0, "q4": 0}, None)).flagged
+    assert rules.flags(score(GAD7, {}, 15)).watch
+
+
+def test_a_school_states_its_own_rules_in_a_versioned_file(tmp_path):
+    file = tmp_path / "screening.toml"
+    file.write_text('version = "district-2027-1"\n'
+                    '[[rules]]\nid = "gad7-severe-case"\ninstrument = "gad7"\nmin_band = "severe"\n'
+                    'flag = "risk_factor"\nreason = "chronic_sleep_problem"\n')
+    rules = load_rules(file)
+    assert rules.version == "district-2027-1"
+    assert rules.flags(score(GAD7, {}, 16)).risk_factors == ["chronic_sleep_problem"]
+    assert not rules.flags(score(PHQ9, _phq9(3, item9=1), None)).flagged  # the file's rules replace the defaults
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ('[[rules]]\nid = "x"\ninstrument = "gad7"\nmin_band = "severe"\nflag = "watch"\n', "must set 'version'"),
+    ('version = "v"\n[[rules]]\nid = "x"\ninstrument = "gad7"\nmin_band = "moderately_severe"\nflag = "watch"\n',
+     "not a band of gad7"),
+    ('version = "v"\n[[rules]]\nid = "x"\ninstrument = "phq9"\nmin_band = "severe"\nflag = "warning_signal"\n'
+     'reason = "prolonged_low_mood"\n', "warning_signal flag names one of"),
+    ('version = "v"\n[[rules]]\nid = "x"\ninstrument = "asq"\nself_harm_item = true\nflag = "watch"\n',
+     "item 9"),
+])
+def test_a_broken_rules_file_is_refused_saying_why(tmp_path, text, says):
+    file = tmp_path / "rules.toml"
+    file.write_text(text)
+    with pytest.raises(RulesFileError) as refused:
+        load_rules(file)
+    assert says in str(refused.value)

@@ -1,0 +1,157 @@
+"""Reading a screening result file: CSV or XLSX (``python-calamine``), one row per student and
+instrument, checked row by row.
+
+The header is ``ref,name,class_id,grade,class_name,instrument,total,q1,q2,…`` (columns in any order;
+``total`` or the items may be empty where the platform exported the other). Each row is read into a
+``ScreeningRow`` (the student as a case would hold them, the instrument, the items) and scored; a row
+that cannot be read is kept as a ``RowError`` with its line number (the header is line 1) and the
+reason, and never stops the others. Nothing here writes anything: the preview is what an import
+would do.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError
+from python_calamine import CalamineWorkbook
+
+from models.case import Student
+from models.screening import Flags, Score, ScoringError, ScreeningInstrument, ScreeningRules, score
+
+REQUIRED = ("ref", "name", "class_id", "grade", "class_name", "instrument")
+ITEM_COLUMNS = tuple(f"q{i}" for i in range(1, 10))
+#: the largest file a screening import reads: a city's screening is 100,000 rows, a few MB
+MAX_ROWS = 200_000
+
+
+class FileError(ValueError):
+    """The file as a whole cannot be read (format, header): nothing of it is imported."""
+
+
+class RowError(BaseModel):
+    line: int
+    reason: str
+
+
+class ScreeningRow(BaseModel):
+    """One readable row: who, which instrument, the result scored and what the rules flag."""
+
+    line: int
+    student: Student
+    score: Score
+    flags: Flags
+
+
+class Preview(BaseModel):
+    """What importing the file would do."""
+
+    rows: int
+    flagged: int
+    #: students a case would open for (several flagged rows of one student open one case)
+    cases: int
+    watch: int
+    errors: list[RowError]
+    read: list[ScreeningRow] = []
+
+
+def _cells(path: Path) -> Iterator[list[str]]:
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xls", ".ods"):
+        try:
+            sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
+        except Exception as exc:  # noqa: BLE001 - calamine's errors are its own types
+            raise FileError(f"{path.name}: not a readable spreadsheet ({exc})") from None
+        for row in sheet.iter_rows():
+            yield [_text(c) for c in row]
+    elif suffix in (".csv", ".txt"):
+        try:
+            text = path.read_bytes().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise FileError(f"{path.name}: a CSV must be UTF-8 (save it as \"CSV UTF-8\")") from None
+        yield from ([c.strip() for c in row] for row in csv.reader(io.StringIO(text)))
+    else:
+        raise FileError(f"{path.name}: a screening file is .csv or .xlsx")
+
+
+def _text(cell) -> str:
+    """A spreadsheet cell as text: whole numbers without ``.0`` (a class id of 7 is "7")."""
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))
+    return "" if cell is None else str(cell).strip()
+
+
+def _int(value: str, field: str) -> int | None:
+    if value == "":
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        raise ScoringError(field, f"{value!r} is not a number") from None
+    if not number.is_integer():
+        raise ScoringError(field, f"{value!r} is not a whole number")
+    return int(number)
+
+
+def read(path: Path, school_id: str, rules: ScreeningRules, classes: set[str] | None = None,
+         progress: Callable[[int], None] | None = None) -> Preview:
+    """Read and score every row. ``classes``: the school's classes in the directory (a row naming
+    another is an error); ``progress`` is told each row's number as it is read."""
+    cells = _cells(path)
+    header = next(cells, None)
+    if not header:
+        raise FileError(f"{path.name}: empty file")
+    names = [h.strip().lower() for h in header]
+    missing = [c for c in REQUIRED if c not in names]
+    if missing:
+        raise FileError(f"{path.name}: the header lacks {', '.join(missing)} "
+                        f"(expected ref,name,class_id,grade,class_name,instrument,total,q1,…)")
+    read_rows, errors = [], []
+    for line, row in enumerate(cells, start=2):
+        if line - 1 > MAX_ROWS:
+            raise FileError(f"{path.name}: more than {MAX_ROWS} rows; split the file")
+        if progress:
+            progress(line - 1)
+        if not any(row):
+            continue  # a blank line says nothing
+        values = dict(zip(names, row + [""] * (len(names) - len(row)), strict=False))
+        try:
+            read_rows.append(_row(line, values, school_id, rules, classes))
+        except ScoringError as exc:
+            errors.append(RowError(line=line, reason=str(exc)))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"])
+            errors.append(RowError(line=line, reason=f"{field}: {first['msg']}"))
+    opening = {r.student.ref for r in read_rows if r.flags.opens_case}
+    watch = {r.student.ref for r in read_rows if r.flags.watch} - opening
+    return Preview(rows=len(read_rows) + len(errors), flagged=sum(r.flags.flagged for r in read_rows),
+                   cases=len(opening), watch=len(watch), errors=errors, read=read_rows)
+
+
+def _row(line: int, values: dict[str, str], school_id: str, rules: ScreeningRules,
+         classes: set[str] | None) -> ScreeningRow:
+    try:
+        instrument = ScreeningInstrument(values["instrument"].strip().lower())
+    except ValueError:
+        raise ScoringError("instrument", f"{values['instrument']!r} is not one of phq9, gad7, asq") from None
+    student = Student(ref=values["ref"], name=values["name"], school_id=school_id, grade=values["grade"],
+                      class_name=values["class_name"], class_id=values["class_id"] or None)
+    if classes is not None and student.class_id not in classes:
+        raise ScoringError("class_id", f"{values['class_id']!r} is not a class of {school_id} in the directory")
+    items = {c: _int(values.get(c, ""), c) for c in ITEM_COLUMNS if values.get(c, "") != ""}
+    result = score(instrument, items, _int(values.get("total", ""), "total"))
+    return ScreeningRow(line=line, student=student, score=result, flags=rules.flags(result))
+
+
+def write_errors(preview: Preview, path: Path) -> Path:
+    """Every row that could not be read, with its line number and the reason (CSV, UTF-8 with BOM
+    so that a spreadsheet opens the Chinese correctly)."""
+    with path.open("w", encoding="utf-8-sig", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["line", "reason"])
+        writer.writerows([e.line, e.reason] for e in preview.errors)
+    return path
