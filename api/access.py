@@ -27,6 +27,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api import sessions
 from api.auth import Principal, TokenError, read_token
+from intake.jobs import IMPORTERS
 from models import directory, store
 from models.domain import SCHOOL_ROLES, SEES_STUDENT_IDENTITY, SUPERVISOR_ROLES, Action, StaffRole
 from workflows.incident_workflow import WRITERS
@@ -107,6 +108,9 @@ RULES: dict[str, Rule] = {
     f"GET {PREFIX}/reports": Rule("read reports to the authority",
                                   {StaffRole.leadership: Scope.own, **AUTHORITY, **AUDITOR}),
     f"GET {PREFIX}/directory": Rule("read the school directory", _own({StaffRole.leadership})),
+    f"POST {PREFIX}/screenings": Rule("import screening results", _own(IMPORTERS)),
+    f"GET {PREFIX}/screenings/{{job_id}}": Rule("read a screening import", _own(IMPORTERS)),
+    f"GET {PREFIX}/students/{{student_ref}}": Rule("read a student's archive", _own(SEES_STUDENT_IDENTITY)),
     "POST /codec/decode": Rule(
         "decode payloads", {**_own(SEES_STUDENT_IDENTITY), **AUDITOR}, identity=True, cookie=True
     ),

@@ -21,7 +21,7 @@ from temporalio.client import Client
 from api import errors, web
 from api.access import PREFIX, authorize, bind_rules
 from api.guards import BodyLimit, CodecCORS, WriteRate
-from api.routes import audit, cases, codec, dashboard, directory, documents, incidents, receipts
+from api.routes import audit, cases, codec, dashboard, directory, documents, incidents, receipts, screenings
 from audit import access_log
 from config.settings import Settings
 from config.temporal import connect
@@ -57,6 +57,7 @@ def create_app(settings: Settings, client: Client | None = None, engine=None) ->
     app.state.settings = settings
     app.state.policy = policy
     app.state.write_rate = WriteRate(settings.write_rate_per_minute)
+    app.state.screening_jobs = set()  # imports running in this process (kept until done)
 
     @app.middleware("http")
     async def request_log(request: Request, call_next):
@@ -103,6 +104,7 @@ def create_app(settings: Settings, client: Client | None = None, engine=None) ->
     v1.include_router(directory.router)
     v1.include_router(incidents.router)
     v1.include_router(receipts.router)
+    v1.include_router(screenings.router)
     app.include_router(v1)
     app.include_router(codec.router, dependencies=[Depends(authorize)], responses=errors.ERROR_RESPONSES)
     web.install(app)
@@ -115,6 +117,7 @@ def create_app(settings: Settings, client: Client | None = None, engine=None) ->
             "/codec/decode": settings.max_replay_bytes,
             "/codec/encode": settings.max_replay_bytes,
             rf"^{PREFIX}/cases/[^/]+/documents/[^/]+/signed": settings.max_upload_bytes + 64 * 1024,
+            f"{PREFIX}/screenings": settings.max_screening_bytes + 64 * 1024,
         },
     )
     bind_rules(app)

@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     write_rate_per_minute: int = Field(60, ge=1, description="writes each staff member may make per minute")
     max_body_bytes: int = Field(64 * 1024, ge=1024, description="largest request body, except history replay")
     max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="largest scan or photo of a signed paper")
+    max_screening_bytes: int = Field(50 * 1024 * 1024, ge=1024, description="largest screening result file uploaded")
     max_replay_bytes: int = Field(32 * 1024 * 1024, ge=1024, description="largest body of POST /audit/replay")
     webhook_url: str | None = None
     channels_file: Path | None = Field(

@@ -58,18 +58,21 @@ class Preview(BaseModel):
     read: list[ScreeningRow] = []
 
 
-def _cells(path: Path) -> Iterator[list[str]]:
+def _cells(path: Path, data: bytes | None = None) -> Iterator[list[str]]:
+    """The file's rows as text cells; ``data``: its bytes, when they came by upload (kept off disk)."""
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xls", ".ods"):
         try:
-            sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
+            book = (CalamineWorkbook.from_filelike(io.BytesIO(data)) if data is not None
+                    else CalamineWorkbook.from_path(str(path)))
+            sheet = book.get_sheet_by_index(0)
         except Exception as exc:  # noqa: BLE001 - calamine's errors are its own types
             raise FileError(f"{path.name}: not a readable spreadsheet ({exc})") from None
         for row in sheet.iter_rows():
             yield [_text(c) for c in row]
     elif suffix in (".csv", ".txt"):
         try:
-            text = path.read_bytes().decode("utf-8-sig")
+            text = (data if data is not None else path.read_bytes()).decode("utf-8-sig")
         except UnicodeDecodeError:
             raise FileError(f"{path.name}: a CSV must be UTF-8 (save it as \"CSV UTF-8\")") from None
         yield from ([c.strip() for c in row] for row in csv.reader(io.StringIO(text)))
@@ -97,10 +100,11 @@ def _int(value: str, field: str) -> int | None:
 
 
 def read(path: Path, school_id: str, rules: ScreeningRules, classes: set[str] | None = None,
-         progress: Callable[[int], None] | None = None) -> Preview:
+         progress: Callable[[int], None] | None = None, data: bytes | None = None) -> Preview:
     """Read and score every row. ``classes``: the school's classes in the directory (a row naming
-    another is an error); ``progress`` is told each row's number as it is read."""
-    cells = _cells(path)
+    another is an error); ``progress`` is told each row's number as it is read; ``data``: the file's
+    bytes when uploaded (``path`` then only names it)."""
+    cells = _cells(path, data)
     header = next(cells, None)
     if not header:
         raise FileError(f"{path.name}: empty file")

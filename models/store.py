@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Engine, func, or_
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, delete, select
 
@@ -33,6 +34,7 @@ from models.tables import (
     IdempotencyRow,
     IncidentRow,
     NotificationRow,
+    ScreeningResultRow,
     SignedCopyRow,
 )
 
@@ -444,3 +446,55 @@ def document_owner(engine: Engine, document_id: str) -> tuple[str, str | None] |
         row = session.exec(select(DocumentRow.school_id, DocumentRow.case_id)
                            .where(col(DocumentRow.document_id) == document_id)).first()
         return (row[0], row[1]) if row else None
+
+
+# ------------------------------------------------------------ screening
+
+
+def record_screening(engine: Engine, rows: list[dict]) -> None:
+    """Screening results into the student archive; a result recorded before is left as it was."""
+    if not rows:
+        return
+    table = ScreeningResultRow.__table__
+    # through the table's column types: the answers are sealed like every personal column
+    insert = (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)(table)
+    with engine.begin() as conn:
+        for start in range(0, len(rows), 2000):
+            conn.execute(insert.on_conflict_do_nothing(index_elements=["result_id"]), rows[start:start + 2000])
+
+
+def screened_students(engine: Engine, school_id: str, batch: str) -> set[str]:
+    """Students of the batch whose flagged results are recorded (with the case they went to)."""
+    with Session(engine) as session:
+        return set(session.exec(select(ScreeningResultRow.student_ref).where(
+            col(ScreeningResultRow.school_id) == school_id, col(ScreeningResultRow.batch) == batch,
+            col(ScreeningResultRow.outcome).in_(["opened", "annotated"]))).all())
+
+
+def open_cases_by_ref(engine: Engine, school_id: str, refs: set[str]) -> dict[str, str]:
+    """The open case of each of these students (the newest, if somehow several)."""
+    if not refs:
+        return {}
+    found: dict[str, str] = {}
+    with Session(engine) as session:
+        rows = session.exec(select(CaseRow.student_ref, CaseRow.case_id).where(
+            col(CaseRow.school_id) == school_id, col(CaseRow.student_ref).in_(sorted(refs)),
+            col(CaseRow.state) != CaseState.closed.value).order_by(col(CaseRow.opened_at))).all()
+    for ref, case_id in rows:
+        found[ref] = case_id
+    return found
+
+
+def student_record(engine: Engine, school_id: str, student_ref: str) -> tuple[list, list, str | None, set[str]]:
+    """A student's archive in a school: results (newest first), cases (newest first), the name their
+    latest case holds, and the classes they were in."""
+    with Session(engine) as session:
+        results = session.exec(select(ScreeningResultRow).where(
+            col(ScreeningResultRow.school_id) == school_id, col(ScreeningResultRow.student_ref) == student_ref)
+            .order_by(col(ScreeningResultRow.recorded_at).desc(), col(ScreeningResultRow.instrument))).all()
+        cases = session.exec(select(CaseRow).where(col(CaseRow.school_id) == school_id,
+                                                   col(CaseRow.student_ref) == student_ref)
+                             .order_by(col(CaseRow.opened_at).desc())).all()
+        name = cases[0].student["name"] if cases else None
+    classes = {r.class_id for r in results if r.class_id} | {c.class_id for c in cases if c.class_id}
+    return list(results), list(cases), name, classes

@@ -439,3 +439,50 @@ class SigninFailureRow(SQLModel, table=True):
     at: datetime = _ts()
     staff_id: str = Field(max_length=64)
     address: str = Field(max_length=64)
+
+
+class ScreeningResultRow(SQLModel, table=True):
+    """One student's result on one instrument in one screening batch: the student archive's record
+    (一生一策). ``result_id`` is a digest of (school, batch, student, instrument), so importing a batch
+    again writes nothing new. ``outcome``: ``opened`` (a case opened for it), ``annotated`` (added to
+    the student's case already open), ``watch`` (the watch list), ``none``."""
+
+    __tablename__ = "screening_results"
+    __table_args__ = (Index("ix_screening_results_student", "school_id", "student_ref", "recorded_at"),
+                      Index("ix_screening_results_batch", "school_id", "batch"))
+
+    result_id: str = Field(primary_key=True, max_length=64)
+    school_id: str = Field(max_length=64)
+    batch: str = Field(max_length=100)
+    student_ref: str = Field(max_length=64)
+    class_id: str | None = Field(default=None, max_length=64)
+    instrument: str = Field(max_length=8)
+    total: int | None = None
+    band: str = Field(max_length=24)
+    rules_version: str = Field(max_length=64)
+    flags: dict = _json()  # the rules that matched, the reasons, watch
+    items: dict = _sealed(SealedJSON("screening_results.items"))  # the answers, item by item
+    case_id: str | None = Field(default=None, max_length=64)
+    outcome: str = Field(max_length=16)
+    recorded_at: datetime = _ts()
+
+
+class ScreeningJobRow(SQLModel, table=True):
+    """An import (or its dry run) of a screening file: where it stands and what it did."""
+
+    __tablename__ = "screening_jobs"
+
+    job_id: str = Field(primary_key=True, max_length=64)
+    school_id: str = Field(max_length=64)
+    batch: str = Field(max_length=100)
+    dry_run: bool = False
+    status: str = Field(max_length=16)  # running, done, failed
+    rows: int = 0
+    flagged: int = 0
+    opened: int = 0
+    annotated: int = 0
+    errors: list = _json()  # [{"line", "reason"}]
+    failure: str | None = Field(default=None, max_length=300)
+    started_by: str = Field(max_length=64)
+    started_at: datetime = _ts()
+    finished_at: datetime | None = _ts(nullable=True)

@@ -23,9 +23,11 @@ from api.auth import Principal
 from api.routes.cases import start_case, take_action
 from api.routes.documents import read_form
 from api.routes.receipts import keep_copy, sniff
+from api.routes.screenings import record_for
 from api.web import charts, forms
 from api.web.gate import case_in_reach, check_csrf, student_label, viewer
 from api.web.render import PageError, page
+from intake.importer import BAND_ZH, INSTRUMENT_ZH, OUTCOME_ZH
 from models import directory, store, tasks
 from models.case import COMMANDS, ActionCommand, CaseData, OpenCaseBody
 from models.dashboard import dashboard
@@ -334,6 +336,23 @@ async def upload_signed(request: Request, case_id: str, document_id: str,
         raise PageError(415, "只能上传 PDF、JPEG 或 PNG 文件。")
     keep_copy(engine, settings, case_id, document_id, content, media, principal.staff_id, None, datetime.now(UTC))
     return RedirectResponse(f"/ui/cases/{case_id}?done=guardian_notice#documents", status_code=303)
+
+
+# ------------------------------------------------------------------ the student archive
+
+
+@router.get("/students/{student_ref}", response_class=HTMLResponse)
+async def student_page(request: Request, student_ref: str):
+    """One student's record over the years (一生一策), for roles that may see who the student is."""
+    principal = viewer(request, "read a student's archive")
+    if not sees_identity(principal) or principal.role not in SCHOOL_ROLES:
+        raise PageError(403, "学生心理档案含学生身份信息，您的角色不能查看。")
+    found = record_for(request.app.state.engine, principal, student_ref)
+    if found is None:
+        raise PageError(404, "本校没有这名学生的记录。")
+    results, cases, name = found
+    return page(request, "student.html", ref=student_ref, student_name=name, cases=cases, screenings=results,
+                instruments=INSTRUMENT_ZH, bands=BAND_ZH, outcomes=OUTCOME_ZH)
 
 
 # ------------------------------------------------------------------ supervisors

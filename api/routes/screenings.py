@@ -1,0 +1,141 @@
+"""Screening imports and the student archive (一生一策).
+
+``POST /screenings?batch=NAME`` takes the result file (multipart field ``file``) and answers 202 with
+the job; the import runs in the API process (the file's bytes never touch the disk) and
+``GET /screenings/{job_id}`` says where it stands. ``GET /students/{ref}`` is one student's record
+in the school over the years: every screening result, every case with its outcome, the watch list.
+Every read is in the access log, as every API call is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import structlog
+from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile, status
+from pydantic import BaseModel
+
+from api.access import PrincipalDep
+from api.deps import EngineDep, PolicyDep, SettingsDep
+from api.errors import Problem
+from intake import jobs
+from models import directory, store
+from models.screening import RulesFileError, load_rules
+
+router = APIRouter(tags=["screening"])
+log = structlog.get_logger(__name__)
+
+BATCH = r"^[A-Za-z0-9_.\-\u4e00-\u9fff]{1,100}$"
+
+
+class JobStarted(BaseModel):
+    job_id: str
+
+
+@router.post("/screenings", status_code=status.HTTP_202_ACCEPTED, response_model=JobStarted,
+             responses={415: {"model": Problem, "description": "the file is not a .csv or .xlsx"}})
+async def import_screening(
+    request: Request,
+    principal: PrincipalDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    policy: PolicyDep,
+    file: Annotated[UploadFile, File(description="the result file: .csv (UTF-8) or .xlsx")],
+    batch: Annotated[str, Query(pattern=BATCH, description="the batch's name: importing it again opens nothing new")],
+    dry_run: bool = False,
+) -> JobStarted:
+    """Import a screening result file for the caller's school: every result into the student archive, a
+    case for each flagged student. ``dry_run=true``: only the preview (counts and unreadable rows)."""
+    name = Path(file.filename or "upload.csv").name
+    if Path(name).suffix.lower() not in (".csv", ".xlsx"):
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "file: a screening file is .csv or .xlsx")
+    data = await file.read(settings.max_screening_bytes + 1)
+    if len(data) > settings.max_screening_bytes:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
+                            f"file: more than the {settings.max_screening_bytes} bytes allowed")
+    try:
+        rules = load_rules(settings.screening_rules_file)
+    except RulesFileError as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+    job_id = jobs.start(engine, principal.school_id, batch, dry_run, principal.staff_id)
+    task = asyncio.create_task(_run(request.app, principal.actor(), rules, policy, Path(name), batch, job_id,
+                                    dry_run, data))
+    request.app.state.screening_jobs.add(task)
+    task.add_done_callback(request.app.state.screening_jobs.discard)
+    return JobStarted(job_id=job_id)
+
+
+async def _run(app, actor, rules, policy, path: Path, batch: str, job_id: str, dry_run: bool, data: bytes) -> None:
+    try:
+        await jobs.run(app.state.engine, app.state.client, app.state.settings, policy, rules, path, actor.school_id,
+                       batch, actor, job_id, dry_run, data=data)
+    except Exception:  # the job's row says it failed, and why; the import is run again as it is
+        log.exception("screening import failed", job_id=job_id)
+
+
+@router.get("/screenings/{job_id}", response_model=jobs.JobView)
+async def screening_job(job_id: str, principal: PrincipalDep, engine: EngineDep) -> jobs.JobView:
+    """Where an import stands: running, done or failed, with its counts and every unreadable row."""
+    row = jobs.get(engine, job_id)
+    if row is None or row.school_id != principal.school_id:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"screening job {job_id} not found")
+    return jobs.view(row)
+
+
+class ResultView(BaseModel):
+    batch: str
+    instrument: str
+    total: int | None
+    band: str
+    rules_version: str
+    flags: dict
+    items: dict
+    case_id: str | None
+    outcome: str
+    recorded_at: datetime
+
+
+class ArchiveCase(BaseModel):
+    case_id: str
+    state: str
+    risk_level: str | None
+    opened_at: datetime
+    closed_at: datetime | None
+
+
+class StudentArchive(BaseModel):
+    school_id: str
+    student_ref: str
+    name: str | None
+    screenings: list[ResultView]
+    cases: list[ArchiveCase]
+    #: the results that put the student on the watch list, newest first
+    watch: list[ResultView]
+
+
+def record_for(engine, principal, student_ref: str) -> tuple[list, list, str | None] | None:
+    """A student's archive in the caller's school, if the caller may reach the student (a head teacher:
+    their classes; a grade head: their grades): results, cases, the name."""
+    results, cases, name, classes_seen = store.student_record(engine, principal.school_id, student_ref[:64])
+    visible = directory.visible_classes(engine, principal.staff_id, principal.role)
+    if (not results and not cases) or (visible is not None and not classes_seen & visible):
+        return None
+    return results, cases, name
+
+
+@router.get("/students/{student_ref}", response_model=StudentArchive)
+async def student_archive(student_ref: str, principal: PrincipalDep, engine: EngineDep) -> StudentArchive:
+    """One student's record in the school over the years: screenings, cases and outcomes, the watch list."""
+    found = record_for(engine, principal, student_ref)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"student {student_ref} has no record in this school")
+    results, cases, name = found
+    shown = [ResultView.model_validate(r, from_attributes=True) for r in results]
+    return StudentArchive(
+        school_id=principal.school_id, student_ref=student_ref, name=name, screenings=shown,
+        cases=[ArchiveCase.model_validate(c, from_attributes=True) for c in cases],
+        watch=[r for r in shown if r.outcome == "watch"])
+

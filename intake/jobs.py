@@ -1,0 +1,108 @@
+"""Screening import jobs: one per import or dry run, from the command line or the API, with what it did.
+
+A job reads the file (``reader``), and unless it is a dry run imports it (``importer``); its row says
+``running``, then ``done`` or ``failed`` with the reason. A failed import is run again as it is: the
+import is resumable and idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import BaseModel
+from sqlalchemy import Engine
+from sqlmodel import Session
+from temporalio.client import Client
+
+from config.settings import Settings
+from intake import importer, reader
+from models import directory
+from models.case import Actor
+from models.domain import StaffRole
+from models.policy import DeadlinePolicy
+from models.screening import ScreeningRules
+from models.tables import ScreeningJobRow
+
+#: Who may import a school's screening results (and read its students' archive).
+IMPORTERS = frozenset({StaffRole.leadership, StaffRole.psychology_teacher})
+
+
+class JobView(BaseModel):
+    job_id: str
+    batch: str
+    dry_run: bool
+    status: str
+    rows: int
+    flagged: int
+    #: cases the batch opens (a dry run: would open)
+    cases: int = 0
+    opened: int
+    annotated: int
+    errors: list[reader.RowError]
+    failure: str | None = None
+
+
+def start(engine: Engine, school_id: str, batch: str, dry_run: bool, by: str) -> str:
+    job_id = uuid.uuid4().hex
+    with Session(engine) as session, session.begin():
+        session.add(ScreeningJobRow(job_id=job_id, school_id=school_id, batch=batch, dry_run=dry_run,
+                                    status="running", errors=[], started_by=by, started_at=datetime.now(UTC)))
+    return job_id
+
+
+def get(engine: Engine, job_id: str) -> ScreeningJobRow | None:
+    with Session(engine) as session:
+        return session.get(ScreeningJobRow, job_id[:64])
+
+
+def view(row: ScreeningJobRow, cases: int | None = None) -> JobView:
+    return JobView(job_id=row.job_id, batch=row.batch, dry_run=row.dry_run, status=row.status, rows=row.rows,
+                   flagged=row.flagged, cases=cases if cases is not None else row.opened + row.annotated,
+                   opened=row.opened, annotated=row.annotated, errors=row.errors, failure=row.failure)
+
+
+def _finish(engine: Engine, job_id: str, **values) -> None:
+    with Session(engine) as session, session.begin():
+        row = session.get(ScreeningJobRow, job_id)
+        for key, value in values.items():
+            setattr(row, key, value)
+        row.finished_at = datetime.now(UTC)
+        session.add(row)
+
+
+def classes_of(engine: Engine, school_id: str) -> set[str] | None:
+    found = directory.of_school(engine, school_id).schools
+    return {c.id for c in found[0].classes} if found and found[0].classes else None
+
+
+async def run(engine: Engine, client: Client | None, settings: Settings, policy: DeadlinePolicy,
+              rules: ScreeningRules, path: Path, school_id: str, batch: str, actor: Actor, job_id: str,
+              dry_run: bool, read_progress: Callable[[int], None] | None = None,
+              open_progress: Callable[[], None] | None = None, concurrency: int = 32,
+              data: bytes | None = None) -> reader.Preview:
+    """Read (and import) the file as the job ``job_id``; the job's row holds the outcome. ``data``: the
+    uploaded file's bytes (never written to disk)."""
+    try:
+        preview = await asyncio.to_thread(reader.read, path, school_id, rules, classes_of(engine, school_id),
+                                          read_progress, data)
+    except reader.FileError as exc:
+        _finish(engine, job_id, status="failed", failure=str(exc)[:300])
+        raise
+    errors = [e.model_dump() for e in preview.errors]
+    if dry_run:
+        _finish(engine, job_id, status="done", rows=preview.rows, flagged=preview.flagged, errors=errors)
+        return preview
+    try:
+        outcome = await importer.run_import(engine, client, settings, policy, rules, preview, school_id, batch,
+                                            actor, concurrency, open_progress)
+    except Exception as exc:
+        _finish(engine, job_id, status="failed", rows=preview.rows, flagged=preview.flagged, errors=errors,
+                failure=f"{type(exc).__name__}: {exc}"[:300])
+        raise
+    _finish(engine, job_id, status="done", rows=outcome.rows, flagged=outcome.flagged, opened=outcome.opened,
+            annotated=outcome.annotated, errors=errors)
+    return preview
