@@ -111,6 +111,8 @@ RULES: dict[str, Rule] = {
     f"POST {PREFIX}/screenings": Rule("import screening results", _own(IMPORTERS)),
     f"GET {PREFIX}/screenings/{{job_id}}": Rule("read a screening import", _own(IMPORTERS)),
     f"GET {PREFIX}/students/{{student_ref}}": Rule("read a student's archive", _own(SEES_STUDENT_IDENTITY)),
+    f"POST {PREFIX}/students/{{student_ref}}/transfer": Rule("transfer a student's archive",
+                                                              _own({StaffRole.leadership})),
     "POST /codec/decode": Rule(
         "decode payloads", {**_own(SEES_STUDENT_IDENTITY), **AUDITOR}, identity=True, cookie=True
     ),

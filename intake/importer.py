@@ -98,20 +98,27 @@ async def run_import(engine: Engine, client: Client, settings: Settings, policy:
         by_student[row.student.ref].append(row)
     opening = {ref: rows for ref, rows in by_student.items() if any(r.flags.opens_case for r in rows)}
     quiet = [r for ref, rows in by_student.items() if ref not in opening for r in rows]
-    await asyncio.to_thread(store.record_screening, engine, [
-        _result(r, school_id, batch, rules, None, "watch" if r.flags.watch else "none", now) for r in quiet])
     done = await asyncio.to_thread(store.screened_students, engine, school_id, batch)  # an earlier run's
     opening = {ref: rows for ref, rows in opening.items() if ref not in done}
     already = await asyncio.to_thread(store.open_cases_by_ref, engine, school_id, set(opening))
+    # the quiet results go into the archive while the cases start
+    writes = [asyncio.create_task(asyncio.to_thread(lambda: store.record_screening(engine, [
+        _result(r, school_id, batch, rules, None, "watch" if r.flags.watch else "none", now) for r in quiet])))]
     gate = asyncio.Semaphore(concurrency)
+    pending: list[dict] = []  # results of cases started, recorded a round of starts at a time
+
+    def record(rows: list[dict]) -> None:
+        pending.extend(rows)
+        if len(pending) >= concurrency:
+            writes.append(asyncio.create_task(asyncio.to_thread(store.record_screening, engine, pending[:])))
+            pending.clear()
 
     async def open_one(ref: str, rows: list[ScreeningRow]) -> None:
         ours = case_id_for(school_id, batch, ref)
         theirs = already.get(ref)
         async with gate:
             if theirs is not None and theirs != ours:  # one student, one case: this result goes with it
-                await asyncio.to_thread(store.record_screening, engine, [
-                    _result(r, school_id, batch, rules, theirs, "annotated", now) for r in rows])
+                record([_result(r, school_id, batch, rules, theirs, "annotated", now) for r in rows])
                 outcome.annotated += 1
             else:
                 flagged = [r for r in rows if r.flags.opens_case]
@@ -129,11 +136,16 @@ async def run_import(engine: Engine, client: Client, settings: Settings, policy:
                         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE)
                 except WorkflowAlreadyStartedError:
                     pass  # opened by an earlier run of this batch, and closed since
-                await asyncio.to_thread(store.record_screening, engine, [
-                    _result(r, school_id, batch, rules, ours, "opened", now) for r in rows])
+                # recorded only once started: a kill in between leaves the student to the next run
+                record([_result(r, school_id, batch, rules, ours, "opened", now) for r in rows])
                 outcome.opened += 1
         if progress:
             progress()
 
-    await asyncio.gather(*(open_one(ref, rows) for ref, rows in opening.items()))
+    try:
+        await asyncio.gather(*(open_one(ref, rows) for ref, rows in opening.items()))
+    finally:
+        if pending:
+            writes.append(asyncio.create_task(asyncio.to_thread(store.record_screening, engine, pending[:])))
+        await asyncio.gather(*writes)
     return outcome

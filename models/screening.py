@@ -55,6 +55,7 @@ CUT_OFFS: dict[ScreeningInstrument, list[tuple[int, Band]]] = {
     ScreeningInstrument.gad7: [(15, Band.severe), (10, Band.moderate), (5, Band.mild), (0, Band.minimal)],
 }
 ITEMS = {ScreeningInstrument.phq9: 9, ScreeningInstrument.gad7: 7, ScreeningInstrument.asq: 5}
+ITEM_NAMES = {instrument: frozenset(f"q{i}" for i in range(1, n + 1)) for instrument, n in ITEMS.items()}
 ITEM_MAX = 3
 
 
@@ -91,7 +92,7 @@ def score(instrument: ScreeningInstrument, items: dict[str, int | None], total: 
     count = ITEMS[instrument]
     given = {k: v for k, v in items.items() if v is not None}
     for name, value in given.items():
-        if name not in {f"q{i}" for i in range(1, count + 1)}:
+        if name not in ITEM_NAMES[instrument]:
             raise ScoringError(name, f"{instrument.value} has items q1 to q{count}")
         if not 0 <= value <= ITEM_MAX:
             raise ScoringError(name, f"an item is scored 0 to {ITEM_MAX}")
@@ -115,7 +116,7 @@ def score(instrument: ScreeningInstrument, items: dict[str, int | None], total: 
 def _score_asq(items: dict[str, int | None]) -> Score:
     given = {k: v for k, v in items.items() if v is not None}
     for name, value in given.items():
-        if name not in {"q1", "q2", "q3", "q4", "q5"}:
+        if name not in ITEM_NAMES[ScreeningInstrument.asq]:
             raise ScoringError(name, "the ASQ has questions q1 to q5")
         if value not in (0, 1):
             raise ScoringError(name, "an ASQ answer is 1 (yes) or 0 (no)")

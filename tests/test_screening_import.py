@@ -258,3 +258,17 @@ async def test_the_api_imports_a_batch_and_the_archive_shows_each_student(sqlite
     page = await http.get("/ui/students/20260000")
     assert page.status_code == 200 and "学生0" in page.text and "已建个案" in page.text and "PHQ-9" in page.text
     await http.aclose()
+
+    # the student moves to another school: nothing goes along until leadership transfers it, on record
+    other = {"Authorization": f"Bearer {token('psychology_teacher', school='school-b')}"}
+    assert (await stack.http.get("/students/20260000", headers=other)).status_code == 404
+    moved = await stack.http.post("/students/20260000/transfer", json={"to_school": "school-b"},
+                                  headers=auth("leadership"))
+    assert moved.status_code == 200 and moved.json()["results"] == 1
+    arrived = (await stack.http.get("/students/20260000", headers=other)).json()
+    assert arrived["cases"] == [] and arrived["screenings"][0]["batch"] == "school-a:2026-autumn-api"
+    assert (await stack.http.post("/students/20260000/transfer", json={"to_school": "school-a"},
+                                  headers=auth("leadership"))).status_code == 422
+    with Session(stack.engine) as session:
+        assert session.exec(select(AccessLogRow.status).where(
+            AccessLogRow.what == "transfer a student's archive")).all() == [200, 422]

@@ -10,17 +10,17 @@ Every read is in the access log, as every API call is.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import structlog
 from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.access import PrincipalDep
 from api.deps import EngineDep, PolicyDep, SettingsDep
-from api.errors import Problem
+from api.errors import Problem, unprocessable
 from intake import jobs
 from models import directory, store
 from models.screening import RulesFileError, load_rules
@@ -139,3 +139,28 @@ async def student_archive(student_ref: str, principal: PrincipalDep, engine: Eng
         cases=[ArchiveCase.model_validate(c, from_attributes=True) for c in cases],
         watch=[r for r in shown if r.outcome == "watch"])
 
+
+
+class TransferBody(BaseModel):
+    to_school: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="the school the student moved to")
+
+
+class Transferred(BaseModel):
+    student_ref: str
+    to_school: str
+    results: int
+
+
+@router.post("/students/{student_ref}/transfer", response_model=Transferred)
+async def transfer_student(student_ref: str, body: TransferBody, principal: PrincipalDep,
+                           engine: EngineDep) -> Transferred:
+    """A student moved school: leadership sends their screening results to the new school (the cases stay
+    this school's record). Nothing moves without this call, and the call is in the access log."""
+    if body.to_school == principal.school_id or directory.school(engine, body.to_school) is None:
+        raise unprocessable("body", "to_school", "another school of the directory")
+    if record_for(engine, principal, student_ref) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"student {student_ref} has no record in this school")
+    count = store.transfer_screening(engine, principal.school_id, body.to_school, student_ref[:64],
+                                     datetime.now(UTC))
+    log.info("screening results transferred", to_school=body.to_school, results=count)
+    return Transferred(student_ref=student_ref, to_school=body.to_school, results=count)
