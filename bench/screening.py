@@ -107,14 +107,17 @@ async def measure(url: str, workdir: Path, file: Path, flagged: int, rounds: int
             "ratio": round(our_rate / floor_rate, 2)}
 
 
-async def main_async(rows: int, flagged: int, rounds: int) -> list[dict]:
+async def main_async(rows: int, flagged: int, rounds: int, dbs: tuple[str, ...] = ("sqlite", "postgres")) -> list[dict]:
     workdir = ROOT / "var" / "bench-screening" / uuid.uuid4().hex[:8]
     workdir.mkdir(parents=True)
     file = write_file(workdir / "screening.xlsx", rows, flagged)
     runs = []
     async with await _dev_env() as env:
-        runs.append({"db": "sqlite", **await measure(f"sqlite:///{workdir / 's.db'}", workdir, file, flagged, rounds,
-                                                     env.client)})
+        if "sqlite" in dbs:
+            runs.append({"db": "sqlite", **await measure(f"sqlite:///{workdir / 's.db'}", workdir, file, flagged,
+                                                         rounds, env.client)})
+        if "postgres" not in dbs:
+            return runs
         schema = f"bench_{uuid.uuid4().hex[:8]}"
         admin = sqlalchemy.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as c:
