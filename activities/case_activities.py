@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import lru_cache
 
 from sqlalchemy import Engine
@@ -12,7 +13,7 @@ from activities.notify import Outbox
 from channels.config import read_channels
 from config.settings import Settings
 from models import store
-from models.case import CaseData, DocumentRequest, NotificationRequest
+from models.case import CaseData, DeliveryBatch, DocumentRequest, NotificationRequest, StepRecord
 from models.incident import IncidentData
 from models.io import Io
 from paper.typeset import Typesetter
@@ -41,9 +42,22 @@ class CaseActivities:
         """Mirror the case into the read model (keyed by case and event sequence)."""
         store.project_case(self._engine, data)
 
+    @activity.defn(name=Io.project_step.value)
+    def project_step(self, step: StepRecord) -> list[str]:
+        """One step in one commit: the case, its notifications (naming their people) and their outbox
+        rows; returns the notifications that have a row to send."""
+        now, class_id = datetime.now(UTC), step.case.student.class_id
+        return store.project_step(self._engine, step.case,
+                                  [self._outbox.rows(n, class_id, now) for n in step.notifications])
+
+    @activity.defn(name=Io.deliver.value)
+    def deliver(self, batch: DeliveryBatch) -> None:
+        """Send the unsent outbox rows of a step's notifications."""
+        self._outbox.deliver(batch.notifications)
+
     @activity.defn(name=Io.notify.value)
     def notify(self, request: NotificationRequest) -> None:
-        """Write the outbox rows (person by person, channel by channel), then send what is unsent."""
+        """Histories before the step outbox: write the outbox rows, then send what is unsent."""
         self._outbox.send(request)
 
     @activity.defn(name=Io.archive_closed_cases.value)
@@ -68,5 +82,5 @@ class CaseActivities:
 
     def all(self) -> list:
         """Every activity, for the worker to register."""
-        return [self.project_case, self.notify, self.render_document, self.archive_closed_cases,
-                self.project_incident, self.render_incident_report]
+        return [self.project_case, self.project_step, self.deliver, self.notify, self.render_document,
+                self.archive_closed_cases, self.project_incident, self.render_incident_report]

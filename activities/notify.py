@@ -120,36 +120,57 @@ class Outbox:
             return f"{self.public_url}/ui"
         return f"{self.public_url}/ui/cases/{n.case_id}"
 
-    def send(self, n: NotificationRequest) -> None:
-        class_id = store.case_class(self.engine, n.case_id)
+    def people(self, n: NotificationRequest, class_id: str | None) -> tuple[list[str], list[StaffRow]]:
+        """Who the notification is for, by the directory: their ids, and those of them it lists."""
         ids = list(dict.fromkeys(p for role in n.recipient_roles
                                  for p in directory.people_for(self.engine, n.school_id, role, class_id)))
-        people = [p for p in (directory.person(self.engine, i) for i in ids) if p is not None]
-        now = datetime.now(UTC)
-        store.add_notification(self.engine, NotificationRow(
-            **n.model_dump(), recipient_role=n.recipient_roles[0], recipient_staff=ids, text=text_for(n)))
-        store.add_deliveries(self.engine, plan(n, people, self.channels, bool(self.webhook_url), now))
-        bound = log.bind(case_id=n.case_id, notification_id=n.notification_id, notification_event=n.event.value)
-        unsent = store.unsent_deliveries(self.engine, n.notification_id)
-        if not unsent:
-            self._settle(n, bound)
-            return
-        if len(unsent) == 1:
-            outcomes = [self._one(n, unsent[0], people, ids)]
-        else:  # side by side, on threads the process keeps (none started per notification)
-            outcomes = list(_SENDERS.map(lambda d: self._one(n, d, people, ids), unsent))
-        failing = [d for d, (o, _) in zip(unsent, outcomes, strict=True) if o == "failing"]
-        refused = [(d, why) for d, (o, why) in zip(unsent, outcomes, strict=True) if o == "refused"]
+        return ids, [p for p in (directory.person(self.engine, i) for i in ids) if p is not None]
+
+    def rows(self, n: NotificationRequest, class_id: str | None,
+             now: datetime) -> tuple[NotificationRow, list[DeliveryRow]]:
+        """The notification's row (naming its people) and its outbox rows, for the step to write."""
+        ids, people = self.people(n, class_id)
+        return (NotificationRow(**n.model_dump(), recipient_role=n.recipient_roles[0], recipient_staff=ids,
+                                text=text_for(n)),
+                plan(n, people, self.channels, bool(self.webhook_url), now))
+
+    def send(self, n: NotificationRequest) -> None:
+        """Histories before the step outbox: write the notification's rows, then send them."""
+        row, deliveries = self.rows(n, store.case_class(self.engine, n.case_id), datetime.now(UTC))
+        store.add_notification(self.engine, row)
+        store.add_deliveries(self.engine, deliveries)
+        self.deliver([n])
+
+    def deliver(self, notifications: list[NotificationRequest]) -> None:
+        """Send every unsent outbox row of these notifications, all side by side (a receiver that
+        holds one up holds up no other). While any is failing, raise (retried with backoff: only the
+        unsent rows); once none is, a refused one fails for good."""
+        sends = []
+        for n in notifications:
+            stored = store.notification(self.engine, n.notification_id)
+            ids = stored.recipient_staff if stored else []
+            people = [p for p in (directory.person(self.engine, i) for i in ids) if p is not None]
+            sends += [(n, d, people, ids) for d in store.unsent_deliveries(self.engine, n.notification_id)]
+        if len(sends) == 1:
+            outcomes = [self._one(*sends[0])]
+        else:  # on threads the process keeps (none started per notification)
+            outcomes = list(_SENDERS.map(lambda send: self._one(*send), sends))
+        failing = [d for (_, d, _, _), (o, _) in zip(sends, outcomes, strict=True) if o == "failing"]
+        refused = []
+        for n in notifications:
+            refused += store.refused_deliveries(self.engine, n.notification_id)
+            if not any(d.notification_id == n.notification_id for d in failing):
+                self._settle(n, log.bind(case_id=n.case_id, notification_id=n.notification_id,
+                                         notification_event=n.event.value))
         if failing:
-            bound.warning("deliveries failing; will retry", channels=sorted({d.channel for d in failing}))
+            log.warning("deliveries failing; will retry", channels=sorted({d.channel for d in failing}))
             raise ApplicationError(f"{len(failing)} of the notification's deliveries are failing "
                                    f"({', '.join(sorted({d.channel for d in failing}))}); retried with backoff",
                                    type="DeliveryFailing")
         if refused:
-            bound.error("receivers refused the notification", channels=sorted({d.channel for d, _ in refused}))
-            raise ApplicationError("; ".join(f"{d.channel}: {why}" for d, why in refused), type="DeliveryRefused",
-                                   non_retryable=True)
-        self._settle(n, bound)
+            log.error("receivers refused the notification", channels=sorted({d.channel for d in refused}))
+            raise ApplicationError("; ".join(f"{d.channel}: {d.last_error}" for d in refused),
+                                   type="DeliveryRefused", non_retryable=True)
 
     def _settle(self, n: NotificationRequest, bound) -> None:
         rows = store.deliveries_of(self.engine, [n.notification_id])

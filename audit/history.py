@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from datetime import UTC
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine
 from temporalio import converter as temporal_converter
 from temporalio.api.enums.v1 import EventType
@@ -23,7 +24,14 @@ from temporalio.service import RPCError, RPCStatusCode
 from audit import archive
 from config.temporal import workflow_id
 from models import search_attributes as sa
-from models.case import ActionCommand, CaseStart, CaseView, DocumentRequest, NotificationRequest
+from models.case import (
+    ActionCommand,
+    CaseStart,
+    CaseView,
+    DeliveryBatch,
+    DocumentRequest,
+    NotificationRequest,
+)
 from models.domain import SYSTEM, Action, CaseState, NotificationEvent
 from models.io import Io
 from models.timeline import Timeline, TimelineEntry, Transition
@@ -35,7 +43,18 @@ class HistoryGone(LookupError):
 
 E = EventType
 _ESCALATIONS = {NotificationEvent.deadline_missed, NotificationEvent.deadline_escalated}
-_ACTIVITY_INPUT = {Io.notify.value: NotificationRequest, Io.render_document.value: DocumentRequest}
+
+
+class _StepNotices(BaseModel):
+    """What the timeline reads of a step's projection (``StepRecord``): its notifications; the case
+    snapshot beside them is not validated."""
+
+    model_config = ConfigDict(extra="ignore")
+    notifications: list[NotificationRequest] = []
+
+
+_ACTIVITY_INPUT = {Io.notify.value: NotificationRequest, Io.render_document.value: DocumentRequest,
+                   Io.project_step.value: _StepNotices, Io.deliver.value: DeliveryBatch}
 
 
 async def _decode(conv: DataConverter, payloads, hint: type):
@@ -121,30 +140,42 @@ async def timeline_entries(histories: list[WorkflowHistory], conv: DataConverter
                     continue
                 request = await _decode(conv, attrs.input, hint)
                 scheduled[event.event_id] = (attrs.activity_type.name, request)
-                if isinstance(request, NotificationRequest) and request.event in _ESCALATIONS:
-                    add(
-                        "escalation",
-                        actor=SYSTEM,
-                        obligation=request.obligation.value,
-                        due_at=request.due_at,
-                        escalation_level=request.escalation_level,
-                        note="notify " + ", ".join(r.value for r in request.recipient_roles),
-                    )
+                # a notice of the ladder's climb: one notify each, or the step's projection carries them
+                notices = request.notifications if isinstance(request, _StepNotices) else [request]
+                for notice in notices:
+                    if isinstance(notice, NotificationRequest) and notice.event in _ESCALATIONS:
+                        add(
+                            "escalation",
+                            actor=SYSTEM,
+                            obligation=notice.obligation.value,
+                            due_at=notice.due_at,
+                            escalation_level=notice.escalation_level,
+                            note="notify " + ", ".join(r.value for r in notice.recipient_roles),
+                        )
             elif kind == E.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
-                found = scheduled.get(event.activity_task_completed_event_attributes.scheduled_event_id)
+                completed = event.activity_task_completed_event_attributes
+                found = scheduled.get(completed.scheduled_event_id)
                 if found is None:
                     continue
                 name, request = found
                 if name == Io.notify:
-                    add(
-                        "notification_sent",
-                        note=f"{request.event.value} to " + ", ".join(r.value for r in request.recipient_roles),
-                        obligation=request.obligation.value if request.obligation else None,
-                        due_at=request.due_at,
-                        escalation_level=request.escalation_level or None,
-                    )
+                    sent = [request]
+                elif name == Io.deliver:
+                    sent = request.notifications
+                elif name == Io.project_step:  # recorded; those with nowhere else to go are done
+                    to_send = set(await _decode(conv, completed.result, list[str]) or [])
+                    sent = [n for n in request.notifications if n.notification_id not in to_send]
                 else:
                     add("document_made", note=f"{request.kind.value} {request.document_id}")
+                    continue
+                for notice in sent:
+                    add(
+                        "notification_sent",
+                        note=f"{notice.event.value} to " + ", ".join(r.value for r in notice.recipient_roles),
+                        obligation=notice.obligation.value if notice.obligation else None,
+                        due_at=notice.due_at,
+                        escalation_level=notice.escalation_level or None,
+                    )
             elif kind == E.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
                 add(
                     "continued_as_new",
@@ -164,18 +195,22 @@ def transitions(entries: list[TimelineEntry]) -> list[Transition]:
     ]
 
 
+async def linked_runs(client: Client, case_id: str) -> list[WorkflowHistory]:
+    """The latest run of a case and the runs it continued from (continue-as-new), oldest first."""
+    wid = workflow_id(case_id)
+    runs = [await client.get_workflow_handle(wid).fetch_history()]
+    while True:
+        previous = runs[0].events[0].workflow_execution_started_event_attributes.continued_execution_run_id
+        if not previous:
+            return runs
+        runs.insert(0, await client.get_workflow_handle(wid, run_id=previous).fetch_history())
+
+
 async def case_histories(client: Client, case_id: str) -> list[WorkflowHistory]:
     """Every run of a case, oldest first: continue-as-new links runs; a reopening starts a new run of
     the same workflow id, found through the server's visibility."""
     wid = workflow_id(case_id)
-    latest = await client.get_workflow_handle(wid).fetch_history()
-    runs = [latest]
-    while True:
-        first = runs[0].events[0].workflow_execution_started_event_attributes
-        previous = first.continued_execution_run_id
-        if not previous:
-            break
-        runs.insert(0, await client.get_workflow_handle(wid, run_id=previous).fetch_history())
+    runs = await linked_runs(client, case_id)
     known = {run.run_id for run in runs}
     async for execution in client.list_workflows(f'WorkflowId = "{wid}"'):
         if execution.run_id not in known:

@@ -51,12 +51,17 @@ from temporalio.worker import Replayer, Worker
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from audit.history import load_history  # noqa: E402
 from bench import floor_workflow as bare  # noqa: E402
+from bench import screening  # noqa: E402
 from bench.run import _dev_env, dashboard_latency  # noqa: E402
 from config.logs import configure_logging  # noqa: E402
 from config.temporal import data_converter  # noqa: E402
+from crypto.keyring import Keyring  # noqa: E402
 from db.engine import make_engine, migrate  # noqa: E402
 from models import directory  # noqa: E402
+from models.case import Actor, CaseStart, OpenCaseBody, Student  # noqa: E402
+from models.policy import DeadlinePolicy  # noqa: E402
 from models.tables import CaseRow  # noqa: E402
 from tests.conftest import KEYRING, KEYRING_JSON, PG_URL, SCHOOLS, auth, make_settings, running_stack, service_env  # noqa: E402
 from tests.support import APPROVE, ASSESS_HIGH, CONSENT, PLAN, REFERRAL, notice, open_body  # noqa: E402
@@ -195,9 +200,6 @@ async def lifecycle(env, db: str, url: str, workdir: Path, concurrencies: list[i
 
 def _replay_chunk(texts: list[str], keyring_json: str) -> int:
     """In a pool process: replay exported histories as ``crisisflow audit replay`` does."""
-    from audit.history import load_history
-    from crypto.keyring import Keyring
-
     histories = [(load_history(t, f"h{i}"), f"h{i}") for i, t in enumerate(texts)]
     reports = asyncio.run(replay.replay_all(histories, data_converter(Keyring(keyring_json))))
     assert all(r.deterministic for r in reports), [r.divergence for r in reports if not r.deterministic]
@@ -319,9 +321,6 @@ async def memory_part(env, workdir: Path, sizes: list[int]) -> list[dict]:
         floor.stdout.readline()
         await asyncio.sleep(5)
         base_ours, base_floor = await _settled(ours.pid), await _settled(floor.pid)
-        from models.case import Actor, CaseStart, OpenCaseBody, Student
-        from models.policy import DeadlinePolicy
-
         actor = Actor(staff_id="bench-ht", role="head_teacher", school_id="school-a")
         policy, opened = DeadlinePolicy(), 0
         run = uuid.uuid4().hex[:8]
@@ -449,8 +448,6 @@ async def main_async(args) -> list[dict]:
             if "memory" in parts:
                 rows += await memory_part(env, workdir, [int(s) for s in args.memory_cases.split(",")])
     if "open" in parts:
-        from bench import screening
-
         for run in await screening.main_async(args.open_cases, args.open_cases, args.rounds, dbs):
             rows.append({"part": "open", "cases": args.open_cases, **run})
             print_row(rows[-1])

@@ -604,6 +604,20 @@ class NotificationView(Strict):
     delivered_at: datetime | None
 
 
+class StepRecord(Strict):
+    """What one workflow step writes, in one transaction: the case as it now stands and the step's
+    notifications with their outbox rows (``project_step``)."""
+
+    case: CaseData
+    notifications: list[NotificationRequest] = []
+
+
+class DeliveryBatch(Strict):
+    """A step's notifications whose outbox rows have somewhere to go (``deliver``)."""
+
+    notifications: list[NotificationRequest]
+
+
 class DocumentRequest(Strict):
     document_id: str
     kind: DocumentKind

@@ -13,8 +13,10 @@ from enum import StrEnum
 
 
 class Io(StrEnum):
-    project_case = "project_case"  # CaseData -> the read model (a local activity)
-    notify = "notify"  # NotificationRequest -> outbox and delivery
+    project_case = "project_case"  # CaseData -> the read model (histories before the step outbox)
+    notify = "notify"  # NotificationRequest -> outbox and delivery (histories before the step outbox)
+    project_step = "project_step"  # StepRecord -> read model, notifications and outbox rows, one commit
+    deliver = "deliver"  # DeliveryBatch -> each unsent outbox row of a step's notifications, sent
     render_document = "render_document"  # DocumentRequest -> a sealed document and its row
     archive_closed_cases = "archive_closed_cases"  # () -> rows appended to the archive
     project_incident = "project_incident"  # IncidentData -> the incidents table

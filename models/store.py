@@ -88,22 +88,47 @@ def event_values(data: CaseData) -> list[dict]:
 
 def project_case(engine: Engine, data: CaseData) -> bool:
     """Mirror the workflow's state; False when a newer snapshot is already stored."""
-    values = case_values(data)
     with Session(engine) as session, session.begin():
-        row = session.get(CaseRow, data.case_id, with_for_update=True)
-        stale = row is not None and row.last_seq > values["last_seq"]
-        if not stale:
-            row = row or CaseRow(case_id=data.case_id)
-            for key, value in values.items():
-                setattr(row, key, value)
-            session.add(row)
-            session.flush()
-            session.exec(delete(CaseDeadlineRow).where(col(CaseDeadlineRow.case_id) == data.case_id))
-            session.add_all(CaseDeadlineRow(**d) for d in deadline_values(data))
-        stored = set(
-            session.exec(select(CaseEventRow.seq).where(col(CaseEventRow.case_id) == data.case_id)).all()
-        )
-        session.add_all(CaseEventRow(**e) for e in event_values(data) if e["seq"] not in stored)
+        return _project(session, data)
+
+
+def project_step(engine: Engine, data: CaseData,
+                 notifications: list[tuple[NotificationRow, list[DeliveryRow]]]) -> list[str]:
+    """One workflow step in one transaction: the case as it now stands, and the step's notifications
+    with their outbox rows (each inserted once: a retried step finds them). Returns the ids of the
+    notifications that still have an outbox row to send."""
+    with Session(engine) as session, session.begin():
+        _project(session, data)
+        ids = [n.notification_id for n, _ in notifications]
+        if not ids:
+            return []
+        known = set(session.exec(select(NotificationRow.notification_id)
+                                 .where(col(NotificationRow.notification_id).in_(ids))).all())
+        for notification, deliveries in notifications:
+            if notification.notification_id not in known:
+                session.add(notification)
+                session.add_all(deliveries)
+        session.flush()
+        return sorted(set(session.exec(select(DeliveryRow.notification_id).where(
+            col(DeliveryRow.notification_id).in_(ids), col(DeliveryRow.status).in_(("pending", "failing")))).all()))
+
+
+def _project(session: Session, data: CaseData) -> bool:
+    values = case_values(data)
+    row = session.get(CaseRow, data.case_id, with_for_update=True)
+    stale = row is not None and row.last_seq > values["last_seq"]
+    if not stale:
+        row = row or CaseRow(case_id=data.case_id)
+        for key, value in values.items():
+            setattr(row, key, value)
+        session.add(row)
+        session.flush()
+        session.exec(delete(CaseDeadlineRow).where(col(CaseDeadlineRow.case_id) == data.case_id))
+        session.add_all(CaseDeadlineRow(**d) for d in deadline_values(data))
+    stored = set(
+        session.exec(select(CaseEventRow.seq).where(col(CaseEventRow.case_id) == data.case_id)).all()
+    )
+    session.add_all(CaseEventRow(**e) for e in event_values(data) if e["seq"] not in stored)
     return not stale
 
 
@@ -304,6 +329,18 @@ def unsent_deliveries(engine: Engine, notification_id: str) -> list[DeliveryRow]
         return list(session.exec(select(DeliveryRow).where(col(DeliveryRow.notification_id) == notification_id,
                                                            col(DeliveryRow.status).in_(("pending", "failing")))
                                  .order_by(col(DeliveryRow.delivery_id))).all())
+
+
+def refused_deliveries(engine: Engine, notification_id: str) -> list[DeliveryRow]:
+    """A notification's outbox rows that a receiver refused (a 4xx: retrying cannot mend them)."""
+    with Session(engine, expire_on_commit=False) as session:
+        return list(session.exec(select(DeliveryRow).where(col(DeliveryRow.notification_id) == notification_id,
+                                                           col(DeliveryRow.status) == "refused")).all())
+
+
+def notification(engine: Engine, notification_id: str) -> NotificationRow | None:
+    with Session(engine, expire_on_commit=False) as session:
+        return session.get(NotificationRow, notification_id)
 
 
 def record_attempt(engine: Engine, delivery_id: str, status: str, at: datetime, error: str | None = None) -> None:

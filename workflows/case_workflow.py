@@ -28,9 +28,11 @@ with workflow.unsafe.imports_passed_through():
         CaseStart,
         CaseView,
         ClosureProposal,
+        DeliveryBatch,
         DocumentRequest,
         FailedEffect,
         NotificationRequest,
+        StepRecord,
         case_times,
     )
     from models.domain import SYSTEM, Action, CaseState, DocumentKind, NotificationEvent, Obligation, Recipient
@@ -49,7 +51,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.view import case_view
 
 #: Bumped whenever the workflow's behaviour changes; recorded in each case.
-WORKFLOW_CODE_VERSION = "3"
+WORKFLOW_CODE_VERSION = "4"
 
 REFUSED = "TransitionRefused"
 FORBIDDEN = "Forbidden"
@@ -59,6 +61,10 @@ INVALID = "InvalidInput"
 #: an ordinary activity, which runs only once the workflow task that decided it is in the history,
 #: and run their effects independently of each other. Older histories replay their old path.
 DURABLE = "durable-projection-independent-effects"
+#: Workflows whose history has this marker write each step in one transaction: the projection
+#: (``project_step``) carries the step's notifications and writes them with their outbox rows, and
+#: one ``deliver`` per step sends what has somewhere to go. Older histories notify one by one.
+STEP_OUTBOX = "step-outbox-2026-12"
 
 _IO_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 #: Each I/O attempt: a webhook gets 10 s; a worker that died mid-attempt is retried after this.
@@ -81,13 +87,18 @@ class _Document:
 
 
 @dataclass
+class _Deliver:
+    batch: DeliveryBatch
+
+
+@dataclass
 class _Step:
     """The workflow's own step (a rule with no roles), taken after the effects before it."""
 
     action: Action
 
 
-_Effect = _Notify | _Document | _Step
+_Effect = _Notify | _Deliver | _Document | _Step
 
 
 @workflow.defn
@@ -98,6 +109,9 @@ class CaseWorkflow:
         self._effects: list[_Effect] = []
         self._running = 0  # effects started and not yet finished (independent effects)
         self._durable = False  # set by run(): the DURABLE path (every new history)
+        # decided here, before the opening's notices: the STEP_OUTBOX path (every new history)
+        self._step_outbox = workflow.patched(STEP_OUTBOX)
+        self._notices: list[NotificationRequest] = []  # STEP_OUTBOX: this step's, for its projection
         self._projected_seq = 0
         if start.reopen is not None:  # a closed case taken up again: a new run of the same case
             self._data = start.carried
@@ -412,7 +426,10 @@ class CaseWorkflow:
             escalation_level=level,
             created_at=event.at,
         )
-        self._effects.append(_Notify(request))
+        if self._step_outbox:
+            self._notices.append(request)  # written with the step's projection
+        else:
+            self._effects.append(_Notify(request))
 
     async def _escalate_due(self) -> None:
         now = workflow.now()
@@ -466,6 +483,9 @@ class CaseWorkflow:
     async def _perform(self, effect: _Effect) -> None:
         if isinstance(effect, _Notify):
             await self._attempt("notification", effect.request.notification_id, Io.notify, effect.request)
+        elif isinstance(effect, _Deliver):
+            ids = ",".join(n.notification_id for n in effect.batch.notifications)
+            await self._attempt("notification", ids, Io.deliver, effect.batch)
         elif isinstance(effect, _Document):
             await self._attempt("document", effect.request.document_id, Io.render_document, effect.request)
         else:
@@ -511,9 +531,23 @@ class CaseWorkflow:
         DURABLE: an ordinary activity, scheduled in the same workflow task as the change it
         mirrors, so it runs only once that change is in the history: the read model never
         shows what Temporal did not record. Older histories used a local activity.
+        STEP_OUTBOX: the projection also writes the step's notifications and their outbox rows
+        in the same commit; what has somewhere to go is then sent by one ``deliver``.
         """
         seq = self._last_seq
-        if self._durable:
+        if self._step_outbox:
+            notices, self._notices = self._notices, []
+            to_send = await workflow.execute_activity(
+                Io.project_step.value,
+                StepRecord(case=self._bounded(unprojected=True), notifications=notices),
+                result_type=list[str],
+                start_to_close_timeout=_PROJECT_TIMEOUT,
+                retry_policy=_PROJECT_RETRY,
+            )
+            if to_send:
+                self._effects.append(_Deliver(DeliveryBatch(
+                    notifications=[n for n in notices if n.notification_id in to_send])))
+        elif self._durable:
             await workflow.execute_activity(
                 Io.project_case.value,
                 self._bounded(unprojected=True),
