@@ -39,48 +39,69 @@ def replayer(conv: DataConverter) -> Replayer:
                     workflow_runner=workflow_runner())
 
 
-async def replay_one(history: WorkflowHistory, source: str, conv: DataConverter,
-                     using: Replayer | None = None) -> ReplayReport:
+async def _read(history: WorkflowHistory, source: str, conv: DataConverter) -> ReplayReport:
+    """What the history says (its policy, code version and transitions), before it is replayed."""
     report = ReplayReport(source=source, workflow_id=history.workflow_id, run_id=None, deterministic=False)
-    try:
-        started = history.events[0].workflow_execution_started_event_attributes
-        payloads = list(started.input.payloads)
-        if started.workflow_type.name == IncidentReviewWorkflow.__name__:  # an extreme event's review
-            incident: IncidentStart = (await conv.decode(payloads, [IncidentStart]))[0]
-            report.policy_version = incident.policy.version
-        else:
-            start: CaseStart = (await conv.decode(payloads, [CaseStart]))[0]
-            report.policy_version = start.policy.version
-            report.workflow_code_version = (start.carried.workflow_code_version if start.carried else None) or "1"
-            report.transitions = transitions(await timeline_entries([history], conv))
-    except Exception as exc:  # noqa: BLE001 - an unreadable file is a finding, not a crash
-        report.divergence = f"the history cannot be read: {type(exc).__name__}: {exc}"
-        return report
-    result = await (using or replayer(conv)).replay_workflow(history, raise_on_replay_failure=False)
-    report.deterministic = result.replay_failure is None
-    if result.replay_failure is not None:
-        report.divergence = plain_divergence(result.replay_failure)
+    started = history.events[0].workflow_execution_started_event_attributes
+    payloads = list(started.input.payloads)
+    if started.workflow_type.name == IncidentReviewWorkflow.__name__:  # an extreme event's review
+        incident: IncidentStart = (await conv.decode(payloads, [IncidentStart]))[0]
+        report.policy_version = incident.policy.version
+    else:
+        start: CaseStart = (await conv.decode(payloads, [CaseStart]))[0]
+        report.policy_version = start.policy.version
+        report.workflow_code_version = (start.carried.workflow_code_version if start.carried else None) or "1"
+        report.transitions = transitions(await timeline_entries([history], conv))
     return report
 
 
-async def replay_all(histories: list[tuple[WorkflowHistory, str]], conv: DataConverter) -> list[ReplayReport]:
-    """Replay ``(history, source)`` pairs with one replayer."""
-    shared = replayer(conv)
-    return [await replay_one(history, source, conv, shared) for history, source in histories]
+async def replay_one(history: WorkflowHistory, source: str, conv: DataConverter,
+                     using: Replayer | None = None) -> ReplayReport:
+    return (await replay_all([(history, source)], conv, using))[0]
+
+
+async def replay_all(histories: list[tuple[WorkflowHistory, str]], conv: DataConverter,
+                     using: Replayer | None = None) -> list[ReplayReport]:
+    """Replay ``(history, source)`` pairs, in order, through one replay worker (the SDK's batch
+    replay); a history that cannot be read is reported as such and not replayed."""
+    reports, readable = [], []
+    for history, source in histories:
+        try:
+            reports.append(await _read(history, source, conv))
+            readable.append((history, reports[-1]))
+        except Exception as exc:  # noqa: BLE001 - an unreadable file is a finding, not a crash
+            reports.append(ReplayReport(source=source, workflow_id=history.workflow_id, run_id=None,
+                                        deterministic=False,
+                                        divergence=f"the history cannot be read: {type(exc).__name__}: {exc}"))
+    if not readable:
+        return reports
+
+    async def each():
+        for history, _ in readable:
+            yield history
+
+    async with (using or replayer(conv)).workflow_replay_iterator(each()) as results:
+        done = 0
+        async for result in results:
+            report = readable[done][1]
+            report.deterministic = result.replay_failure is None
+            if result.replay_failure is not None:
+                report.divergence = plain_divergence(result.replay_failure)
+            done += 1
+    return reports
 
 
 async def replay_files(paths: list[Path], conv: DataConverter) -> list[ReplayReport]:
     """One report per file, in order; a file that is no history is reported as such."""
-    shared, reports = replayer(conv), []
+    loaded: list[tuple[WorkflowHistory, str] | ReplayReport] = []
     for path in paths:
         try:
-            history = load_history(path.read_text(), path.stem)
+            loaded.append((load_history(path.read_text(), path.stem), str(path)))
         except (OSError, ValueError, KeyError) as exc:
-            reports.append(ReplayReport(source=str(path), workflow_id=path.stem, run_id=None, deterministic=False,
-                                        divergence=f"not a readable history: {exc}"))
-            continue
-        reports.append(await replay_one(history, str(path), conv, shared))
-    return reports
+            loaded.append(ReplayReport(source=str(path), workflow_id=path.stem, run_id=None, deterministic=False,
+                                       divergence=f"not a readable history: {exc}"))
+    replayed = iter(await replay_all([item for item in loaded if isinstance(item, tuple)], conv))
+    return [item if isinstance(item, ReplayReport) else next(replayed) for item in loaded]
 
 
 async def replay_closed_since(client: Client, since: datetime) -> list[ReplayReport]:
