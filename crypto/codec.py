@@ -41,6 +41,12 @@ def payload_case(payload: Payload) -> str | None:
     return raw.decode() if raw else None
 
 
+def context_case(context: SerializationContext) -> str | None:
+    """The case a serialization context is for: its workflow's, if that is a case's (``case-<id>``)."""
+    workflow_id = getattr(context, "workflow_id", None) or ""
+    return workflow_id.removeprefix(CASE_WORKFLOW_PREFIX) if workflow_id.startswith(CASE_WORKFLOW_PREFIX) else None
+
+
 def is_encrypted(payload: Payload) -> bool:
     return payload.metadata.get("encoding") == ENCODING
 
@@ -51,11 +57,7 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
         self.case_id = case_id
 
     def with_context(self, context: SerializationContext) -> "EncryptionCodec":
-        workflow_id = getattr(context, "workflow_id", None) or ""
-        case_id = (
-            workflow_id.removeprefix(CASE_WORKFLOW_PREFIX) if workflow_id.startswith(CASE_WORKFLOW_PREFIX) else None
-        )
-        return EncryptionCodec(self.keyring, case_id)
+        return EncryptionCodec(self.keyring, context_case(context))
 
     def for_case(self, case_id: str | None) -> "EncryptionCodec":
         return EncryptionCodec(self.keyring, case_id)

@@ -488,7 +488,18 @@ class CaseMachine:
     features: tuple[str, ...] = ALL_FEATURES
 
     def __post_init__(self) -> None:
-        self._machine = Machine(
+        self._transitions: Machine | None = None
+
+    def _machine(self) -> Machine:
+        """The ``transitions`` machine that takes a fired rule's transition; built on the first
+        ``fire`` (checking and listing what is allowed read the rules and the facts alone, so a
+        case's view costs no machine)."""
+        if self._transitions is None:
+            self._transitions = self._build()
+        return self._transitions
+
+    def _build(self) -> Machine:
+        return Machine(
             model=self.facts,
             states=[s.value for s in CaseState],
             transitions=[
@@ -588,6 +599,7 @@ class CaseMachine:
              actor: str | None = None) -> Rule:
         """Check and take the transition; returns the rule that fired."""
         rule = self.check(action, variant, role, actor)
+        self._machine()
         self.facts.actor = actor
         try:
             getattr(self.facts, _TRIGGERS[rule])()
