@@ -33,8 +33,9 @@ lint: $(STAMP)
 test: lint $(SYSTEM)
 	$(BIN)/pytest -q
 
+# every figure beside its floor in the same run (bench/compare.py --help for one part or one database)
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/compare.py
 
 clean:
 	rm -rf $(VENV) var build *.egg-info
