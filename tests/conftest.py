@@ -126,13 +126,6 @@ def db_url(request, tmp_path):
         pytest.fail(f"PostgreSQL at {PG_URL} is required for the database tests: {exc}")
     yield f"{PG_URL}?options=-csearch_path%3D{schema}"
     with admin.connect() as conn:
-        # A worker stopped by the test cancels its running activities by raising into their threads; a
-        # database call cut off that way can leave its connection idle in a transaction, holding locks
-        # for as long as this process lives (a real worker's process ends with it). End such sessions,
-        # or dropping the schema would wait on them for ever.
-        conn.execute(sqlalchemy.text(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'"))
         conn.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
     admin.dispose()
 
