@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import structlog
 from sqlalchemy import Engine
@@ -33,6 +34,9 @@ def build_worker(
         activities=CaseActivities(engine, settings).all(),
         activity_executor=executor or ThreadPoolExecutor(max_workers=16),
         workflow_runner=workflow_runner(),
+        # a deploy or a test's end lets an activity finish its transaction rather than being cut off
+        # mid-write by the cancellation the SDK raises into its thread
+        graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_grace_seconds),
     )
 
 

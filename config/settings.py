@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     api_port: int = 8000
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
+    worker_shutdown_grace_seconds: float = Field(
+        10, ge=0, description="a stopping worker lets running activities finish this long before cancelling them"
+    )
     history_event_limit: int = Field(10_000, ge=50, description="continue-as-new past this many events")
     session_idle_minutes: int = Field(30, ge=1, description="a staff app session ends after this long unused")
     session_max_hours: int = Field(12, ge=1, description="and after this long in any case")

@@ -37,6 +37,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from api.auth import issue_token
+from config.logs import configure_logging
 from config.settings import Settings
 from config.temporal import data_converter
 from crypto import keyring
@@ -61,6 +62,10 @@ SECRET = secrets.token_urlsafe(48)  # strong: services started by tests run as p
 #: The payload keyring of the session's servers and stacks (inline, as CRISISFLOW_KEYRING may be).
 KEYRING_JSON = keyring.dump(keyring.generate())
 KEYRING = keyring.Keyring(KEYRING_JSON)
+
+# logs as the services write them: structlog's unconfigured default renders an exception with rich's
+# traceback and every frame's locals, which takes tens of seconds for an error inside the API
+configure_logging("console", "INFO")
 
 
 def service_env(**values) -> dict[str, str]:
@@ -124,8 +129,18 @@ def db_url(request, tmp_path):
             conn.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
     except sqlalchemy.exc.OperationalError as exc:  # CI must have PostgreSQL: fail, never skip
         pytest.fail(f"PostgreSQL at {PG_URL} is required for the database tests: {exc}")
-    yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    # the test's own connections carry the schema's name, so its teardown can find them
+    yield f"{PG_URL}?application_name={schema}&options=-csearch_path%3D{schema}"
     with admin.connect() as conn:
+        # a connection of this test still open (an engine a failing test never disposed) would hold
+        # the schema's locks and the DROP would wait for ever: end this test's sessions, and no other's
+        conn.execute(
+            sqlalchemy.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = :schema AND pid <> pg_backend_pid()"
+            ),
+            {"schema": schema},
+        )
         conn.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
     admin.dispose()
 
