@@ -22,6 +22,14 @@ $(SYSTEM):
 	fi
 	@mkdir -p $(VENV) && touch $(SYSTEM)
 
+# promtool (Debian's prometheus package, unpacked: no service installed) checks docker/prometheus
+$(BIN)/promtool: | $(STAMP)
+	@rm -rf $(VENV)/promtool.d && mkdir -p $(VENV)/promtool.d
+	@cd $(VENV)/promtool.d && { apt-get download prometheus >/dev/null 2>&1 || \
+		{ $(SUDO) apt-get update -qq && apt-get download prometheus >/dev/null 2>&1; }; } && \
+		dpkg -x prometheus_*.deb unpacked
+	@cp $(VENV)/promtool.d/unpacked/usr/bin/promtool $(BIN)/promtool && rm -rf $(VENV)/promtool.d
+
 install: $(STAMP)
 
 run: $(STAMP) $(SYSTEM)
@@ -30,7 +38,7 @@ run: $(STAMP) $(SYSTEM)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-test: lint $(SYSTEM)
+test: lint $(SYSTEM) $(BIN)/promtool
 	$(BIN)/pytest -q
 
 # every figure beside its floor in the same run (bench/compare.py --help for one part or one database)

@@ -15,6 +15,9 @@ from activities import CaseActivities
 from config.settings import Settings
 from config.temporal import connect
 from db.engine import migrate, open_engine
+from ops import metrics, service_options
+from ops import server as ops_server
+from ops.health import Probes
 from workflows.archiver import ArchiverWorkflow
 from workflows.case_workflow import CaseWorkflow
 from workflows.incident_workflow import IncidentReviewWorkflow
@@ -43,9 +46,11 @@ def build_worker(
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
     engine = open_engine(settings)
     migrate(engine)
-    client = await connect(settings)
+    client = await connect(settings, **service_options(settings))
     worker = build_worker(client, settings, engine)
     log.info("worker started", task_queue=settings.task_queue, temporal=settings.temporal_address)
-    async with worker:
+    # the operations port: ready while this worker polls (the read model's gauges are the API's)
+    probes = Probes(settings, engine, client, worker_identity=client.identity)
+    async with worker, ops_server.serving(probes, state=False, sdk_address=metrics.sdk_address_of(client)):
         await (stop.wait() if stop else asyncio.Event().wait())
     log.info("worker stopped")

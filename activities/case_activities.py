@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 
@@ -16,6 +17,7 @@ from models import store
 from models.case import CaseData, DeliveryBatch, DocumentRequest, NotificationRequest, StepRecord
 from models.incident import IncidentData
 from models.io import Io
+from ops import metrics
 from paper.typeset import Typesetter
 
 
@@ -29,6 +31,19 @@ def _typesetter(templates, fonts, font_paths) -> Typesetter:
     return Typesetter(templates, fonts, list(font_paths))
 
 
+@contextmanager
+def _projecting(data: CaseData):
+    """A projection attempt, for the operations metrics: the step it carries (its latest event)
+    counts as lag until it commits; then the events it wrote are counted, and the delay from the
+    oldest of them to the commit observed."""
+    step = max((e.at for e in data.events), default=None) or datetime.now(UTC)
+    metrics.PROJECTION_LAG.attempt(data.case_id, step)
+    written: list[dict] = []
+    yield written
+    metrics.PROJECTION_LAG.committed(data.case_id, min((e["at"] for e in written), default=step))
+    metrics.events_projected(data.school_id, written)
+
+
 class CaseActivities:
     def __init__(self, engine: Engine, settings: Settings, typesetter: Typesetter | None = None) -> None:
         self._engine = engine
@@ -40,15 +55,17 @@ class CaseActivities:
     @activity.defn(name=Io.project_case.value)
     def project_case(self, data: CaseData) -> None:
         """Mirror the case into the read model (keyed by case and event sequence)."""
-        store.project_case(self._engine, data)
+        with _projecting(data) as written:
+            store.project_case(self._engine, data, written)
 
     @activity.defn(name=Io.project_step.value)
     def project_step(self, step: StepRecord) -> list[str]:
         """One step in one commit: the case, its notifications (naming their people) and their outbox
         rows; returns the notifications that have a row to send."""
         now, class_id = datetime.now(UTC), step.case.student.class_id
-        return store.project_step(self._engine, step.case,
-                                  [self._outbox.rows(n, class_id, now) for n in step.notifications])
+        with _projecting(step.case) as written:
+            return store.project_step(self._engine, step.case,
+                                      [self._outbox.rows(n, class_id, now) for n in step.notifications], written)
 
     @activity.defn(name=Io.deliver.value)
     def deliver(self, batch: DeliveryBatch) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from models.case import DocumentRequest
 from models.domain import DocumentKind
 from models.incident import IncidentData
 from models.tables import DocumentRow
+from ops import metrics
 from paper.facts import TITLES, SchoolFacts, case_facts, incident_facts
 from paper.typeset import TypesetFailed, Typesetter
 from paper.words import Lang
@@ -77,6 +79,7 @@ def make(engine: Engine, typesetter: Typesetter, documents_dir: Path, *, documen
          incident_id: str | None = None) -> DocumentRow:
     """Typeset every form of a document, seal each on disk, then record it (once)."""
     bound = log.bind(case_id=case_id, incident_id=incident_id, document_id=document_id, kind=kind.value)
+    started = time.perf_counter()
     forms: dict[str, dict[str, str]] = {}
     folder = documents_dir / (case_id or f"incident-{incident_id}")
     for lang in (main, *(lang for lang in Lang if lang is not main)):
@@ -99,6 +102,7 @@ def make(engine: Engine, typesetter: Typesetter, documents_dir: Path, *, documen
                       kind=kind.value, title=TITLES[main][kind], path=first["path"], media_type=PDF,
                       sha256=first["sha256"], language=main.value, forms=forms, created_at=created_at)
     row = store.add_document(engine, row)
+    metrics.document_rendered(kind.value, time.perf_counter() - started)
     bound.info("document made")
     return row
 

@@ -27,6 +27,7 @@ from models import directory, store
 from models.case import NotificationRequest, case_ref
 from models.domain import OBLIGATION_ZH, ROLE_ZH, NotificationEvent
 from models.tables import DeliveryRow, NotificationRow, StaffRow
+from ops import metrics
 
 log = structlog.get_logger(__name__)
 #: Client errors that a later attempt can get past (timeout, rate limit, conflict).
@@ -183,13 +184,14 @@ class Outbox:
         try:
             self._deliver(n, d, people, ids)
         except Retry as exc:
-            store.record_attempt(self.engine, d.delivery_id, "failing", datetime.now(UTC), str(exc))
-            return "failing", str(exc)
+            outcome, error = "failing", str(exc)
         except Refused as exc:
-            store.record_attempt(self.engine, d.delivery_id, "refused", datetime.now(UTC), str(exc))
-            return "refused", str(exc)
-        store.record_attempt(self.engine, d.delivery_id, "sent", datetime.now(UTC))
-        return "sent", None
+            outcome, error = "refused", str(exc)
+        else:
+            outcome, error = "sent", None
+        store.record_attempt(self.engine, d.delivery_id, outcome, datetime.now(UTC), error)
+        metrics.delivery_attempted(d.channel, outcome)
+        return outcome, error
 
     def _deliver(self, n: NotificationRequest, d: DeliveryRow, people: list[StaffRow], ids: list[str]) -> None:
         link = self.link(n)

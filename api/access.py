@@ -139,8 +139,10 @@ def sees_identity(principal: Principal) -> bool:
 
 def bind_rules(app: FastAPI) -> None:
     """Give every API route its rule (the /ui pages gate themselves); a route without one stops start-up."""
-    bound, missing = {}, []
+    bound, missing, templates = {}, [], {}
     for route in iter_route_contexts(app.routes):
+        if isinstance(route.original_route, APIRoute):
+            templates[route.endpoint] = route.path
         if not isinstance(route.original_route, APIRoute) or route.path.startswith("/ui"):
             continue
         for method in sorted(route.methods - {"HEAD"}):
@@ -152,6 +154,17 @@ def bind_rules(app: FastAPI) -> None:
     if missing:
         raise RuntimeError(f"routes without an access rule in api/access.py: {', '.join(missing)}")
     app.state.rules = bound
+    app.state.route_templates = templates
+
+
+def route_template(request: Request) -> str | None:
+    """The matched route's whole path template (``/api/v1/cases/{case_id}``; a nested router's own
+    ``route.path`` lacks its prefixes), for logs and metrics: never the path with its ids."""
+    endpoint = request.scope.get("endpoint")
+    templates = getattr(request.app.state, "route_templates", {})
+    if endpoint in templates:
+        return templates[endpoint]
+    return getattr(request.scope.get("route"), "path", None)
 
 
 def principal_from(request: Request, token: str | None) -> Principal:

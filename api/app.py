@@ -8,6 +8,7 @@ OpenAPI schema is served only when ``CRISISFLOW_OPENAPI`` is on.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -16,10 +17,11 @@ import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from opentelemetry import trace
 from temporalio.client import Client
 
 from api import errors, web
-from api.access import PREFIX, authorize, bind_rules
+from api.access import PREFIX, authorize, bind_rules, route_template
 from api.guards import BodyLimit, CodecCORS, WriteRate
 from api.routes import audit, cases, codec, dashboard, directory, documents, incidents, receipts, screenings
 from audit import access_log
@@ -27,12 +29,20 @@ from config.settings import Settings
 from config.temporal import connect
 from db.engine import migrate, open_engine
 from models.policy import load_policy
+from ops import metrics, service_options
+from ops import server as ops_server
+from ops import tracing as ops_tracing
+from ops.health import Probes
+from ops.tracing import Tracing
 
 log = structlog.get_logger("api")
 
 
-def create_app(settings: Settings, client: Client | None = None, engine=None) -> FastAPI:
-    """Build the app; ``client`` and ``engine`` may be handed in (tests, ``crisisflow dev``)."""
+def create_app(settings: Settings, client: Client | None = None, engine=None,
+               tracing: Tracing | None = None) -> FastAPI:
+    """Build the app; ``client`` and ``engine`` may be handed in (tests, ``crisisflow dev``), and
+    ``tracing`` (else the process's, from ``OTEL_EXPORTER_OTLP_ENDPOINT``)."""
+    traced = tracing or ops_tracing.from_env()
     policy = load_policy(settings.policy_file)  # a bad policy file stops start-up here
     settings.token_keys  # noqa: B018 - no secret, no start
 
@@ -40,9 +50,13 @@ def create_app(settings: Settings, client: Client | None = None, engine=None) ->
     async def lifespan(app: FastAPI):
         app.state.engine = engine or open_engine(settings)
         migrate(app.state.engine)
-        app.state.client = client or await connect(settings)
-        log.info("api ready", temporal=settings.temporal_address, policy_version=policy.version)
-        yield
+        app.state.client = client or await connect(settings, **service_options(settings))
+        app.state.probes = Probes(settings, app.state.engine, app.state.client)
+        # the operations port; this process exports the read model's gauges (workers do not)
+        async with ops_server.serving(app.state.probes, state=True,
+                                      sdk_address=metrics.sdk_address_of(app.state.client)):
+            log.info("api ready", temporal=settings.temporal_address, policy_version=policy.version)
+            yield
 
     app = FastAPI(
         title="crisisflow",
@@ -63,8 +77,10 @@ def create_app(settings: Settings, client: Client | None = None, engine=None) ->
     async def request_log(request: Request, call_next):
         structlog.contextvars.clear_contextvars()
         started = time.perf_counter()
+        span = traced.request_span(request.method, request.headers) if traced else None
         try:
-            response = await call_next(request)
+            with trace.use_span(span, end_on_exit=False) if span else contextlib.nullcontext():
+                response = await call_next(request)
         except Exception:  # an unexpected failure is answered, and recorded like any other answer
             log.exception("request failed", route=getattr(request.scope.get("route"), "path", None))
             response = JSONResponse({"detail": "internal error; it has been logged"}, status_code=500)
@@ -81,15 +97,26 @@ def create_app(settings: Settings, client: Client | None = None, engine=None) ->
             except Exception:  # noqa: BLE001 - no record, no answer
                 log.exception("access log write failed", route=getattr(route, "path", None))
                 response = JSONResponse({"detail": "the access could not be recorded; try again"}, status_code=503)
-        log.info(
-            "request",
-            method=request.method,
-            route=getattr(route, "path", None),
-            status=response.status_code,
-            ms=round((time.perf_counter() - started) * 1000, 1),
-        )
+        elapsed = time.perf_counter() - started
+        template = route_template(request)
+        metrics.request_answered(request.method, template, response.status_code, elapsed)
+        if span is not None:
+            traced.finish(span, request.method, template, response.status_code)
+        log.info("request", method=request.method, route=template, status=response.status_code,
+                 ms=round(elapsed * 1000, 1))
         structlog.contextvars.clear_contextvars()
         return response
+
+    # the orchestrator's probes: plain routes outside the API (no token, no schema, no access rule);
+    # the operations port answers the same, with the failing checks' reasons
+    async def livez(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "live"})
+
+    async def readyz(request: Request) -> JSONResponse:
+        return await ops_server.readiness_answer(request.app.state.probes, reasons=False)
+
+    app.add_route("/livez", livez, methods=["GET"])
+    app.add_route("/readyz", readyz, methods=["GET"])
 
     v1 = APIRouter(prefix=PREFIX, dependencies=[Depends(authorize)], responses=errors.ERROR_RESPONSES)
 

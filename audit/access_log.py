@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from audit import chain
 from models.tables import AccessLogHeadRow, AccessLogRow
+from ops import metrics
 
 _FIELDS = ("seq", "at", "staff_id", "role", "school_id", "what", "method", "path", "case_id", "client", "status")
 _append_lock = threading.Lock()  # SQLite has no row locks; one writer per process, retries across processes
@@ -52,6 +53,7 @@ def append(engine: Engine, **fields) -> int:
                 head.head_sha256 = row.entry_sha256
                 session.add(row)
                 session.add(head)
+            metrics.access_appended()
             return seq
         except IntegrityError:  # another process took the same seq first
             if attempt == 19:

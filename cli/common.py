@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import signal
@@ -12,7 +11,6 @@ from pathlib import Path
 from shutil import which
 
 import typer
-import uvicorn
 
 from activities.case_activities import typesetter_for
 from channels.config import ChannelsError, read_channels
@@ -95,7 +93,3 @@ def stop_on_signals(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
-def http_server(app, host: str, port: int) -> uvicorn.Server:
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None, server_header=False))
-    server.capture_signals = contextlib.nullcontext  # our own handlers stop everything in order
-    return server

@@ -15,7 +15,7 @@ import typer
 from api.app import create_app
 from api.auth import issue_token
 from cli import demo
-from cli.common import check_fonts, check_policy, http_server, settings_from_env, stop_on_signals, temporal_cli
+from cli.common import check_fonts, check_policy, settings_from_env, stop_on_signals, temporal_cli
 from cli.directory import load_file
 from cli.setup import ensure_schedule
 from config.logs import configure_logging
@@ -26,6 +26,8 @@ from models import directory as models_directory
 from models import search_attributes as sa
 from models.case import Actor
 from models.domain import SCHOOL_ROLES, StaffRole
+from ops import service_options
+from ops.server import http_server
 from worker import build_worker
 
 DEMO_SCHOOL = demo.SCHOOL
@@ -57,7 +59,8 @@ async def _wait_for_temporal(settings: Settings, proc: subprocess.Popen, seconds
         if proc.poll() is not None:
             raise RuntimeError(f"the Temporal dev server exited with code {proc.returncode}")
         try:
-            return await connect(settings)  # connecting asks the server for its system info
+            # connecting asks the server for its system info
+            return await connect(settings, **service_options(settings))
         except Exception:
             if asyncio.get_running_loop().time() > deadline:
                 raise
@@ -165,6 +168,8 @@ def _banner(settings: Settings, api_port: int, ui_port: int, sign_ins: list) -> 
         f"               then in the UI's Codec Server settings use http://127.0.0.1:{api_port}/codec",
         "               with \"Include cross-origin credentials\" and reload",
         f"  Temporal     {settings.temporal_address}  namespace {settings.namespace}",
+        (f"  Operations   http://{settings.metrics_host}:{settings.metrics_port}/metrics  (and /livez, /readyz;"
+         " docs/operations.md)" if settings.metrics_port else "  Operations   off (CRISISFLOW_METRICS_PORT=0)"),
         f"  Data         {settings.data_dir.resolve()}",
     ]
     if sign_ins:

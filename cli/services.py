@@ -8,12 +8,12 @@ from api.app import create_app
 from cli.common import (
     check_fonts,
     check_policy,
-    http_server,
     refuse_weak_production,
     settings_from_env,
     stop_on_signals,
 )
 from config.logs import configure_logging
+from ops.server import http_server
 from worker import run_worker
 
 

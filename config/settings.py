@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     )
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    metrics_host: str = Field("127.0.0.1", description="the operations port's address (/metrics, /livez, /readyz)")
+    metrics_port: int = Field(9464, ge=0, le=65535, description="the operations port; 0 switches it off")
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
     worker_shutdown_grace_seconds: float = Field(

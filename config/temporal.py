@@ -69,9 +69,12 @@ def data_converter(keyring: Keyring) -> DataConverter:
     )
 
 
-async def connect(settings: Settings) -> Client:
+async def connect(settings: Settings, **options) -> Client:
+    """A client with the project's converter; ``options`` go to ``Client.connect`` (a long-running
+    service's runtime and interceptors: ``ops.service_options``)."""
     return await Client.connect(
-        settings.temporal_address, namespace=settings.namespace, data_converter=data_converter(settings.payload_keyring)
+        settings.temporal_address, namespace=settings.namespace,
+        data_converter=data_converter(settings.payload_keyring), **options,
     )
 
 

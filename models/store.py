@@ -86,19 +86,20 @@ def event_values(data: CaseData) -> list[dict]:
     return [dict(case_id=data.case_id, **e.model_dump(mode="python")) for e in data.events]
 
 
-def project_case(engine: Engine, data: CaseData) -> bool:
-    """Mirror the workflow's state; False when a newer snapshot is already stored."""
+def project_case(engine: Engine, data: CaseData, written: list[dict] | None = None) -> bool:
+    """Mirror the workflow's state; False when a newer snapshot is already stored. ``written``
+    gets the events this call inserted (none twice, whatever is retried)."""
     with Session(engine) as session, session.begin():
-        return _project(session, data)
+        return _project(session, data, written)
 
 
-def project_step(engine: Engine, data: CaseData,
-                 notifications: list[tuple[NotificationRow, list[DeliveryRow]]]) -> list[str]:
+def project_step(engine: Engine, data: CaseData, notifications: list[tuple[NotificationRow, list[DeliveryRow]]],
+                 written: list[dict] | None = None) -> list[str]:
     """One workflow step in one transaction: the case as it now stands, and the step's notifications
     with their outbox rows (each inserted once: a retried step finds them). Returns the ids of the
-    notifications that still have an outbox row to send."""
+    notifications that still have an outbox row to send; ``written`` as ``project_case``."""
     with Session(engine) as session, session.begin():
-        _project(session, data)
+        _project(session, data, written)
         ids = [n.notification_id for n, _ in notifications]
         if not ids:
             return []
@@ -113,7 +114,7 @@ def project_step(engine: Engine, data: CaseData,
             col(DeliveryRow.notification_id).in_(ids), col(DeliveryRow.status).in_(("pending", "failing")))).all()))
 
 
-def _project(session: Session, data: CaseData) -> bool:
+def _project(session: Session, data: CaseData, written: list[dict] | None = None) -> bool:
     values = case_values(data)
     row = session.get(CaseRow, data.case_id, with_for_update=True)
     stale = row is not None and row.last_seq > values["last_seq"]
@@ -128,7 +129,10 @@ def _project(session: Session, data: CaseData) -> bool:
     stored = set(
         session.exec(select(CaseEventRow.seq).where(col(CaseEventRow.case_id) == data.case_id)).all()
     )
-    session.add_all(CaseEventRow(**e) for e in event_values(data) if e["seq"] not in stored)
+    new = [e for e in event_values(data) if e["seq"] not in stored]
+    session.add_all(CaseEventRow(**e) for e in new)
+    if written is not None:
+        written.extend(new)
     return not stale
 
 

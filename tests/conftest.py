@@ -72,7 +72,9 @@ def service_env(**values) -> dict[str, str]:
     """Environment for a crisisflow subprocess: ours without CRISISFLOW_*, the session's secret and keyring,
     and ``values``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRISISFLOW_")}
-    env.update({"CRISISFLOW_SECRET": SECRET, "CRISISFLOW_KEYRING": KEYRING_JSON})
+    # the operations port on, as in production, on a port of its own (services may run side by side)
+    env.update({"CRISISFLOW_SECRET": SECRET, "CRISISFLOW_KEYRING": KEYRING_JSON,
+                "CRISISFLOW_METRICS_PORT": str(free_port())})
     env.update({f"CRISISFLOW_{k.upper()}": str(v) for k, v in values.items() if v is not None})
     return env
 
@@ -269,12 +271,17 @@ def make_settings(tmp_path: Path, db_url: str, webhook_url: str | None, **extra)
         write_rate_per_minute=10_000,
         webhook_url=webhook_url,
         task_queue=f"cases-{uuid.uuid4().hex[:8]}",
+        metrics_port=0,  # in-process stacks: the operations tests start that port themselves
+        # a test's end leaves a second for a running activity's transaction (a receiver the test holds
+        # up would otherwise hold every teardown for the production default)
+        worker_shutdown_grace_seconds=1,
     )
     return Settings(**{**values, **extra})
 
 
 @asynccontextmanager
-async def running_stack(client: Client, settings: Settings, with_worker: bool = True, port: int | None = None):
+async def running_stack(client: Client, settings: Settings, with_worker: bool = True, port: int | None = None,
+                        tracing=None):
     import uvicorn
 
     engine = open_engine(settings)
@@ -282,7 +289,7 @@ async def running_stack(client: Client, settings: Settings, with_worker: bool = 
     # the schools as the directory names them (their paper prints the names); no people: every
     # role sees the whole school unless a test loads the people too
     directory.load(engine, Directory(schools=SCHOOLS.schools))
-    app = create_app(settings, client, engine)
+    app = create_app(settings, client, engine, tracing=tracing)
     port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
     serving = asyncio.create_task(server.serve())

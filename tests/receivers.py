@@ -1,4 +1,5 @@
-"""Loopback stand-ins for the outside world: an SMTP server (aiosmtpd) and the chat robots' HTTP API.
+"""Loopback stand-ins for the outside world: an SMTP server (aiosmtpd), the chat robots' HTTP API,
+a webhook that can be switched down, and an OpenTelemetry collector.
 
 The robot receiver speaks WeCom's and DingTalk's robot API on one port: WeCom at
 ``/cgi-bin/webhook/send?key=…``, DingTalk at ``/robot/send?access_token=…&timestamp=…&sign=…``,
@@ -21,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from aiosmtpd.controller import Controller
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 DINGTALK_TOKEN = "dt0123456789abcdef"
 DINGTALK_SECRET = "SECdt0123456789abcdef0123456789"
@@ -130,3 +132,62 @@ schools:
         head_teacher: "dingtalk://${{file:{secret_file}}}@${{DINGTALK_TOKEN}}/"
         leadership: "dingtalk://${{file:{secret_file}}}@${{DINGTALK_TOKEN}}/"
 """
+
+
+def _serve(handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+class _Quiet(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def body(self) -> bytes:
+        return self.rfile.read(int(self.headers.get("Content-Length", 0)))
+
+
+class _Loopback:
+    server: ThreadingHTTPServer
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class SwitchableWebhook(_Loopback):
+    """A webhook that answers 204, or 503 while ``failing`` is set (a receiver that is down)."""
+
+    def __init__(self) -> None:
+        self.failing = failing = threading.Event()
+
+        class Handler(_Quiet):
+            def do_POST(self):  # noqa: N802
+                self.body()
+                self.send_response(503 if failing.is_set() else 204)
+                self.end_headers()
+
+        self.server = _serve(Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+
+class TraceCollector(_Loopback):
+    """An OTLP/HTTP trace receiver (``/v1/traces``): the spans it was sent, decoded (``keep``), or
+    taken and dropped."""
+
+    def __init__(self, keep: bool = True) -> None:
+        self.spans = spans = []
+
+        class Handler(_Quiet):
+            def do_POST(self):  # noqa: N802
+                body = self.body()
+                if keep:
+                    request = ExportTraceServiceRequest.FromString(body)
+                    spans.extend(s for rs in request.resource_spans for ss in rs.scope_spans for s in ss.spans)
+                self.send_response(200 if self.path == "/v1/traces" else 404)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.end_headers()
+
+        self.server = _serve(Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"

@@ -19,6 +19,8 @@ from sqlalchemy.engine import make_url
 from api.app import create_app
 from cli import app as cli_app
 from config.settings import Settings
+from ops.health import Probes
+from ops.server import ops_app
 from tests.conftest import KEYRING_JSON
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,10 +103,19 @@ def test_api_port_and_healthcheck_match_the_app():
     port = int(env["CRISISFLOW_API_PORT"])
     assert port in _container_ports("api")
     assert f"EXPOSE {port}" in DOCKERFILE
-    probe = " ".join(SERVICES["api"]["healthcheck"]["test"])
-    path = re.search(rf"http://127\.0\.0\.1:{port}(/\S+?)['\"]", probe).group(1)
-    routes = set(create_app(Settings(secret="x" * 40, keyring=KEYRING_JSON)).openapi()["paths"])
-    assert path in routes
+    assert create_app(Settings(secret="x" * 40, keyring=KEYRING_JSON)).openapi()["paths"]
+
+
+@pytest.mark.parametrize("service", ["api", "worker"])
+def test_healthchecks_ask_the_operations_port_for_readiness(service):
+    """Compose waits on readiness (database, Temporal, keyring, a polling worker), on the port the
+    process serves it on."""
+    ops_port = int(_env(service)["CRISISFLOW_METRICS_PORT"])
+    assert _env(service)["CRISISFLOW_METRICS_HOST"] == "0.0.0.0"  # Prometheus scrapes from its container
+    probe = " ".join(SERVICES[service]["healthcheck"]["test"])
+    path = re.search(rf"http://127\.0\.0\.1:{ops_port}(/\S+?)['\"]", probe).group(1)
+    probes = Probes(Settings(secret="x" * 40, keyring=KEYRING_JSON), engine=None, client=None)
+    assert path == "/readyz" and path in {r.path for r in ops_app(probes, state=False, sdk_address=None).routes}
 
 
 def test_dockerfile_copies_what_exists_and_sets_real_settings():

@@ -27,6 +27,7 @@ FLOORS: list[set[str]] = [
     {"paper", "channels"},
     {"workflows"},
     {"audit"},
+    {"ops"},
     {"db"},
     {"models"},
     {"config"},

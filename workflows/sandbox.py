@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-#: Modules the sandbox shares with the host: pure data and the machine library.
-PASSTHROUGH = ("pydantic", "pydantic_core", "annotated_types", "transitions", "models")
+#: Modules the sandbox shares with the host: pure data, the machine library, and OpenTelemetry (the
+#: tracing interceptor's workflow side, when tracing is on, keeps its span context across the boundary).
+PASSTHROUGH = ("pydantic", "pydantic_core", "annotated_types", "transitions", "models", "opentelemetry")
 
 #: The modules of workflows/ that run inside the sandbox.
 SANDBOXED = ("workflows.case_workflow", "workflows.archiver", "workflows.machine", "workflows.deadlines",
