@@ -24,6 +24,12 @@ the median of each side, so noise shows in both.
 6. **dashboard**: ``GET /dashboard`` and ``GET /cases?overdue=true`` at 100,000 cases against
    ``GET /health`` on the same server (the HTTP stack itself), as ``bench/run.py`` loads them.
 
+7. **observability**: the lifecycle at concurrency 10 with the operations port on (the SDK's
+   metrics runtime, ``/metrics`` scraped every second, as a busy Prometheus would) and with tracing
+   on (every span exported to a loopback OTLP receiver), each against the same lifecycle with both
+   off, interleaved off, metrics, tracing, off... Our counters count in every case (they are plain
+   in-process increments); "off" is no port, no scrape, no SDK metrics, no spans.
+
 The table prints last, ratio in the last column; results go to ``bench/results/compare-<time>.json``.
 """
 
@@ -31,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing
 import os
@@ -44,6 +51,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import sqlalchemy
 from temporalio.client import Client
 from temporalio.worker import Replayer, Worker
@@ -56,14 +64,27 @@ from bench import floor_workflow as bare  # noqa: E402
 from bench import screening  # noqa: E402
 from bench.run import _dev_env, dashboard_latency  # noqa: E402
 from config.logs import configure_logging  # noqa: E402
-from config.temporal import data_converter  # noqa: E402
+from config.temporal import connect, data_converter  # noqa: E402
 from crypto.keyring import Keyring  # noqa: E402
 from db.engine import make_engine, migrate  # noqa: E402
 from models import directory  # noqa: E402
 from models.case import Actor, CaseStart, OpenCaseBody, Student  # noqa: E402
 from models.policy import DeadlinePolicy  # noqa: E402
 from models.tables import CaseRow  # noqa: E402
-from tests.conftest import KEYRING, KEYRING_JSON, PG_URL, SCHOOLS, auth, make_settings, running_stack, service_env  # noqa: E402
+from ops import service_options  # noqa: E402
+from ops.tracing import Tracing  # noqa: E402
+from tests.conftest import (  # noqa: E402
+    KEYRING,
+    KEYRING_JSON,
+    PG_URL,
+    SCHOOLS,
+    auth,
+    free_port,
+    make_settings,
+    running_stack,
+    service_env,
+)
+from tests.receivers import TraceCollector  # noqa: E402
 from tests.support import APPROVE, ASSESS_HIGH, CONSENT, PLAN, REFERRAL, notice, open_body  # noqa: E402
 from workflows import replay  # noqa: E402
 from workflows.case_workflow import CaseWorkflow  # noqa: E402
@@ -192,6 +213,61 @@ async def lifecycle(env, db: str, url: str, workdir: Path, concurrencies: list[i
                 "p99_ratio": round(pct(o_calls, 0.99) / pct(f_calls, 0.99), 2),
             })
             print_row(rows[-1])
+    return rows
+
+
+# ------------------------------------------------------------------ 7: observability
+
+
+async def _scraping(address: str, stop: asyncio.Event) -> int:
+    n = 0
+    async with httpx.AsyncClient(timeout=10) as http:
+        while not stop.is_set():
+            r = await http.get(f"{address}/metrics")
+            assert r.status_code == 200
+            n += 1
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+    return n
+
+
+async def observability_part(env, db: str, url_for, workdir: Path, lives: int, rounds: int) -> list[dict]:
+    address = env.client.service_client.config.target_host
+    port = free_port()
+    off = make_settings(workdir, url_for("off"), None)
+    metered = make_settings(workdir, url_for("metrics"), None, metrics_port=port, temporal_address=address)
+    traced_settings = make_settings(workdir, url_for("tracing"), None)
+    sink = TraceCollector(keep=False)
+    tracing = Tracing(sink.endpoint, "crisisflow-bench")
+    traced_client = await Client.connect(address, namespace=env.client.namespace,
+                                         data_converter=data_converter(KEYRING), interceptors=[tracing.interceptor()])
+    metered_client = await connect(metered, **service_options(metered))
+    rates: dict[str, list[float]] = {"off": [], "metrics": [], "tracing": []}
+    scrapes = 0
+    async with running_stack(env.client, off) as plain, running_stack(metered_client, metered) as with_metrics, \
+            running_stack(traced_client, traced_settings, tracing=tracing) as with_tracing:
+        stacks = {"off": plain, "metrics": with_metrics, "tracing": with_tracing}
+        for stack in stacks.values():  # warm each up
+            await our_lifecycles(stack, 3, 3, [])
+        order = ["off"] + ["metrics", "tracing", "off"] * rounds
+        for kind in order:
+            stop = asyncio.Event()
+            scraper = asyncio.create_task(_scraping(f"http://127.0.0.1:{port}", stop)) if kind == "metrics" else None
+            rate, _, _ = await our_lifecycles(stacks[kind], lives, 10, [])
+            rates[kind].append(rate)
+            if scraper is not None:
+                stop.set()
+                scrapes += await scraper
+    tracing.shutdown()
+    sink.close()
+    rows = []
+    for kind in ("metrics", "tracing"):
+        rows.append({"part": "observability", "db": db, "with": kind, "lives": lives, "concurrency": 10,
+                     "off_lives_per_s": [round(x, 2) for x in rates["off"]],
+                     "on_lives_per_s": [round(x, 2) for x in rates[kind]],
+                     **({"scrapes": scrapes} if kind == "metrics" else {}),
+                     "ratio": round(median(rates[kind]) / median(rates["off"]), 2)})
+        print_row(rows[-1])
     return rows
 
 
@@ -421,6 +497,10 @@ def table(rows: list[dict]) -> str:
         elif r["part"] == "replay-pool":
             lines.append(f"{'  over ' + str(r['processes']) + ' processes, per s per core':<34}{'-':<9}"
                          f"{'(1 process)':>16}{r['per_process_per_s']:>16.1f}{r['ratio']:>8.2f}")
+        elif r["part"] == "observability":
+            lines.append(f"{'lifecycle with ' + r['with'] + ' on, c=10':<34}{r['db']:<9}"
+                         f"{median(r['off_lives_per_s']):>16.2f}{median(r['on_lives_per_s']):>16.2f}"
+                         f"{r['ratio']:>8.2f}")
         elif r["part"] == "memory":
             lines.append(f"{'worker RSS MiB, ' + str(r['open_cases']) + ' open':<34}{r['db']:<9}"
                          f"{r['floor_rss_mib']:>16.1f}{r['our_rss_mib']:>16.1f}{r['ratio']:>8.2f}")
@@ -433,14 +513,15 @@ def table(rows: list[dict]) -> str:
 
 
 async def main_async(args) -> list[dict]:
-    parts = set(args.only.split(",")) if args.only else {"lifecycle", "replay", "open", "memory", "dashboard"}
+    parts = set(args.only.split(",")) if args.only else {"lifecycle", "replay", "open", "memory", "dashboard",
+                                                          "observability"}
     dbs = args.db.split(",")
     workdir = ROOT / "var" / "bench-compare" / uuid.uuid4().hex[:8]
     workdir.mkdir(parents=True)
     rows: list[dict] = []
     concurrencies = [int(c) for c in args.concurrency.split(",")]
     closed: list[str] = []
-    if parts & {"lifecycle", "replay", "memory", "dashboard"}:
+    if parts & {"lifecycle", "replay", "memory", "dashboard", "observability"}:
         async with await _dev_env() as env:
             for db in dbs:
                 if "lifecycle" in parts or "replay" in parts:
@@ -449,6 +530,10 @@ async def main_async(args) -> list[dict]:
                         rows += await lifecycle(env, db, url, workdir, cs, args.lives, args.rounds, closed)
                 if "dashboard" in parts:
                     rows += await dashboard_part(env, db, workdir, args.dashboard_rows)
+                if "observability" in parts:
+                    with scratch(db, workdir) as a, scratch(db, workdir) as b, scratch(db, workdir) as c:
+                        urls = {"off": a, "metrics": b, "tracing": c}
+                        rows += await observability_part(env, db, urls.__getitem__, workdir, args.lives, args.rounds)
             if "replay" in parts:
                 rows += await replay_part(env.client, closed[: args.histories], args.rounds)
             if "memory" in parts:
@@ -484,7 +569,7 @@ class scratch:
 def main() -> None:
     configure_logging("json", "WARNING")
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", help="comma-separated: lifecycle,replay,open,memory,dashboard")
+    parser.add_argument("--only", help="comma-separated: lifecycle,replay,open,memory,dashboard,observability")
     parser.add_argument("--db", default="sqlite,postgres")
     parser.add_argument("--concurrency", default="1,10,50")
     parser.add_argument("--lives", type=int, default=60, help="lifecycles per measurement at concurrency 10")
