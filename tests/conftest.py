@@ -73,8 +73,9 @@ def service_env(**values) -> dict[str, str]:
     and ``values``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRISISFLOW_")}
     # the operations port on, as in production, on a port of its own (services may run side by side)
+    # and a stopping worker's grace as in-process stacks have it (make_settings)
     env.update({"CRISISFLOW_SECRET": SECRET, "CRISISFLOW_KEYRING": KEYRING_JSON,
-                "CRISISFLOW_METRICS_PORT": str(free_port())})
+                "CRISISFLOW_METRICS_PORT": str(free_port()), "CRISISFLOW_WORKER_SHUTDOWN_GRACE_SECONDS": "1"})
     env.update({f"CRISISFLOW_{k.upper()}": str(v) for k, v in values.items() if v is not None})
     return env
 
