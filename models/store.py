@@ -42,6 +42,8 @@ from models.tables import (
 # ----------------------------------------------------------------- projection
 
 
+#: Outbox rows still to send: not sent, not refused (a refused one is not retried).
+TO_SEND = ("pending", "failing")
 #: Fields the ``cases`` row shares with the workflow's state, by name (timestamps added as they are).
 _SHARED_WITH_ROW = (set(CaseRow.model_fields) & set(CaseData.model_fields)) - {"opened_at", "closed_at"}
 
@@ -111,7 +113,7 @@ def project_step(engine: Engine, data: CaseData, notifications: list[tuple[Notif
                 session.add_all(deliveries)
         session.flush()
         return sorted(set(session.exec(select(DeliveryRow.notification_id).where(
-            col(DeliveryRow.notification_id).in_(ids), col(DeliveryRow.status).in_(("pending", "failing")))).all()))
+            col(DeliveryRow.notification_id).in_(ids), col(DeliveryRow.status).in_(TO_SEND))).all()))
 
 
 def _project(session: Session, data: CaseData, written: list[dict] | None = None) -> bool:
@@ -331,7 +333,7 @@ def unsent_deliveries(engine: Engine, notification_id: str) -> list[DeliveryRow]
     """What is still to send of a notification: pending or failing (not sent, not refused)."""
     with Session(engine, expire_on_commit=False) as session:
         return list(session.exec(select(DeliveryRow).where(col(DeliveryRow.notification_id) == notification_id,
-                                                           col(DeliveryRow.status).in_(("pending", "failing")))
+                                                           col(DeliveryRow.status).in_(TO_SEND))
                                  .order_by(col(DeliveryRow.delivery_id))).all())
 
 
