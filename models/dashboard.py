@@ -7,7 +7,8 @@ list (the median is the lower middle value).
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from pydantic import BaseModel
 from sqlalchemy import Engine, func
@@ -16,7 +17,7 @@ from sqlmodel import Session, col, select
 from models import store
 from models.case import FailedEffect
 from models.domain import CaseState, RiskLevel
-from models.tables import CaseDeadlineRow, CaseRow
+from models.tables import CaseDeadlineRow, CaseRow, DeliveryRow
 
 #: The seeds' target: 90% or more of high-risk students found and handled in time.
 HANDLED_IN_TIME_TARGET = 0.9
@@ -129,7 +130,7 @@ def dashboard(engine: Engine, school_id: str, now: datetime) -> Dashboard:
                 in_time[on_time] = in_time.get(on_time, 0) + n
             assessed += n_assessed
             intervened += n_intervened
-        overdue_filter = (col(CaseDeadlineRow.school_id) == school_id, col(CaseDeadlineRow.open_due_at) <= now)
+        overdue_filter = (col(CaseDeadlineRow.school_id) == school_id, overdue_at(now))
         overdue_total = session.exec(select(func.count()).select_from(CaseDeadlineRow).where(*overdue_filter)).one()
         overdue_rows = session.exec(
             select(CaseDeadlineRow)
@@ -180,3 +181,41 @@ def dashboard(engine: Engine, school_id: str, now: datetime) -> Dashboard:
             meets_target=None if share is None else share >= HANDLED_IN_TIME_TARGET,
         ),
     )
+
+
+def overdue_at(now: datetime):
+    """An obligation overdue at ``now``: still open and past its deadline (what the ladder climbs on)."""
+    return col(CaseDeadlineRow.open_due_at) <= now
+
+
+@dataclass
+class DistrictState:
+    """Every school's counts at once, for the operations gauges (``ops/metrics.py``)."""
+
+    open_cases: list[tuple[str, str, str | None, int]]  # school, state, risk level, cases
+    overdue: list[tuple[str, int, int]]  # school, warning level, obligations
+    unsent: list[tuple[str, str, str, int, datetime]]  # school, channel, status, rows, the oldest's creation
+
+
+def district_state(engine: Engine, now: datetime) -> DistrictState:
+    with Session(engine) as session:
+        open_cases = session.exec(
+            select(CaseRow.school_id, CaseRow.state, CaseRow.risk_level, func.count())
+            .where(col(CaseRow.state) != CaseState.closed.value)
+            .group_by(CaseRow.school_id, CaseRow.state, CaseRow.risk_level)
+        ).all()
+        overdue = session.exec(
+            select(CaseDeadlineRow.school_id, CaseDeadlineRow.escalation_level, func.count())
+            .where(overdue_at(now))
+            .group_by(CaseDeadlineRow.school_id, CaseDeadlineRow.escalation_level)
+        ).all()
+        unsent = session.exec(
+            select(DeliveryRow.school_id, DeliveryRow.channel, DeliveryRow.status, func.count(),
+                   func.min(DeliveryRow.created_at))
+            .where(col(DeliveryRow.status).in_(store.UNSENT))
+            .group_by(DeliveryRow.school_id, DeliveryRow.channel, DeliveryRow.status)
+        ).all()
+    return DistrictState(
+        open_cases=[tuple(r) for r in open_cases], overdue=[tuple(r) for r in overdue],
+        unsent=[(school, channel, status, n, first if first.tzinfo else first.replace(tzinfo=UTC))
+                for school, channel, status, n, first in unsent])

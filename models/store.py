@@ -44,6 +44,8 @@ from models.tables import (
 
 #: Outbox rows still to send: not sent, not refused (a refused one is not retried).
 TO_SEND = ("pending", "failing")
+#: Outbox rows not sent: those still to send, and the refused.
+UNSENT = (*TO_SEND, "refused")
 #: Fields the ``cases`` row shares with the workflow's state, by name (timestamps added as they are).
 _SHARED_WITH_ROW = (set(CaseRow.model_fields) & set(CaseData.model_fields)) - {"opened_at", "closed_at"}
 

@@ -35,12 +35,11 @@ import httpx
 from prometheus_client import CollectorRegistry, Counter, Histogram, Info, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine, func
-from sqlmodel import Session, col, select
+from sqlalchemy import Engine
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
+from models import dashboard
 from models.domain import Action, CaseState
-from models.tables import CaseDeadlineRow, CaseRow, DeliveryRow
 
 #: Every metric of ours (and the process collector's); a registry of our own, so importing this
 #: module twice in one process (tests) or a library's metrics never mix in.
@@ -153,12 +152,10 @@ REGISTRY.register(PROJECTION_LAG)
 
 # ------------------------------------------------------------------ read at scrape time
 
-#: delivery states that are not done (``sent`` grows for ever: it is ``crisisflow_deliveries_total``)
-UNSENT = ("pending", "failing", "refused")
-
-
 class StateGauges:
-    """The read model's and the task queue's state, read when Prometheus scrapes."""
+    """The read model's and the task queue's state, read when Prometheus scrapes (the queries are
+    ``models.dashboard.district_state``; ``sent`` rows, which grow for ever, are the
+    ``crisisflow_deliveries_total`` counter instead)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -174,29 +171,15 @@ class StateGauges:
                                    labels=["school", "channel", "status"])
         oldest = GaugeMetricFamily("crisisflow_outbox_oldest_failing_seconds",
                                    "Age of the oldest delivery still failing, by channel", labels=["school", "channel"])
-        with Session(self.engine) as session:
-            for school, state, risk, n in session.exec(
-                select(CaseRow.school_id, CaseRow.state, CaseRow.risk_level, func.count())
-                .where(col(CaseRow.state) != CaseState.closed.value)
-                .group_by(CaseRow.school_id, CaseRow.state, CaseRow.risk_level)
-            ).all():
-                open_cases.add_metric([school, state, risk or "unassessed"], n)
-            for school, level, n in session.exec(
-                select(CaseDeadlineRow.school_id, CaseDeadlineRow.escalation_level, func.count())
-                .where(col(CaseDeadlineRow.open_due_at) <= now)
-                .group_by(CaseDeadlineRow.school_id, CaseDeadlineRow.escalation_level)
-            ).all():
-                overdue.add_metric([school, str(level)], n)
-            for school, channel, status, n, first in session.exec(
-                select(DeliveryRow.school_id, DeliveryRow.channel, DeliveryRow.status, func.count(),
-                       func.min(DeliveryRow.created_at))
-                .where(col(DeliveryRow.status).in_(UNSENT))
-                .group_by(DeliveryRow.school_id, DeliveryRow.channel, DeliveryRow.status)
-            ).all():
-                outbox.add_metric([school, channel, status], n)
-                if status == "failing":
-                    first = first if first.tzinfo else first.replace(tzinfo=UTC)
-                    oldest.add_metric([school, channel], max((now - first).total_seconds(), 0.0))
+        state = dashboard.district_state(self.engine, now)
+        for school, case_state, risk, n in state.open_cases:
+            open_cases.add_metric([school, case_state, risk or "unassessed"], n)
+        for school, level, n in state.overdue:
+            overdue.add_metric([school, str(level)], n)
+        for school, channel, status, n, first in state.unsent:
+            outbox.add_metric([school, channel, status], n)
+            if status == "failing":
+                oldest.add_metric([school, channel], max((now - first).total_seconds(), 0.0))
         families = [open_cases, overdue, outbox, oldest]
         if pollers is not None:
             polling = GaugeMetricFamily("crisisflow_task_queue_pollers",
