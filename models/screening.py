@@ -19,6 +19,7 @@ total that disagrees with its items is refused, as is an item or total outside i
 
 from __future__ import annotations
 
+import functools
 import json
 import tomllib
 from enum import StrEnum
@@ -189,11 +190,14 @@ class FlagRule(BaseModel):
 
 
 class Flags(BaseModel):
-    """What a result raises under the rules: the reasons a case opens with, or the watch list."""
+    """What a result raises under the rules: the reasons a case opens with, or the watch list.
+    Frozen: the rules hand the same instance to every result that raises the same."""
 
-    rules: list[str] = []
-    warning_signals: list[WarningSignal] = []
-    risk_factors: list[RiskFactor] = []
+    model_config = ConfigDict(frozen=True)
+
+    rules: list[str] = Field(default_factory=list)
+    warning_signals: list[WarningSignal] = Field(default_factory=list)
+    risk_factors: list[RiskFactor] = Field(default_factory=list)
     watch: bool = False
 
     @property
@@ -224,21 +228,36 @@ class ScreeningRules(BaseModel):
         FlagRule(id="gad7-severe", instrument=ScreeningInstrument.gad7, min_band=Band.severe, flag=FlagKind.watch),
     )
 
+    @functools.cached_property
+    def raised(self) -> dict[tuple, Flags]:
+        """What each (instrument, band, item 9) raises, worked out once: a city's file repeats a few
+        dozen. (Not a field: equal rules stay equal, and a plain attribute is read at no cost.)"""
+        return {}
+
     def flags(self, result: Score) -> Flags:
-        found = Flags()
+        key = (result.instrument, result.band, result.self_harm_item)  # all that ``FlagRule.matches`` reads
+        found = self.raised.get(key)
+        if found is None:
+            found = self.raised[key] = self._flags(result)
+        return found
+
+    def _flags(self, result: Score) -> Flags:
+        ids: list[str] = []
+        signals: list[WarningSignal] = []
+        factors: list[RiskFactor] = []
+        watch = False
         for rule in self.rules:
             if not rule.matches(result):
                 continue
-            found.rules.append(rule.id)
-            if rule.flag is FlagKind.warning_signal and rule.reason not in found.warning_signals:
-                found.warning_signals.append(rule.reason)
-            elif rule.flag is FlagKind.risk_factor and rule.reason not in found.risk_factors:
-                found.risk_factors.append(rule.reason)
+            ids.append(rule.id)
+            if rule.flag is FlagKind.warning_signal and rule.reason not in signals:
+                signals.append(rule.reason)
+            elif rule.flag is FlagKind.risk_factor and rule.reason not in factors:
+                factors.append(rule.reason)
             elif rule.flag is FlagKind.watch:
-                found.watch = True
-        if found.opens_case:
-            found.watch = False  # a case is more than the watch list
-        return found
+                watch = True
+        # a case is more than the watch list
+        return Flags(rules=ids, warning_signals=signals, risk_factors=factors, watch=watch and not (signals or factors))
 
 
 class RulesFileError(ValueError):
