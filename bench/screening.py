@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import statistics
 import sys
 import time
 import uuid
@@ -101,8 +102,7 @@ async def measure(url: str, workdir: Path, file: Path, flagged: int, rounds: int
         mine.append(await ours(engine, client, settings, file, flagged))
         floors.append(await floor(client, settings.task_queue, flagged))
     engine.dispose()
-    floor_rate = sorted(floors)[len(floors) // 2]
-    our_rate = sorted(mine)[len(mine) // 2]
+    floor_rate, our_rate = statistics.median(floors), statistics.median(mine)  # as bench/compare.py
     return {"floor_starts_per_s": [round(f, 1) for f in floors], "import_cases_per_s": [round(m, 1) for m in mine],
             "ratio": round(our_rate / floor_rate, 2)}
 

@@ -11,16 +11,22 @@ rules flag, at the speed of Temporal's own start path.
   case: the new results are recorded against that case (``annotated``) and shown with it.
 - **Concurrent, with back-pressure.** Cases start through ``start_workflow`` as the API starts them,
   ``concurrency`` at a time; the workflow projects itself into the read model, as any case does.
+- **Reading overlaps starting.** The reader knows where each student's rows end before it scores
+  any (``Reading.last_line``), so a student's case starts as soon as their last row is read, while
+  the rest of the file is still being read: never on part of a student's results. The results go to
+  the archive through one writer, a round of starts at a time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import islice
 
 from sqlalchemy import Engine
 from temporalio.client import Client
@@ -29,16 +35,20 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from config.settings import Settings
 from config.temporal import workflow_id
-from intake.reader import Preview, ScreeningRow
+from intake.reader import Preview, Reading, RowError, ScreeningRow
 from models import store
 from models.case import Actor, CaseStart, OpenCaseBody
 from models.policy import DeadlinePolicy
-from models.screening import Band, ScreeningRules
+from models.screening import Band, Flags, ScreeningRules
 from workflows.case_workflow import CaseWorkflow
 
 BAND_ZH = {Band.minimal: "无或极轻", Band.mild: "轻度", Band.moderate: "中度", Band.moderately_severe: "中重度",
            Band.severe: "重度", Band.negative: "阴性", Band.positive: "阳性", Band.acute_positive: "急性阳性"}
 OUTCOME_ZH = {"opened": "已建个案", "annotated": "记入在办个案", "watch": "列入关注名单", "none": "未见异常"}
+#: rows scored per turn of the event loop while cases start (a few milliseconds of work)
+READ_SLICE = 100
+#: results wait at most this long for a round of them to gather before the archive writes them (seconds)
+WRITE_AFTER = 0.2
 INSTRUMENT_ZH = {"phq9": "PHQ-9 抑郁筛查", "gad7": "GAD-7 焦虑筛查", "asq": "ASQ 自杀风险筛查"}
 
 
@@ -83,42 +93,92 @@ def _result(row: ScreeningRow, school_id: str, batch: str, rules: ScreeningRules
     return {"result_id": result_id_for(school_id, batch, row.student.ref, s.instrument.value), "school_id": school_id,
             "batch": batch, "student_ref": row.student.ref, "class_id": row.student.class_id,
             "instrument": s.instrument.value, "total": s.total, "band": s.band.value,
-            "rules_version": rules.version, "flags": row.flags.model_dump(mode="json"), "items": s.items,
+            "rules_version": rules.version, "flags": _flags_json(row.flags), "items": s.items,
             "case_id": case_id, "outcome": outcome, "recorded_at": now}
 
 
-async def run_import(engine: Engine, client: Client, settings: Settings, policy: DeadlinePolicy,
-                     rules: ScreeningRules, preview: Preview, school_id: str, batch: str, actor: Actor,
-                     concurrency: int = 32, progress: Callable[[], None] | None = None) -> Outcome:
-    """Record every readable row and open the flagged students' cases (see the module's rules)."""
-    now = datetime.now(UTC)
-    outcome = Outcome(rows=preview.rows, flagged=preview.flagged, errors=preview.errors)
-    by_student: dict[str, list[ScreeningRow]] = defaultdict(list)
-    for row in preview.read:
-        by_student[row.student.ref].append(row)
-    opening = {ref: rows for ref, rows in by_student.items() if any(r.flags.opens_case for r in rows)}
-    quiet = [r for ref, rows in by_student.items() if ref not in opening for r in rows]
-    done = await asyncio.to_thread(store.screened_students, engine, school_id, batch)  # an earlier run's
-    opening = {ref: rows for ref, rows in opening.items() if ref not in done}
-    already = await asyncio.to_thread(store.open_cases_by_ref, engine, school_id, set(opening))
-    # the quiet results go into the archive while the cases start
-    writes = [asyncio.create_task(asyncio.to_thread(lambda: store.record_screening(engine, [
-        _result(r, school_id, batch, rules, None, "watch" if r.flags.watch else "none", now) for r in quiet])))]
-    gate = asyncio.Semaphore(concurrency)
-    pending: list[dict] = []  # results of cases started, recorded a round of starts at a time
+#: each ``Flags`` as JSON, by identity (the rules hand one frozen instance to every result that raises the
+#: same; it is held here with its JSON, so its id is not reused); a few dozen at most
+_FLAGS_JSON: dict[int, tuple[Flags, dict]] = {}
 
-    def record(rows: list[dict]) -> None:
-        pending.extend(rows)
-        if len(pending) >= concurrency:
-            writes.append(asyncio.create_task(asyncio.to_thread(store.record_screening, engine, pending[:])))
-            pending.clear()
+
+def _flags_json(flags: Flags) -> dict:
+    found = _FLAGS_JSON.get(id(flags))
+    if found is None:
+        if len(_FLAGS_JSON) > 1024:  # rules loaded again and again in a long-lived process
+            _FLAGS_JSON.clear()
+        found = _FLAGS_JSON[id(flags)] = (flags, flags.model_dump(mode="json"))
+    return found[1]
+
+
+class _Archive:
+    """The batch's results on their way to the student archive: one writer, which writes all that has
+    gathered once it is ``rows`` results (a round of starts) or has waited ``WRITE_AFTER`` seconds. While
+    it writes, the next round gathers: a transaction per start would cost the start path more than
+    the starts themselves."""
+
+    def __init__(self, engine: Engine, rows: int) -> None:
+        self._engine = engine
+        self._round = rows
+        self._rows: list[dict] = []
+        self._more = asyncio.Event()
+        self._full = asyncio.Event()
+        self._closing = False
+        self._writer = asyncio.create_task(self._write())
+
+    def add(self, rows: list[dict]) -> None:
+        if self._writer.done():  # the archive refused a write: stop here, the batch is resumable
+            self._writer.result()
+        self._rows.extend(rows)
+        self._more.set()
+        if len(self._rows) >= self._round:
+            self._full.set()
+
+    async def _write(self) -> None:
+        while True:
+            await self._more.wait()
+            if not self._closing:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._full.wait(), WRITE_AFTER)
+            self._more.clear()
+            self._full.clear()
+            rows, self._rows = self._rows, []
+            if rows:
+                await asyncio.to_thread(store.record_screening, self._engine, rows)
+            if self._closing and not self._rows:
+                return
+
+    async def close(self) -> None:
+        """Write what is left, and wait for it."""
+        self._closing = True
+        self._more.set()
+        self._full.set()
+        await self._writer
+
+
+async def run_import(engine: Engine, client: Client, settings: Settings, policy: DeadlinePolicy,
+                     rules: ScreeningRules, reading: Reading, school_id: str, batch: str, actor: Actor,
+                     concurrency: int = 32, read_progress: Callable[[int], None] | None = None,
+                     open_progress: Callable[[], None] | None = None) -> tuple[Outcome, Preview]:
+    """Record every readable row and open the flagged students' cases (see the module's rules), each
+    student's as soon as their last row is read; what was read comes back as the preview."""
+    now = datetime.now(UTC)
+    done = await asyncio.to_thread(store.screened_students, engine, school_id, batch)  # an earlier run's
+    already = await asyncio.to_thread(store.open_cases_by_ref, engine, school_id)
+    gate = asyncio.Semaphore(concurrency)
+    outcome = Outcome()
+    read_rows: list[ScreeningRow] = []
+    errors: list[RowError] = []
+    unfinished: dict[str, list[ScreeningRow]] = defaultdict(list)  # students whose last row is still to come
+    starts: list[asyncio.Task] = []
+    archive = _Archive(engine, concurrency)
 
     async def open_one(ref: str, rows: list[ScreeningRow]) -> None:
         ours = case_id_for(school_id, batch, ref)
         theirs = already.get(ref)
         async with gate:
             if theirs is not None and theirs != ours:  # one student, one case: this result goes with it
-                record([_result(r, school_id, batch, rules, theirs, "annotated", now) for r in rows])
+                archive.add([_result(r, school_id, batch, rules, theirs, "annotated", now) for r in rows])
                 outcome.annotated += 1
             else:
                 flagged = [r for r in rows if r.flags.opens_case]
@@ -137,15 +197,39 @@ async def run_import(engine: Engine, client: Client, settings: Settings, policy:
                 except WorkflowAlreadyStartedError:
                     pass  # opened by an earlier run of this batch, and closed since
                 # recorded only once started: a kill in between leaves the student to the next run
-                record([_result(r, school_id, batch, rules, ours, "opened", now) for r in rows])
+                archive.add([_result(r, school_id, batch, rules, ours, "opened", now) for r in rows])
                 outcome.opened += 1
-        if progress:
-            progress()
+        if open_progress:
+            open_progress()
+
+    def complete(ref: str, rows: list[ScreeningRow]) -> None:
+        """All of a student's rows are read: open their case, or record what the rows say."""
+        if any(r.flags.opens_case for r in rows):
+            if ref not in done:
+                starts.append(asyncio.create_task(open_one(ref, rows)))
+        else:
+            archive.add([_result(r, school_id, batch, rules, None, "watch" if r.flags.watch else "none", now)
+                         for r in rows])
 
     try:
-        await asyncio.gather(*(open_one(ref, rows) for ref, rows in opening.items()))
+        items = reading.rows(read_progress)
+        # a slice of rows at a time on the event loop, between the starts' replies
+        while chunk := list(islice(items, READ_SLICE)):
+            for line, ref, item in chunk:
+                if isinstance(item, RowError):
+                    errors.append(item)
+                else:
+                    read_rows.append(item)
+                    unfinished[ref].append(item)
+                if line == reading.last_line[ref] and ref in unfinished:
+                    complete(ref, unfinished.pop(ref))
+            await asyncio.sleep(0)
+        await asyncio.gather(*starts)
     finally:
-        if pending:
-            writes.append(asyncio.create_task(asyncio.to_thread(store.record_screening, engine, pending[:])))
-        await asyncio.gather(*writes)
-    return outcome
+        for task in starts:  # a start failed: the others stop, the batch is resumable
+            task.cancel()
+        await asyncio.gather(*starts, return_exceptions=True)
+        await archive.close()
+    preview = Preview.of(read_rows, errors)
+    outcome.rows, outcome.flagged, outcome.errors = preview.rows, preview.flagged, preview.errors
+    return outcome, preview

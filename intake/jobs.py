@@ -87,22 +87,25 @@ async def run(engine: Engine, client: Client | None, settings: Settings, policy:
     """Read (and import) the file as the job ``job_id``; the job's row holds the outcome. ``data``: the
     uploaded file's bytes (never written to disk)."""
     try:
-        preview = await asyncio.to_thread(reader.read, path, school_id, rules, classes_of(engine, school_id),
-                                          read_progress, data)
+        reading = await asyncio.to_thread(reader.Reading, path, school_id, rules, classes_of(engine, school_id),
+                                          data)
     except reader.FileError as exc:
         _finish(engine, job_id, status="failed", failure=str(exc)[:300])
         raise
-    errors = [e.model_dump() for e in preview.errors]
     if dry_run:
-        _finish(engine, job_id, status="done", rows=preview.rows, flagged=preview.flagged, errors=errors)
+        preview = await asyncio.to_thread(reader.read_all, reading, read_progress)
+        _finish(engine, job_id, status="done", rows=preview.rows, flagged=preview.flagged,
+                errors=[e.model_dump() for e in preview.errors])
         return preview
     try:
-        outcome = await importer.run_import(engine, client, settings, policy, rules, preview, school_id, batch,
-                                            actor, concurrency, open_progress)
+        outcome, preview = await importer.run_import(engine, client, settings, policy, rules, reading, school_id,
+                                                     batch, actor, concurrency, read_progress, open_progress)
     except Exception as exc:
-        _finish(engine, job_id, status="failed", rows=preview.rows, flagged=preview.flagged, errors=errors,
-                failure=f"{type(exc).__name__}: {exc}"[:300])
+        whole = await asyncio.to_thread(reader.read_all, reading)  # what the file holds, to run it again
+        _finish(engine, job_id, status="failed", rows=whole.rows, flagged=whole.flagged,
+                errors=[e.model_dump() for e in whole.errors], failure=f"{type(exc).__name__}: {exc}"[:300])
         raise
+    errors = [e.model_dump() for e in preview.errors]
     _finish(engine, job_id, status="done", rows=outcome.rows, flagged=outcome.flagged, opened=outcome.opened,
             annotated=outcome.annotated, errors=errors)
     return preview

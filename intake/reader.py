@@ -7,6 +7,10 @@ The header is ``ref,name,class_id,grade,class_name,instrument,total,q1,q2,…`` 
 that cannot be read is kept as a ``RowError`` with its line number (the header is line 1) and the
 reason, and never stops the others. Nothing here writes anything: the preview is what an import
 would do.
+
+A ``Reading`` opens the file and checks it as a whole first (header, size) and notes where each
+student's rows end; its rows are then read and scored one by one, by the preview (``read``) or by
+the import, which starts a student's case as soon as their last row is read.
 """
 
 from __future__ import annotations
@@ -57,9 +61,18 @@ class Preview(BaseModel):
     errors: list[RowError]
     read: list[ScreeningRow] = []
 
+    @classmethod
+    def of(cls, read_rows: list[ScreeningRow], errors: list[RowError]) -> Preview:
+        opening = {r.student.ref for r in read_rows if r.flags.opens_case}
+        watch = {r.student.ref for r in read_rows if r.flags.watch} - opening
+        return cls(rows=len(read_rows) + len(errors), flagged=sum(r.flags.flagged for r in read_rows),
+                   cases=len(opening), watch=len(watch), errors=errors, read=read_rows)
 
-def _cells(path: Path, data: bytes | None = None) -> Iterator[list[str]]:
-    """The file's rows as text cells; ``data``: its bytes, when they came by upload (kept off disk)."""
+
+def _table(path: Path, data: bytes | None = None) -> Callable[[], Iterator[list[str]]]:
+    """The file's rows as text cells, from the top each time it is called (an import reads the file
+    twice: once for where each student's rows end, once for the rows); ``data``: its bytes, when they
+    came by upload (kept off disk)."""
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xls", ".ods"):
         try:
@@ -68,16 +81,14 @@ def _cells(path: Path, data: bytes | None = None) -> Iterator[list[str]]:
             sheet = book.get_sheet_by_index(0)
         except Exception as exc:  # noqa: BLE001 - calamine's errors are its own types
             raise FileError(f"{path.name}: not a readable spreadsheet ({exc})") from None
-        for row in sheet.iter_rows():
-            yield [_text(c) for c in row]
-    elif suffix in (".csv", ".txt"):
+        return lambda: ([c.strip() if type(c) is str else _text(c) for c in row] for row in sheet.iter_rows())
+    if suffix in (".csv", ".txt"):
         try:
             text = (data if data is not None else path.read_bytes()).decode("utf-8-sig")
         except UnicodeDecodeError:
             raise FileError(f"{path.name}: a CSV must be UTF-8 (save it as \"CSV UTF-8\")") from None
-        yield from ([c.strip() for c in row] for row in csv.reader(io.StringIO(text)))
-    else:
-        raise FileError(f"{path.name}: a screening file is .csv or .xlsx")
+        return lambda: ([c.strip() for c in row] for row in csv.reader(io.StringIO(text)))
+    raise FileError(f"{path.name}: a screening file is .csv or .xlsx")
 
 
 def _text(cell) -> str:
@@ -90,6 +101,8 @@ def _text(cell) -> str:
 def _int(value: str, field: str) -> int | None:
     if value == "":
         return None
+    if value.isdigit() and value.isascii():
+        return int(value)
     try:
         number = float(value)
     except ValueError:
@@ -99,41 +112,71 @@ def _int(value: str, field: str) -> int | None:
     return int(number)
 
 
+class Reading:
+    """A file opened for reading: its header checked, its size within bounds, and the line where each
+    student's rows end (``last_line``), all before any row is scored. An import acts on a student as
+    soon as their last row is read, while the rest of the file is still being read; the preview reads
+    it all first."""
+
+    def __init__(self, path: Path, school_id: str, rules: ScreeningRules, classes: set[str] | None = None,
+                 data: bytes | None = None) -> None:
+        self.school_id, self.rules, self.classes = school_id, rules, classes
+        self._table = _table(path, data)
+        cells = self._table()
+        header = next(cells, None)
+        if not header:
+            raise FileError(f"{path.name}: empty file")
+        self.names = [h.strip().lower() for h in header]
+        missing = [c for c in REQUIRED if c not in self.names]
+        if missing:
+            raise FileError(f"{path.name}: the header lacks {', '.join(missing)} "
+                            f"(expected ref,name,class_id,grade,class_name,instrument,total,q1,…)")
+        at = len(self.names) - 1 - self.names[::-1].index("ref")  # a repeated column: the last, as in ``rows``
+        #: each student ref's last line in the file (the header is line 1)
+        self.last_line: dict[str, int] = {}
+        for line, row in enumerate(cells, start=2):
+            if line - 1 > MAX_ROWS:
+                raise FileError(f"{path.name}: more than {MAX_ROWS} rows; split the file")
+            if any(row):
+                self.last_line[row[at] if at < len(row) else ""] = line
+
+    def rows(self, progress: Callable[[int], None] | None = None) -> Iterator[tuple[int, str, ScreeningRow | RowError]]:
+        """Each row's line, its student ref as written, and the row read and scored, or why it cannot
+        be; blank lines say nothing. ``progress`` is told each row's number as it is read."""
+        cells = self._table()
+        next(cells)
+        width = len(self.names)
+        for line, row in enumerate(cells, start=2):
+            if progress:
+                progress(line - 1)
+            if not any(row):
+                continue
+            values = dict(zip(self.names, row + [""] * (width - len(row)), strict=False))
+            try:
+                item: ScreeningRow | RowError = _row(line, values, self.school_id, self.rules, self.classes)
+            except ScoringError as exc:
+                item = RowError(line=line, reason=str(exc))
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                field = ".".join(str(p) for p in first["loc"])
+                item = RowError(line=line, reason=f"{field}: {first['msg']}")
+            yield line, values["ref"], item
+
+
+def read_all(reading: Reading, progress: Callable[[int], None] | None = None) -> Preview:
+    """Every row of an opened file, read and scored: the preview."""
+    read_rows, errors = [], []
+    for _, _, item in reading.rows(progress):
+        (errors if isinstance(item, RowError) else read_rows).append(item)
+    return Preview.of(read_rows, errors)
+
+
 def read(path: Path, school_id: str, rules: ScreeningRules, classes: set[str] | None = None,
          progress: Callable[[int], None] | None = None, data: bytes | None = None) -> Preview:
     """Read and score every row. ``classes``: the school's classes in the directory (a row naming
     another is an error); ``progress`` is told each row's number as it is read; ``data``: the file's
     bytes when uploaded (``path`` then only names it)."""
-    cells = _cells(path, data)
-    header = next(cells, None)
-    if not header:
-        raise FileError(f"{path.name}: empty file")
-    names = [h.strip().lower() for h in header]
-    missing = [c for c in REQUIRED if c not in names]
-    if missing:
-        raise FileError(f"{path.name}: the header lacks {', '.join(missing)} "
-                        f"(expected ref,name,class_id,grade,class_name,instrument,total,q1,…)")
-    read_rows, errors = [], []
-    for line, row in enumerate(cells, start=2):
-        if line - 1 > MAX_ROWS:
-            raise FileError(f"{path.name}: more than {MAX_ROWS} rows; split the file")
-        if progress:
-            progress(line - 1)
-        if not any(row):
-            continue  # a blank line says nothing
-        values = dict(zip(names, row + [""] * (len(names) - len(row)), strict=False))
-        try:
-            read_rows.append(_row(line, values, school_id, rules, classes))
-        except ScoringError as exc:
-            errors.append(RowError(line=line, reason=str(exc)))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            field = ".".join(str(p) for p in first["loc"])
-            errors.append(RowError(line=line, reason=f"{field}: {first['msg']}"))
-    opening = {r.student.ref for r in read_rows if r.flags.opens_case}
-    watch = {r.student.ref for r in read_rows if r.flags.watch} - opening
-    return Preview(rows=len(read_rows) + len(errors), flagged=sum(r.flags.flagged for r in read_rows),
-                   cases=len(opening), watch=len(watch), errors=errors, read=read_rows)
+    return read_all(Reading(path, school_id, rules, classes, data), progress)
 
 
 def _row(line: int, values: dict[str, str], school_id: str, rules: ScreeningRules,
@@ -148,7 +191,8 @@ def _row(line: int, values: dict[str, str], school_id: str, rules: ScreeningRule
         raise ScoringError("class_id", f"{values['class_id']!r} is not a class of {school_id} in the directory")
     items = {c: _int(values.get(c, ""), c) for c in ITEM_COLUMNS if values.get(c, "") != ""}
     result = score(instrument, items, _int(values.get("total", ""), "total"))
-    return ScreeningRow(line=line, student=student, score=result, flags=rules.flags(result))
+    # its parts are validated models already: put together without checking them a second time
+    return ScreeningRow.model_construct(line=line, student=student, score=result, flags=rules.flags(result))
 
 
 def write_errors(preview: Preview, path: Path) -> Path:

@@ -517,15 +517,13 @@ def screened_students(engine: Engine, school_id: str, batch: str) -> set[str]:
             col(ScreeningResultRow.outcome).in_(["opened", "annotated"]))).all())
 
 
-def open_cases_by_ref(engine: Engine, school_id: str, refs: set[str]) -> dict[str, str]:
-    """The open case of each of these students (the newest, if somehow several)."""
-    if not refs:
-        return {}
+def open_cases_by_ref(engine: Engine, school_id: str) -> dict[str, str]:
+    """The open case of each student of the school who has one (the newest, if somehow several)."""
     found: dict[str, str] = {}
     with Session(engine) as session:
         rows = session.exec(select(CaseRow.student_ref, CaseRow.case_id).where(
-            col(CaseRow.school_id) == school_id, col(CaseRow.student_ref).in_(sorted(refs)),
-            col(CaseRow.state) != CaseState.closed.value).order_by(col(CaseRow.opened_at))).all()
+            col(CaseRow.school_id) == school_id, col(CaseRow.state) != CaseState.closed.value)
+            .order_by(col(CaseRow.opened_at))).all()
     for ref, case_id in rows:
         found[ref] = case_id
     return found

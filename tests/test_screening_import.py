@@ -193,17 +193,30 @@ async def test_an_import_opens_each_flagged_students_case_once_even_when_killed_
     with Session(stack.engine) as session:
         assert session.exec(select(func.count()).select_from(ScreeningResultRow)).one() == 497
 
-    # a later batch: a student with a case open gets the new result on that case, not a second case
-    later = _xlsx(tmp_path / "2027春季复查.xlsx", [rows[0], rows[40]])
+    # a later batch: a student with a case open gets the new result on that case, not a second case;
+    # a new student's rows far apart in the file open one case, whose deadline follows the worse of them
+    newcomer = ["20279999", "新生", "7-1", "七年级", "七(1)班"]
+    later = _xlsx(tmp_path / "2027春季复查.xlsx", [newcomer + ["phq9", 21] + [""] * 9, rows[0], rows[40],
+                                                 newcomer + ["asq", ""] + [0, 1, 0, 0, 0, "", "", "", ""]])
     spring = subprocess.run([CRISISFLOW, "screening", "import", str(later), "--school", SCHOOL, "--batch",
                              "2027-spring", "--by", "p-chen"], capture_output=True, text=True, env=env, timeout=120)
     assert spring.returncode == 0, spring.stderr
-    assert _counts(spring.stdout)["opened"] == "0" and _counts(spring.stdout)["annotated"] == "1"
+    assert _counts(spring.stdout)["opened"] == "1" and _counts(spring.stdout)["annotated"] == "1"
     with Session(stack.engine) as session:
         note = session.exec(select(ScreeningResultRow).where(ScreeningResultRow.batch == "2027-spring",
                                                              ScreeningResultRow.student_ref == "20260000")).one()
+        new = session.exec(select(ScreeningResultRow).where(ScreeningResultRow.batch == "2027-spring",
+                                                            ScreeningResultRow.student_ref == "20279999")).all()
     assert note.outcome == "annotated" and note.case_id == by_ref["20260000"].case_id
-    assert len(await _cases(stack, 31, seconds=2)) == 30
+    cases = await _cases(stack, 31)
+    assert len(cases) == 31
+    opened = next(c for c in cases if c.student_ref == "20279999")
+    assert {(r.instrument, r.outcome, r.case_id) for r in new} == {("phq9", "opened", opened.case_id),
+                                                                 ("asq", "opened", opened.case_id)}
+    assert opened.warning_signals == ["suicide_talk_or_plan"]
+    with Session(stack.engine) as session:
+        due = session.exec(select(CaseDeadlineRow).where(CaseDeadlineRow.case_id == opened.case_id)).one().due_at
+    assert (due - opened.opened_at).total_seconds() == 24 * 3600
 
 
 async def test_the_api_imports_a_batch_and_the_archive_shows_each_student(sqlite_stack, tmp_path):
