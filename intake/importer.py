@@ -39,7 +39,7 @@ from intake.reader import Preview, Reading, RowError, ScreeningRow
 from models import store
 from models.case import Actor, CaseStart, OpenCaseBody
 from models.policy import DeadlinePolicy
-from models.screening import Band, Flags, ScreeningRules
+from models.screening import Band, ScreeningRules
 from workflows.case_workflow import CaseWorkflow
 
 BAND_ZH = {Band.minimal: "无或极轻", Band.mild: "轻度", Band.moderate: "中度", Band.moderately_severe: "中重度",
@@ -93,22 +93,8 @@ def _result(row: ScreeningRow, school_id: str, batch: str, rules: ScreeningRules
     return {"result_id": result_id_for(school_id, batch, row.student.ref, s.instrument.value), "school_id": school_id,
             "batch": batch, "student_ref": row.student.ref, "class_id": row.student.class_id,
             "instrument": s.instrument.value, "total": s.total, "band": s.band.value,
-            "rules_version": rules.version, "flags": _flags_json(row.flags), "items": s.items,
+            "rules_version": rules.version, "flags": row.flags.as_json, "items": s.items,
             "case_id": case_id, "outcome": outcome, "recorded_at": now}
-
-
-#: each ``Flags`` as JSON, by identity (the rules hand one frozen instance to every result that raises the
-#: same; it is held here with its JSON, so its id is not reused); a few dozen at most
-_FLAGS_JSON: dict[int, tuple[Flags, dict]] = {}
-
-
-def _flags_json(flags: Flags) -> dict:
-    found = _FLAGS_JSON.get(id(flags))
-    if found is None:
-        if len(_FLAGS_JSON) > 1024:  # rules loaded again and again in a long-lived process
-            _FLAGS_JSON.clear()
-        found = _FLAGS_JSON[id(flags)] = (flags, flags.model_dump(mode="json"))
-    return found[1]
 
 
 class _Archive:

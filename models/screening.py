@@ -208,6 +208,11 @@ class Flags(BaseModel):
     def flagged(self) -> bool:
         return self.opens_case or self.watch
 
+    @functools.cached_property
+    def as_json(self) -> dict:
+        """As the archive records it; worked out once for every result that shares this instance."""
+        return self.model_dump(mode="json")
+
 
 class ScreeningRules(BaseModel):
     """The versioned rules from results to flags, kept beside the deadline policy
