@@ -13,7 +13,7 @@ from activities import archive, documents
 from activities.notify import Outbox
 from channels.config import read_channels
 from config.settings import Settings
-from models import store
+from db import store
 from models.case import CaseData, DeliveryBatch, DocumentRequest, NotificationRequest, StepRecord
 from models.incident import IncidentData
 from models.io import Io

@@ -20,11 +20,11 @@ from sqlalchemy import Engine
 from temporalio.exceptions import ApplicationError
 
 from crypto.sealed import engine_keyring, seal
-from models import directory, store
+from db import directory, store
+from db.tables import DocumentRow
 from models.case import DocumentRequest
 from models.domain import DocumentKind
 from models.incident import IncidentData
-from models.tables import DocumentRow
 from ops import metrics
 from paper.facts import TITLES, SchoolFacts, case_facts, incident_facts
 from paper.typeset import TypesetFailed, Typesetter

@@ -23,10 +23,10 @@ from temporalio.exceptions import ApplicationError
 from channels.config import ChannelsFile
 from channels.mail import send_mail
 from channels.robots import Refused, Retry, post, request_for
-from models import directory, store
+from db import directory, store
+from db.tables import DeliveryRow, NotificationRow, StaffRow
 from models.case import NotificationRequest, case_ref
 from models.domain import OBLIGATION_ZH, ROLE_ZH, NotificationEvent
-from models.tables import DeliveryRow, NotificationRow, StaffRow
 from ops import metrics
 
 log = structlog.get_logger(__name__)

@@ -27,8 +27,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api import sessions
 from api.auth import Principal, TokenError, read_token
+from db import directory, store
 from intake.jobs import IMPORTERS
-from models import directory, store
 from models.domain import SCHOOL_ROLES, SEES_STUDENT_IDENTITY, SUPERVISOR_ROLES, Action, StaffRole
 from workflows.incident_workflow import WRITERS
 from workflows.machine import roles_for

@@ -21,8 +21,8 @@ from sqlmodel import Session, col, delete
 
 from api.auth import Principal
 from config.settings import Settings
+from db.tables import WebSessionRow
 from models.domain import StaffRole
-from models.tables import WebSessionRow
 
 COOKIE = "crisisflow_session"
 #: how stale ``last_seen_at`` may get before a request writes it again (idle expiry is in minutes)

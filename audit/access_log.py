@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from audit import chain
-from models.tables import AccessLogHeadRow, AccessLogRow
+from db.tables import AccessLogHeadRow, AccessLogRow
 from ops import metrics
 
 _FIELDS = ("seq", "at", "staff_id", "role", "school_id", "what", "method", "path", "case_id", "client", "status")

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from audit import chain
 from audit.chain import Problem
-from models.tables import ArchivedHistoryRow, ArchiveHeadRow, CaseRow
+from db.tables import ArchivedHistoryRow, ArchiveHeadRow, CaseRow
 
 __all__ = ["Problem", "append", "verify"]
 

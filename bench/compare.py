@@ -66,11 +66,11 @@ from bench.run import _dev_env, dashboard_latency  # noqa: E402
 from config.logs import configure_logging  # noqa: E402
 from config.temporal import connect, data_converter  # noqa: E402
 from crypto.keyring import Keyring  # noqa: E402
+from db import directory  # noqa: E402
 from db.engine import make_engine, migrate  # noqa: E402
-from models import directory  # noqa: E402
+from db.tables import CaseRow  # noqa: E402
 from models.case import Actor, CaseStart, OpenCaseBody, Student  # noqa: E402
 from models.policy import DeadlinePolicy  # noqa: E402
-from models.tables import CaseRow  # noqa: E402
 from ops import service_options  # noqa: E402
 from ops.tracing import Tracing  # noqa: E402
 from tests.conftest import (  # noqa: E402

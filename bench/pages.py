@@ -35,8 +35,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.run import _dev_env, bulk_load  # noqa: E402
 from db.engine import make_engine, migrate  # noqa: E402
+from db.tables import CaseRow  # noqa: E402
 from models.directory import Directory, School, Staff  # noqa: E402
-from models.tables import CaseRow  # noqa: E402
 from tests.conftest import KEYRING, PG_URL, auth, make_settings, running_stack  # noqa: E402
 from tests.web import give_sign_in, load_people, sign_in  # noqa: E402
 

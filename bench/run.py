@@ -32,12 +32,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from config.temporal import data_converter  # noqa: E402
+from db import store  # noqa: E402
 from db.engine import make_engine, migrate  # noqa: E402
+from db.tables import CaseDeadlineRow, CaseEventRow, CaseRow  # noqa: E402
 from models import search_attributes as sa  # noqa: E402
-from models import store  # noqa: E402
 from models.case import CaseData  # noqa: E402
 from models.domain import Action, CaseState, RiskLevel  # noqa: E402
-from models.tables import CaseDeadlineRow, CaseEventRow, CaseRow  # noqa: E402
 from tests.conftest import KEYRING, PG_URL, auth, make_settings, running_stack  # noqa: E402
 from tests.factories import opened_case, step  # noqa: E402
 from tests.support import ASSESS_HIGH, open_body  # noqa: E402

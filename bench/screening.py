@@ -31,9 +31,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.run import _dev_env  # noqa: E402
 from config.temporal import workflow_id  # noqa: E402
+from db import directory  # noqa: E402
 from db.engine import make_engine, migrate  # noqa: E402
 from intake import jobs  # noqa: E402
-from models import directory  # noqa: E402
 from models.case import Actor, CaseStart, OpenCaseBody, Student  # noqa: E402
 from models.directory import Directory, School  # noqa: E402
 from models.policy import DeadlinePolicy  # noqa: E402

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 from api.web import accounts
 from config.settings import Settings
-from models import directory, store
+from db import directory, store
 from models.directory import Authority, AuthorityPerson, Directory, School, SchoolClass, Staff
 
 SCHOOL = "demo-school"

@@ -8,8 +8,9 @@ from typing import Annotated
 import typer
 
 from cli.common import settings_from_env
+from db import directory
 from db.engine import migrate, open_engine
-from models import directory
+from models.directory import DirectoryError, read_directory
 
 app = typer.Typer(help="The school directory: who works where, in which role, for which classes.",
                   no_args_is_help=True)
@@ -18,7 +19,7 @@ app = typer.Typer(help="The school directory: who works where, in which role, fo
 def load_file(settings, file: Path) -> dict[str, int]:
     engine = open_engine(settings)
     migrate(engine)
-    return directory.load(engine, directory.read_directory(file))
+    return directory.load(engine, read_directory(file))
 
 
 @app.command("load")
@@ -26,7 +27,7 @@ def load(file: Annotated[Path, typer.Argument(help="the directory file (YAML or 
     """Make the database's directory of each school in FILE what FILE says (idempotent)."""
     try:
         counts = load_file(settings_from_env(), file)
-    except directory.DirectoryError as exc:
+    except DirectoryError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"directory loaded: {counts['schools']} school(s), {counts['classes']} class(es), "

@@ -8,8 +8,8 @@ import typer
 
 from activities.notify import local_time
 from cli.common import settings_from_env
+from db import store
 from db.engine import migrate, open_engine
-from models import store
 from models.case import case_ref
 
 STATUSES = ("pending", "failing", "refused", "sent")

@@ -13,9 +13,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from cli.common import settings_from_env
 from config.logs import configure_logging
 from config.temporal import connect
+from db import directory
 from db.engine import migrate, open_engine
 from intake import jobs, reader
-from models import directory
 from models.case import Actor
 from models.policy import PolicyFileError, load_policy
 from models.screening import RulesFileError, load_rules

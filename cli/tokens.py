@@ -9,8 +9,8 @@ import typer
 
 from api.auth import TokenError, issue_token
 from cli.common import settings_from_env
+from db import directory
 from db.engine import make_engine
-from models import directory
 from models.case import Actor
 from models.domain import StaffRole
 from models.policy import parse_duration

@@ -35,8 +35,8 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from config.settings import Settings
 from config.temporal import workflow_id
+from db import store
 from intake.reader import Preview, Reading, RowError, ScreeningRow
-from models import store
 from models.case import Actor, CaseStart, OpenCaseBody
 from models.policy import DeadlinePolicy
 from models.screening import Band, ScreeningRules

@@ -19,13 +19,13 @@ from sqlmodel import Session
 from temporalio.client import Client
 
 from config.settings import Settings
+from db import directory
+from db.tables import ScreeningJobRow
 from intake import importer, reader
-from models import directory
 from models.case import Actor
 from models.domain import StaffRole
 from models.policy import DeadlinePolicy
 from models.screening import ScreeningRules
-from models.tables import ScreeningJobRow
 
 #: Who may import a school's screening results (and read its students' archive).
 IMPORTERS = frozenset({StaffRole.leadership, StaffRole.psychology_teacher})

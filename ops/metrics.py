@@ -38,7 +38,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
-from models import dashboard
+from db import dashboard
 from models.domain import Action, CaseState
 
 #: Every metric of ours (and the process collector's); a registry of our own, so importing this
@@ -154,7 +154,7 @@ REGISTRY.register(PROJECTION_LAG)
 
 class StateGauges:
     """The read model's and the task queue's state, read when Prometheus scrapes (the queries are
-    ``models.dashboard.district_state``; ``sent`` rows, which grow for ever, are the
+    ``db.dashboard.district_state``; ``sent`` rows, which grow for ever, are the
     ``crisisflow_deliveries_total`` counter instead)."""
 
     def __init__(self, engine: Engine) -> None:

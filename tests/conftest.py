@@ -41,8 +41,8 @@ from config.logs import configure_logging
 from config.settings import Settings
 from config.temporal import data_converter
 from crypto import keyring
+from db import directory
 from db.engine import make_engine, migrate, open_engine
-from models import directory
 from models import search_attributes as sa
 from models.case import Actor
 from models.directory import Directory, read_directory

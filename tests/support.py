@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from models import store
+from db import store
 from models.case import Actor
 from tests.conftest import SCHOOL, Stack, auth
 from workflows.case_workflow import CaseWorkflow

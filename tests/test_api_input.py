@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session, func, select
 
-from models.tables import CaseRow
+from db.tables import CaseRow
 from tests.conftest import auth
 from tests.support import ASSESS_HIGH, NOTICE, STUDENT_NAME, SUMMARY, act, db_view, open_body, open_case
 

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, col, select
 
-from models import directory, store
+from db import directory, store
+from db.tables import NotificationRow
 from models.case import ActionCommand, CaseStart, OpenCaseBody
+from models.directory import read_directory
 from models.policy import DeadlinePolicy
-from models.tables import NotificationRow
 from tests.conftest import auth, settled_terminate
 from tests.support import (
     ASSESS_HIGH,
@@ -142,7 +143,7 @@ async def test_6_the_guardian_notice_follows_the_risk_and_the_assessor(sqlite_st
 async def test_a_high_case_from_reassessment_to_reopening(ts):
     env, settings, engine = ts
     case_id = uuid.uuid4().hex
-    directory.load(engine, directory.read_directory(DIRECTORY))  # the school's people: notices name them
+    directory.load(engine, read_directory(DIRECTORY))  # the school's people: notices name them
     body = open_body()
     body["student"]["class_id"] = "8-3"
     start = CaseStart(case_id=case_id, opened_by=HEAD, case=OpenCaseBody.model_validate(body),

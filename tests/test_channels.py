@@ -19,9 +19,9 @@ import pytest
 from sqlmodel import Session, select
 
 from channels.robots import Refused, Spacing, post, request_for
-from models import directory
+from db import directory
+from db.tables import DeliveryRow
 from models.directory import read_directory
-from models.tables import DeliveryRow
 from tests.conftest import BIN, DIRECTORY_FILE, auth, free_port, make_settings, running_stack
 from tests.receivers import DINGTALK_SECRET, DINGTALK_TOKEN, WECOM_KEY, channels_yaml, start_mailbox, start_robots
 from tests.support import ASSESS_HIGH, REFUSE, eventually, open_body, step, workflow_view

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy
 
-from models import store
+from db import store
 from models.case import CaseData
 from models.domain import Action, CaseState, Obligation, RiskLevel
 from tests.conftest import SCHOOL, auth

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+from db import store
 from models import search_attributes as sa
-from models import store
 from models.case import (
     ActionCommand,
     AssessCommand,

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from api.access import PREFIX, RULES
-from models import directory, store
+from db import directory, store
+from models.directory import read_directory
 from models.domain import StaffRole
 from tests.conftest import SCHOOL, auth, service_env, token
 from tests.support import eventually, open_body, open_case, step
@@ -24,9 +25,9 @@ def as_person(staff_id: str, role: str) -> dict:
 
 @pytest.fixture
 def loaded(sqlite_stack):
-    counts = directory.load(sqlite_stack.engine, directory.read_directory(DIRECTORY))
+    counts = directory.load(sqlite_stack.engine, read_directory(DIRECTORY))
     assert counts == {"schools": 2, "classes": 3, "staff": 7, "authorities": 2}
-    assert directory.load(sqlite_stack.engine, directory.read_directory(DIRECTORY)) == counts  # idempotent
+    assert directory.load(sqlite_stack.engine, read_directory(DIRECTORY)) == counts  # idempotent
     return sqlite_stack
 
 

@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, select
 
-from models import directory, store
+from db import directory, store
+from db.tables import NotificationRow
 from models.case import Actor
 from models.directory import read_directory
 from models.domain import StaffRole
 from models.incident import SECTIONS, IncidentBody, IncidentStart
 from models.policy import DeadlinePolicy
-from models.tables import NotificationRow
 from tests.conftest import DIRECTORY_FILE, OTHER_SCHOOL, SCHOOL, auth, settled_terminate
 from tests.support import document_text, eventually, open_case, refusal_path
 from tests.test_paper import codes_in, pdf_text, squeezed

@@ -19,7 +19,7 @@ from pypdf import PdfReader
 
 from activities import documents
 from activities.case_activities import typesetter_for
-from models import directory, store
+from db import directory, store
 from models.case import DocumentRequest
 from models.directory import Directory, Staff
 from models.domain import Action, DocumentKind, Obligation, StaffRole

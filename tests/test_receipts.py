@@ -8,7 +8,7 @@ import zlib
 
 from sqlmodel import Session, select
 
-from models.tables import SignedCopyRow
+from db.tables import SignedCopyRow
 from tests.conftest import auth
 from tests.support import ASSESS_HIGH, eventually, open_case, step, workflow_view
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from temporalio.api.enums.v1 import EventType
 
-from models import store
+from db import store
 from models.domain import CaseState, RiskLevel
 from tests.conftest import auth
 from tests.support import ACTIONS, REFUSE, act, db_view, eventually, open_case, step, workflow_view

@@ -23,8 +23,9 @@ from api.auth import ALGORITHM, ISSUER
 from audit import access_log
 from config.settings import key_id
 from config.temporal import data_converter
+from db import directory, store
 from db.engine import migrate, open_engine
-from models import directory, store
+from db.tables import CaseEventRow
 from models import search_attributes as sa
 from models.case import (
     ActionCommand,
@@ -39,7 +40,6 @@ from models.case import (
 )
 from models.directory import Directory
 from models.policy import DeadlinePolicy
-from models.tables import CaseEventRow
 from tests.conftest import KEYRING, SCHOOL, SCHOOLS, SECRET, TEMPORAL, auth, make_settings, running_stack
 from tests.factories import opened_case
 from tests.support import (

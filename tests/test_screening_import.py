@@ -15,9 +15,9 @@ from pathlib import Path
 import xlsxwriter
 from sqlmodel import Session, func, select
 
+from db import directory
 from db.engine import make_engine, migrate
-from models import directory
-from models.tables import AccessLogRow, CaseDeadlineRow, CaseRow, ScreeningJobRow, ScreeningResultRow
+from db.tables import AccessLogRow, CaseDeadlineRow, CaseRow, ScreeningJobRow, ScreeningResultRow
 from tests import web
 from tests.conftest import KEYRING, SCHOOL, SCHOOLS, auth, service_env, token
 

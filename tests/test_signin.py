@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select, update
 
 from api.sessions import COOKIE
 from api.web import accounts
-from models.tables import AccessLogRow, CaseRow, WebSessionRow
+from db.tables import AccessLogRow, CaseRow, WebSessionRow
 from tests.web import PASSWORD, csrf_of, give_sign_in, load_people, sign_in, site
 
 

@@ -18,7 +18,7 @@ import pyotp
 import pytest
 
 from api.web import accounts
-from models import store
+from db import store
 from models.directory import Staff
 from tests.conftest import OTHER_SCHOOL, auth, make_settings, running_stack
 from tests.web import (

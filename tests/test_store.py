@@ -16,12 +16,12 @@ from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
 from crypto.sealed import SealError
+from db import store
 from db.engine import alembic_config, make_engine, migrate
-from models import store
+from db.tables import NotificationRow
 from models.case import Actor, CaseData, CaseEvent, Deadline, OpenCaseBody
 from models.domain import CaseState
 from models.policy import DeadlinePolicy
-from models.tables import NotificationRow
 from tests.conftest import KEYRING
 from tests.support import open_body
 from workflows.view import case_view

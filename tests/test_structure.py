@@ -37,6 +37,8 @@ TOP_LEVEL = {name for floor in FLOORS for name in floor}
 #: Pure domain modules a sandboxed workflow may use (passed through from the host).
 DOMAIN = {"models", "models.case", "models.domain", "models.policy", "models.assessment", "models.io",
           "models.search_attributes", "models.validation", "models.incident"}
+#: Libraries of storage: the database's tables and queries live in db/, never in the domain.
+DATABASE_LIBRARIES = ("sqlalchemy", "sqlmodel", "alembic", "psycopg")
 
 
 def _module_name(path: Path) -> str:
@@ -179,3 +181,22 @@ def test_sandboxed_workflows_reach_only_the_domain(module):
         todo += [target for target, _, _ in GRAPH[current] if target in GRAPH]
     outside = sorted(m for m in seen if not (m in DOMAIN or m in SANDBOXED or m == "workflows"))
     assert not outside, f"{module} reaches code that must not run in the workflow sandbox: {outside}"
+
+
+def _libraries(module: str) -> set[str]:
+    """The top-level names of everything ``module`` imports, project modules or not."""
+    tree = ast.parse(SOURCES[module].read_text(), str(SOURCES[module]))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_the_domain_holds_no_database():
+    """models/ is the pure domain the workflow sandbox shares: tables and queries are db/'s."""
+    leaks = sorted(f"{m} imports {lib}" for m in SOURCES if m.split(".")[0] == "models"
+                   for lib in _libraries(m) if lib in DATABASE_LIBRARIES)
+    assert not leaks, "models/ must not reach the database:\n" + "\n".join(leaks)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from models.tables import CaseEventRow, DocumentRow, NotificationRow
+from db.tables import CaseEventRow, DocumentRow, NotificationRow
 from tests.conftest import make_settings, running_stack
 from tests.support import CONSENT, eventually, open_case, step, workflow_view
 

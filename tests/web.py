@@ -9,7 +9,7 @@ import httpx
 import pyotp
 
 from api.web import accounts
-from models import directory
+from db import directory
 from models.directory import Directory, Staff
 from tests.conftest import OTHER_SCHOOL, SCHOOLS
 

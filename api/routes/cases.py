@@ -27,7 +27,7 @@ from api.auth import Principal
 from api.deps import ActorDep, ClientDep, EngineDep, PolicyDep, SettingsDep
 from api.errors import MAX_OFFSET, unprocessable
 from config.temporal import workflow_id
-from models import directory, store
+from db import directory, store
 from models.case import (
     ActionCommand,
     AssessCommand,

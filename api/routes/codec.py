@@ -22,7 +22,7 @@ from api.access import RULES, in_scope
 from api.deps import ActorDep, EngineDep
 from api.errors import unprocessable
 from crypto.codec import CodecError, EncryptionCodec, is_encrypted, payload_case
-from models import store
+from db import store
 
 router = APIRouter(prefix="/codec", tags=["codec"])
 

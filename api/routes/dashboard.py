@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, status
 
 from api.deps import ActorDep, EngineDep
-from models import directory
-from models.dashboard import Dashboard, dashboard
+from db import directory
+from db.dashboard import Dashboard, dashboard
 from models.domain import StaffRole
 
 router = APIRouter(tags=["supervision"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import ActorDep, EngineDep
-from models import directory
+from db import directory
 from models.directory import Directory
 
 router = APIRouter(tags=["directory"])

@@ -11,10 +11,10 @@ from fastapi.responses import Response
 from api.access import PrincipalDep
 from api.deps import EngineDep
 from crypto.sealed import SealError, engine_keyring, open_stored
-from models import store
+from db import store
+from db.tables import DocumentRow
 from models.case import DocumentView, NotificationView
 from models.domain import AUTHORITY_READS, DocumentKind, StaffRole
-from models.tables import DocumentRow
 
 router = APIRouter(tags=["documents"])
 log = structlog.get_logger(__name__)

@@ -13,7 +13,8 @@ from temporalio.exceptions import ApplicationError
 from api.access import sees_identity
 from api.deps import ActorDep, ClientDep, EngineDep, PolicyDep, SettingsDep
 from api.errors import unprocessable
-from models import directory, store
+from db import directory, store
+from db.tables import IncidentRow
 from models.case import DocumentView
 from models.domain import AUTHORITY_READS, StaffRole
 from models.incident import (
@@ -25,7 +26,6 @@ from models.incident import (
     ReviewReport,
     report_problems,
 )
-from models.tables import IncidentRow
 from workflows.case_workflow import FORBIDDEN, INVALID, REFUSED
 from workflows.incident_workflow import IncidentReviewWorkflow, incident_workflow_id
 

@@ -20,10 +20,10 @@ from api.deps import ActorDep, ClientDep, EngineDep, SettingsDep
 from api.errors import unprocessable
 from api.routes.cases import take_action
 from api.routes.documents import read_form
-from models import store
+from db import store
+from db.tables import SignedCopyRow
 from models.case import ActionCommand, GuardianNoticeCommand, GuardianResponseCommand, Strict
 from models.domain import DocumentKind
-from models.tables import SignedCopyRow
 
 router = APIRouter(tags=["documents"])
 

@@ -21,8 +21,8 @@ from pydantic import BaseModel, Field
 from api.access import PrincipalDep
 from api.deps import EngineDep, PolicyDep, SettingsDep
 from api.errors import Problem, unprocessable
+from db import directory, store
 from intake import jobs
-from models import directory, store
 from models.screening import RulesFileError, load_rules
 
 router = APIRouter(tags=["screening"])

@@ -25,8 +25,8 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from config.settings import Settings
+from db.tables import SigninFailureRow, StaffAccountRow, StaffRow
 from models.domain import SEES_STUDENT_IDENTITY, StaffRole
-from models.tables import SigninFailureRow, StaffAccountRow, StaffRow
 
 MIN_PASSWORD_CHARS = 10
 MAX_PASSWORD_CHARS = 200

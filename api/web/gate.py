@@ -18,10 +18,10 @@ from api import sessions
 from api.access import Access, sees_identity
 from api.auth import Principal
 from api.web.render import PageError
-from models import directory, store
+from db import directory, store
+from db.tables import StaffRow, WebSessionRow
 from models.case import CaseData
 from models.domain import SCHOOL_ROLES, StaffRole
-from models.tables import StaffRow, WebSessionRow
 
 
 class SignInFirst(Exception):

@@ -27,10 +27,10 @@ from api.routes.screenings import record_for
 from api.web import charts, forms
 from api.web.gate import case_in_reach, check_csrf, student_label, viewer
 from api.web.render import PageError, page
+from db import directory, store, tasks
+from db.dashboard import dashboard
 from intake.importer import BAND_ZH, INSTRUMENT_ZH, OUTCOME_ZH
-from models import directory, store, tasks
 from models.case import COMMANDS, ActionCommand, CaseData, OpenCaseBody
-from models.dashboard import dashboard
 from models.domain import (
     AUTHORITY_READS,
     SCHOOL_ROLES,

@@ -22,9 +22,9 @@ from api.auth import Principal
 from api.web import accounts
 from api.web.gate import check_csrf, client_address, ensure_session, session_of
 from api.web.render import PageError, page
-from models import directory
+from db import directory
+from db.tables import StaffRow
 from models.domain import StaffRole
-from models.tables import StaffRow
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 Text = Annotated[str, Form(max_length=300)]

@@ -10,7 +10,7 @@ from alembic import context
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
-import models.tables  # noqa: F401  (registers the tables)
+import db.tables  # noqa: F401  (registers the tables)
 
 config = context.config
 engine = config.attributes["engine"]

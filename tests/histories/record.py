@@ -27,8 +27,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from audit import history
 from config.temporal import data_converter
+from db import directory
 from db.engine import migrate, open_engine
-from models import directory
 from models.case import (
     ActionCommand,
     Actor,

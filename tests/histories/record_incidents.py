@@ -21,8 +21,8 @@ from temporalio.testing import WorkflowEnvironment
 from audit import history
 from config.temporal import data_converter
 from crypto.keyring import Keyring, ensure_file, rotate
+from db import directory
 from db.engine import migrate, open_engine
-from models import directory
 from models.case import Actor
 from models.directory import Directory
 from models.incident import SECTIONS, IncidentBody, IncidentStart, ReportDraft, ReportSubmission, ReviewReport

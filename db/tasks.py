@@ -16,8 +16,8 @@ from pydantic import BaseModel
 from sqlalchemy import Engine, or_
 from sqlmodel import Session, col, select
 
+from db.tables import CaseDeadlineRow, CaseRow
 from models.domain import Obligation
-from models.tables import CaseDeadlineRow, CaseRow
 
 
 class Task(BaseModel):

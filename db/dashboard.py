@@ -14,10 +14,10 @@ from pydantic import BaseModel
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from models import store
+from db import store
+from db.tables import CaseDeadlineRow, CaseRow, DeliveryRow
 from models.case import FailedEffect
 from models.domain import CaseState, RiskLevel
-from models.tables import CaseDeadlineRow, CaseRow, DeliveryRow
 
 #: The seeds' target: 90% or more of high-risk students found and handled in time.
 HANDLED_IN_TIME_TARGET = 0.9

@@ -15,18 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, delete, select
 
-from models.case import (
-    CaseData,
-    CaseEvent,
-    CasePage,
-    CaseSummary,
-    Deadline,
-    DocumentView,
-    NotificationView,
-)
-from models.domain import Action, CaseState
-from models.incident import IncidentData
-from models.tables import (
+from db.tables import (
     CaseDeadlineRow,
     CaseEventRow,
     CaseRow,
@@ -38,6 +27,17 @@ from models.tables import (
     ScreeningResultRow,
     SignedCopyRow,
 )
+from models.case import (
+    CaseData,
+    CaseEvent,
+    CasePage,
+    CaseSummary,
+    Deadline,
+    DocumentView,
+    NotificationView,
+)
+from models.domain import Action, CaseState
+from models.incident import IncidentData
 
 # ----------------------------------------------------------------- projection
 
