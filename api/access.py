@@ -31,7 +31,7 @@ from db import directory, store
 from intake.jobs import IMPORTERS
 from models.domain import SCHOOL_ROLES, SEES_STUDENT_IDENTITY, SUPERVISOR_ROLES, Action, StaffRole
 from workflows.incident_workflow import WRITERS
-from workflows.machine import roles_for
+from workflows.machine import ACTIONS, STAFF_ACTIONS, roles_for
 
 PREFIX = "/api/v1"
 
@@ -65,22 +65,8 @@ AUTHORITY = {StaffRole.edu_authority: Scope.overseen}
 INCIDENT_WRITERS = WRITERS
 INCIDENT_READERS = INCIDENT_WRITERS | SUPERVISOR_ROLES
 
-#: The API path of each staff action on a case; the roles are the transition table's.
-ACTION_PATHS: dict[Action, str] = {
-    Action.assess: "assessment",
-    Action.guardian_notice: "guardian-notice",
-    Action.intervene: "intervention",
-    Action.plan: "plan",
-    Action.contact: "contacts",
-    Action.review: "review",
-    Action.refer: "referral",
-    Action.guardian_response: "guardian-response",
-    Action.referral_outcome: "referral-outcome",
-    Action.return_meeting: "return-meeting",
-    Action.close: "closure",
-    Action.closure_decision: "closure-decision",
-    Action.reopen: "reopen",
-}
+#: The API path of each staff action on a case, from the transition table's catalogue; the roles are its rows'.
+ACTION_PATHS: dict[Action, str] = {action: ACTIONS[action].path for action in STAFF_ACTIONS}
 
 RULES: dict[str, Rule] = {
     f"GET {PREFIX}/health": Rule("check health", public=True),

@@ -28,6 +28,7 @@ from audit import access_log
 from config.settings import Settings
 from config.temporal import connect
 from db.engine import migrate, open_engine
+from door import Door
 from models.policy import load_policy
 from ops import metrics, service_options
 from ops import server as ops_server
@@ -51,6 +52,7 @@ def create_app(settings: Settings, client: Client | None = None, engine=None,
         app.state.engine = engine or open_engine(settings)
         migrate(app.state.engine)
         app.state.client = client or await connect(settings, **service_options(settings))
+        app.state.door = Door(app.state.client, app.state.engine, settings, policy)
         app.state.probes = Probes(settings, app.state.engine, app.state.client)
         # the operations port; this process exports the read model's gauges (workers do not)
         async with ops_server.serving(app.state.probes, state=True,

@@ -10,6 +10,7 @@ from temporalio.client import Client
 
 from api.access import PrincipalDep
 from config.settings import Settings
+from door import Door
 from models.policy import DeadlinePolicy
 
 
@@ -30,8 +31,14 @@ def get_client(request: Request) -> Client:
     return request.app.state.client
 
 
+def get_door(request: Request) -> Door:
+    """The one door to the workflows (``door/``)."""
+    return request.app.state.door
+
+
 ActorDep = PrincipalDep
 EngineDep = Annotated[Engine, Depends(get_engine)]
 ClientDep = Annotated[Client, Depends(get_client)]
+DoorDep = Annotated[Door, Depends(get_door)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 PolicyDep = Annotated[DeadlinePolicy, Depends(get_policy)]

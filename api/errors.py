@@ -1,4 +1,10 @@
-"""422s that name the field, even when a model-level rule found the problem.
+"""The JSON API's error shapes: one 409, one 422, and 403/404 in words, for cases and incidents alike.
+
+The door's domain errors (``models/errors.py``) become these shapes here, once: a
+:class:`~models.errors.Refused` is 409 with the state and the actions allowed now, an
+:class:`~models.errors.Invalid` is 422 naming the field exactly as FastAPI's own 422 does.
+
+422s name the field even when a model-level rule found the problem.
 
 Model validators (the assessment rules, "at least one reason") raise
 :class:`models.validation.FieldError`, which knows its field; this handler
@@ -15,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from models.errors import DomainError, Forbidden, Invalid, NotFound, Refused
 from models.validation import FieldError
 
 
@@ -78,8 +85,39 @@ def unprocessable(where: str, path: str, message: str) -> HTTPException:
 
 
 def install(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def domain_error(_request: Request, exc: DomainError) -> JSONResponse:
+        return error_response(exc)
+
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(
             status_code=422, content=jsonable_encoder({"detail": [_precise(e) for e in exc.errors()]})
         )
+
+
+def refused_body(error: Refused) -> dict:
+    """The one 409 shape: why in words, the state, what is allowed now, and the codes behind it."""
+    return {"detail": str(error), "state": error.state_code, "allowed_actions": error.allowed,
+            "action": error.action, "reasons": list(error.reasons)}
+
+
+def invalid_body(error: Invalid) -> dict:
+    """The one 422 shape (FastAPI's), naming each field; a review report names every problem."""
+    problems = getattr(error, "problems", None) or [error]
+    return {"detail": [{"type": "value_error", "loc": [p.where, *(int(x) if x.isdigit() else x
+                                                                   for x in p.field.split("."))],
+                        "msg": str(p), "input": None, "reason": p.reason} for p in problems]}
+
+
+def error_response(error: DomainError) -> JSONResponse:
+    """A domain error as the JSON API answers it."""
+    if isinstance(error, Refused):
+        return JSONResponse(status_code=409, content=refused_body(error))
+    if isinstance(error, Invalid):
+        return JSONResponse(status_code=422, content=jsonable_encoder(invalid_body(error)))
+    if isinstance(error, NotFound):
+        return JSONResponse(status_code=404, content={"detail": str(error)})
+    if isinstance(error, Forbidden):
+        return JSONResponse(status_code=403, content={"detail": str(error)})
+    raise error

@@ -9,7 +9,7 @@ rules flag, at the speed of Temporal's own start path.
   simply run again, and completes the batch without a duplicate.
 - **One student, one case.** A student with a case already open (not this batch's) gets no second
   case: the new results are recorded against that case (``annotated``) and shown with it.
-- **Concurrent, with back-pressure.** Cases start through ``start_workflow`` as the API starts them,
+- **Concurrent, with back-pressure.** Cases start through the door (``door.Door.start``) as the API starts them,
   ``concurrency`` at a time; the workflow projects itself into the read model, as any case does.
 - **Reading overlaps starting.** The reader knows where each student's rows end before it scores
   any (``Reading.last_line``), so a student's case starts as soon as their last row is read, while
@@ -30,17 +30,14 @@ from itertools import islice
 
 from sqlalchemy import Engine
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from config.settings import Settings
-from config.temporal import workflow_id
 from db import store
+from door import Door
 from intake.reader import Preview, Reading, RowError, ScreeningRow
 from models.case import Actor, CaseStart, OpenCaseBody
 from models.policy import DeadlinePolicy
 from models.screening import Band, ScreeningRules
-from workflows.case_workflow import CaseWorkflow
 
 BAND_ZH = {Band.minimal: "无或极轻", Band.mild: "轻度", Band.moderate: "中度", Band.moderately_severe: "中重度",
            Band.severe: "重度", Band.negative: "阴性", Band.positive: "阳性", Band.acute_positive: "急性阳性"}
@@ -149,6 +146,7 @@ async def run_import(engine: Engine, client: Client, settings: Settings, policy:
     """Record every readable row and open the flagged students' cases (see the module's rules), each
     student's as soon as their last row is read; what was read comes back as the preview."""
     now = datetime.now(UTC)
+    door = Door(client, engine, settings, policy)
     done = await asyncio.to_thread(store.screened_students, engine, school_id, batch)  # an earlier run's
     already = await asyncio.to_thread(store.open_cases_by_ref, engine, school_id)
     gate = asyncio.Semaphore(concurrency)
@@ -175,13 +173,8 @@ async def run_import(engine: Engine, client: Client, settings: Settings, policy:
                     summary=summary_of(rows, batch, rules))
                 start = CaseStart(case_id=ours, opened_by=actor, case=body, policy=policy,
                                   history_event_limit=settings.history_event_limit)
-                try:
-                    await client.start_workflow(
-                        CaseWorkflow.run, start, id=workflow_id(ours), task_queue=settings.task_queue,
-                        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE)
-                except WorkflowAlreadyStartedError:
-                    pass  # opened by an earlier run of this batch, and closed since
+                # False: opened by an earlier run of this batch, and closed since
+                await door.start(start)
                 # recorded only once started: a kill in between leaves the student to the next run
                 archive.add([_result(r, school_id, batch, rules, ours, "opened", now) for r in rows])
                 outcome.opened += 1

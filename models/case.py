@@ -317,6 +317,8 @@ ActionBody = Annotated[
 COMMANDS: dict[Action, type[Strict]] = {
     cls.model_fields["action"].default: cls for cls in get_args(get_args(ActionBody)[0])
 }
+#: The body each action's route takes (the command without its ``action``).
+BODIES: dict[Action, type[Strict]] = {action: command.__bases__[0] for action, command in COMMANDS.items()}
 
 
 class ActionCommand(Strict):

@@ -1,6 +1,6 @@
 """Domain vocabulary: states, risk levels, codes and roles.
 
-Every code here is traceable to ../shared/DOMAIN.md (and from there to the
+Every code here is traceable to docs/domain.md (and from there to the
 seed texts). The *rules* that connect these words (which action moves a case
 from which state to which) live only in ``workflows/machine.py``.
 """

@@ -2,7 +2,7 @@
 
 After each student mental-health extreme event, a review report of at least 3,000 characters,
 complete, analytical and with concrete measures, is due at the provincial education department
-within two weeks [DOMAIN.md, Extreme events]. The report has six required sections.
+within two weeks [docs/domain.md, Extreme events]. The report has six required sections.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, StringConstraints
 
 from models.case import Actor, AwareDatetime, Code, Deadline, ShortText, Strict, Text
+from models.errors import Invalid
 from models.policy import DeadlinePolicy
 from models.validation import clean_text
 
@@ -132,7 +133,15 @@ class IncidentView(Strict):
 
 def report_problems(report: ReviewReport) -> list[tuple[str, str]]:
     """Why a report cannot be submitted yet, field by field (empty when it can)."""
-    problems = [(f"report.{name}", "required: the section is empty") for name in report.missing()]
+    return [(problem.field, str(problem).split(": ", 1)[1]) for problem in report_errors(report)]
+
+
+def report_errors(report: ReviewReport) -> list[Invalid]:
+    """The same, as domain errors with their codes: an empty section, or too few characters."""
+    problems = [Invalid(f"report.{name}", "section_empty", {}, f"report.{name}: required: the section is empty")
+                for name in report.missing()]
     if report.chars() < MIN_REPORT_CHARS:
-        problems.append(("report", f"{report.chars()} characters; a review report has at least {MIN_REPORT_CHARS}"))
+        problems.append(Invalid("report", "report_too_short", {"chars": report.chars(), "min": MIN_REPORT_CHARS},
+                                f"report: {report.chars()} characters; a review report has at least "
+                                f"{MIN_REPORT_CHARS}"))
     return problems

@@ -1,6 +1,6 @@
 """The deadline policy: versioned, overridable, copied into each case.
 
-Defaults come from the table at the end of ../shared/DOMAIN.md. The seeds
+Defaults are ours (docs/domain.md, "Our numbers"). The seeds
 say "promptly" (及时) without numbers; the figures are ours and therefore
 configurable (``CRISISFLOW_POLICY_FILE`` or ``crisisflow dev --policy``).
 A case copies the policy in force when it opens and never re-reads it.

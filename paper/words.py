@@ -1,7 +1,8 @@
 """Codes in words, for paper: every code a document prints goes through here (zh-CN and en).
 
-The zh-CN names of roles, states, risks and duties are the domain's own (``models.domain``);
-this adds the words only paper needs and the English of all of them.
+The zh-CN names of roles, states, risks and duties are the domain's own (``models.domain``), the
+actions' are the transition table's (``workflows.machine.ACTIONS``); this adds the words only paper
+needs and the English of the rest.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from models.domain import (
     STATE_ZH,
     WARNING_SIGNAL_ZH,
 )
+from workflows.machine import ACTIONS
 
 
 class Lang(StrEnum):
@@ -35,14 +37,8 @@ _ZH = {
         "cssrs": "哥伦比亚自杀严重程度评定量表（C-SSRS）",
         "clinical": "临床访谈评估",
     },
-    "action": {
-        "open": "识别并建档", "assess": "心理危机评估", "guardian_notice": "告知监护人",
-        "intervene": "制定干预方案（一人一策）", "plan": "修订安全计划", "contact": "咨询与联系",
-        "review": "跟踪回访", "refer": "转介", "guardian_response": "监护人答复",
-        "referral_outcome": "转介结果", "return_meeting": "返校会商", "report": "向教育主管部门报告",
-        "close": "结案", "closure_decision": "结案审批", "reopen": "重新开案", "escalate": "逾期预警升级",
-        "effect_failed": "通知或文书未能完成",
-    },
+    "action": {**{a.value: spec.zh for a, spec in ACTIONS.items()},
+               "escalate": "逾期预警升级", "effect_failed": "通知或文书未能完成"},
     "closure_reason": {"resolved": "危机已解除", "no_crisis": "经评估无危机", "transferred": "已转出", "other": "其他"},
     "channel": {"phone": "电话", "in_person": "当面", "video_call": "视频通话", "message": "信息", "letter": "书面"},
     "urgency": {"routine": "常规", "urgent": "紧急（绿色通道）"},
@@ -97,15 +93,9 @@ _EN = {
         "cssrs": "Columbia Suicide Severity Rating Scale (C-SSRS)",
         "clinical": "clinical interview",
     },
-    "action": {
-        "open": "identified and recorded", "assess": "crisis assessment", "guardian_notice": "guardian informed",
-        "intervene": "intervention plan", "plan": "safety plan revised", "contact": "session or contact",
-        "review": "follow-up review", "refer": "referral", "guardian_response": "guardian's answer",
-        "referral_outcome": "referral outcome", "return_meeting": "return-to-school meeting",
-        "report": "report to the education authority", "close": "closure", "closure_decision": "closure decision",
-        "reopen": "reopened", "escalate": "deadline missed, warning raised",
-        "effect_failed": "a notice or document could not be made",
-    },
+    "action": {**{a.value: spec.en for a, spec in ACTIONS.items()},
+               "escalate": "deadline missed, warning raised",
+               "effect_failed": "a notice or document could not be made"},
     "closure_reason": {"resolved": "crisis resolved", "no_crisis": "no crisis found", "transferred": "transferred",
                        "other": "other"},
     "channel": {"phone": "by phone", "in_person": "in person", "video_call": "by video call", "message": "by message",

@@ -1,6 +1,6 @@
 """Casework as schools do it: the seeds' rules, and a high case's whole journey on the time-skipping server.
 
-Each rule test states the rule from ../shared/DOMAIN.md it holds to; the journey runs a high case
+Each rule test states the rule from docs/domain.md it holds to; the journey runs a high case
 through reassessment, the green channel, refusal and report, a later consent, hospital and return
 meeting, weekly reviews (one missed), a closure proposal sent back, then approved, and a reopening.
 """

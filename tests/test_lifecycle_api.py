@@ -105,7 +105,8 @@ async def test_consent_path(stack, webhook):
     # the workflow has finished; the read model still answers, and refuses further actions
     r = await act(stack, case_id, "close")
     assert r.status_code == 409 and r.json() == {
-        "detail": "close is not allowed in state closed", "state": "closed", "allowed_actions": ["reopen"]
+        "detail": "close is not allowed in state closed", "state": "closed", "allowed_actions": ["reopen"],
+        "action": "close", "reasons": [],
     }
 
     events = {b["event"] for b in webhook.received}

@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         case_times,
     )
     from models.domain import SYSTEM, Action, CaseState, DocumentKind, NotificationEvent, Obligation, Recipient
+    from models.errors import Forbidden, Invalid, Refused
     from models.io import Io
     from workflows import deadlines
     from workflows.machine import (
@@ -43,8 +44,6 @@ with workflow.unsafe.imports_passed_through():
         OBLIGATIONS,
         CaseMachine,
         Fact,
-        Forbidden,
-        Refused,
         Rule,
         rule_for,
     )
@@ -238,13 +237,15 @@ class CaseWorkflow:
     def _validate_act(self, command: ActionCommand) -> None:
         actor = command.actor
         if actor.school_id != self._data.school_id:
-            raise ApplicationError("this case belongs to another school", type=FORBIDDEN, non_retryable=True)
+            raise ApplicationError("this case belongs to another school",
+                                   Forbidden("", actor.role.value, command.body.action.value, "school").as_details(),
+                                   type=FORBIDDEN, non_retryable=True)
         try:
             rule = self._machine.check(command.body.action, command.variant, actor.role, actor.staff_id)
         except Refused as refused:
             raise self._refusal(refused) from None
         except Forbidden as denied:
-            raise ApplicationError(str(denied), type=FORBIDDEN, non_retryable=True) from None
+            raise ApplicationError(str(denied), denied.as_details(), type=FORBIDDEN, non_retryable=True) from None
         if Fact.closure_proposal in rule.sets or rule.dest is CaseState.closed:
             self._need_reasons_for_unmet(command)
         latest = workflow.now() + _CLOCK_SKEW
@@ -253,7 +254,8 @@ class CaseWorkflow:
                 raise ApplicationError(
                     f"{name}: must lie between the case's opening ({self._data.opened_at.isoformat()}) "
                     "and a few minutes from now",
-                    {"loc": ["body", name]},
+                    Invalid(name, "outside_case_time", {"opened_at": self._data.opened_at.isoformat(),
+                                                        "latest": latest.isoformat()}).as_details(),
                     type=INVALID,
                     non_retryable=True,
                 )
@@ -272,7 +274,8 @@ class CaseWorkflow:
                 raise ApplicationError(
                     f"unmet_reasons.{obligation.value}: the case closes with this obligation unmet; "
                     "say why in unmet_reasons",
-                    {"loc": ["body", "unmet_reasons", obligation.value]},
+                    Invalid(f"unmet_reasons.{obligation.value}", "unmet_reason_missing",
+                            {"obligation": obligation.value}).as_details(),
                     type=INVALID,
                     non_retryable=True,
                 )
@@ -281,7 +284,7 @@ class CaseWorkflow:
     def _refusal(refused: Refused) -> ApplicationError:
         return ApplicationError(
             str(refused),
-            {"state": refused.state.value, "allowed_actions": refused.allowed},
+            refused.as_details(),
             type=REFUSED,
             non_retryable=True,
         )

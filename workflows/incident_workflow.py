@@ -19,11 +19,13 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from models.case import Deadline, NotificationRequest
     from models.domain import NotificationEvent, Obligation, Recipient, StaffRole
+    from models.errors import Forbidden, Refused
     from models.incident import (
         IncidentData,
         IncidentStart,
         ReportDraft,
         ReportSubmission,
+        report_errors,
         report_problems,
     )
     from models.io import Io
@@ -122,10 +124,11 @@ class IncidentReviewWorkflow:
     @submit.validator
     def _check_submit(self, submission: ReportSubmission) -> None:
         self._may_write(submission.actor)
-        problems = report_problems(self._data.report)
+        problems = report_errors(self._data.report)
         if problems:
-            field, why = problems[0]
-            raise ApplicationError(f"{field}: {why}", {"loc": ["body", *field.split(".")], "problems": problems},
+            first = problems[0]
+            raise ApplicationError(str(first), {**first.as_details(), "problems": report_problems(self._data.report),
+                                                "all": [p.as_details() for p in problems]},
                                    type=INVALID, non_retryable=True)
 
     @workflow.query
@@ -135,10 +138,13 @@ class IncidentReviewWorkflow:
     def _may_write(self, actor) -> None:
         if actor.school_id != self._data.school_id or actor.role not in WRITERS:
             raise ApplicationError("only the school's leadership group and psychology teachers write the review",
-                                   type=FORBIDDEN, non_retryable=True)
+                                   Forbidden("", actor.role.value, "write_review",
+                                             "role" if actor.school_id == self._data.school_id else "school")
+                                   .as_details(), type=FORBIDDEN, non_retryable=True)
         if self._data.state != "open":
             raise ApplicationError("the review report was submitted; it cannot change",
-                                   {"state": self._data.state, "allowed_actions": []}, type=REFUSED,
+                                   Refused("", self._data.state, [], "write_review", ("report_submitted",))
+                                   .as_details(), type=REFUSED,
                                    non_retryable=True)
 
     # ------------------------------------------------------------ effects

@@ -11,7 +11,7 @@ table into docs/architecture.md (a test keeps the two equal).
 
 Conditions (guards, and the ``when`` of a consequence) are named methods of
 :class:`CaseFacts`, with their wording in ``CONDITION_TEXT``, so a refusal
-and the docs can say them in words. The rows come from ../shared/DOMAIN.md
+and the docs can say them in words. The rows come from docs/domain.md
 (referral and crisis-intervention flow, seed 002 六; early warning, seed 002 四).
 """
 
@@ -35,6 +35,7 @@ from models.domain import (
     RiskLevel,
     StaffRole,
 )
+from models.errors import Forbidden, Refused
 
 S = CaseState
 R = StaffRole
@@ -117,7 +118,58 @@ class Rule:
         return not self.roles
 
 
-#: Who owns each obligation and what tells them it opened (DOMAIN.md: referral flow, people).
+@dataclass(frozen=True)
+class ActionSpec:
+    """What an action is called, beside its rows: its API path (``POST /cases/{id}/<path>``), a line for
+    the API's docs, and its words (zh-CN first). Everything else about it is its rows'.
+
+    Adding a staff action (docs/architecture.md, "Adding an action"): its entry here, its rows in
+    RULES, its body model in ``models/case.py`` (a ``…Command`` naming the action), and its form in
+    ``api/web/forms.py`` (FORMS). Routes, access rules, the offered buttons, the docs tables and the
+    words are read from these; tests/test_actions.py fails when one of them is missing.
+    """
+
+    zh: str
+    en: str
+    path: str | None = None  # None: the workflow's own step, or the open route (POST /cases)
+    summary: str = ""
+
+
+ACTIONS: dict[Action, ActionSpec] = {
+    A.open: ActionSpec("识别并建档", "identified and recorded"),
+    A.assess: ActionSpec("心理危机评估", "crisis assessment", "assessment",
+                         "Record a crisis assessment, or a reassessment"),
+    A.guardian_notice: ActionSpec("告知监护人", "guardian informed", "guardian-notice",
+                                  "Record that the guardian was notified"),
+    A.intervene: ActionSpec("制定干预方案（一人一策）", "intervention plan", "intervention",
+                            "Start an intervention (one student, one plan)"),
+    A.plan: ActionSpec("修订安全计划", "safety plan revised", "plan",
+                       "Make or revise the safety plan once past the assessment"),
+    A.contact: ActionSpec("咨询与联系", "session or contact", "contacts",
+                          "Record a session or contact (the consultation ledger)"),
+    A.review: ActionSpec("跟踪回访", "follow-up review", "review",
+                         "Record a follow-up review; a worse trend asks for a reassessment"),
+    A.refer: ActionSpec("转介", "referral", "referral",
+                        "Refer to a medical institution (urgent: straight from an imminent assessment)"),
+    A.guardian_response: ActionSpec("监护人答复", "guardian's answer", "guardian-response",
+                                    "Record the answer to a referral (also a later consent)"),
+    A.referral_outcome: ActionSpec("转介结果", "referral outcome", "referral-outcome",
+                                   "Record what came of the referral"),
+    A.return_meeting: ActionSpec("返校会商", "return-to-school meeting", "return-meeting",
+                                 "Record the return-to-school meeting after a discharge"),
+    A.report: ActionSpec("向教育主管部门报告", "report to the education authority"),
+    A.close: ActionSpec("结案", "closure", "closure",
+                        "Close the case; for a high or imminent case, propose closing it (202, for leadership "
+                        "to decide)"),
+    A.closure_decision: ActionSpec("结案审批", "closure decision", "closure-decision",
+                                   "Approve or send back a proposed closure"),
+    A.reopen: ActionSpec("重新开案", "reopened", "reopen",
+                         "Take a closed case up again (leadership, within the policy's reopen_within): the same "
+                         "case and history, in a new run, back in assessed with a reassessment due"),
+}
+
+
+#: Who owns each obligation and what tells them it opened (docs/domain.md: the referral flow, who takes part).
 OBLIGATIONS: dict[Obligation, Duty] = {
     O.assess: Duty(Recipient.psychology_teacher, N.case_opened),
     O.guardian_notice: Duty(Recipient.head_teacher, N.guardian_notice_required),
@@ -347,6 +399,28 @@ CONDITION_TEXT = {
     "closure_proposed": "there must be a closure proposal to decide on",
     "not_the_proposer": "the proposer cannot approve their own closure",
     "within_reopen_window": "a closed case can be reopened only within the policy's reopen_within",
+    "records_limit": f"it is recorded at most {RECORDS_LIMIT} times on a case",
+}
+
+#: The same conditions in Chinese, for the staff app's refusals (a test keeps the keys equal).
+CONDITION_ZH = {
+    "risk_is_low": "评估后直接结案仅限低风险个案；中风险及以上需先制定干预方案",
+    "guardian_notified_if_high": "高风险或紧急风险个案转介前，须先记录已告知监护人",
+    "guardian_notice_on_record": "高风险或紧急风险个案结案前，须有告知监护人的记录",
+    "consent_on_record": "已转介个案结案前，须有监护人同意的记录",
+    "has_warning_signals": "如报告了预警信号",
+    "high_risk": "适用于高风险或紧急风险个案",
+    "not_high_risk": "适用于低风险或中风险个案",
+    "imminent": "仅限紧急风险个案",
+    "high_risk_guardian_not_notified": "如为高风险或紧急风险且尚未告知监护人",
+    "moderate_or_higher": "如为中风险及以上",
+    "needs_plan": "如为中风险及以上且尚无干预方案",
+    "no_return_meeting_pending": "学生出院后须先召开返校会商",
+    "no_closure_proposed": "已有结案申请，正等待领导小组审批",
+    "closure_proposed": "没有待审批的结案申请",
+    "not_the_proposer": "结案申请人不能审批自己的申请",
+    "within_reopen_window": "只能在结案后学校政策规定的期限内重新开案",
+    "records_limit": f"每个个案最多记录 {RECORDS_LIMIT} 次",
 }
 
 #: Actions staff may ask for on an open case, in lifecycle order.
@@ -456,19 +530,6 @@ class CaseFacts:
         return self.closed_at is not None and (self.now is None or self.now <= self.closed_at + self.reopen_within)
 
 
-class Refused(Exception):
-    """An action not allowed now: says why and what is allowed."""
-
-    def __init__(self, message: str, state: CaseState, allowed: list[str]) -> None:
-        super().__init__(message)
-        self.state = state
-        self.allowed = allowed
-
-
-class Forbidden(Exception):
-    """The actor's role may not take this action (whatever the state)."""
-
-
 def _trigger(index: int, rule: Rule) -> str:
     return f"{rule.action.value}_{rule.variant or 'any'}_{index}"
 
@@ -573,26 +634,29 @@ class CaseMachine:
               actor: str | None = None) -> Rule:
         """The rule that lets ``action`` happen now; :class:`Refused` or :class:`Forbidden` saying why."""
         candidates = [r for r in rules_for(action, variant, self.features) if r.source]
+        name = str(getattr(action, "value", action))
         if not candidates:
-            raise Refused(f"unknown action {action!r}", self.state, self.allowed_actions())
-        name = Action(action).value
+            raise Refused(f"unknown action {action!r}", self.state, self.allowed_actions(), name, ("unknown_action",))
         here = [r for r in candidates if self.state in r.source]
         if not here:
-            raise Refused(f"{name} is not allowed in state {self.state.value}", self.state, self.allowed_actions())
+            raise Refused(f"{name} is not allowed in state {self.state.value}", self.state, self.allowed_actions(),
+                          name)
         if role is not None and not any(role in r.roles for r in here):
-            raise Forbidden(f"role {StaffRole(role).value} may not {name}")
+            raise Forbidden(f"role {StaffRole(role).value} may not {name}", StaffRole(role).value, name)
         self.facts.actor = actor
         try:
             for rule in here:
                 if (role is None or role in rule.roles) and self._passes(rule):
                     return rule
-            failed = [CONDITION_TEXT[c] for r in here for c in r.guard if not self.facts.holds(c)]
+            failed = [c for r in here for c in r.guard if not self.facts.holds(c)]
         finally:
             self.facts.actor = None
-        failed += [f"it is recorded at most {r.limit} times on a case" for r in here if not self.facts.under_limit(r)]
-        reasons = "; ".join(dict.fromkeys(failed))
+        failed += ["records_limit" for r in here if not self.facts.under_limit(r)]
+        codes = tuple(dict.fromkeys(failed))
+        reasons = "; ".join(CONDITION_TEXT[c] for c in codes)
         raise Refused(
-            f"{name} is not allowed in state {self.state.value}: {reasons}", self.state, self.allowed_actions()
+            f"{name} is not allowed in state {self.state.value}: {reasons}", self.state, self.allowed_actions(),
+            name, codes,
         )
 
     def fire(self, action: Action | str, variant: str | None = None, role: StaffRole | None = None,

@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
-
 import structlog
-from fastapi import APIRouter, HTTPException, Request, status
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
+from fastapi import APIRouter, status
 
 from api.access import sees_identity
-from api.deps import ActorDep, ClientDep, EngineDep, PolicyDep, SettingsDep
-from api.errors import unprocessable
+from api.deps import ActorDep, DoorDep, EngineDep
 from db import directory, store
 from db.tables import IncidentRow
 from models.case import DocumentView
 from models.domain import AUTHORITY_READS, StaffRole
+from models.errors import NotFound
 from models.incident import (
     IncidentBody,
-    IncidentStart,
     IncidentView,
-    ReportDraft,
-    ReportSubmission,
     ReviewReport,
-    report_problems,
 )
-from workflows.case_workflow import FORBIDDEN, INVALID, REFUSED
-from workflows.incident_workflow import IncidentReviewWorkflow, incident_workflow_id
 
 router = APIRouter(tags=["extreme events"])
 log = structlog.get_logger(__name__)
@@ -60,32 +49,14 @@ def view_of(row: IncidentRow, principal) -> IncidentView:
 def _stored(engine, incident_id: str, principal) -> IncidentView:
     row = store.get_incident(engine, incident_id)
     if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"incident {incident_id} not found")
+        raise NotFound("incident", incident_id)
     return view_of(row, principal)
 
 
 @router.post("/incidents", status_code=status.HTTP_201_CREATED, response_model=IncidentView)
-async def record_incident(request: Request, body: IncidentBody, actor: ActorDep, engine: EngineDep,
-                          client: ClientDep, settings: SettingsDep, policy: PolicyDep) -> IncidentView:
+async def record_incident(body: IncidentBody, actor: ActorDep, engine: EngineDep, door: DoorDep) -> IncidentView:
     """Record an extreme event: its review report is due ``review_report_within`` (14 days) after it."""
-    now = datetime.now(UTC)
-    if body.occurred_at > now:
-        raise unprocessable("body", "occurred_at", "must not lie in the future")
-    if body.case_id is not None and store.case_school(engine, body.case_id) != actor.school_id:
-        raise unprocessable("body", "case_id", "not a case of your school")
-    incident_id = uuid.uuid4().hex
-    structlog.contextvars.bind_contextvars(incident_id=incident_id)
-    start = IncidentStart(incident_id=incident_id, school_id=actor.school_id, recorded_by=actor.actor(),
-                          recorded_at=now, event=body, policy=policy)
-    handle = await client.start_workflow(IncidentReviewWorkflow.run, start, id=incident_workflow_id(incident_id),
-                                         task_queue=settings.task_queue)
-    # the workflow mirrors the incident first thing; wait for it (a second at most, normally)
-    for _ in range(200):
-        if store.get_incident(engine, incident_id) is not None:
-            break
-        await handle.query(IncidentReviewWorkflow.view)
-    log.info("incident recorded", kind=body.kind.value)
-    return _stored(engine, incident_id, actor)
+    return _stored(engine, await door.record_incident(body, actor.actor()), actor)
 
 
 @router.get("/incidents", response_model=list[IncidentView])
@@ -101,47 +72,19 @@ async def get_incident(incident_id: str, actor: ActorDep, engine: EngineDep) -> 
     return _stored(engine, incident_id, actor)
 
 
-async def _update(client, incident_id: str, update, argument) -> None:
-    handle = client.get_workflow_handle(incident_workflow_id(incident_id))
-    try:
-        await handle.execute_update(update, argument)
-    except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        if isinstance(cause, ApplicationError) and cause.type == REFUSED:
-            raise HTTPException(status.HTTP_409_CONFLICT, {"detail": cause.message, "state": "submitted",
-                                                           "allowed_actions": []}) from None
-        if isinstance(cause, ApplicationError) and cause.type == INVALID:
-            problems = (cause.details[0] if cause.details else {}).get("problems", [])
-            raise _problems(problems) from None
-        if isinstance(cause, ApplicationError) and cause.type == FORBIDDEN:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, cause.message) from None
-        raise
-
-
-def _problems(problems: list) -> HTTPException:
-    return HTTPException(422, [{"type": "value_error", "loc": ["body", *field.split(".")], "msg": f"{field}: {why}",
-                                "input": None} for field, why in problems])
-
-
 @router.put("/incidents/{incident_id}/report", response_model=IncidentView)
 async def save_report(incident_id: str, report: ReviewReport, actor: ActorDep, engine: EngineDep,
-                      client: ClientDep) -> IncidentView:
+                      door: DoorDep) -> IncidentView:
     """Save the review report as a draft (any section may still be empty)."""
-    await _update(client, incident_id, IncidentReviewWorkflow.save_draft, ReportDraft(actor=actor.actor(),
-                                                                                        report=report))
+    await door.save_report(incident_id, report, actor.actor())
     return _stored(engine, incident_id, actor)
 
 
 @router.post("/incidents/{incident_id}/submit", response_model=IncidentView)
-async def submit_report(incident_id: str, actor: ActorDep, engine: EngineDep, client: ClientDep) -> IncidentView:
+async def submit_report(incident_id: str, actor: ActorDep, engine: EngineDep, door: DoorDep) -> IncidentView:
     """Submit the saved report: refused (422, naming each problem) under 3,000 characters or with a
     section missing; on success it is typeset and sent to the authority and the province."""
-    row = store.get_incident(engine, incident_id)
-    if row is not None and row.state == "open":
-        problems = report_problems(ReviewReport.model_validate(row.report))
-        if problems:
-            raise _problems(problems)
-    await _update(client, incident_id, IncidentReviewWorkflow.submit, ReportSubmission(actor=actor.actor()))
+    await door.submit_report(incident_id, actor.actor())
     return _stored(engine, incident_id, actor)
 
 

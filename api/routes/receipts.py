@@ -16,14 +16,14 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from activities.documents import store_sealed
-from api.deps import ActorDep, ClientDep, EngineDep, SettingsDep
-from api.errors import unprocessable
-from api.routes.cases import take_action
+from api.deps import ActorDep, DoorDep, EngineDep, SettingsDep
+from api.errors import error_response, unprocessable
 from api.routes.documents import read_form
 from db import store
 from db.tables import SignedCopyRow
 from models.case import ActionCommand, GuardianNoticeCommand, GuardianResponseCommand, Strict
 from models.domain import DocumentKind
+from models.errors import Invalid, Refused
 
 router = APIRouter(tags=["documents"])
 
@@ -66,7 +66,7 @@ async def upload_signed(
     document_id: str,
     actor: ActorDep,
     engine: EngineDep,
-    client: ClientDep,
+    door: DoorDep,
     settings: SettingsDep,
     file: Annotated[UploadFile, File(description="the scan or photo: PDF, JPEG or PNG")],
     records: Annotated[Literal["guardian_notice", "guardian_response"] | None,
@@ -99,10 +99,10 @@ async def upload_signed(
         except ValidationError as exc:
             field = str(exc.errors()[0]["loc"][0]) if exc.errors() else "records"
             raise unprocessable("body", field, exc.errors()[0]["msg"] if exc.errors() else "invalid") from None
-        answer = await take_action(request, case_id, ActionCommand(actor=actor.actor(), body=body), actor, engine,
-                                   client, None)
-        if answer.status_code >= 300:
-            return answer  # refused (409) or invalid: nothing is kept
+        try:
+            await door.act(case_id, ActionCommand(actor=actor.actor(), body=body))
+        except (Refused, Invalid) as error:
+            return error_response(error)  # refused (409) or invalid: nothing is kept
     row = keep_copy(engine, settings, case_id, document_id, data, media, actor.staff_id, records, now)
     return SignedCopyView.model_validate(row, from_attributes=True)
 

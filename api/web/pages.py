@@ -1,30 +1,28 @@
 """The staff app's pages: my tasks, cases, every action as a form, documents, and the supervisors'
 dashboard, lists and overdue list.
 
-A page reads what the API reads, and a form does what the API does: an action goes through
-``api.routes.cases.take_action`` (the workflow's update, its validator, the read model after it),
-a new case through ``start_case``. So a refusal here is the same 409 the API gives, shown in words
-with what is allowed now, and what the person typed is shown again, never lost.
+A page reads what the API reads, and a form does what the API does: an action and a new case go
+through the door (``door.Door``: the workflow's update, its validator, the read model after it).
+So a refusal here is the door's same domain error the API answers 409 for, worded in Chinese
+(``api/web/words.py``) with what is allowed now, and what the person typed is shown again, never lost.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from api.access import SUPERVISOR_PAGES, in_scope, sees_identity
 from api.auth import Principal
-from api.routes.cases import start_case, take_action
 from api.routes.documents import read_form
 from api.routes.receipts import keep_copy, sniff
 from api.routes.screenings import record_for
-from api.web import charts, forms
+from api.web import charts, forms, words
 from api.web.gate import case_in_reach, check_csrf, student_label, viewer
 from api.web.render import PageError, page
 from db import directory, store, tasks
@@ -41,6 +39,7 @@ from models.domain import (
     RiskLevel,
     StaffRole,
 )
+from models.errors import Forbidden, Invalid, Refused
 from paper.words import Lang, word
 from workflows.deadlines import LADDER
 from workflows.machine import roles_for
@@ -152,12 +151,13 @@ async def new_case(request: Request):
         parsed = OpenCaseBody.model_validate(body)
     except ValidationError as exc:
         return again(400, forms.errors_of(exc))
-    app = request.app
     try:
-        view, _ = await start_case(request, parsed, principal, app.state.engine, app.state.client, app.state.settings,
-                                   app.state.policy, f"form-{key}")
-    except HTTPException as exc:
-        return again(exc.status_code, {}, refusal=str(exc.detail))
+        view, _ = await request.app.state.door.open_case(parsed, principal.actor(), f"form-{key}")
+    except Invalid as error:
+        return again(422, {error.field: words.invalid_words(error)})
+    except Forbidden as error:
+        return again(403, {}, refusal=words.forbidden_words(error))
+    request.state.access.case_id = view.case_id
     return RedirectResponse(f"/ui/cases/{view.case_id}?done=open", status_code=303)
 
 
@@ -229,19 +229,6 @@ def _not_now(data: CaseData, principal: Principal, action: Action) -> str:
     return head + tail
 
 
-def _refusal_words(answer: dict, action: Action) -> str:
-    """A 409 of the workflow in words: the state, why, and what is allowed now."""
-    state = answer.get("state")
-    allowed = [word(Lang.zh, "action", a) for a in answer.get("allowed_actions", []) if a in Action.__members__]
-    head = f"未能办理“{word(Lang.zh, 'action', action.value)}”"
-    if state in CaseState.__members__:
-        head += f"：个案目前处于“{word(Lang.zh, 'state', state)}”状态"
-    reason = str(answer.get("detail", ""))
-    why = reason.split(": ", 1)[1] if ": " in reason else ""
-    text = head + "。" + (f"原因：{why}。" if why else "")
-    return text + (f"现在可以：{'、'.join(allowed)}。" if allowed else "")
-
-
 @router.post("/cases/{case_id}/act/{action_name}", response_class=HTMLResponse)
 async def take(request: Request, case_id: str, action_name: str):
     principal = viewer(request, f"{action_name.replace('_', ' ')[:40]}: form", case_id)
@@ -259,18 +246,15 @@ async def take(request: Request, case_id: str, action_name: str):
     command, errors = forms.validate(action, forms.body_from(action, form, data))
     if command is None:
         return again(400, errors)
-    app = request.app
-    answer = await take_action(request, case_id, ActionCommand(actor=principal.actor(), body=command), principal,
-                               app.state.engine, app.state.client, f"form-{key}")
-    if answer.status_code in (200, 202):
-        return RedirectResponse(f"/ui/cases/{case_id}?done={action.value}", status_code=303)
-    detail = json.loads(answer.body)
-    if answer.status_code == 409:
-        return again(409, {}, refusal=_refusal_words(detail, action))
-    if answer.status_code == 422:
-        found = {".".join(str(p) for p in e["loc"][1:]): e["msg"] for e in detail.get("detail", [])}
-        return again(422, found)
-    return again(answer.status_code, {}, refusal=str(detail.get("detail")))
+    try:
+        await request.app.state.door.act(case_id, ActionCommand(actor=principal.actor(), body=command), f"form-{key}")
+    except Refused as error:
+        return again(409, {}, refusal=words.refusal_words(error, action))
+    except Invalid as error:
+        return again(422, {error.field: words.invalid_words(error)})
+    except Forbidden as error:
+        return again(403, {}, refusal=words.forbidden_words(error))
+    return RedirectResponse(f"/ui/cases/{case_id}?done={action.value}", status_code=303)
 
 
 @router.post("/cases/{case_id}/assessment/preview", response_class=HTMLResponse)

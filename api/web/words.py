@@ -1,0 +1,71 @@
+"""The door's domain errors in the staff app's words: zh-CN, with times in Beijing time.
+
+A page never shows an error's English text: a refusal is worded from its state, the transition
+table's conditions (``workflows.machine.CONDITION_ZH``) and the actions allowed now; an invalid
+field from its reason code and parameters (``INVALID_ZH``). tests/test_actions.py renders every
+code and fails on one without words.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from api.web.render import bj
+from models.domain import Action, CaseState
+from models.errors import Forbidden, Invalid, Refused
+from paper.words import Lang, word
+from workflows.machine import CONDITION_ZH
+
+#: Each reason an input is refused for, in words; ``{…}`` are the error's parameters (times in Beijing time).
+INVALID_ZH: dict[str, str] = {
+    "outside_case_time": "时间须在个案建档（北京时间 {opened_at}）之后，且不能晚于现在",
+    "unmet_reason_missing": "“{obligation}”尚未完成：结案时请说明原因",
+    "unknown_class": "请从名录中选择学生所在班级",
+    "key_reused": "这份表单已用其他内容提交过，请刷新页面后重新填写",
+    "in_future": "时间不能晚于现在",
+    "not_own_case": "不是本校的个案",
+    "section_empty": "此部分不能为空",
+    "report_too_short": "复盘报告至少 {min} 字，目前 {chars} 字",
+    "invalid": "填写有误，请检查",
+}
+
+#: Why an action is refused beyond the table's conditions (the door's own refusals).
+REFUSAL_ZH: dict[str, str] = {
+    **CONDITION_ZH,
+    "unknown_action": "没有这个操作",
+    "closure_finishing": "个案正在完成结案手续，请稍后再试",
+    "reopened_already": "个案已重新开案",
+    "report_submitted": "复盘报告已提交，不能再修改",
+}
+
+
+def _param(name: str, value) -> str:
+    if name in ("opened_at", "latest") and isinstance(value, str):
+        return bj(datetime.fromisoformat(value))
+    if name == "obligation" and isinstance(value, str):
+        return word(Lang.zh, "obligation", value)
+    return str(value)
+
+
+def invalid_words(error: Invalid) -> str:
+    """What is wrong with a field, in Chinese."""
+    text = INVALID_ZH.get(error.reason, INVALID_ZH["invalid"])
+    return text.format(**{k: _param(k, v) for k, v in error.params.items()})
+
+
+def refusal_words(error: Refused, action: Action) -> str:
+    """A refusal in words: the state, why, and what is allowed now."""
+    head = f"未能办理“{word(Lang.zh, 'action', action.value)}”"
+    if error.state_code in CaseState.__members__:
+        head += f"：个案目前处于“{word(Lang.zh, 'state', error.state_code)}”状态"
+    why = "；".join(REFUSAL_ZH[c] for c in error.reasons if c in REFUSAL_ZH)
+    allowed = [word(Lang.zh, "action", a) for a in error.allowed if a in Action.__members__]
+    return head + "。" + (f"原因：{why}。" if why else "") + (f"现在可以：{'、'.join(allowed)}。" if allowed else "")
+
+
+def forbidden_words(error: Forbidden) -> str:
+    if error.reason == "school":
+        return "这个个案不属于本校，您不能办理。"
+    if error.action in Action.__members__:
+        return f"您的角色不能办理“{word(Lang.zh, 'action', error.action)}”。"
+    return "您的角色不能办理这项操作。"

@@ -1,0 +1,310 @@
+"""The one host-side door to the workflows: every face comes in here.
+
+The JSON API (``api/routes``), the staff app's pages (``api/web``), the screening importer
+(``intake/``) and the command line open cases, take actions, reopen cases and run extreme-event
+reviews through :class:`Door`, and nothing else in the project starts or updates a workflow (a
+test greps for it). The door answers with the case as the read model holds it once Temporal took
+the action, or raises a domain error (``models/errors.py``): :class:`~models.errors.Refused`
+(the state and what is allowed), :class:`~models.errors.Invalid` (the field, a reason code and its
+parameters), :class:`~models.errors.Forbidden`, :class:`~models.errors.NotFound`. Each face words
+those errors once; none reads another face's answer.
+
+An ``Idempotency-Key`` (a form posts one too) makes the same request by the same person one
+action however often it arrives: the key names the Temporal update, and the first outcome, a view
+or a domain error, is kept sealed and given again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import structlog
+from sqlalchemy import Engine
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from config.settings import Settings
+from config.temporal import workflow_id
+from db import directory, store
+from models.case import ActionCommand, Actor, CaseStart, CaseView, OpenCaseBody, ReopenBody
+from models.domain import Action, CaseState
+from models.errors import DomainError, Forbidden, Invalid, NotFound, Refused
+from models.incident import IncidentBody, IncidentData, IncidentStart, ReportDraft, ReportSubmission, ReviewReport
+from models.incident import report_errors as incident_report_errors
+from models.policy import DeadlinePolicy
+from workflows.case_workflow import FORBIDDEN, INVALID, REFUSED, CaseWorkflow
+from workflows.incident_workflow import IncidentReviewWorkflow, incident_workflow_id
+from workflows.machine import ALL_FEATURES, CaseMachine
+from workflows.view import case_view
+
+log = structlog.get_logger(__name__)
+
+_CODES = {REFUSED: Refused.code, INVALID: Invalid.code, FORBIDDEN: Forbidden.code}
+#: How a kept answer's kind is numbered in ``idempotency_keys.status_code`` (the numbers are HTTP's,
+#: which every face already knows; answers kept before the door are read back by them too).
+_KEPT = {"done": 200, "proposed": 202, Refused.code: 409, Invalid.code: 422}
+
+
+def domain_error(exc: WorkflowUpdateFailedError) -> DomainError | None:
+    """The domain error a workflow's update failed with, or None for any other failure."""
+    cause = exc.cause
+    if not isinstance(cause, ApplicationError) or cause.type not in _CODES:
+        return None
+    details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
+    return DomainError.from_details(_CODES[cause.type], cause.message, details)
+
+
+def _digest(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Acted:
+    """What an action came to: the case after it; ``proposed`` when it waits for a second person
+    (a high-risk closure); ``replayed`` when an earlier request under the same key took it."""
+
+    view: CaseView
+    proposed: bool = False
+    replayed: bool = False
+
+
+def _kept(status_code: int, response: str) -> Acted | DomainError:
+    """An answer kept under an idempotency key, as the door gave it (or as the API kept it before)."""
+    payload = json.loads(response)
+    if "error" in payload:
+        error = payload["error"]
+        return DomainError.from_details(error["code"], error["message"], error["details"])
+    if status_code in (200, 202):
+        return Acted(CaseView.model_validate(payload.get("view", payload)), status_code == 202, True)
+    if status_code == 409:
+        return Refused(payload.get("detail", ""), payload.get("state"), payload.get("allowed_actions", []))
+    first = (payload.get("detail") or [{}])[0]
+    return Invalid(".".join(str(p) for p in first.get("loc", ["body"])[1:]) or "body", "invalid", {},
+                   first.get("msg"))
+
+
+@dataclass
+class Door:
+    """The door, with what it needs: the Temporal client, the read model, the settings and the
+    deadline policy a new case copies."""
+
+    client: Client
+    engine: Engine
+    settings: Settings
+    policy: DeadlinePolicy
+
+    # ------------------------------------------------------------------ cases
+
+    def read(self, case_id: str, now: datetime | None = None) -> CaseView:
+        """The case as the read model holds it (:class:`NotFound` if there is none)."""
+        data = store.load_case(self.engine, case_id)
+        if data is None:
+            raise NotFound("case", case_id)
+        return case_view(data, now or datetime.now(UTC))
+
+    def check_opening(self, body: OpenCaseBody, by: Actor) -> None:
+        """What opening a case asks of who opens it and of the student's class."""
+        if body.student.school_id != by.school_id:
+            raise Forbidden("student.school_id: you may open cases of your own school only", by.role.value,
+                            Action.open.value, "school")
+        known = directory.of_school(self.engine, by.school_id).schools
+        if body.student.class_id and known and body.student.class_id not in {c.id for c in known[0].classes}:
+            raise Invalid("student.class_id", "unknown_class", {"class_id": body.student.class_id},
+                          "student.class_id: not a class of this school in the directory")
+
+    async def open_case(self, body: OpenCaseBody, by: Actor, key: str | None = None) -> tuple[CaseView, bool]:
+        """Open a case and answer with it once it is in the read model; with a ``key`` the same body
+        opens one case however often it is sent. Returns the view and whether an earlier request
+        under the key opened it."""
+        self.check_opening(body, by)
+        case_id, replayed = uuid.uuid4().hex, False
+        if key:
+            try:
+                claimed = store.claim_idempotency_key(self.engine, by.staff_id, key,
+                                                      _digest(body.model_dump(mode="json")), case_id,
+                                                      datetime.now(UTC))
+            except store.IdempotencyConflict as exc:
+                raise Invalid("Idempotency-Key", "key_reused", {}, f"Idempotency-Key: {exc}", "header") from None
+            if claimed.case_id != case_id:
+                case_id, replayed = claimed.case_id, True
+                if store.case_school(self.engine, case_id) is not None:
+                    return self.read(case_id), True
+        structlog.contextvars.bind_contextvars(case_id=case_id)
+        start = CaseStart(case_id=case_id, opened_by=by, case=body, policy=self.policy,
+                          history_event_limit=self.settings.history_event_limit)
+        if not await self.start(start):
+            return self.read(case_id), replayed
+        view = await self.client.get_workflow_handle(workflow_id(case_id)).execute_update(CaseWorkflow.opened)
+        log.info("case opened", role=by.role.value)
+        return view, replayed
+
+    async def start(self, start: CaseStart) -> bool:
+        """Start a case's workflow without waiting for it (the importer's many starts); False when a
+        workflow of that id ran already (opened before, and closed since)."""
+        try:
+            await self.client.start_workflow(
+                CaseWorkflow.run, start, id=workflow_id(start.case_id), task_queue=self.settings.task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE)
+        except WorkflowAlreadyStartedError:
+            return False
+        return True
+
+    async def act(self, case_id: str, command: ActionCommand, key: str | None = None) -> Acted:
+        """Take an action through the workflow (its validator decides), and answer with the case once
+        the read model holds the action."""
+        structlog.contextvars.bind_contextvars(case_id=case_id)
+        by = command.actor
+        update_id = None
+        if key:
+            digest = _digest(case_id, command.body.model_dump(mode="json"))
+            try:
+                claimed = store.claim_idempotency_key(self.engine, by.staff_id, key, digest, case_id,
+                                                      datetime.now(UTC))
+            except store.IdempotencyConflict as exc:
+                raise Invalid("Idempotency-Key", "key_reused", {}, f"Idempotency-Key: {exc}", "header") from None
+            if claimed.status_code is not None:
+                kept = _kept(claimed.status_code, claimed.response)
+                if isinstance(kept, DomainError):
+                    kept.replayed = True
+                    raise kept
+                return kept
+            update_id = f"idem-{_digest(by.staff_id, key)[:40]}"
+        try:
+            if command.body.action is Action.reopen:  # a new run of the closed case's workflow
+                acted = Acted(await self.reopen(case_id, ReopenBody(reason=command.body.reason), by))
+            else:
+                acted = await self._act(case_id, command, update_id)
+        except (Refused, Invalid) as error:
+            if key:
+                self._keep(by, key, _KEPT[error.code], {"error": {"code": error.code, "message": str(error),
+                                                                   "details": error.as_details()}})
+            log.info("action refused", action=command.body.action, code=error.code)
+            raise
+        if key:
+            self._keep(by, key, _KEPT["proposed" if acted.proposed else "done"],
+                       {"view": acted.view.model_dump(mode="json")})
+        log.info("action accepted", action=command.body.action)
+        return acted
+
+    def _keep(self, by: Actor, key: str, status_code: int, payload: dict) -> None:
+        store.save_idempotent_answer(self.engine, by.staff_id, key, status_code,
+                                     json.dumps(payload, ensure_ascii=False))
+
+    async def _act(self, case_id: str, command: ActionCommand, update_id: str | None) -> Acted:
+        handle = self.client.get_workflow_handle(workflow_id(case_id))
+        try:
+            await handle.execute_update(CaseWorkflow.act, command, id=update_id)
+        except WorkflowUpdateFailedError as exc:
+            error = domain_error(exc)
+            if error is None:
+                raise
+            raise error from None
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+            # the workflow has finished (closed) or is gone; the read model knows the state
+            view = self.read(case_id)
+            action = command.body.action.value
+            raise Refused(f"{action} is not allowed in state {view.state.value}", view.state, view.allowed_actions,
+                          action) from None
+        # the update returned after its projection: the read model holds the action
+        view = self.read(case_id)
+        # a closure proposed, not yet decided: the case as it was, waiting for leadership
+        return Acted(view, proposed=command.body.action is Action.close and view.state is not CaseState.closed)
+
+    async def reopen(self, case_id: str, body: ReopenBody, by: Actor) -> CaseView:
+        """Take a closed case up again (leadership, within the policy's ``reopen_within``): the same case
+        and history, in a new run, back in assessed with a reassessment due."""
+        structlog.contextvars.bind_contextvars(case_id=case_id)
+        data = store.load_case(self.engine, case_id)
+        if data is None:
+            raise NotFound("case", case_id)
+        machine = CaseMachine.of(data, datetime.now(UTC))
+        machine.features = ALL_FEATURES  # the reopened case runs as a new run, with every feature
+        machine.check(Action.reopen, None, by.role, by.staff_id)
+        handle = self.client.get_workflow_handle(workflow_id(case_id))
+        if (await handle.describe()).status is not WorkflowExecutionStatus.COMPLETED:
+            raise Refused("reopen is not allowed yet: the case is still finishing its closure", data.state, [],
+                          Action.reopen.value, ("closure_finishing",))
+        start = CaseStart.reopening(data, by, body.reason, self.settings.history_event_limit)
+        try:
+            handle = await self.client.start_workflow(
+                CaseWorkflow.run, start, id=workflow_id(case_id), task_queue=self.settings.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            )
+        except WorkflowAlreadyStartedError:
+            view = self.read(case_id)
+            raise Refused("reopen is not allowed: the case was reopened already", view.state, view.allowed_actions,
+                          Action.reopen.value, ("reopened_already",)) from None
+        await handle.execute_update(CaseWorkflow.caught_up)
+        log.info("case reopened", role=by.role.value)
+        return self.read(case_id)
+
+    # ------------------------------------------------------------ extreme events
+
+    async def record_incident(self, body: IncidentBody, by: Actor) -> str:
+        """Record an extreme event; its review is due ``review_report_within`` after it. Returns its id
+        once the read model holds it."""
+        now = datetime.now(UTC)
+        if body.occurred_at > now:
+            raise Invalid("occurred_at", "in_future", {}, "occurred_at: must not lie in the future")
+        if body.case_id is not None and store.case_school(self.engine, body.case_id) != by.school_id:
+            raise Invalid("case_id", "not_own_case", {}, "case_id: not a case of your school")
+        incident_id = uuid.uuid4().hex
+        structlog.contextvars.bind_contextvars(incident_id=incident_id)
+        start = IncidentStart(incident_id=incident_id, school_id=by.school_id, recorded_by=by, recorded_at=now,
+                              event=body, policy=self.policy)
+        handle = await self.client.start_workflow(IncidentReviewWorkflow.run, start,
+                                                  id=incident_workflow_id(incident_id),
+                                                  task_queue=self.settings.task_queue)
+        # the workflow mirrors the incident first thing; wait for it (a second at most, normally)
+        for _ in range(200):
+            if store.get_incident(self.engine, incident_id) is not None:
+                break
+            await handle.query(IncidentReviewWorkflow.view)
+        log.info("incident recorded", kind=body.kind.value)
+        return incident_id
+
+    async def save_report(self, incident_id: str, report: ReviewReport, by: Actor) -> IncidentData:
+        """Save the review report as a draft (any section may still be empty)."""
+        return await self._incident_update(incident_id, IncidentReviewWorkflow.save_draft,
+                                           ReportDraft(actor=by, report=report))
+
+    async def submit_report(self, incident_id: str, by: Actor) -> IncidentData:
+        """Submit the saved report; :class:`Invalid` for each section missing or too few characters."""
+        row = store.get_incident(self.engine, incident_id)
+        if row is not None and row.state == "open":
+            problems = incident_report_errors(ReviewReport.model_validate(row.report))
+            if problems:
+                raise InvalidAll(problems)
+        return await self._incident_update(incident_id, IncidentReviewWorkflow.submit, ReportSubmission(actor=by))
+
+    async def _incident_update(self, incident_id: str, update, argument) -> IncidentData:
+        handle = self.client.get_workflow_handle(incident_workflow_id(incident_id))
+        try:
+            return await handle.execute_update(update, argument)
+        except WorkflowUpdateFailedError as exc:
+            error = domain_error(exc)
+            if error is None:
+                raise
+            cause = exc.cause.details[0] if exc.cause.details else {}
+            if isinstance(error, Invalid) and cause.get("all"):
+                raise InvalidAll([DomainError.from_details(Invalid.code, "", d) for d in cause["all"]]) from None
+            raise error from None
+
+
+class InvalidAll(Invalid):
+    """Several fields at once (a review report's empty sections): the first is this error's own."""
+
+    def __init__(self, problems: list[Invalid]) -> None:
+        first = problems[0]
+        super().__init__(first.field, first.reason, first.params, str(first))
+        self.problems = problems
