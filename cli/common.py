@@ -12,12 +12,9 @@ from shutil import which
 
 import typer
 
-from activities.case_activities import typesetter_for
-from channels.config import ChannelsError, read_channels
 from config.logs import configure_logging
 from config.settings import Settings
 from models.policy import PolicyFileError, load_policy
-from paper.typeset import FontMissing
 
 
 def temporal_cli() -> str:
@@ -73,16 +70,6 @@ def check_policy(settings: Settings) -> None:
     try:
         load_policy(settings.policy_file)
     except PolicyFileError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-
-
-def check_fonts(settings: Settings) -> None:
-    """Documents need a CJK font, and messages their channels: without them, nothing that sends starts."""
-    try:
-        typesetter_for(settings)
-        read_channels(settings.channels_file)
-    except (FontMissing, ChannelsError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
 

@@ -15,9 +15,10 @@ import typer
 from api.app import create_app
 from api.auth import issue_token
 from cli import demo
-from cli.common import check_fonts, check_policy, settings_from_env, stop_on_signals, temporal_cli
+from cli.common import check_policy, settings_from_env, stop_on_signals, temporal_cli
 from cli.directory import load_file
 from cli.setup import ensure_schedule
+from cli.startup import check_fonts
 from config.logs import configure_logging
 from config.settings import Settings, ensure_dev_keyring, ensure_dev_secret
 from config.temporal import connect

@@ -6,12 +6,12 @@ import asyncio
 
 from api.app import create_app
 from cli.common import (
-    check_fonts,
     check_policy,
     refuse_weak_production,
     settings_from_env,
     stop_on_signals,
 )
+from cli.startup import check_fonts
 from config.logs import configure_logging
 from ops.server import http_server
 from worker import run_worker

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cli import demo
+from cli import COMMANDS, demo, load
 from tests import web
 from tests.conftest import free_port, service_env
 from tests.support import open_body
@@ -187,3 +187,22 @@ def test_setup_is_idempotent(dev_env, tmp_path, runs):
         r = subprocess.run([CRISISFLOW, "setup"], capture_output=True, text=True, env=env, timeout=60)
         assert r.returncode == 0, r.stderr
         assert "database migrated" in r.stdout
+
+
+def test_the_command_list_is_each_commands_own_help():
+    """``crisisflow --help`` lists the commands without importing them; each line is the command's own."""
+    for name, entry in COMMANDS.items():
+        command = load(name)
+        assert command.name == name
+        own = " ".join((command.help or "").split("\n\n")[0].split())
+        assert own == entry.help, name
+
+
+def test_help_imports_no_command_group():
+    """``--help`` stays light: no Temporal, Typst, PDFium, Apprise or web app is imported to print it."""
+    probe = ("import sys\nimport cli\nsys.argv = ['crisisflow', '--help']\n"
+             "try:\n    cli.app()\nexcept SystemExit:\n    pass\n"
+             "heavy = [m for m in ('temporalio', 'typst', 'pypdfium2', 'apprise', 'fastapi', 'sqlalchemy') "
+             "if m in sys.modules]\nprint('HEAVY', heavy)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert "HEAVY []" in out and "screening" in out
