@@ -22,8 +22,8 @@ from cli.startup import check_fonts
 from config.logs import configure_logging
 from config.settings import Settings, ensure_dev_keyring, ensure_dev_secret
 from config.temporal import connect
+from db import directory as db_directory
 from db.engine import migrate, open_engine
-from models import directory as models_directory
 from models import search_attributes as sa
 from models.case import Actor
 from models.domain import SCHOOL_ROLES, StaffRole
@@ -154,7 +154,7 @@ def dev(
 
 
 def _token_of(settings: Settings, engine, staff_id: str) -> str:
-    person = models_directory.person(engine, staff_id)
+    person = db_directory.person(engine, staff_id)
     actor = Actor(staff_id=staff_id, role=StaffRole(person.roles[0]), school_id=person.school_id)
     return issue_token(settings.signing_secret, actor, timedelta(minutes=10))
 

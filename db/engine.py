@@ -19,7 +19,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def make_engine(url: str, keyring: Keyring | None = None, **kwargs) -> Engine:
     """An engine whose errors never quote row values (they would carry student data into logs).
 
-    ``keyring`` seals and unseals the encrypted columns (models/sealed.py);
+    ``keyring`` seals and unseals the encrypted columns (crypto/sealed.py);
     an engine without one can do everything else.
     """
     engine = _create(url, **kwargs)

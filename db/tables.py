@@ -1,4 +1,4 @@
-"""SQLModel tables of the read model. Alembic migrations in models/migrations."""
+"""SQLModel tables of the read model. Alembic migrations in db/migrations."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def _ts(nullable: bool = False, index: bool = False) -> Any:
 
 
 def _sealed(kind) -> Any:
-    """A column encrypted at rest (models/sealed.py)."""
+    """A column encrypted at rest (crypto/sealed.py)."""
     return Field(default=None, sa_column=Column(kind, nullable=False))
 
 

@@ -63,6 +63,10 @@ SECRET = secrets.token_urlsafe(48)  # strong: services started by tests run as p
 KEYRING_JSON = keyring.dump(keyring.generate())
 KEYRING = keyring.Keyring(KEYRING_JSON)
 
+# a service a test starts with this process's environment takes no fixed operations port (9464 is one
+# port, and pytest-xdist runs test files side by side); tests of the operations port give their own
+os.environ.setdefault("CRISISFLOW_METRICS_PORT", "0")
+
 # logs as the services write them: structlog's unconfigured default renders an exception with rich's
 # traceback and every frame's locals, which takes tens of seconds for an error inside the API
 configure_logging("console", "INFO")

@@ -36,6 +36,8 @@ class Dev:
         if policy:
             args += ["--policy", str(policy)]
         env = {k: v for k, v in os.environ.items() if not k.startswith("CRISISFLOW_")}
+        # an operations port of its own: tests run side by side (pytest-xdist), and 9464 is one port
+        env["CRISISFLOW_METRICS_PORT"] = str(free_port())
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
         self.banner: list[str] = []
         deadline = time.monotonic() + 90

@@ -300,6 +300,7 @@ async def test_access_log_records_reads_and_actions_and_shows_tampering(sqlite_s
         ("a" * 40, True, "guessable"),
         (secrets.token_urlsafe(48), False, "CRISISFLOW_KEYRING is not set"),
     ],
+    ids=["no-secret", "short-secret", "guessable-secret", "no-keyring"],  # the same ids in every xdist worker
 )
 def test_api_refuses_to_start_in_production_with_weak_secrets(tmp_path, secret, keyring_set, complaint):
     env = service_env(env="prod", data_dir=tmp_path, secret=secret)

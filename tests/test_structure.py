@@ -119,9 +119,15 @@ def test_the_tree_is_read():
     )
 
 
+#: Modules that import on purpose when called: the command registry (``cli/__init__.py``) imports a
+#: command's module only to run it, so that ``crisisflow --help`` loads none (tests/test_cli.py loads each).
+IMPORTS_WHEN_CALLED = {"cli"}
+
+
 def test_no_import_sits_inside_a_function():
     hidden = sorted(
-        {f"{m}:{line} imports {target}" for m, edges in GRAPH.items() for target, line, inner in edges if inner}
+        {f"{m}:{line} imports {target}" for m, edges in GRAPH.items() for target, line, inner in edges
+         if inner and not (m in IMPORTS_WHEN_CALLED and target == "<dynamic import>")}
     )
     assert not hidden, "imports belong at the top of the module:\n" + "\n".join(hidden)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from db.tables import CaseEventRow, DocumentRow, NotificationRow
-from tests.conftest import make_settings, running_stack
+from tests.conftest import free_port, make_settings, running_stack
 from tests.support import CONSENT, eventually, open_case, step, workflow_view
 
 
@@ -27,6 +27,7 @@ def _start_worker(settings, address: str, **extra: str) -> subprocess.Popen:
         "CRISISFLOW_SECRET": settings.secret.get_secret_value(),
         "CRISISFLOW_KEYRING": settings.keyring.get_secret_value(),
         "CRISISFLOW_LOG_FORMAT": "json",
+        "CRISISFLOW_METRICS_PORT": str(free_port()),  # its own: tests run side by side
         **extra,
     }
     crisisflow = Path(sys.executable).parent / "crisisflow"
