@@ -38,8 +38,10 @@ run: $(STAMP) $(SYSTEM)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# test files run side by side, one per core (pytest-xdist); a file's tests stay together on one worker,
+# which keeps its session's servers
 test: lint $(SYSTEM) $(BIN)/promtool
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --dist loadfile
 
 # every figure beside its floor in the same run (bench/compare.py --help for one part or one database)
 bench: $(STAMP)

@@ -51,6 +51,8 @@ class Rule:
     identity: bool = False
     #: the staff app's session cookie may stand in for the bearer token (the Temporal UI's codec calls)
     cookie: bool = False
+    #: a page's refusal, in the words the staff app shows (pages only; the API answers ``what``)
+    refusal: str = ""
 
 
 def _own(roles) -> dict[StaffRole, Scope]:
@@ -82,6 +84,7 @@ RULES: dict[str, Rule] = {
     f"GET {PREFIX}/audit/access-log": Rule("read the access log", {StaffRole.leadership: Scope.own, **AUDITOR}),
     f"POST {PREFIX}/cases/{{case_id}}/documents/{{document_id}}/signed": Rule(
         "upload a signed paper", _own(roles_for(Action.guardian_notice) | roles_for(Action.guardian_response))),
+
     f"GET {PREFIX}/cases/{{case_id}}/documents/{{document_id}}/signed/{{copy_id}}": Rule(
         "read a signed paper", _own(SEES_STUDENT_IDENTITY)),
     f"GET {PREFIX}/dashboard": Rule("see the school dashboard", {**_own(SUPERVISOR_ROLES), **AUTHORITY}),
@@ -112,8 +115,43 @@ RULES: dict[str, Rule] = {
 }
 
 
-#: The supervisors' pages of the staff app (dashboard, lists, overdue): they gate themselves by this rule.
-SUPERVISOR_PAGES = Rule("view the supervisor pages", _own(SUPERVISOR_ROLES))
+_SCHOOL_PAGE = "这些页面供学校教职工使用。教育主管部门请查看“报告”页面。"
+_IDENTITY_PAGE = "这里有学生的身份信息，您的角色不能查看。"
+_SUPERVISOR_PAGE = "督导页面供学校心理危机干预领导小组、年级组长和学生处使用。"
+#: Who writes on a guardian notice's receipt: the roles of the actions it records (the API's rule too).
+RECEIPT_WRITERS = roles_for(Action.guardian_notice) | roles_for(Action.guardian_response)
+
+#: The staff app's pages, in the same table: the same roles and scopes as the API's routes for the same
+#: thing, and the words a page shows when it refuses. ``api.web.gate.page_gate`` enforces them; the
+#: sign-in pages are public (each checks its own stage of signing in). An action's form is open to the
+#: school's staff: whether this person may take the action is the transition table's (the door's) answer.
+PAGES: dict[str, Rule] = {
+    **{f"{method} /ui{path}": Rule(what, public=True) for method, path, what in (
+        ("GET", "/login", "sign in: form"), ("POST", "/login", "sign in"),
+        ("GET", "/login/code", "sign in: second factor form"), ("POST", "/login/code", "sign in: second factor"),
+        ("GET", "/setup", "set a password: form"), ("POST", "/setup", "set a password"),
+        ("GET", "/enrol", "enrol a second factor: form"), ("POST", "/enrol", "enrol a second factor"),
+        ("POST", "/logout", "sign out"), ("POST", "/role", "switch role"))},
+    "GET /ui": Rule("view my tasks", {**_own(SCHOOL_ROLES), **AUTHORITY}, refusal=_SCHOOL_PAGE),
+    "GET /ui/cases": Rule("list cases", _own(SCHOOL_ROLES), refusal=_SCHOOL_PAGE),
+    "GET /ui/cases/new": Rule("open a case: form", _own(roles_for(Action.open)), refusal=_SCHOOL_PAGE),
+    "POST /ui/cases/new": Rule("open a case", _own(roles_for(Action.open)), refusal=_SCHOOL_PAGE),
+    "GET /ui/cases/{case_id}": Rule("view a case page", _own(SCHOOL_ROLES), refusal=_SCHOOL_PAGE),
+    "GET /ui/cases/{case_id}/act/{action_name}": Rule("an action: form", _own(SCHOOL_ROLES), refusal=_SCHOOL_PAGE),
+    "POST /ui/cases/{case_id}/act/{action_name}": Rule("an action", _own(SCHOOL_ROLES), refusal=_SCHOOL_PAGE),
+    "POST /ui/cases/{case_id}/assessment/preview": Rule("preview an assessment", _own(roles_for(Action.assess)),
+                                                         refusal="只有心理教师和危机干预专家进行危机评估。"),
+    "GET /ui/documents/{document_id}": Rule("read a document", {**_own(SEES_STUDENT_IDENTITY), **AUTHORITY},
+                                            refusal=_IDENTITY_PAGE),
+    "POST /ui/cases/{case_id}/documents/{document_id}/signed": Rule(
+        "upload a signed paper", _own(RECEIPT_WRITERS), refusal="您的角色不能上传签收回执。"),
+    "GET /ui/students/{student_ref}": Rule("read a student's archive", _own(SEES_STUDENT_IDENTITY & SCHOOL_ROLES),
+                                           refusal="学生心理档案含学生身份信息，您的角色不能查看。"),
+    "GET /ui/dashboard": Rule("see the school dashboard", _own(SUPERVISOR_ROLES), refusal=_SUPERVISOR_PAGE),
+    "GET /ui/overdue": Rule("see the overdue list", _own(SUPERVISOR_ROLES), refusal=_SUPERVISOR_PAGE),
+    "GET /ui/reports": Rule("read reports to the authority", {StaffRole.leadership: Scope.own, **AUTHORITY},
+                            refusal="报告页面供教育主管部门和学校心理危机干预领导小组使用。"),
+}
 
 
 def sees_identity(principal: Principal) -> bool:
@@ -124,17 +162,18 @@ def sees_identity(principal: Principal) -> bool:
 
 
 def bind_rules(app: FastAPI) -> None:
-    """Give every API route its rule (the /ui pages gate themselves); a route without one stops start-up."""
+    """Give every route its rule, the API's and the staff app's pages alike; a route without one stops
+    start-up."""
     bound, missing, templates = {}, [], {}
     for route in iter_route_contexts(app.routes):
-        if isinstance(route.original_route, APIRoute):
-            templates[route.endpoint] = route.path
-        if not isinstance(route.original_route, APIRoute) or route.path.startswith("/ui"):
+        if not isinstance(route.original_route, APIRoute):
             continue
+        templates[route.endpoint] = route.path
+        table = PAGES if route.path.startswith("/ui") else RULES
         for method in sorted(route.methods - {"HEAD"}):
             key = f"{method} {route.path}"
-            if key in RULES:
-                bound[(method, route.endpoint)] = RULES[key]
+            if key in table:
+                bound[(method, route.endpoint)] = table[key]
             else:
                 missing.append(key)
     if missing:

@@ -10,10 +10,14 @@ no answer to another school's caller may carry the case.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
+import httpx
 import pytest
+from fastapi.routing import APIRoute, iter_route_contexts
 
-from api.access import PREFIX, RULES, Scope, sees_identity
+from api import sessions
+from api.access import PAGES, PREFIX, RULES, Scope, sees_identity
 from api.app import create_app
 from api.auth import Principal
 from models.domain import SCHOOL_ROLES, StaffRole
@@ -138,3 +142,73 @@ async def test_responses_carry_only_what_the_role_may_see(sqlite_stack):
         json={"reason": "resolved", "outcome": "ok", "rationale": "ok", "school_id": "x"},
     )
     assert r.status_code == 422 and re.search(r"school_id", r.text)
+
+
+# ------------------------------------------------------------------ the staff app's pages
+
+#: (role, the school or authority of the session): every school role in and outside the case's school,
+#: the education authority overseeing it, an auditor
+PAGE_CALLERS = [(r, s) for r in sorted(SCHOOL_ROLES) for s in (SCHOOL, OTHER_SCHOOL)] + [
+    (StaffRole.edu_authority, "edu-city"),
+    (StaffRole.auditor, None),
+]
+
+
+def test_every_page_has_exactly_one_rule(sqlite_stack):
+    app = create_app(sqlite_stack.settings)
+    pages = {f"{m} {r.path}" for r in iter_route_contexts(app.routes)
+             if isinstance(r.original_route, APIRoute) and r.path.startswith("/ui") for m in r.methods - {"HEAD"}}
+    assert pages == set(PAGES), "api/access.py and the staff app's pages disagree"
+
+
+def _page_allowed(key: str, role: StaffRole) -> bool:
+    rule = PAGES[key]
+    return rule.public or role in rule.roles
+
+
+async def test_role_page_school_matrix(sqlite_stack):
+    """Every page × every role × own and other school, by the one access table: a role the rule leaves
+    out gets 403 in words; another school's case or document does not exist (404) and never leaks."""
+    stack = sqlite_stack
+    case = await open_case(stack)
+    case_id, ref = case["case_id"], case["student"]["ref"]
+    await step(stack, case_id, "assess", ASSESS_HIGH)
+
+    async def first_document():
+        r = await stack.http.get(f"/cases/{case_id}/documents", headers=auth("head_teacher"))
+        return r.json() if r.status_code == 200 and r.json() else None
+
+    document_id = (await eventually(first_document))[0]["document_id"]
+    root = stack.base_url.removesuffix(PREFIX)
+    values = {"{case_id}": case_id, "{document_id}": document_id, "{action_name}": "contact",
+              "{student_ref}": ref}
+    checked = 0
+    async with httpx.AsyncClient(base_url=root, timeout=60) as http:
+        for role, school in PAGE_CALLERS:
+            cookie, row = sessions.create(stack.engine, sessions.Stage.signed_in, datetime.now(UTC), None,
+                                          f"matrix-{role.value}", role.value, school)
+            for key in sorted(PAGES, key=lambda k: (k == "POST /ui/logout", k)):  # signing out ends the session
+                method, path = key.split(" ", 1)
+                url = path
+                for name, value in values.items():
+                    url = url.replace(name, value)
+                http.cookies.clear()
+                http.cookies.set(sessions.COOKIE, cookie)
+                r = await http.request(method, url, data={"csrf": row.csrf} if method == "POST" else None,
+                                       follow_redirects=False)
+                who = f"{role.value}@{school}"
+                if not _page_allowed(key, role):
+                    assert r.status_code == 403, (key, who, r.status_code)
+                    assert PAGES[key].refusal in r.text
+                elif PAGES[key].public:  # signing in: each page checks its own stage (a role switch its roles)
+                    assert r.status_code < 500, (key, who, r.status_code)
+                else:
+                    assert r.status_code != 403 and "/ui/login" not in r.headers.get("location", ""), (
+                        key, who, r.status_code)
+                    if school != SCHOOL and not PAGES[key].public and ("{case_id}" in key or "{document_id}" in key
+                                                                       or "{student_ref}" in key):
+                        assert r.status_code == 404, (key, who, r.status_code)
+                if school != SCHOOL:
+                    assert case_id not in r.text and ref not in r.text, (key, who, "another school's case leaked")
+                checked += 1
+    assert checked == len(PAGES) * len(PAGE_CALLERS)

@@ -1,7 +1,8 @@
 """Who is looking at a page: the session behind the cookie, the person, their role and reach.
 
-Every page and form of the staff app goes through here. A page without a signed-in session sends
-the browser to sign in; every form post must carry the session's CSRF token; a case outside the
+Every page and form of the staff app goes through here (``page_gate``, by the pages' rules in the
+one access table, ``api.access.PAGES``). A page without a signed-in session sends the browser to
+sign in; every form post must carry the session's CSRF token; a case outside the
 person's school, or outside a head teacher's classes or a grade head's grades, does not exist for
 them (404, as the API says for another class). Each page view is written to the access log, like
 each API call.
@@ -15,7 +16,7 @@ from urllib.parse import quote
 from fastapi import Request
 
 from api import sessions
-from api.access import Access, sees_identity
+from api.access import Access, reaches, sees_identity
 from api.auth import Principal
 from api.web.render import PageError
 from db import directory, store
@@ -53,15 +54,58 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "-"
 
 
-def viewer(request: Request, what: str, case_id: str | None = None) -> Principal:
-    """The signed-in person (or ``SignInFirst``); the view is noted for the access log."""
+def page_gate(request: Request) -> None:
+    """The dependency in front of every page: the page's rule in the one access table
+    (``api.access.PAGES``), the same roles and scopes as the API's. Public pages (signing in) pass;
+    any other needs a signed-in session (or ``SignInFirst``) of a role the rule lets in (else a 403
+    page in the rule's words). The view is noted for the access log."""
+    rule = request.app.state.rules[(request.method, request.scope["endpoint"])]
+    if rule.public:
+        return
     principal = sessions.principal(session_of(request))
     if principal is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise SignInFirst(target)
     request.state.viewer = principal
     request.state.person = directory.person(request.app.state.engine, principal.staff_id)
-    request.state.access = Access(principal, what, case_id[:64] if case_id else None)
+    request.state.access = Access(principal, rule.what, None)
+    scope = rule.roles.get(principal.role)
+    if scope is None:
+        raise PageError(403, rule.refusal or "您的角色不能查看这个页面。")
+    _in_reach(request, principal, scope)
+
+
+def _in_reach(request: Request, principal: Principal, scope) -> None:
+    """The API's scope rule for the record a page names (a case, a document), before anything of the
+    request is read: outside the person's reach it does not exist for them (404, as the API says for
+    another class)."""
+    engine = request.app.state.engine
+    case_id, school = request.path_params.get("case_id"), None
+    if document_id := request.path_params.get("document_id"):
+        owner = store.document_owner(engine, document_id[:160])
+        if owner is None:
+            raise PageError(404, "找不到这份文书。")
+        school, case_id = owner[0], case_id or owner[1]
+    if case_id is not None:
+        request.state.access.case_id = case_id[:64]
+        school = store.case_school(engine, case_id[:64])
+        if school is None:
+            raise PageError(404, "找不到这个个案。")
+    if school is not None and not reaches(scope, principal, engine, school):
+        raise PageError(404, "找不到这个个案。")
+    if case_id is not None:
+        classes = directory.visible_classes(engine, principal.staff_id, principal.role)
+        if classes is not None and store.case_class(engine, case_id[:64]) not in classes:
+            raise PageError(404, "找不到这个个案。")
+
+
+def viewer(request: Request, what: str | None = None, case_id: str | None = None) -> Principal:
+    """The signed-in person the gate let in; ``what`` and ``case_id`` refine the access log's entry."""
+    principal = request.state.viewer
+    if what:
+        request.state.access.what = what
+    if case_id:
+        request.state.access.case_id = case_id[:64]
     return principal
 
 

@@ -13,17 +13,17 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from api.access import SUPERVISOR_PAGES, in_scope, sees_identity
+from api.access import RECEIPT_WRITERS, sees_identity
 from api.auth import Principal
 from api.routes.documents import read_form
 from api.routes.receipts import keep_copy, sniff
 from api.routes.screenings import record_for
 from api.web import charts, forms, words
-from api.web.gate import case_in_reach, check_csrf, student_label, viewer
+from api.web.gate import case_in_reach, check_csrf, page_gate, student_label, viewer
 from api.web.render import PageError, page
 from db import directory, store, tasks
 from db.dashboard import dashboard
@@ -31,7 +31,6 @@ from intake.importer import BAND_ZH, INSTRUMENT_ZH, OUTCOME_ZH
 from models.case import COMMANDS, ActionCommand, CaseData, OpenCaseBody
 from models.domain import (
     AUTHORITY_READS,
-    SCHOOL_ROLES,
     Action,
     CaseState,
     DocumentKind,
@@ -45,18 +44,13 @@ from workflows.deadlines import LADDER
 from workflows.machine import roles_for
 from workflows.view import case_view
 
-router = APIRouter(prefix="/ui", include_in_schema=False)
+router = APIRouter(prefix="/ui", include_in_schema=False, dependencies=[Depends(page_gate)])
 
 
 
 def _told_from(role: StaffRole) -> int | None:
     """The warning level from which the ladder tells this role."""
     return next((level for level, told in sorted(LADDER.items()) if role.value in {r.value for r in told}), None)
-
-
-def _school_only(principal: Principal) -> None:
-    if principal.role not in SCHOOL_ROLES:
-        raise PageError(403, "这些页面供学校教职工使用。教育主管部门请查看“报告”页面。")
 
 
 # ------------------------------------------------------------------ my tasks
@@ -67,7 +61,6 @@ async def my_tasks(request: Request):
     principal = viewer(request, "view my tasks")
     if principal.role is StaffRole.edu_authority:
         return RedirectResponse("/ui/reports", status_code=303)
-    _school_only(principal)
     engine, now = request.app.state.engine, datetime.now(UTC)
     classes = directory.visible_classes(engine, principal.staff_id, principal.role)
     # a role's own duties: the obligations whose owner (OBLIGATIONS, a Recipient) is the role
@@ -101,7 +94,6 @@ async def case_list(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ):
     principal = viewer(request, "list cases")
-    _school_only(principal)
     engine, now = request.app.state.engine, datetime.now(UTC)
     state_code = state if state in CaseState.__members__ else None  # "all", or no code: no filter
     risk_code = risk_level if risk_level in RiskLevel.__members__ else None
@@ -124,7 +116,6 @@ def _classes_for(request: Request, principal: Principal) -> list:
 @router.get("/cases/new", response_class=HTMLResponse)
 async def new_case_form(request: Request):
     principal = viewer(request, "open a case: form")
-    _school_only(principal)
     return page(request, "case_new.html", classes=_classes_for(request, principal), values={}, errors={},
                 key=uuid.uuid4().hex, factors=forms.RISK_FACTORS, signals=forms.WARNING_SIGNALS, refusal=None)
 
@@ -132,7 +123,6 @@ async def new_case_form(request: Request):
 @router.post("/cases/new", response_class=HTMLResponse)
 async def new_case(request: Request):
     principal = viewer(request, "open a case")
-    _school_only(principal)
     form = await request.form()
     check_csrf(request, form)
     classes = _classes_for(request, principal)
@@ -178,8 +168,7 @@ async def case_page(request: Request, case_id: str, done: Annotated[str, Query(m
                 documents=documents, copies=copies, events=events, people=people, contacts=contacts, offers=offers,
                 with_whom=forms.CHOICES_ZH["with_whom"],
                 done=word(Lang.zh, "action", done) if done in Action.__members__ else None,
-                may_upload=principal.role in roles_for(Action.guardian_notice) |
-                roles_for(Action.guardian_response))
+                may_upload=principal.role in RECEIPT_WRITERS)
 
 
 # ------------------------------------------------------------------ actions
@@ -307,8 +296,6 @@ async def upload_signed(request: Request, case_id: str, document_id: str,
     form = await request.form()
     check_csrf(request, form)
     engine, settings = request.app.state.engine, request.app.state.settings
-    if principal.role not in roles_for(Action.guardian_notice) | roles_for(Action.guardian_response):
-        raise PageError(403, "您的角色不能上传签收回执。")
     row = store.get_document(engine, document_id[:160])
     if row is None or row.case_id != data.case_id or row.kind != DocumentKind.guardian_notice.value:
         raise PageError(404, "找不到这份告知书。")
@@ -329,8 +316,6 @@ async def upload_signed(request: Request, case_id: str, document_id: str,
 async def student_page(request: Request, student_ref: str):
     """One student's record over the years (一生一策), for roles that may see who the student is."""
     principal = viewer(request, "read a student's archive")
-    if not sees_identity(principal) or principal.role not in SCHOOL_ROLES:
-        raise PageError(403, "学生心理档案含学生身份信息，您的角色不能查看。")
     found = record_for(request.app.state.engine, principal, student_ref)
     if found is None:
         raise PageError(404, "本校没有这名学生的记录。")
@@ -342,16 +327,9 @@ async def student_page(request: Request, student_ref: str):
 # ------------------------------------------------------------------ supervisors
 
 
-def _supervisor(request: Request, what: str) -> Principal:
-    principal = viewer(request, what)
-    if not in_scope(SUPERVISOR_PAGES, principal, principal.school_id):
-        raise PageError(403, "督导页面供学校心理危机干预领导小组、年级组长和学生处使用。")
-    return principal
-
-
 @router.get("/dashboard", response_class=HTMLResponse)
 async def dashboard_page(request: Request):
-    principal = _supervisor(request, "see the school dashboard")
+    principal = viewer(request)
     board = dashboard(request.app.state.engine, principal.school_id, datetime.now(UTC))
     policy = request.app.state.policy
     state_rows = [(word(Lang.zh, "state", s.value), board.by_state.get(s.value, 0), s.value) for s in CaseState]
@@ -380,7 +358,7 @@ async def dashboard_page(request: Request):
 
 @router.get("/overdue", response_class=HTMLResponse)
 async def overdue_page(request: Request):
-    principal = _supervisor(request, "see the overdue list")
+    principal = viewer(request)
     engine = request.app.state.engine
     board = dashboard(engine, principal.school_id, datetime.now(UTC))
     refs = store.student_refs(engine, [o.case_id for o in board.overdue])
@@ -392,12 +370,8 @@ async def reports_page(request: Request):
     """What the school has reported to the education authority; for the authority, its schools' reports."""
     principal = viewer(request, "read reports to the authority")
     engine = request.app.state.engine
-    if principal.role is StaffRole.edu_authority:
-        schools = directory.authority_schools(engine, principal.school_id)
-    elif principal.role is StaffRole.leadership:
-        schools = {principal.school_id}
-    else:
-        raise PageError(403, "报告页面供教育主管部门和学校心理危机干预领导小组使用。")
+    schools = (directory.authority_schools(engine, principal.school_id)
+               if principal.role is StaffRole.edu_authority else {principal.school_id})
     documents = store.authority_documents(engine, schools, {k.value for k in AUTHORITY_READS})
     names = {s: (directory.school(engine, s).name if directory.school(engine, s) else s) for s in schools}
     return page(request, "reports.html", documents=documents, schools=names)
