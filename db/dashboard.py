@@ -18,6 +18,7 @@ from db import store
 from db.tables import CaseDeadlineRow, CaseRow, DeliveryRow
 from models.case import FailedEffect
 from models.domain import CaseState, RiskLevel
+from models.records import DeliveryFields
 
 #: The seeds' target: 90% or more of high-risk students found and handled in time.
 HANDLED_IN_TIME_TARGET = 0.9
@@ -53,13 +54,7 @@ class InTime(BaseModel):
     meets_target: bool | None
 
 
-class FailingDelivery(BaseModel):
-    case_id: str | None
-    channel: str
-    recipient: str
-    status: str
-    attempts: int
-    last_error: str | None
+class FailingDelivery(DeliveryFields):
     last_attempt_at: datetime | None
 
 

@@ -10,6 +10,15 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 from crypto.sealed import SealedJSON, SealedText
+from models.incident import IncidentFields
+from models.records import (
+    CaseListFields,
+    DeliveryFields,
+    DocumentFields,
+    NotificationFields,
+    ScreeningJobFields,
+    SignedCopyFields,
+)
 
 
 class UTCDateTime(TypeDecorator):
@@ -44,7 +53,7 @@ def _json() -> Any:
     return Field(default=None, sa_column=Column(JSON, nullable=False))
 
 
-class CaseRow(SQLModel, table=True):
+class CaseRow(SQLModel, CaseListFields, table=True):
     __tablename__ = "cases"
     __table_args__ = (
         # every dashboard count from the index alone; also serves filters by state
@@ -59,10 +68,8 @@ class CaseRow(SQLModel, table=True):
     )
 
     case_id: str = Field(primary_key=True, max_length=64)
-    school_id: str = Field(max_length=64)
     state: str = Field(max_length=32)
     risk_level: str | None = Field(default=None, max_length=16)
-    student_ref: str = Field(max_length=64)
     class_id: str | None = Field(default=None, max_length=64)  # the directory's class, when it has one
     student: dict = _sealed(SealedJSON("cases.student"))
     risk_factors: list = _json()
@@ -74,7 +81,6 @@ class CaseRow(SQLModel, table=True):
     workflow_code_version: str = Field(max_length=16)
     guardian_notified: bool = False
     guardian_consented: bool = False
-    escalation_level: int = 0
     opened_at: datetime = _ts()
     updated_at: datetime = _ts()
     closed_at: datetime | None = _ts(nullable=True)
@@ -138,7 +144,7 @@ class CaseDeadlineRow(SQLModel, table=True):
     escalated_at: list = _json()
 
 
-class NotificationRow(SQLModel, table=True):
+class NotificationRow(SQLModel, NotificationFields, table=True):
     """The outbox: one row per notification, delivered at most once per receiver ack."""
 
     __tablename__ = "notifications"
@@ -153,14 +159,12 @@ class NotificationRow(SQLModel, table=True):
     recipient_staff: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     obligation: str | None = Field(default=None, max_length=32)
     due_at: datetime | None = _ts(nullable=True)
-    escalation_level: int = 0
-    text: str
     created_at: datetime = _ts()
     delivered_at: datetime | None = _ts(nullable=True)
     delivery_attempts: int = 0
 
 
-class DocumentRow(SQLModel, table=True):
+class DocumentRow(SQLModel, DocumentFields, table=True):
     """A document: a case's, or an extreme event's review (``incident_id``).
 
     ``path``, ``media_type`` and ``sha256`` are its main form (the PDF in the school's language;
@@ -175,16 +179,12 @@ class DocumentRow(SQLModel, table=True):
     incident_id: str | None = Field(default=None, index=True, max_length=64)
     school_id: str = Field(max_length=64)
     kind: str = Field(max_length=32)
-    title: str = Field(max_length=200)
     path: str = Field(max_length=500)
-    media_type: str = Field(max_length=64)
-    sha256: str = Field(max_length=64)
-    language: str = Field(default="zh-CN", max_length=8)
     forms: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = _ts()
 
 
-class SignedCopyRow(SQLModel, table=True):
+class SignedCopyRow(SQLModel, SignedCopyFields, table=True):
     """A scan or photo of a signed document (the guardian's receipt), sealed on disk."""
 
     __tablename__ = "signed_copies"
@@ -192,16 +192,11 @@ class SignedCopyRow(SQLModel, table=True):
     copy_id: str = Field(primary_key=True, max_length=64)
     document_id: str = Field(index=True, max_length=160)
     case_id: str = Field(max_length=64)
-    media_type: str = Field(max_length=32)
-    size: int
-    sha256: str = Field(max_length=64)
     path: str = Field(max_length=500)
-    uploaded_by: str = Field(max_length=64)
     uploaded_at: datetime = _ts()
-    records: str | None = Field(default=None, max_length=32)  # the action its arrival recorded, if staff said so
 
 
-class DeliveryRow(SQLModel, table=True):
+class DeliveryRow(SQLModel, DeliveryFields, table=True):
     """The outbox: one row per (notification, person or group, channel), sent at most once.
 
     ``delivery_id`` is stable (a digest of the three), so a retried activity or a restarted
@@ -215,41 +210,27 @@ class DeliveryRow(SQLModel, table=True):
 
     delivery_id: str = Field(primary_key=True, max_length=64)
     notification_id: str = Field(index=True, max_length=160)
-    case_id: str | None = Field(default=None, max_length=64)
     school_id: str = Field(max_length=64)
-    recipient: str = Field(max_length=100)  # a staff id, or "group:<school>:<role>", or "webhook"
-    channel: str = Field(max_length=16)  # email, wecom, dingtalk, feishu, webhook
-    status: str = Field(default="pending", max_length=16)
-    attempts: int = 0
-    last_error: str | None = Field(default=None, max_length=300)
     created_at: datetime = _ts()
     last_attempt_at: datetime | None = _ts(nullable=True)
     sent_at: datetime | None = _ts(nullable=True)
 
 
-class IncidentRow(SQLModel, table=True):
+class IncidentRow(SQLModel, IncidentFields, table=True):
     """An extreme event and its review report (the IncidentReviewWorkflow's read model)."""
 
     __tablename__ = "incidents"
     __table_args__ = (Index("ix_incidents_school_state", "school_id", "state"),)
 
     incident_id: str = Field(primary_key=True, max_length=64)
-    school_id: str = Field(max_length=64)
-    case_id: str | None = Field(default=None, max_length=64)
     kind: str = Field(max_length=32)
     occurred_at: datetime = _ts()
     place: str = _sealed(SealedText("incidents.place"))
     summary: str = _sealed(SealedText("incidents.summary"))
-    recorded_by: str = Field(max_length=64)
     recorded_at: datetime = _ts()
     due_at: datetime = _ts()
-    state: str = Field(max_length=16)  # open, submitted
-    escalation_level: int = 0
     report: dict = _sealed(SealedJSON("incidents.report"))  # the draft or submitted sections
-    report_chars: int = 0
     submitted_at: datetime | None = _ts(nullable=True)
-    submitted_by: str | None = Field(default=None, max_length=64)
-    document_id: str | None = Field(default=None, max_length=160)
     last_seq: int = 0
 
 
@@ -467,22 +448,14 @@ class ScreeningResultRow(SQLModel, table=True):
     recorded_at: datetime = _ts()
 
 
-class ScreeningJobRow(SQLModel, table=True):
+class ScreeningJobRow(SQLModel, ScreeningJobFields, table=True):
     """An import (or its dry run) of a screening file: where it stands and what it did."""
 
     __tablename__ = "screening_jobs"
 
     job_id: str = Field(primary_key=True, max_length=64)
     school_id: str = Field(max_length=64)
-    batch: str = Field(max_length=100)
-    dry_run: bool = False
-    status: str = Field(max_length=16)  # running, done, failed
-    rows: int = 0
-    flagged: int = 0
-    opened: int = 0
-    annotated: int = 0
     errors: list = _json()  # [{"line", "reason"}]
-    failure: str | None = Field(default=None, max_length=300)
     started_by: str = Field(max_length=64)
     started_at: datetime = _ts()
     finished_at: datetime | None = _ts(nullable=True)

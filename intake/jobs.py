@@ -13,7 +13,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import Session
 from temporalio.client import Client
@@ -25,25 +24,17 @@ from intake import importer, reader
 from models.case import Actor
 from models.domain import StaffRole
 from models.policy import DeadlinePolicy
+from models.records import ScreeningJobFields
 from models.screening import ScreeningRules
 
 #: Who may import a school's screening results (and read its students' archive).
 IMPORTERS = frozenset({StaffRole.leadership, StaffRole.psychology_teacher})
 
 
-class JobView(BaseModel):
-    job_id: str
-    batch: str
-    dry_run: bool
-    status: str
-    rows: int
-    flagged: int
+class JobView(ScreeningJobFields):
     #: cases the batch opens (a dry run: would open)
     cases: int = 0
-    opened: int
-    annotated: int
     errors: list[reader.RowError]
-    failure: str | None = None
 
 
 def start(engine: Engine, school_id: str, batch: str, dry_run: bool, by: str) -> str:
@@ -60,9 +51,8 @@ def get(engine: Engine, job_id: str) -> ScreeningJobRow | None:
 
 
 def view(row: ScreeningJobRow, cases: int | None = None) -> JobView:
-    return JobView(job_id=row.job_id, batch=row.batch, dry_run=row.dry_run, status=row.status, rows=row.rows,
-                   flagged=row.flagged, cases=cases if cases is not None else row.opened + row.annotated,
-                   opened=row.opened, annotated=row.annotated, errors=row.errors, failure=row.failure)
+    view = JobView.model_validate(row, from_attributes=True)
+    return view.model_copy(update={"cases": cases if cases is not None else row.opened + row.annotated})
 
 
 def _finish(engine: Engine, job_id: str, **values) -> None:

@@ -38,6 +38,7 @@ from models.domain import (
     WarningSignal,
 )
 from models.policy import DeadlinePolicy
+from models.records import CaseListFields, DocumentFields, NotificationFields
 from models.validation import FieldError, clean_line, clean_text
 
 Text = Annotated[
@@ -543,19 +544,15 @@ class CaseView(Strict):
         )
 
 
-class CaseSummary(Strict):
+class CaseSummary(CaseListFields, Strict):
     """A row of ``GET /cases``: no narrative."""
 
-    case_id: str
     state: CaseState
     risk_level: RiskLevel | None
-    school_id: str
-    student_ref: str
     grade: str
     class_name: str
     opened_at: datetime
     updated_at: datetime
-    escalation_level: int
     next_due_at: datetime | None
     overdue: bool = False
 
@@ -591,17 +588,13 @@ class NotificationRequest(Strict):
         return value
 
 
-class NotificationView(Strict):
-    notification_id: str
-    case_id: str
+class NotificationView(NotificationFields, Strict):
     event: NotificationEvent
     recipient_role: Recipient
     recipient_roles: list[Recipient]
     recipient_staff: list[str] = []
     obligation: Obligation | None
     due_at: datetime | None
-    escalation_level: int
-    text: str
     created_at: datetime
     delivered_at: datetime | None
 
@@ -628,15 +621,8 @@ class DocumentRequest(Strict):
     created_at: datetime
 
 
-class DocumentView(Strict):
-    document_id: str
-    case_id: str | None
-    incident_id: str | None = None
+class DocumentView(DocumentFields, Strict):
     kind: DocumentKind
-    title: str
-    media_type: str
-    sha256: str
-    language: str = "zh-CN"
     #: the forms it can be had in, as "<media type>;<language>" (GET /documents/{id}?lang=…, Accept)
     forms: list[str] = []
     created_at: datetime

@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from models.case import Actor, AwareDatetime, Code, Deadline, ShortText, Strict, Text
 from models.errors import Invalid
@@ -110,25 +110,30 @@ class ReportSubmission(Strict):
     actor: Actor
 
 
-class IncidentView(Strict):
-    incident_id: str
-    school_id: str
-    case_id: str | None
+class IncidentFields(BaseModel):
+    """What an incident's row (``db.tables.IncidentRow``) and its view share, declared once."""
+
+    incident_id: str = Field(max_length=64)
+    school_id: str = Field(max_length=64)
+    case_id: str | None = Field(default=None, max_length=64)
+    recorded_by: str = Field(max_length=64)
+    state: str = Field(max_length=16)  # open, submitted
+    escalation_level: int = 0
+    report_chars: int = 0
+    submitted_by: str | None = Field(default=None, max_length=64)
+    document_id: str | None = Field(default=None, max_length=160)
+
+
+class IncidentView(IncidentFields, Strict):
     kind: IncidentKind
     occurred_at: datetime
     place: str | None
     summary: str | None
-    recorded_by: str
     recorded_at: datetime
     due_at: datetime
-    state: str
-    escalation_level: int
     report: ReviewReport | None
-    report_chars: int
-    missing_sections: list[str]
+    missing_sections: list[str] = []
     submitted_at: datetime | None
-    submitted_by: str | None
-    document_id: str | None
 
 
 def report_problems(report: ReviewReport) -> list[tuple[str, str]]:

@@ -13,15 +13,28 @@ import sqlalchemy
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 
+from api.routes.receipts import SignedCopyView
 from crypto.sealed import SealError
 from db import store
+from db.dashboard import FailingDelivery
 from db.engine import alembic_config, make_engine, migrate
-from db.tables import NotificationRow
-from models.case import Actor, CaseData, CaseEvent, Deadline, OpenCaseBody
+from db.tables import CaseRow, DeliveryRow, DocumentRow, IncidentRow, NotificationRow, ScreeningJobRow, SignedCopyRow
+from intake.jobs import JobView
+from models.case import Actor, CaseData, CaseEvent, CaseSummary, Deadline, DocumentView, NotificationView, OpenCaseBody
 from models.domain import CaseState
+from models.incident import IncidentFields, IncidentView
 from models.policy import DeadlinePolicy
+from models.records import (
+    CaseListFields,
+    DeliveryFields,
+    DocumentFields,
+    NotificationFields,
+    ScreeningJobFields,
+    SignedCopyFields,
+)
 from tests.conftest import KEYRING
 from tests.support import open_body
 from workflows.view import case_view
@@ -242,3 +255,30 @@ def test_processes_starting_together_migrate_one_at_a_time(tmp_path):
                              cwd=Path(__file__).resolve().parents[1]) for _ in range(4)]
     outcomes = [(run.wait(60), run.stdout.read().decode(), run.stderr.read().decode()[-500:]) for run in runs]
     assert all(code == 0 and out.strip() == "ok" for code, out, _ in outcomes), outcomes
+
+
+# ------------------------------------------------------------------ fields declared once
+
+_PLAIN = {str, int, bool, str | None, int | None, bool | None}
+
+
+@pytest.mark.parametrize("row, view, fields", [
+    (CaseRow, CaseSummary, CaseListFields),
+    (NotificationRow, NotificationView, NotificationFields),
+    (DocumentRow, DocumentView, DocumentFields),
+    (SignedCopyRow, SignedCopyView, SignedCopyFields),
+    (DeliveryRow, FailingDelivery, DeliveryFields),
+    (IncidentRow, IncidentView, IncidentFields),
+    (ScreeningJobRow, JobView, ScreeningJobFields),
+], ids=lambda c: c.__name__)
+def test_a_field_a_row_and_its_view_share_is_declared_once(row, view, fields):
+    """A table and the view read from it share their fields through one base (models/records.py): a
+    plain field both declare again is a field someone will add to one and forget in the other. Both
+    may restate a field only to store or show it differently (a code as text or as its enum, a time
+    in a UTC column, JSON)."""
+    assert issubclass(row, fields) and issubclass(view, fields)
+    both = set(row.__annotations__) & set(view.__annotations__)
+    restated_plain = sorted(f for f in both if view.model_fields[f].annotation in _PLAIN
+                            and not isinstance(row.__table__.c[f].type, TypeDecorator))  # sealed, UTC
+    assert not restated_plain, f"declare these once, in {fields.__name__}: {restated_plain}"
+    assert set(fields.model_fields) <= set(row.model_fields) & set(view.model_fields)

@@ -35,15 +35,9 @@ def view_of(row: IncidentRow, principal) -> IncidentView:
     """The incident as this caller may see it: the narrative and the report for those who see identity
     and for the authority, which the report is for."""
     full = sees_identity(principal) or principal.role is StaffRole.edu_authority
-    report = ReviewReport.model_validate(row.report)
-    return IncidentView(
-        incident_id=row.incident_id, school_id=row.school_id, case_id=row.case_id, kind=row.kind,
-        occurred_at=row.occurred_at, place=row.place if full else None, summary=row.summary if full else None,
-        recorded_by=row.recorded_by, recorded_at=row.recorded_at, due_at=row.due_at, state=row.state,
-        escalation_level=row.escalation_level, report=report if full else None, report_chars=row.report_chars,
-        missing_sections=report.missing(), submitted_at=row.submitted_at, submitted_by=row.submitted_by,
-        document_id=row.document_id,
-    )
+    view = IncidentView.model_validate(row, from_attributes=True)
+    hidden = {} if full else {"place": None, "summary": None, "report": None}
+    return view.model_copy(update={"missing_sections": view.report.missing(), **hidden})
 
 
 def _stored(engine, incident_id: str, principal) -> IncidentView:

@@ -24,6 +24,7 @@ from db.tables import SignedCopyRow
 from models.case import ActionCommand, GuardianNoticeCommand, GuardianResponseCommand, Strict
 from models.domain import DocumentKind
 from models.errors import Invalid, Refused
+from models.records import SignedCopyFields
 
 router = APIRouter(tags=["documents"])
 
@@ -31,15 +32,8 @@ router = APIRouter(tags=["documents"])
 MAGIC = {b"%PDF-": "application/pdf", b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
 
 
-class SignedCopyView(Strict):
-    copy_id: str
-    document_id: str
-    media_type: str
-    size: int
-    sha256: str
-    uploaded_by: str
+class SignedCopyView(SignedCopyFields, Strict):
     uploaded_at: datetime
-    records: str | None
 
 
 def sniff(head: bytes) -> str | None:
