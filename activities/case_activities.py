@@ -62,10 +62,10 @@ class CaseActivities:
     def project_step(self, step: StepRecord) -> list[str]:
         """One step in one commit: the case, its notifications (naming their people) and their outbox
         rows; returns the notifications that have a row to send."""
-        now, class_id = datetime.now(UTC), step.case.student.class_id
+        now = datetime.now(UTC)
         with _projecting(step.case) as written:
             return store.project_step(self._engine, step.case,
-                                      [self._outbox.rows(n, class_id, now) for n in step.notifications], written)
+                                      [self._outbox.rows(n, step.case, now) for n in step.notifications], written)
 
     @activity.defn(name=Io.deliver.value)
     def deliver(self, batch: DeliveryBatch) -> None:

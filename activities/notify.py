@@ -13,55 +13,34 @@ from __future__ import annotations
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 import httpx
 import structlog
 from sqlalchemy import Engine
 from temporalio.exceptions import ApplicationError
 
+from channels import messages
 from channels.config import ChannelsFile
 from channels.mail import send_mail
 from channels.robots import Refused, Retry, post, request_for
 from db import directory, store
 from db.tables import DeliveryRow, NotificationRow, StaffRow
-from models.case import NotificationRequest, case_ref
-from models.domain import OBLIGATION_ZH, ROLE_ZH, NotificationEvent
+from models.case import CaseData, NotificationRequest, case_ref
 from ops import metrics
+from paper.words import Lang, word
 
 log = structlog.get_logger(__name__)
 #: Client errors that a later attempt can get past (timeout, rate limit, conflict).
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
-SCHOOL_TZ = ZoneInfo("Asia/Shanghai")
 CHATS = ("wecom", "dingtalk", "feishu")
 #: The threads that send one notification's deliveries side by side (shared by the activity threads).
 _SENDERS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="crisisflow-send")
 
 
-def local_time(value: datetime) -> str:
-    return value.astimezone(SCHOOL_TZ).strftime("%Y-%m-%d %H:%M（北京时间）")
-
-
-def text_for(n: NotificationRequest, who: str | None = None) -> str:
-    """The zh-CN text: who, the case's short reference, the duty and its due time; nothing about the student."""
-    roles = who or "、".join(ROLE_ZH[r.value] for r in n.recipient_roles)
-    case = f"个案 {case_ref(n.case_id)}"
-    duty = OBLIGATION_ZH[n.obligation] if n.obligation else ""
-    due = local_time(n.due_at) if n.due_at else ""
-    match n.event:
-        case NotificationEvent.deadline_missed | NotificationEvent.deadline_escalated:
-            return f"【预警·第{n.escalation_level}级】{case}的「{duty}」已于 {due} 逾期未完成，请{roles}立即督办。"
-        case NotificationEvent.reported_to_authority:
-            return f"{case}：监护人或学生拒绝就医，学校已依规向教育主管部门报告。请{roles}登录系统查阅报告。"
-        case NotificationEvent.incident_recorded:
-            return (f"学校登记了一起学生心理健康极端事件（事件 {case_ref(n.case_id)}），调查复盘报告须于 {due} "
-                    f"前报送。请{roles}知悉。")
-        case NotificationEvent.incident_report_submitted:
-            return f"学校已报送极端事件调查复盘报告（事件 {case_ref(n.case_id)}）。请{roles}登录系统查阅。"
-        case NotificationEvent.case_closed:
-            return f"{case}已结案。请{roles}知悉，结案报告请登录系统查看。"
-        case _:
-            return f"{case}：请{roles}于 {due} 前完成「{duty}」。详情请登录系统查看。"
+def text_for(n: NotificationRequest, to: str, case: CaseData | None, names: dict[str, str],
+             lang: Lang = Lang.zh) -> str:
+    """The message (``channels/messages.py``) for ``to``: what happened, who did it, what to do, by when."""
+    return messages.render(n, to, messages.facts_of(n, case, names, lang), lang)
 
 
 def payload_for(n: NotificationRequest, people: list[str], link: str) -> dict:
@@ -127,17 +106,28 @@ class Outbox:
                                  for p in directory.people_for(self.engine, n.school_id, role, class_id)))
         return ids, [p for p in (directory.person(self.engine, i) for i in ids) if p is not None]
 
-    def rows(self, n: NotificationRequest, class_id: str | None,
+    def language(self, school_id: str) -> Lang:
+        """A school's messages are in the language of its paper (the directory's; zh-CN without one)."""
+        school = directory.school(self.engine, school_id)
+        return Lang(school.language) if school is not None else Lang.zh
+
+    def text(self, n: NotificationRequest, to: str | None, case: CaseData | None) -> str:
+        lang = self.language(n.school_id)
+        who = to or "、".join(word(lang, "role", r.value) for r in n.recipient_roles)
+        actors = {e.actor for e in case.events} if case is not None else set()
+        return text_for(n, who, case, directory.names(self.engine, actors), lang)
+
+    def rows(self, n: NotificationRequest, case: CaseData | None,
              now: datetime) -> tuple[NotificationRow, list[DeliveryRow]]:
         """The notification's row (naming its people) and its outbox rows, for the step to write."""
-        ids, people = self.people(n, class_id)
+        ids, people = self.people(n, case.student.class_id if case is not None else None)
         return (NotificationRow(**n.model_dump(), recipient_role=n.recipient_roles[0], recipient_staff=ids,
-                                text=text_for(n)),
+                                text=self.text(n, None, case)),
                 plan(n, people, self.channels, bool(self.webhook_url), now))
 
     def send(self, n: NotificationRequest) -> None:
         """Histories before the step outbox: write the notification's rows, then send them."""
-        row, deliveries = self.rows(n, store.case_class(self.engine, n.case_id), datetime.now(UTC))
+        row, deliveries = self.rows(n, store.load_case(self.engine, n.case_id), datetime.now(UTC))
         store.add_notification(self.engine, row)
         store.add_deliveries(self.engine, deliveries)
         self.deliver([n])
@@ -146,17 +136,20 @@ class Outbox:
         """Send every unsent outbox row of these notifications, all side by side (a receiver that
         holds one up holds up no other). While any is failing, raise (retried with backoff: only the
         unsent rows); once none is, a refused one fails for good."""
-        sends = []
+        sends, cases = [], {}
         for n in notifications:
             stored = store.notification(self.engine, n.notification_id)
             ids = stored.recipient_staff if stored else []
             people = [p for p in (directory.person(self.engine, i) for i in ids) if p is not None]
-            sends += [(n, d, people, ids) for d in store.unsent_deliveries(self.engine, n.notification_id)]
+            unsent = store.unsent_deliveries(self.engine, n.notification_id)
+            if unsent and n.case_id not in cases and not n.notification_id.startswith("incident-"):
+                cases[n.case_id] = store.load_case(self.engine, n.case_id)
+            sends += [(n, d, people, ids, cases.get(n.case_id)) for d in unsent]
         if len(sends) == 1:
             outcomes = [self._one(*sends[0])]
         else:  # on threads the process keeps (none started per notification)
             outcomes = list(_SENDERS.map(lambda send: self._one(*send), sends))
-        failing = [d for (_, d, _, _), (o, _) in zip(sends, outcomes, strict=True) if o == "failing"]
+        failing = [d for (_, d, _, _, _), (o, _) in zip(sends, outcomes, strict=True) if o == "failing"]
         refused = []
         for n in notifications:
             refused += store.refused_deliveries(self.engine, n.notification_id)
@@ -179,10 +172,10 @@ class Outbox:
         store.mark_delivery(self.engine, n.notification_id, datetime.now(UTC) if delivered else None)
         bound.info("notification delivered" if delivered else "notification recorded", deliveries=len(rows))
 
-    def _one(self, n: NotificationRequest, d: DeliveryRow, people: list[StaffRow],
-             ids: list[str]) -> tuple[str, str | None]:
+    def _one(self, n: NotificationRequest, d: DeliveryRow, people: list[StaffRow], ids: list[str],
+             case: CaseData | None) -> tuple[str, str | None]:
         try:
-            self._deliver(n, d, people, ids)
+            self._deliver(n, d, people, ids, case)
         except Retry as exc:
             outcome, error = "failing", str(exc)
         except Refused as exc:
@@ -193,22 +186,26 @@ class Outbox:
         metrics.delivery_attempted(d.channel, outcome)
         return outcome, error
 
-    def _deliver(self, n: NotificationRequest, d: DeliveryRow, people: list[StaffRow], ids: list[str]) -> None:
+    def _deliver(self, n: NotificationRequest, d: DeliveryRow, people: list[StaffRow], ids: list[str],
+                 case: CaseData | None) -> None:
         link = self.link(n)
         if d.channel == "webhook":
             return self._webhook(n, d, ids, link)
         if d.channel == "email":
             person = next(p for p in people if p.staff_id == d.recipient)
-            subject = f"【心理危机个案】{case_ref(n.case_id)}：请及时处理"
-            body = f"{text_for(n, person.name)}\n\n{link}\n"
+            lang = self.language(n.school_id)
+            subject = messages.subject_line(n, lang)
+            body = f"{self.text(n, person.name, case)}\n\n{link}\n"
             return send_mail(self.channels.of(person.school_id, n.school_id).email, person.email, subject, body,
                              d.delivery_id)
         role = d.recipient.removeprefix("group:")
         chat = getattr(self.channels.of(n.school_id), d.channel)
         handle = {"wecom": "wecom", "dingtalk": "dingtalk", "feishu": None}[d.channel]
         mentions = [getattr(p, handle) for p in people if handle and role in p.roles and getattr(p, handle)]
-        who = "、".join(p.name for p in people if role in p.roles) or ROLE_ZH[role]
-        post(request_for(d.channel, chat.robots[role], chat.api_base, f"{text_for(n, who)}\n{link}", mentions))
+        lang = self.language(n.school_id)
+        who = "、".join(p.name for p in people if role in p.roles) or word(lang, "role", role)
+        post(request_for(d.channel, chat.robots[role], chat.api_base,
+                         f"{self.text(n, who, case)}\n{link}", mentions))
 
     def _webhook(self, n: NotificationRequest, d: DeliveryRow, ids: list[str], link: str) -> None:
         try:

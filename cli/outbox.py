@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from activities.notify import local_time
+from channels.messages import local_time
 from cli.common import settings_from_env
 from db import store
 from db.engine import migrate, open_engine
