@@ -171,7 +171,8 @@ def render(n: NotificationRequest, to: str, facts: Facts, lang: Lang = Lang.zh) 
     m = MESSAGES[n.event]
     zh = lang is Lang.zh
     by = facts.by or ("系统" if zh else "the system")
-    values = {"subject": subject_of(n, lang), "by": by, "risk": facts.risk, "level": str(n.escalation_level),
+    risk = facts.risk or ("风险等级待定" if zh else "a risk level not yet set")
+    values = {"subject": subject_of(n, lang), "by": by, "risk": risk, "level": str(n.escalation_level),
               "to": to, "duty": word(lang, "obligation", n.obligation.value) if n.obligation else None,
               "due": local_time(n.due_at, lang) if n.due_at else None}
     tag, what, ask = (m.tag_zh, m.what_zh, m.ask_zh) if zh else (m.tag_en, m.what_en, m.ask_en)

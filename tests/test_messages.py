@@ -70,9 +70,12 @@ def test_every_kind_rung_language_and_channel_reads_whole(lang):
 
 
 def test_a_slot_with_nothing_to_say_is_refused_not_sent():
-    n = _request(NotificationEvent.guardian_notice_required, 0, None)
+    n = _request(NotificationEvent.deadline_missed, 1, None)  # a rung of the ladder with no duty
     with pytest.raises(EmptySlot):
-        render(n, "班主任", Facts(by="心理教师陈老师", risk=None))  # "assessed as {risk}" with no risk
+        render(n, "班主任", Facts(by="心理教师陈老师", risk="高风险"))
+    # what the case does not know yet is said as such, never left blank
+    text = render(_request(NotificationEvent.guardian_notice_required, 0, None), "班主任", Facts())
+    assert "系统评估为风险等级待定" in text
 
 
 async def test_leadership_hears_of_an_imminent_risk_in_words(sqlite_stack):
