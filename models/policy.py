@@ -68,13 +68,18 @@ class DeadlinePolicy(BaseModel):
     version: str = "2026.1-default"
     assess_within_warning: Duration = timedelta(hours=24)
     assess_within_risk_only: Duration = timedelta(hours=72)
-    guardian_notice_within: Duration = timedelta(hours=2)
+    guardian_notice_within: Duration = timedelta(hours=2)  # high risk (and every case before risk-pace)
+    guardian_notice_within_imminent: Duration = timedelta(hours=1)
     intervene_within_imminent: Duration = timedelta(hours=4)
     intervene_within_high: Duration = timedelta(hours=24)
     intervene_within_moderate: Duration = timedelta(hours=72)
     guardian_answer_within: Duration = timedelta(hours=72)
     report_within: Duration = timedelta(hours=24)
-    escalation_step: Duration = timedelta(hours=12)
+    escalation_step: Duration = timedelta(hours=12)  # before the assessment (and every case before risk-pace)
+    escalation_step_imminent: Duration = timedelta(hours=1)
+    escalation_step_high: Duration = timedelta(hours=4)
+    escalation_step_moderate: Duration = timedelta(hours=12)
+    escalation_step_low: Duration = timedelta(hours=24)
     review_every_high: Duration = timedelta(days=7)  # high and imminent
     review_every_moderate: Duration = timedelta(days=14)
     reassess_within: Duration = timedelta(hours=72)  # after a worse review, or a reopening
@@ -95,6 +100,20 @@ class DeadlinePolicy(BaseModel):
     def seek_care_within(self, risk: RiskLevel | None) -> timedelta:
         """How soon the guardian notice asks the family to see a hospital."""
         return self.seek_care_within_imminent if risk is RiskLevel.imminent else self.seek_care_within_high
+
+    def escalation_step_for(self, risk: RiskLevel | None) -> timedelta:
+        """The ladder's pace for a case at this risk: an imminent duty unmet reaches the leadership
+        group (rung 4) three steps after it fell due. Before the assessment: ``escalation_step``."""
+        return {
+            RiskLevel.imminent: self.escalation_step_imminent,
+            RiskLevel.high: self.escalation_step_high,
+            RiskLevel.moderate: self.escalation_step_moderate,
+            RiskLevel.low: self.escalation_step_low,
+        }.get(risk, self.escalation_step)
+
+    def guardian_notice_for(self, risk: RiskLevel | None) -> timedelta:
+        """How soon the guardian is told after a high or imminent assessment."""
+        return self.guardian_notice_within_imminent if risk is RiskLevel.imminent else self.guardian_notice_within
 
     def intervene_within(self, risk: RiskLevel) -> timedelta | None:
         return {

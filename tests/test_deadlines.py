@@ -182,3 +182,45 @@ async def _now(env):
 async def _notice(env) -> GuardianNoticeCommand:
     """The guardian told now (on the server's skipped clock): a notice lies within the case's life."""
     return GuardianNoticeCommand.model_validate(notice(await env.get_current_time()))
+
+
+# ------------------------------------------------------------------ the pace set by the risk (issue 25, 2)
+
+ASSESS_IMMINENT = AssessCommand(instrument="clinical", risk_level="imminent", rationale="计划明确，有自伤工具")
+ASSESS_HIGH_CLINICAL = AssessCommand(instrument="clinical", risk_level="high", rationale="多次提到轻生")
+
+
+async def _guardian_notice_ladder(ts, assessment: AssessCommand, hours: int):
+    """Assess, then leave the guardian untold for ``hours``: the notice's deadline and its rungs."""
+    env, _, engine = ts
+    case_id, handle = await _start(ts)
+    await handle.execute_update(CaseWorkflow.act, _act(PSY, assessment))
+    assessed = (await handle.query(CaseWorkflow.view)).events[-1].at
+    await env.sleep(timedelta(hours=hours))
+    view = await handle.query(CaseWorkflow.view)
+    notice_deadline = next(d for d in view.deadlines if d.obligation.value == "guardian_notice")
+    climbed = [(lvl, at) for o, lvl, at in (await _escalations(handle))[0] if o == "guardian_notice"]
+    told = [n for n in store.notifications_for(engine, case_id)
+            if n.obligation and n.obligation.value == "guardian_notice" and n.escalation_level]
+    return assessed, notice_deadline, climbed, told
+
+
+async def test_an_imminent_case_is_paced_by_the_hour_and_reaches_leadership_within_four(ts):
+    """立即启动应急预案: the guardian is due to be told 1 h after an imminent assessment, and the unmet duty
+    climbs a rung an hour, so the leadership group hears of it 3 h after it fell due (at most 4 h)."""
+    assessed, deadline, climbed, told = await _guardian_notice_ladder(ts, ASSESS_IMMINENT, 5)
+    assert deadline.due_at - assessed == HOUR
+    assert [lvl for lvl, _ in climbed] == [1, 2, 3, 4]
+    for (lvl, at), expected in zip(climbed, [0, 1, 2, 3], strict=True):
+        assert deadline.due_at + expected * HOUR <= at < deadline.due_at + expected * HOUR + timedelta(seconds=5)
+    assert climbed[-1][1] - deadline.due_at <= 4 * HOUR
+    leadership = told[-1]
+    assert [r.value for r in leadership.recipient_roles] == ["leadership"]
+    assert leadership.text.startswith("【预警·第4级】") and "「告知监护人」" in leadership.text
+
+
+async def test_a_high_case_tells_the_guardian_within_two_hours_and_climbs_every_four(ts):
+    assessed, deadline, climbed, _ = await _guardian_notice_ladder(ts, ASSESS_HIGH_CLINICAL, 2 + 3 * 4 + 1)
+    assert deadline.due_at - assessed == 2 * HOUR
+    assert [lvl for lvl, _ in climbed] == [1, 2, 3, 4]
+    assert climbed[1][1] - climbed[0][1] >= 4 * HOUR - timedelta(seconds=5)

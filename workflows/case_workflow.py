@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.machine import (
         CASEWORK,
         OBLIGATIONS,
+        RISK_PACE,
         CaseMachine,
         Fact,
         Rule,
@@ -50,7 +51,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.view import case_view
 
 #: Bumped whenever the workflow's behaviour changes; recorded in each case.
-WORKFLOW_CODE_VERSION = "4"
+WORKFLOW_CODE_VERSION = "5"
 
 REFUSED = "TransitionRefused"
 FORBIDDEN = "Forbidden"
@@ -152,6 +153,8 @@ class CaseWorkflow:
         self._durable = workflow.patched(DURABLE)
         # the behaviours of this run, decided once: histories recorded before a patch replay without it
         self._data.features = [CASEWORK] if workflow.patched(CASEWORK) else []
+        if workflow.patched(RISK_PACE):  # the guardian notice and the ladder's pace follow the risk
+            self._data.features.append(RISK_PACE)
         self._machine = CaseMachine.of(self._data)
         if start.carried is None or start.reopen is not None:
             self._upsert_search_attributes()
@@ -436,7 +439,7 @@ class CaseWorkflow:
 
     async def _escalate_due(self) -> None:
         now = workflow.now()
-        step = self._data.policy.escalation_step
+        step = deadlines.step(self._data)
         climbed = False
         for deadline in self._data.deadlines:
             when = deadlines.next_escalation(deadline, step)

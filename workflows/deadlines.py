@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from models.case import CaseData, Deadline
 from models.domain import Obligation, Recipient
-from workflows.machine import OBLIGATIONS
+from workflows.machine import OBLIGATIONS, RISK_PACE
 
 #: The warning ladder: level -> who is told. Level 1 at the deadline, then one
 #: level every ``escalation_step`` [seed 002, 四: class, grade, specialist; then
@@ -34,6 +34,8 @@ def within(obligation: Obligation, case: CaseData) -> timedelta | None:
         case Obligation.assess:
             return policy.assess_within_warning if case.warning_signals else policy.assess_within_risk_only
         case Obligation.guardian_notice:
+            if RISK_PACE in case.features:
+                return policy.guardian_notice_for(case.risk_level)
             return policy.guardian_notice_within
         case Obligation.intervene:
             return policy.intervene_within(case.risk_level)
@@ -96,8 +98,15 @@ def next_escalation(deadline: Deadline, step: timedelta) -> datetime | None:
     return deadline.due_at + step * deadline.escalation_level
 
 
+def step(case: CaseData) -> timedelta:
+    """The ladder's pace for this case: its risk's (``RISK_PACE``), else the policy's one step."""
+    if RISK_PACE in case.features:
+        return case.policy.escalation_step_for(case.risk_level)
+    return case.policy.escalation_step
+
+
 def next_wakeup(case: CaseData) -> datetime | None:
-    times = [t for d in case.deadlines if (t := next_escalation(d, case.policy.escalation_step))]
+    times = [t for d in case.deadlines if (t := next_escalation(d, step(case)))]
     return min(times, default=None)
 
 

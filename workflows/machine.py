@@ -427,8 +427,11 @@ CONDITION_ZH = {
 STAFF_ACTIONS: tuple[Action, ...] = tuple(dict.fromkeys(r.action for r in RULES if r.roles and r.source))
 #: Every action of the table, in lifecycle order.
 ALL_ACTIONS: tuple[Action, ...] = tuple(dict.fromkeys(r.action for r in RULES))
+#: The pace set by the risk (issue 25): the guardian notice and the ladder's step follow the case's risk
+#: level (``DeadlinePolicy.guardian_notice_for``, ``escalation_step_for``); older histories keep one pace.
+RISK_PACE = "risk-pace-2026-12"
 #: Every behaviour a new workflow takes (the patches it records).
-ALL_FEATURES: tuple[str, ...] = (CASEWORK,)
+ALL_FEATURES: tuple[str, ...] = (CASEWORK, RISK_PACE)
 
 
 def roles_for(action: Action | str) -> frozenset[StaffRole]:
