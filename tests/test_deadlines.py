@@ -211,7 +211,7 @@ async def test_an_imminent_case_is_paced_by_the_hour_and_reaches_leadership_with
     assessed, deadline, climbed, told = await _guardian_notice_ladder(ts, ASSESS_IMMINENT, 5)
     assert deadline.due_at - assessed == HOUR
     assert [lvl for lvl, _ in climbed] == [1, 2, 3, 4]
-    for (lvl, at), expected in zip(climbed, [0, 1, 2, 3], strict=True):
+    for (_, at), expected in zip(climbed, [0, 1, 2, 3], strict=True):
         assert deadline.due_at + expected * HOUR <= at < deadline.due_at + expected * HOUR + timedelta(seconds=5)
     assert climbed[-1][1] - deadline.due_at <= 4 * HOUR
     leadership = told[-1]
