@@ -19,7 +19,6 @@ import structlog
 from sqlalchemy import Engine
 from temporalio.exceptions import ApplicationError
 
-from channels import messages
 from channels.config import ChannelsFile
 from channels.mail import send_mail
 from channels.robots import Refused, Retry, post, request_for
@@ -27,6 +26,7 @@ from db import directory, store
 from db.tables import DeliveryRow, NotificationRow, StaffRow
 from models.case import CaseData, NotificationRequest, case_ref
 from ops import metrics
+from paper import messages
 from paper.words import Lang, word
 
 log = structlog.get_logger(__name__)
@@ -39,7 +39,7 @@ _SENDERS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="crisisflow-sen
 
 def text_for(n: NotificationRequest, to: str, case: CaseData | None, names: dict[str, str],
              lang: Lang = Lang.zh) -> str:
-    """The message (``channels/messages.py``) for ``to``: what happened, who did it, what to do, by when."""
+    """The message (``paper/messages.py``) for ``to``: what happened, who did it, what to do, by when."""
     return messages.render(n, to, messages.facts_of(n, case, names, lang), lang)
 
 

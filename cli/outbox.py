@@ -6,11 +6,11 @@ from typing import Annotated
 
 import typer
 
-from channels.messages import local_time
 from cli.common import settings_from_env
 from db import store
 from db.engine import migrate, open_engine
 from models.case import case_ref
+from paper.messages import local_time
 
 STATUSES = ("pending", "failing", "refused", "sent")
 

@@ -222,6 +222,18 @@ class ReturnMeetingBody(Strict):
     adjustments: Text
 
 
+class EmergencyResponseBody(Strict):
+    """The emergency plan for an imminent risk, as it was carried out (应急预案): who stays with the
+    student, whether the guardian was reached, whether 120 or 110 was called, where the student is now."""
+
+    at: CaseDatetime
+    with_student: ShortText  # who stays with the student
+    guardian_reached: bool
+    emergency_services: Literal["none", "120", "110", "120_110"]
+    whereabouts: ShortText  # where the student is now
+    notes: Text | None = None
+
+
 class ClosureDecisionBody(Strict):
     """A leadership member's decision on a proposed closure (never the proposer's own)."""
 
@@ -294,6 +306,10 @@ class ReopenCommand(ReopenBody):
     action: Literal[Action.reopen] = Action.reopen
 
 
+class EmergencyResponseCommand(EmergencyResponseBody):
+    action: Literal[Action.emergency_response] = Action.emergency_response
+
+
 ActionBody = Annotated[
     Union[
         AssessCommand,
@@ -309,6 +325,7 @@ ActionBody = Annotated[
         ReturnMeetingCommand,
         ClosureDecisionCommand,
         ReopenCommand,
+        EmergencyResponseCommand,
     ],
     Field(discriminator="action"),
 ]

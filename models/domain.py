@@ -43,6 +43,7 @@ class Action(StrEnum):
     close = "close"  # closes a low or moderate case; proposes closing a high or imminent one
     closure_decision = "closure_decision"
     reopen = "reopen"
+    emergency_response = "emergency_response"  # the emergency plan for an imminent risk, as it was carried out
     escalate = "escalate"
     effect_failed = "effect_failed"
 
@@ -142,6 +143,7 @@ class Obligation(StrEnum):
     reassess = "reassess"
     return_meeting = "return_meeting"
     review_report = "review_report"  # an extreme event's review report (IncidentReviewWorkflow)
+    emergency_response = "emergency_response"  # the emergency plan started for an imminent risk
 
 
 class Instrument(StrEnum):
@@ -176,6 +178,7 @@ class NotificationEvent(StrEnum):
     case_reopened = "case_reopened"
     incident_recorded = "incident_recorded"
     incident_report_submitted = "incident_report_submitted"
+    emergency_response_required = "emergency_response_required"
 
 
 class DocumentKind(StrEnum):
@@ -215,6 +218,7 @@ OBLIGATION_ZH = {
     Obligation.reassess: "重新评估",
     Obligation.return_meeting: "返校会商",
     Obligation.review_report: "报送极端事件调查复盘报告",
+    Obligation.emergency_response: "启动应急预案（紧急处置）",
 }
 
 STATE_ZH = {

@@ -44,6 +44,7 @@ _ZH = {
     "urgency": {"routine": "常规", "urgent": "紧急（绿色通道）"},
     "by": {"guardian": "监护人", "student": "学生本人"},
     "decision": {"consent": "同意转介就医", "refuse": "拒绝转介就医"},
+    "emergency_services": {"none": "未呼叫", "120": "已呼叫120", "110": "已呼叫110", "120_110": "已呼叫120和110"},
     "incident_kind": {
         "suicide_death": "自杀死亡", "suicide_attempt": "自杀未遂",
         "self_harm_injury": "自伤致伤", "other": "其他极端事件",
@@ -87,6 +88,7 @@ _EN = {
         "guardian_answer": "the guardian's answer to the referral",
         "report": "report to the education authority", "review": "follow-up review", "reassess": "reassessment",
         "return_meeting": "return-to-school meeting", "review_report": "extreme-event review report",
+        "emergency_response": "emergency response (the emergency plan)",
     },
     "instrument": {
         "asq": "Ask Suicide-Screening Questions (ASQ)",
@@ -103,6 +105,8 @@ _EN = {
     "urgency": {"routine": "routine", "urgent": "urgent (priority admission)"},
     "by": {"guardian": "the guardian", "student": "the student"},
     "decision": {"consent": "consents to the referral", "refuse": "refuses the referral"},
+    "emergency_services": {"none": "not called", "120": "120 called", "110": "110 called",
+                           "120_110": "120 and 110 called"},
     "incident_kind": {
         "suicide_death": "death by suicide", "suicide_attempt": "suicide attempt",
         "self_harm_injury": "self-harm with injury", "other": "other extreme event",

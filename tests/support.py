@@ -83,6 +83,12 @@ def return_meeting(at: datetime | None = None) -> dict:
 
 
 REVIEW = {"observations": "课堂参与增加，睡眠改善", "trend": "better"}
+
+
+def emergency(at: datetime | None = None) -> dict:
+    """The emergency plan as carried out for an imminent risk."""
+    return {"at": (at or now()).isoformat(), "with_student": "班主任王老师", "guardian_reached": True,
+            "emergency_services": "120", "whereabouts": "市第一人民医院急诊"}
 APPROVE = {"decision": "approve", "comment": "同意结案"}
 
 #: The API path and a body for every staff action.
@@ -100,6 +106,7 @@ ACTIONS: dict[str, tuple[str, dict]] = {
     "close": ("closure", CLOSE),
     "closure_decision": ("closure-decision", APPROVE),
     "reopen": ("reopen", {"reason": "出院后再次出现自伤念头"}),
+    "emergency_response": ("emergency-response", lambda: emergency()),
 }
 
 ROLE_FOR = {
@@ -116,6 +123,7 @@ ROLE_FOR = {
     "close": "psychology_teacher",
     "closure_decision": "leadership",
     "reopen": "leadership",
+    "emergency_response": "psychology_teacher",
 }
 
 

@@ -35,6 +35,7 @@ from tests.support import (
     act,
     db_view,
     document_text,
+    emergency,
     eventually,
     notice,
     open_body,
@@ -181,6 +182,10 @@ async def test_a_high_case_from_reassessment_to_reopening(ts):
     assert next(d["due_at"] for d in view["deadlines"] if d["obligation"] == "intervene") < intervene_due  # 4 h now
     assert await eventually(lambda: told("imminent_risk")) == [["leadership"]]
     assert await people("imminent_risk") == [["l-sun"]]  # the leadership group, by name
+    # the emergency plan, due at once, is carried out and recorded (对紧急情况，应立即启动应急预案)
+    assert "emergency_response" in _open_obligations(view)
+    view = await do(PSY, {"action": "emergency_response", **emergency(await now())})
+    assert "emergency_response" not in _open_obligations(view)
 
     # the green channel: urgent referral straight away; the guardian is told; the family refuses
     view = await do(PSY, {"action": "refer", **URGENT})

@@ -12,6 +12,7 @@ from models.case import (
     AssessCommand,
     CaseStart,
     CloseCommand,
+    EmergencyResponseCommand,
     GuardianNoticeCommand,
     InterveneCommand,
     OpenCaseBody,
@@ -224,3 +225,30 @@ async def test_a_high_case_tells_the_guardian_within_two_hours_and_climbs_every_
     assert deadline.due_at - assessed == 2 * HOUR
     assert [lvl for lvl, _ in climbed] == [1, 2, 3, 4]
     assert climbed[1][1] - climbed[0][1] >= 4 * HOUR - timedelta(seconds=5)
+
+
+async def test_an_imminent_risk_opens_the_emergency_response_and_recording_it_meets_it(ts):
+    """对紧急情况，应立即启动应急预案 [seed 000, 第八条]: an imminent assessment opens the emergency response,
+    due in 30 min (the school's policy), its owner told; what was done is recorded on the case."""
+    env, _, engine = ts
+    case_id, handle = await _start(ts)
+    await handle.execute_update(CaseWorkflow.act, _act(PSY, ASSESS_IMMINENT))
+    view = await handle.query(CaseWorkflow.view)
+    emergency = next(d for d in view.deadlines if d.obligation.value == "emergency_response")
+    assert emergency.due_at - view.events[-1].at == timedelta(minutes=30)
+    assert emergency.responsible_role.value == "psychology_teacher"
+    response = EmergencyResponseCommand(at=await _now(env), with_student="班主任王老师", guardian_reached=True,
+                                        emergency_services="120", whereabouts="市第一人民医院急诊")
+    await handle.execute_update(CaseWorkflow.act, _act(PSY, response))
+    view = await handle.query(CaseWorkflow.view)
+    assert next(d for d in view.deadlines if d.obligation.value == "emergency_response").met_at is not None
+    assert view.events[-1].action == "emergency_response"
+    told = [n for n in store.notifications_for(engine, case_id) if n.event.value == "emergency_response_required"]
+    assert told and told[0].text.startswith("【应急处置】") and "须立即启动应急预案" in told[0].text
+
+    # a high case has no emergency duty, and no such action to take
+    other_id, other = await _start(ts)
+    await other.execute_update(CaseWorkflow.act, _act(PSY, ASSESS_HIGH_CLINICAL))
+    high = await other.query(CaseWorkflow.view)
+    assert "emergency_response" not in [d.obligation.value for d in high.deadlines]
+    assert "emergency_response" not in high.allowed_actions

@@ -2,7 +2,7 @@
 
 Every kind of notification × every rung of the ladder × both languages × every channel's
 addressee (the stored text names roles, an e-mail the person, a chat group its people) is
-rendered from the one table (``channels/messages.py``); none may have an empty slot, a due time
+rendered from the one table (``paper/messages.py``); none may have an empty slot, a due time
 missing where one is due, a code or an English word in the Chinese, or share its text with another
 kind. Then a real stack: leadership's notice of an imminent risk names the risk and the assessor.
 """
@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from channels.messages import MESSAGES, EmptySlot, Facts, render, subject_line
 from models.case import NotificationRequest
 from models.domain import NotificationEvent, Obligation, Recipient
+from paper.messages import MESSAGES, EmptySlot, Facts, render, subject_line
 from paper.words import Lang
 from tests.conftest import auth
 from tests.support import eventually, open_case, step

@@ -192,7 +192,8 @@ def test_refusal_says_why_and_what_is_allowed():
     m = CaseMachine.at(CaseState.assessed, I)
     with pytest.raises(Refused) as refused:
         m.fire("close")
-    assert refused.value.allowed == ["assess", "guardian_notice", "intervene", "contact", "review", "refer"]
+    assert refused.value.allowed == ["assess", "guardian_notice", "emergency_response", "intervene", "contact",
+                                     "review", "refer"]
     assert "intervention plan" in str(refused.value)
     assert m.state is CaseState.assessed  # nothing moved
     with pytest.raises(Forbidden):

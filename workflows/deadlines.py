@@ -49,6 +49,8 @@ def within(obligation: Obligation, case: CaseData) -> timedelta | None:
             return policy.reassess_within
         case Obligation.return_meeting:
             return policy.return_meeting_within
+        case Obligation.emergency_response:
+            return policy.emergency_response_within
 
 
 def open_deadline(obligation: Obligation, case: CaseData, now: datetime) -> Deadline:

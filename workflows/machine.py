@@ -163,6 +163,9 @@ ACTIONS: dict[Action, ActionSpec] = {
                         "to decide)"),
     A.closure_decision: ActionSpec("结案审批", "closure decision", "closure-decision",
                                    "Approve or send back a proposed closure"),
+    A.emergency_response: ActionSpec("应急处置", "emergency response", "emergency-response",
+                                     "Record the emergency plan as carried out for an imminent risk: who stays "
+                                     "with the student, the guardian, 120/110, where the student is"),
     A.reopen: ActionSpec("重新开案", "reopened", "reopen",
                          "Take a closed case up again (leadership, within the policy's reopen_within): the same "
                          "case and history, in a new run, back in assessed with a reassessment due"),
@@ -181,6 +184,8 @@ OBLIGATIONS: dict[Obligation, Duty] = {
     O.return_meeting: Duty(Recipient.head_teacher, N.return_meeting_required),
     # not a case's: an extreme event's review (workflows/incident_workflow.py), on the same ladder
     O.review_report: Duty(Recipient.leadership, N.incident_recorded),
+    # 对紧急情况，应立即启动应急预案，采取紧急措施 [seed 000, 学校心理防护工作制度, 第八条]
+    O.emergency_response: Duty(Recipient.psychology_teacher, N.emergency_response_required),
 }
 
 #: How often an action that leaves the state as it is may be recorded on one case: a daily contact
@@ -192,6 +197,11 @@ RECORDS_LIMIT = 200
 #: took this patch (every case opened or continued since); older histories replay without them.
 CASEWORK = "casework-2026-11"
 
+#: The response scaled to the risk (issue 25): the guardian notice and the ladder's step follow the case's
+#: risk level (``DeadlinePolicy.guardian_notice_for``, ``escalation_step_for``), and an imminent risk opens
+#: the emergency response; older histories keep one pace and no emergency duty.
+RISK_PACE = "risk-pace-2026-12"
+
 _OPEN = (S.assessed, S.intervened, S.referred, S.parent_refused, S.reported)  # assessed and not closed
 _STAFF_WHO_ACT = frozenset({R.psychology_teacher, R.expert})
 _CASEWORK = frozenset({R.psychology_teacher, R.leadership})
@@ -201,8 +211,10 @@ _LEADERSHIP = frozenset({R.leadership})
 _CLOSED_TELLS = (Tells(N.case_closed, (Recipient.leadership, Recipient.head_teacher)),)
 _CLOSE_GUARD = ("no_return_meeting_pending", "no_closure_proposed")
 
-#: What every (re)assessment opens: the notice if the risk is high, the plan if there is none, the reviews.
+#: What every (re)assessment opens: the emergency plan if the risk is imminent, the notice if it is high,
+#: the plan if there is none, the reviews.
 _ASSESS_OPENS = (
+    Opens(O.emergency_response, when="imminent", since=RISK_PACE),
     Opens(O.guardian_notice, when="high_risk_guardian_not_notified"),
     Opens(O.intervene, when="needs_plan"),
     Opens(O.review, when="moderate_or_higher", since=CASEWORK),
@@ -236,6 +248,12 @@ RULES: tuple[Rule, ...] = (
         A.guardian_notice, (S.assessed, S.intervened, S.referred), None, _GUARDIAN_CONTACT,
         sets=(Fact.guardian_notified,),
         meets=(O.guardian_notice,),
+        limit=RECORDS_LIMIT,
+    ),
+    Rule(  # the emergency plan as carried out; leadership heard of the imminent risk with the assessment
+        A.emergency_response, _OPEN, None, _STAFF_WHO_ACT | _GUARDIAN_CONTACT | _LEADERSHIP, since=RISK_PACE,
+        guard=("imminent",),
+        meets=(O.emergency_response,),
         limit=RECORDS_LIMIT,
     ),
     Rule(
@@ -427,9 +445,6 @@ CONDITION_ZH = {
 STAFF_ACTIONS: tuple[Action, ...] = tuple(dict.fromkeys(r.action for r in RULES if r.roles and r.source))
 #: Every action of the table, in lifecycle order.
 ALL_ACTIONS: tuple[Action, ...] = tuple(dict.fromkeys(r.action for r in RULES))
-#: The pace set by the risk (issue 25): the guardian notice and the ladder's step follow the case's risk
-#: level (``DeadlinePolicy.guardian_notice_for``, ``escalation_step_for``); older histories keep one pace.
-RISK_PACE = "risk-pace-2026-12"
 #: Every behaviour a new workflow takes (the patches it records).
 ALL_FEATURES: tuple[str, ...] = (CASEWORK, RISK_PACE)
 

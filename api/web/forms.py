@@ -121,6 +121,14 @@ FORMS: dict[Action, tuple[Field, ...]] = {
         Field("comment", "说明", "textarea", required=False, hint="退回时必填"),
     ),
     Action.reopen: (Field("reason", "重新开案的理由", "textarea"),),
+    Action.emergency_response: (
+        Field("at", "处置时间（北京时间）", "datetime"),
+        Field("with_student", "现在陪伴学生的人", hint="如 班主任王老师、心理教师陈老师"),
+        Field("guardian_reached", "是否已联系上监护人", "radio", "yes_no"),
+        Field("emergency_services", "是否呼叫120/110", "radio", "emergency_services"),
+        Field("whereabouts", "学生现在所在地点", hint="如 学校心理咨询室、市第一人民医院急诊"),
+        Field("notes", "其他处置情况", "textarea", required=False),
+    ),
 }
 
 #: ASQ (NIMH Ask Suicide-Screening Questions), in the wording of its Chinese version.

@@ -50,6 +50,10 @@ MESSAGES: dict[NotificationEvent, Message] = {
     N.imminent_risk: Message(
         "紧急风险", "{subject}经{by}评估为紧急风险", "请{to}立即知悉，组织处置",
         "imminent risk", "{by} assessed {subject} as imminent risk", "{to}, please act on it at once"),
+    N.emergency_response_required: Message(
+        "应急处置", "{subject}经{by}评估为紧急风险，须立即启动应急预案", "请{to}立即处置",
+        "emergency response", "{by} assessed {subject} as imminent risk; the emergency plan must start now",
+        "{to}, please act now"),
     N.guardian_notice_required: Message(
         "需告知监护人", "{subject}经{by}评估为{risk}，须告知监护人", "请{to}尽快告知监护人",
         "guardian to be informed", "{by} assessed {subject} as {risk}; the guardian must be informed",
