@@ -98,7 +98,6 @@ def _durations(session: Session, school_id: str, column, n: int) -> DurationStat
 
 
 def dashboard(engine: Engine, school_id: str, now: datetime) -> Dashboard:
-    high = {RiskLevel.high.value, RiskLevel.imminent.value}
     by_state: dict[str, int] = {}
     by_risk: dict[str | None, int] = {}
     in_time: dict[bool, int] = {}
@@ -121,7 +120,7 @@ def dashboard(engine: Engine, school_id: str, now: datetime) -> Dashboard:
             by_state[state] = by_state.get(state, 0) + n
             if state != CaseState.closed.value:
                 by_risk[risk] = by_risk.get(risk, 0) + n
-            if risk in high and on_time is not None:
+            if on_time is not None:  # cases that reached high risk, whatever their risk now
                 in_time[on_time] = in_time.get(on_time, 0) + n
             assessed += n_assessed
             intervened += n_intervened

@@ -89,7 +89,7 @@ class CaseRow(SQLModel, CaseListFields, table=True):
     # for the supervisors' dashboard, kept by the projection
     assessed_after_s: int | None = None  # identification -> assessment
     intervened_after_s: int | None = None  # identification -> intervention
-    on_time: bool | None = None  # every deadline met in time (None: still pending)
+    on_time: bool | None = None  # the 90 % measure (db.store.handled_in_time); None: not high, or pending
     counts: dict = _json()  # how often each action was taken (limits of records-only actions)
     failed_effects: list = _json()  # notifications or documents that failed for good
     failed_effect_count: int = 0

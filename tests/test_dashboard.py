@@ -7,12 +7,15 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy
+from alembic import command
 
 from db import store
-from models.case import CaseData
-from models.domain import Action, CaseState, Obligation, RiskLevel
-from tests.conftest import SCHOOL, auth
+from db.engine import alembic_config, make_engine, migrate
+from models.case import CaseData, CaseEvent, Deadline
+from models.domain import Action, CaseState, Obligation, Recipient, RiskLevel
+from tests.conftest import KEYRING, SCHOOL, auth
 from tests.factories import missed, opened_case, step
+from workflows.machine import OBLIGATIONS
 
 S, R = CaseState, RiskLevel
 
@@ -107,3 +110,76 @@ async def test_dashboard_matches_a_direct_count(stack):
     assert (await stack.http.get("/dashboard", headers=auth("head_teacher"))).status_code == 403
     assert (await stack.http.get("/dashboard", headers=auth("grade_head"))).status_code == 200
     assert (await stack.http.get("/dashboard", headers=auth("auditor"))).status_code == 403
+
+
+def _high_case(case_id: str, now: datetime, *, assess_h: float = 2, notice_h: float | None = 1,
+               plan_h: float | None = 3, urgent_h: float | None = None, risk_now: RiskLevel = R.high) -> CaseData:
+    """A case assessed high ``assess_h`` hours after it opened (due in 24 h); the guardian told ``notice_h``
+    and the plan made ``plan_h`` hours after the assessment (due in 2 h and 24 h), or never; an urgent
+    referral ``urgent_h`` hours after the assessment; a follow-up review still to come; its risk now."""
+    opened = now - timedelta(days=3)
+    data = opened_case(case_id, SCHOOL, case_id, opened, timedelta(hours=24))
+    assessed = opened + timedelta(hours=assess_h)
+    step(data, Action.assess, assessed, S.assessed)
+    for obligation, within, done in ((Obligation.guardian_notice, 2, notice_h), (Obligation.intervene, 24, plan_h)):
+        data.deadlines.append(Deadline(obligation=obligation, responsible_role=OBLIGATIONS[obligation].owner,
+                                       due_at=assessed + timedelta(hours=within),
+                                       met_at=None if done is None else assessed + timedelta(hours=done)))
+    data.deadlines.append(Deadline(obligation=Obligation.review, responsible_role=Recipient.psychology_teacher,
+                                   due_at=now + timedelta(days=4)))  # recurring: never part of the measure
+    if urgent_h is not None:
+        step(data, Action.refer, assessed + timedelta(hours=urgent_h), S.referred)
+    data.events.append(CaseEvent(seq=len(data.events) + 1, at=now - timedelta(hours=1), action=Action.contact,
+                                 actor="psy", actor_role="psychology_teacher", from_state=data.state,
+                                 to_state=data.state))
+    data.risk_level = risk_now
+    return data
+
+
+async def test_the_90_percent_measure_counts_fairly(stack):
+    """心理高危学生得到及时发现和干预达到90%以上 [seed 000]: among cases that reached high or imminent risk, those
+    whose assessment, guardian notice and plan (or urgent referral) each met their deadline; counted once the
+    three are decided, whatever reviews are pending, and a later downgrade keeps the case in the measure."""
+    now = datetime.now(UTC)
+    cases = {
+        "in-time": (_high_case("in-time", now), True),
+        "downgraded": (_high_case("downgraded", now, risk_now=R.low), True),
+        "urgent": (_high_case("urgent", now, plan_h=30, urgent_h=1, risk_now=R.imminent), True),
+        "late-assessment": (_high_case("late-assessment", now, assess_h=30), False),
+        "notice-missed": (_high_case("notice-missed", now, notice_h=None), False),
+        "plan-late": (_high_case("plan-late", now, plan_h=30), False),
+    }
+    moderate = opened_case("moderate", SCHOOL, "moderate", now - timedelta(days=2), timedelta(hours=72))
+    step(moderate, Action.assess, now - timedelta(days=1), S.assessed)
+    moderate.risk_level = R.moderate
+    undecided = _high_case("undecided", now, notice_h=None)
+    undecided.deadlines[1].due_at = now + timedelta(hours=1)  # the guardian is still to be told, in time
+    for data in [*(d for d, _ in cases.values()), moderate, undecided]:
+        store.project_case(stack.engine, data)
+        expected = cases.get(data.case_id, (None, None))[1]
+        assert store.handled_in_time(data, data.events[-1].at) is expected, data.case_id
+
+    board = (await stack.http.get("/dashboard", headers=auth("leadership"))).json()["high_risk_handled_in_time"]
+    assert (board["decided"], board["in_time"]) == (6, 3)  # the numerator and the denominator
+    assert board["share"] == 0.5 and board["meets_target"] is False
+
+
+def test_the_measure_is_recomputed_for_cases_projected_before_it(db_url):
+    """Migration 0012: rows written under the old reading ("every deadline in time", reviews included) get
+    the measure as it now reads, closed cases too (they are never projected again)."""
+    engine = make_engine(db_url, keyring=KEYRING)
+    migrate(engine)
+    now = datetime.now(UTC)
+    cases = [_high_case("in-time", now), _high_case("downgraded", now, risk_now=R.low),
+             _high_case("urgent", now, plan_h=30, urgent_h=1), _high_case("plan-late", now, plan_h=30)]
+    for data in cases:
+        store.project_case(engine, data)
+    command.downgrade(alembic_config(engine), "0011")
+    with engine.begin() as conn:
+        conn.execute(sqlalchemy.text("UPDATE cases SET on_time = NULL"))  # as the old reading left them pending
+    migrate(engine)
+    with engine.connect() as conn:
+        stored = dict(conn.execute(sqlalchemy.text("SELECT case_id, on_time FROM cases")).all())
+    assert {k: (None if v is None else bool(v)) for k, v in stored.items()} == {
+        d.case_id: store.handled_in_time(d, d.events[-1].at) for d in cases}
+    engine.dispose()
