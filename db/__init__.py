@@ -1,1 +1,1 @@
-"""The read model's database: engines (SQLite or PostgreSQL) and the Alembic migrations."""
+"""The read model's database: engines (SQLite or PostgreSQL), the Alembic migrations, the tables and the queries."""

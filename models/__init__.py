@@ -1,1 +1,2 @@
-"""The domain vocabulary, boundary models and persistence of crisisflow."""
+"""The pure domain of crisisflow: vocabulary, boundary models, errors, policy and rules; nothing here touches a
+database (the workflow sandbox shares it with the host)."""
