@@ -21,6 +21,7 @@ from api.web import accounts
 from db import store
 from models.directory import Staff
 from tests.conftest import OTHER_SCHOOL, auth, make_settings, running_stack
+from tests.support import open_body
 from tests.web import (
     PASSWORD,
     browser_sign_in,
@@ -297,3 +298,50 @@ async def test_a_whole_case_from_a_phone_to_the_leadership_desk(short_window_sta
     assert (await http.get("/ui")).status_code == 200
     await http.aclose()
 
+
+
+async def test_the_emergency_response_on_a_360_px_phone(sqlite_stack, browser, tmp_path):
+    """After an imminent assessment the psychology teacher records the emergency response from a phone:
+    every field in Chinese, the duty's due time in Beijing time, and a refusal worded in Chinese (a case
+    that is not imminent has no emergency response to record)."""
+    stack, shots = sqlite_stack, _shots(tmp_path)
+    base = site(stack)
+    load_people(stack.engine)
+    secret = give_sign_in(stack.engine, stack.settings, "p-chen")
+    body = open_body()
+    body["student"]["class_id"] = "8-3"
+    imminent = (await stack.http.post("/cases", json=body, headers=auth("head_teacher"))).json()["case_id"]
+    await stack.http.post(f"/cases/{imminent}/assessment", headers=auth("psychology_teacher"),
+                          json={"instrument": "clinical", "risk_level": "imminent", "rationale": "计划明确"})
+    high = (await stack.http.post("/cases", json=body, headers=auth("head_teacher"))).json()["case_id"]
+    await stack.http.post(f"/cases/{high}/assessment", headers=auth("psychology_teacher"),
+                          json={"instrument": "clinical", "risk_level": "high", "rationale": "多次提到轻生"})
+
+    context = await browser.new_context(viewport={"width": 360, "height": 780}, locale="zh-CN",
+                                        timezone_id="Asia/Shanghai", is_mobile=True, has_touch=True)
+    psy = await context.new_page()
+    await browser_sign_in(psy, base, "p-chen", secret)
+    await psy.goto(f"{base}/ui/cases/{imminent}")
+    assert "启动应急预案（紧急处置）" in await psy.locator("body").inner_text()  # the duty, on the case
+    await psy.goto(f"{base}/ui/cases/{imminent}/act/emergency_response")
+    form = await psy.locator("form").last.inner_text()
+    for words in ("现在陪伴学生的人", "是否已联系上监护人", "是否呼叫120/110", "已呼叫120", "学生现在所在地点"):
+        assert words in form, words
+    assert await psy.evaluate("document.documentElement.scrollWidth") <= 360  # nothing runs off the phone
+    await psy.fill("#f-with_student", "班主任张老师")
+    await psy.check("input[name=guardian_reached][value=true]")
+    await psy.check("input[name=emergency_services][value='120']")
+    await psy.fill("#f-whereabouts", "市第一人民医院急诊")
+    await psy.screenshot(path=str(shots / "staff-emergency-phone.png"), full_page=True)
+    await _submit(psy)
+    await psy.wait_for_selector("#state")
+    case = await _api_case(stack, imminent)
+    assert case["events"][-1]["action"] == "emergency_response"
+    assert all(d["met_at"] for d in case["deadlines"] if d["obligation"] == "emergency_response")
+
+    # not imminent: the form says so in Chinese, with what can be done instead
+    await psy.goto(f"{base}/ui/cases/{high}/act/emergency_response")
+    refusal = await psy.locator("#refusal").inner_text()
+    assert "现在不能“应急处置”" in refusal and "现在可以" in refusal
+    assert not any(word in refusal for word in ("emergency", "imminent", "+00:00"))
+    await context.close()
