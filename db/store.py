@@ -36,7 +36,7 @@ from models.case import (
     DocumentView,
     NotificationView,
 )
-from models.domain import Action, CaseState, Obligation, RiskLevel
+from models.domain import Action, CaseState, Obligation
 from models.incident import IncidentData
 
 # ----------------------------------------------------------------- projection
@@ -145,18 +145,11 @@ def _project(session: Session, data: CaseData, written: list[dict] | None = None
 MEASURED = (Obligation.assess, Obligation.guardian_notice, Obligation.intervene)
 
 
-def reached_high(data: CaseData) -> bool:
-    """Did the case ever reach high or imminent risk? Its risk now, or the guardian notice that only such
-    an assessment opens (a later downgrade does not take the case out of the measure)."""
-    return (data.risk_level in (RiskLevel.high, RiskLevel.imminent)
-            or any(d.obligation is Obligation.guardian_notice for d in data.deadlines))
-
-
 def handled_in_time(data: CaseData, as_of: datetime) -> bool | None:
     """The 90 % measure for one case: its assessment, its guardian notice and its plan (or an urgent
     referral) each met by their deadline. None while the case never reached high risk, or while one of
     the three is neither met nor missed; recurring reviews do not count."""
-    if not reached_high(data):
+    if not data.reached_high():
         return None
     urgent = next((e.at for e in data.events if e.action is Action.refer and e.from_state is CaseState.assessed),
                   None)  # the green channel: referred straight from the assessment

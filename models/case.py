@@ -502,6 +502,12 @@ class CaseData(Strict):
         events = [e for e in self.events if e.seq in keep or (after_seq is not None and e.seq > after_seq)]
         return self.model_copy(update={"events": events}, deep=True)
 
+    def reached_high(self) -> bool:
+        """Did the case ever reach high or imminent risk? Its risk now, or the guardian notice that only such
+        an assessment opens: a later downgrade does not make it a case that never was high."""
+        return (self.risk_level in (RiskLevel.high, RiskLevel.imminent)
+                or any(d.obligation is Obligation.guardian_notice for d in self.deadlines))
+
     def first(self, action: Action) -> datetime | None:
         """When ``action`` was first taken (cases carried before ``first_at`` existed: from their events)."""
         if action.value in self.first_at:

@@ -22,6 +22,7 @@ from models.policy import DeadlinePolicy
 from tests.conftest import auth, settled_terminate
 from tests.support import (
     ASSESS_HIGH,
+    ASSESS_LOW,
     CLOSE,
     CONSENT,
     EXPERT,
@@ -70,6 +71,28 @@ async def test_1_a_high_case_never_closes_without_the_guardian_told(sqlite_stack
     await step(stack, cid, "guardian_notice")
     r = await act(stack, cid, "close")
     assert r.status_code == 202 and r.json()["closure_proposal"]["by"] == "psychology-teacher-1"
+
+
+async def test_7_high_once_high_for_closure(sqlite_stack):
+    """A case that was ever high needs the guardian notice on record and two people to close, whatever its
+    risk is now: assessed high, then reassessed low, it is still only proposed for closure."""
+    stack = sqlite_stack
+    cid = (await open_case(stack))["case_id"]
+    await step(stack, cid, "assess")  # high
+    await step(stack, cid, "intervene")
+    view = await step(stack, cid, "assess", ASSESS_LOW)
+    assert view["risk_level"] == "low"
+    r = await act(stack, cid, "close")
+    assert r.status_code == 409 and "guardian notice on record" in r.json()["detail"]
+    assert "guardian_notice_on_record" in r.json()["reasons"]
+    await step(stack, cid, "guardian_notice")
+    r = await act(stack, cid, "close")
+    assert r.status_code == 202 and r.json()["state"] == "intervened" and r.json()["closure_proposal"]
+
+    # a case that was never high still closes at once
+    other = (await open_case(stack))["case_id"]
+    await step(stack, other, "assess", ASSESS_LOW)
+    assert (await step(stack, other, "close", CLOSE))["state"] == "closed"
 
 
 async def test_1_closing_with_an_obligation_unmet_needs_a_reason_for_it(sqlite_stack):

@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import deadlines
     from workflows.machine import (
         CASEWORK,
+        HIGH_ONCE,
         OBLIGATIONS,
         RISK_PACE,
         CaseMachine,
@@ -155,6 +156,8 @@ class CaseWorkflow:
         self._data.features = [CASEWORK] if workflow.patched(CASEWORK) else []
         if workflow.patched(RISK_PACE):  # the guardian notice and the ladder's pace follow the risk
             self._data.features.append(RISK_PACE)
+        if workflow.patched(HIGH_ONCE):  # a case ever high closes as a high case
+            self._data.features.append(HIGH_ONCE)
         self._machine = CaseMachine.of(self._data)
         if start.carried is None or start.reopen is not None:
             self._upsert_search_attributes()

@@ -201,6 +201,9 @@ CASEWORK = "casework-2026-11"
 #: risk level (``DeadlinePolicy.guardian_notice_for``, ``escalation_step_for``), and an imminent risk opens
 #: the emergency response; older histories keep one pace and no emergency duty.
 RISK_PACE = "risk-pace-2026-12"
+#: High once, high for closure (issue 25): a case that ever reached high or imminent risk needs the guardian
+#: notice on record and the two-person approval to close, whatever its risk is now.
+HIGH_ONCE = "high-once-2026-12"
 
 _OPEN = (S.assessed, S.intervened, S.referred, S.parent_refused, S.reported)  # assessed and not closed
 _STAFF_WHO_ACT = frozenset({R.psychology_teacher, R.expert})
@@ -337,7 +340,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         A.close, (S.assessed,), S.closed, _CASEWORK,
-        guard=("risk_is_low",),
+        guard=("risk_is_low", "not_high_for_closure"),
         renders=(Renders(DocumentKind.closure_summary),),
         tells=_CLOSED_TELLS,
     ),
@@ -354,25 +357,25 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         A.close, (S.intervened, S.reported), S.closed, _CASEWORK, since=CASEWORK,
-        guard=("not_high_risk", *_CLOSE_GUARD),
+        guard=("not_high_for_closure", *_CLOSE_GUARD),
         renders=(Renders(DocumentKind.closure_summary),),
         tells=_CLOSED_TELLS,
     ),
     Rule(
         A.close, (S.referred,), S.closed, _CASEWORK, since=CASEWORK,
-        guard=("consent_on_record", "not_high_risk", *_CLOSE_GUARD),
+        guard=("consent_on_record", "not_high_for_closure", *_CLOSE_GUARD),
         renders=(Renders(DocumentKind.closure_summary),),
         tells=_CLOSED_TELLS,
     ),
     Rule(  # a high or imminent case: closing is a two-person decision (Primero, CPOMS)
         A.close, (S.intervened, S.reported), None, _CASEWORK, since=CASEWORK,
-        guard=("high_risk", "guardian_notice_on_record", *_CLOSE_GUARD),
+        guard=("high_for_closure", "guardian_notice_on_record", *_CLOSE_GUARD),
         sets=(Fact.closure_proposal,),
         tells=(Tells(N.closure_proposed, (Recipient.leadership,)),),
     ),
     Rule(
         A.close, (S.referred,), None, _CASEWORK, since=CASEWORK,
-        guard=("consent_on_record", "high_risk", "guardian_notice_on_record", *_CLOSE_GUARD),
+        guard=("consent_on_record", "high_for_closure", "guardian_notice_on_record", *_CLOSE_GUARD),
         sets=(Fact.closure_proposal,),
         tells=(Tells(N.closure_proposed, (Recipient.leadership,)),),
     ),
@@ -403,7 +406,10 @@ CONDITION_TEXT = {
     "risk_is_low": "closing straight after the assessment needs risk level low; "
     "moderate or higher needs an intervention plan first",
     "guardian_notified_if_high": "a high or imminent case needs a recorded guardian notice before referral",
-    "guardian_notice_on_record": "closing a high or imminent case needs the guardian notice on record",
+    "guardian_notice_on_record": "closing a case that was ever high or imminent needs the guardian notice on record",
+    "high_for_closure": "for a case that is, or ever was, high or imminent",
+    "not_high_for_closure": "a case that was ever high or imminent closes only by a proposal and leadership's "
+    "approval",
     "consent_on_record": "closing a referred case needs the guardian's consent on record",
     "has_warning_signals": "if a warning signal was reported",
     "high_risk": "for a high or imminent case",
@@ -424,7 +430,9 @@ CONDITION_TEXT = {
 CONDITION_ZH = {
     "risk_is_low": "评估后直接结案仅限低风险个案；中风险及以上需先制定干预方案",
     "guardian_notified_if_high": "高风险或紧急风险个案转介前，须先记录已告知监护人",
-    "guardian_notice_on_record": "高风险或紧急风险个案结案前，须有告知监护人的记录",
+    "guardian_notice_on_record": "曾为高风险或紧急风险的个案结案前，须有告知监护人的记录",
+    "high_for_closure": "适用于现在或曾经为高风险、紧急风险的个案",
+    "not_high_for_closure": "曾为高风险或紧急风险的个案，须提出结案申请并经领导小组审批",
     "consent_on_record": "已转介个案结案前，须有监护人同意的记录",
     "has_warning_signals": "如报告了预警信号",
     "high_risk": "适用于高风险或紧急风险个案",
@@ -446,7 +454,7 @@ STAFF_ACTIONS: tuple[Action, ...] = tuple(dict.fromkeys(r.action for r in RULES 
 #: Every action of the table, in lifecycle order.
 ALL_ACTIONS: tuple[Action, ...] = tuple(dict.fromkeys(r.action for r in RULES))
 #: Every behaviour a new workflow takes (the patches it records).
-ALL_FEATURES: tuple[str, ...] = (CASEWORK, RISK_PACE)
+ALL_FEATURES: tuple[str, ...] = (CASEWORK, RISK_PACE, HIGH_ONCE)
 
 
 def roles_for(action: Action | str) -> frozenset[StaffRole]:
@@ -486,6 +494,8 @@ class CaseFacts:
     has_plan: bool = False
     open_obligations: frozenset[Obligation] = frozenset()
     proposed_by: str | None = None
+    ever_high: bool = False  # the case reached high or imminent risk at some point
+    high_once: bool = False  # the case runs with HIGH_ONCE: closing judges by ever_high
     closed_at: datetime | None = None
     reopen_within: timedelta = timedelta(days=180)
     #: set for the check of one action: who asks, and when
@@ -523,8 +533,15 @@ class CaseFacts:
     def guardian_notified_if_high(self) -> bool:
         return not self.high_risk() or self.guardian_notified
 
+    def high_for_closure(self) -> bool:
+        """Closing judges the risk the case ever had (HIGH_ONCE), or older cases the risk now."""
+        return (self.ever_high or self.high_risk()) if self.high_once else self.high_risk()
+
+    def not_high_for_closure(self) -> bool:
+        return not self.high_for_closure()
+
     def guardian_notice_on_record(self) -> bool:
-        return self.guardian_notified_if_high()
+        return not self.high_for_closure() or self.guardian_notified
 
     def consent_on_record(self) -> bool:
         return self.guardian_consented
@@ -631,6 +648,8 @@ class CaseMachine:
         f.proposed_by = case.closure_proposal.by if case.closure_proposal else None
         f.closed_at = case.closed_at
         f.reopen_within = case.policy.reopen_within
+        f.ever_high = case.reached_high()
+        f.high_once = HIGH_ONCE in self.features
 
     def has(self, part) -> bool:
         """Does a row or consequence exist for this case (see ``present``)?"""
