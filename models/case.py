@@ -174,6 +174,8 @@ class ReferralBody(Strict):
     institution: ShortText
     reason: Text
     urgency: Literal["routine", "urgent"]
+    #: why the green channel goes before the guardian is told (required then): the letter prints it
+    emergency_reason: Literal["guardian_unreachable", "immediate_danger", "other"] | None = None
 
 
 class GuardianResponseBody(Strict):

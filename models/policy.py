@@ -70,6 +70,7 @@ class DeadlinePolicy(BaseModel):
     assess_within_risk_only: Duration = timedelta(hours=72)
     guardian_notice_within: Duration = timedelta(hours=2)  # high risk (and every case before risk-pace)
     guardian_notice_within_imminent: Duration = timedelta(hours=1)
+    guardian_notice_within_referred: Duration = timedelta(minutes=15)  # referred before the guardian was told
     intervene_within_imminent: Duration = timedelta(hours=4)
     intervene_within_high: Duration = timedelta(hours=24)
     intervene_within_moderate: Duration = timedelta(hours=72)

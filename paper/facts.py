@@ -133,6 +133,8 @@ def case_facts(request: DocumentRequest, school: SchoolFacts, people: dict[str, 
             "at": when(notice.get("notified_at"), lang),
             "channel": word(lang, "channel", notice.get("channel")),
             "relation": _text(notice.get("guardian_relation")),
+            # the green channel before the guardian was told: why, as the referral recorded it
+            "emergency_reason": word(lang, "emergency_reason", referral.get("emergency_reason"), ""),
         },
         "plan": {
             "present": bool(plan),

@@ -8,7 +8,7 @@ meeting, weekly reviews (one missed), a closure proposal sent back, then approve
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -51,7 +51,7 @@ from workflows.view import case_view
 DIRECTORY = Path(__file__).with_name("directory.yaml")
 
 ASSESS_IMMINENT = {"instrument": "asq", "answers": {"q1": True, "q2": True, "q3": True, "q4": True, "q5": True}}
-URGENT = {**REFERRAL, "urgency": "urgent"}
+URGENT = {**REFERRAL, "urgency": "urgent", "emergency_reason": "guardian_unreachable"}
 
 
 def _open_obligations(view: dict) -> set[str]:
@@ -118,10 +118,23 @@ async def test_2_an_imminent_case_takes_the_green_channel_and_the_plan_follows(s
     assert view["risk_level"] == "imminent" and "refer" in view["allowed_actions"]
     routine = await act(stack, cid, "refer", {**REFERRAL, "urgency": "routine"})
     assert routine.status_code == 409 and "imminent" not in routine.json()["allowed_actions"]
+    # 7. the green channel before the guardian is told needs its reason, and the notice is then due at once
+    bare = await act(stack, cid, "refer", {**REFERRAL, "urgency": "urgent"})
+    assert bare.status_code == 422 and bare.json()["detail"][0]["loc"] == ["body", "emergency_reason"]
     view = await step(stack, cid, "refer", URGENT)
     assert view["state"] == "referred" and "intervene" in _open_obligations(view)
+    referred_at = next(e["at"] for e in view["events"] if e["action"] == "refer")
+    notice = next(d for d in view["deadlines"] if d["obligation"] == "guardian_notice" and not d["met_at"])
+    assert datetime.fromisoformat(notice["due_at"]) - datetime.fromisoformat(referred_at) == timedelta(minutes=15)
     view = await step(stack, cid, "plan", PLAN)  # the plan follows, and meets its obligation
     assert "intervene" not in _open_obligations(view)
+
+    async def letter():
+        r = await stack.http.get(f"/cases/{cid}/documents", headers=auth("psychology_teacher"))
+        return next((d for d in r.json() if d["kind"] == "referral_letter"), None) if r.status_code == 200 else None
+
+    text = await document_text(stack, (await eventually(letter))["document_id"], "psychology_teacher")
+    assert "监护人无法联系" in text and "尚未记录" not in text
 
 
 async def test_3_a_guardian_who_refused_can_consent_later(stack, webhook):

@@ -254,6 +254,14 @@ class CaseWorkflow:
             raise ApplicationError(str(denied), denied.as_details(), type=FORBIDDEN, non_retryable=True) from None
         if Fact.closure_proposal in rule.sets or rule.dest is CaseState.closed:
             self._need_reasons_for_unmet(command)
+        if (rule.action is Action.refer and rule.variant == "urgent" and HIGH_ONCE in self._data.features
+                and not self._data.guardian_notified and getattr(command.body, "emergency_reason", None) is None):
+            raise ApplicationError(
+                "emergency_reason: an urgent referral before the guardian is told needs its reason",
+                Invalid("emergency_reason", "emergency_reason_required").as_details(),
+                type=INVALID,
+                non_retryable=True,
+            )
         latest = workflow.now() + _CLOCK_SKEW
         for name, at in case_times(command.body):
             if not self._data.opened_at <= at <= latest:

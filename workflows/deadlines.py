@@ -12,8 +12,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from models.case import CaseData, Deadline
-from models.domain import Obligation, Recipient
-from workflows.machine import OBLIGATIONS, RISK_PACE
+from models.domain import CaseState, Obligation, Recipient
+from workflows.machine import HIGH_ONCE, OBLIGATIONS, RISK_PACE
 
 #: The warning ladder: level -> who is told. Level 1 at the deadline, then one
 #: level every ``escalation_step`` [seed 002, 四: class, grade, specialist; then
@@ -34,6 +34,8 @@ def within(obligation: Obligation, case: CaseData) -> timedelta | None:
         case Obligation.assess:
             return policy.assess_within_warning if case.warning_signals else policy.assess_within_risk_only
         case Obligation.guardian_notice:
+            if HIGH_ONCE in case.features and case.state is CaseState.referred and not case.guardian_notified:
+                return policy.guardian_notice_within_referred  # the green channel went first: tell them at once
             if RISK_PACE in case.features:
                 return policy.guardian_notice_for(case.risk_level)
             return policy.guardian_notice_within

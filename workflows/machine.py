@@ -293,9 +293,16 @@ RULES: tuple[Rule, ...] = (
         renders=(Renders(DocumentKind.referral_letter),),
     ),
     Rule(  # the green channel (绿色通道): an imminent case is referred at once; the plan follows
-        A.refer, (S.assessed,), S.referred, _CASEWORK, variant="urgent", since=CASEWORK,
+        A.refer, (S.assessed,), S.referred, _CASEWORK, variant="urgent", since=CASEWORK, until=HIGH_ONCE,
         guard=("imminent",),
         opens=(Opens(O.guardian_answer),),
+        renders=(Renders(DocumentKind.referral_letter),),
+    ),
+    Rule(  # ... with its emergency reason if the guardian is not told yet, whose notice is then due at once
+        A.refer, (S.assessed,), S.referred, _CASEWORK, variant="urgent", since=HIGH_ONCE,
+        guard=("imminent",),
+        opens=(Opens(O.guardian_answer),),
+        reschedules=(O.guardian_notice,),
         renders=(Renders(DocumentKind.referral_letter),),
     ),
     Rule(

@@ -95,6 +95,8 @@ FORMS: dict[Action, tuple[Field, ...]] = {
         Field("institution", "转介机构", hint="如 市精神卫生中心"),
         Field("reason", "转介理由", "textarea"),
         Field("urgency", "紧急程度", "radio", "urgency"),
+        Field("emergency_reason", "未能先告知监护人的原因", "select", "emergency_reason", required=False,
+              hint="紧急转介而尚未告知监护人时必填"),
     ),
     Action.guardian_response: (
         Field("decision", "答复", "radio", "decision"),

@@ -26,6 +26,7 @@ INVALID_ZH: dict[str, str] = {
     "not_own_case": "不是本校的个案",
     "section_empty": "此部分不能为空",
     "report_too_short": "复盘报告至少 {min} 字，目前 {chars} 字",
+    "emergency_reason_required": "紧急转介时如尚未告知监护人，请选择原因（如 监护人无法联系）",
     "invalid": "填写有误，请检查",
 }
 
