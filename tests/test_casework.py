@@ -7,6 +7,7 @@ meeting, weekly reviews (one missed), a closure proposal sent back, then approve
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -45,6 +46,7 @@ from tests.support import (
     return_meeting,
     step,
 )
+from tests.test_paper import save_first_page
 from workflows.case_workflow import CaseWorkflow
 from workflows.view import case_view
 
@@ -133,8 +135,11 @@ async def test_2_an_imminent_case_takes_the_green_channel_and_the_plan_follows(s
         r = await stack.http.get(f"/cases/{cid}/documents", headers=auth("psychology_teacher"))
         return next((d for d in r.json() if d["kind"] == "referral_letter"), None) if r.status_code == 200 else None
 
-    text = await document_text(stack, (await eventually(letter))["document_id"], "psychology_teacher")
+    doc = await eventually(letter)
+    text = await document_text(stack, doc["document_id"], "psychology_teacher")
     assert "监护人无法联系" in text and "尚未记录" not in text
+    if folder := os.environ.get("CRISISFLOW_SAVE_PREVIEWS"):  # docs/images: the letter as a school prints it
+        save_first_page(stack, doc, Path(folder))
 
 
 async def test_3_a_guardian_who_refused_can_consent_later(stack, webhook):
