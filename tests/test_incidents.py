@@ -55,8 +55,12 @@ async def test_the_review_deadline_is_14_days_and_climbs_the_ladder(ts):
                             .order_by(NotificationRow.created_at)).all()
     assert [n.event for n in told] == ["incident_recorded", "deadline_missed", "deadline_escalated",
                                        "deadline_escalated", "deadline_escalated"]
-    assert told[1].recipient_roles[0] == "leadership"  # the owner hears first
+    assert told[1].recipient_roles == ["leadership"]  # the owner hears first
     assert "education_authority" in told[2].recipient_roles  # then the authority follows it
+    # an event has no class: its notices never fan out to the head teachers or grade heads
+    assert not any({"head_teacher", "grade_head"} & set(n.recipient_roles) for n in told)
+    assert all(n.text.startswith(("【极端事件】", "【预警·")) and "事件 " in n.text and "个案" not in n.text
+               for n in told)
     assert all(n.obligation == "review_report" for n in told)
     await settled_terminate(handle)
 

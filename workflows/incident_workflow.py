@@ -33,6 +33,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.case_workflow import FORBIDDEN, INVALID, REFUSED
     from workflows.machine import OBLIGATIONS
 
+#: The patch that took an extreme event's ladder off the case ladder's head teachers and grade heads.
+LEADERSHIP_LADDER = "incident-leadership-ladder-2026-12"
+
 #: Who writes the review: the school's leadership group and its psychology teachers (the API's rule too).
 WRITERS = frozenset({StaffRole.leadership, StaffRole.psychology_teacher})
 _RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
@@ -80,9 +83,14 @@ class IncidentReviewWorkflow:
         level = deadline.escalation_level
         workflow.logger.warning("review report overdue", extra={"incident_id": self._data.incident_id,
                                                                 "escalation_level": level})
-        told = deadlines.told_at(level, deadline)
-        if level >= 2 and Recipient.education_authority not in told:
-            told.append(Recipient.education_authority)  # the authority follows an overdue review
+        if workflow.patched(LEADERSHIP_LADDER):
+            # an event, not a case: its ladder is the school's leadership group, then the authority too;
+            # never every head teacher (an event has no class) [issue 25, 4]
+            told = [Recipient.leadership] + ([Recipient.education_authority] if level >= 2 else [])
+        else:
+            told = deadlines.told_at(level, deadline)
+            if level >= 2 and Recipient.education_authority not in told:
+                told.append(Recipient.education_authority)  # the authority follows an overdue review
         what = NotificationEvent.deadline_missed if level == 1 else NotificationEvent.deadline_escalated
         await self._project()
         await self._tell(what, told, f"escalated-{level}", level)
