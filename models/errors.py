@@ -10,19 +10,20 @@ the top of the form (``api/web/words.py``). The English ``str()`` is for logs an
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 
-class DomainError(Exception):
-    """An answer that is not a success; ``code`` says which kind."""
+class DomainError(Exception, ABC):
+    """An answer that is not a success; ``code`` says which kind (each kind is a subclass below)."""
 
     code: ClassVar[str] = "error"
     #: set when the door gives again the answer kept under an idempotency key
     replayed: bool = False
 
+    @abstractmethod
     def as_details(self) -> dict[str, Any]:
         """What crosses a boundary (a workflow's failure details, a kept idempotent answer)."""
-        raise NotImplementedError
 
     @staticmethod
     def from_details(code: str, message: str, details: dict[str, Any]) -> "DomainError":
@@ -32,8 +33,9 @@ class DomainError(Exception):
         return kind._from(message, details)
 
     @classmethod
+    @abstractmethod
     def _from(cls, message: str, details: dict[str, Any]) -> "DomainError":
-        raise NotImplementedError
+        """The error again, from its message and ``as_details``."""
 
 
 class Refused(DomainError):
