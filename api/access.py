@@ -70,6 +70,9 @@ INCIDENT_READERS = INCIDENT_WRITERS | SUPERVISOR_ROLES
 #: The API path of each staff action on a case, from the transition table's catalogue; the roles are its rows'.
 ACTION_PATHS: dict[Action, str] = {action: ACTIONS[action].path for action in STAFF_ACTIONS}
 
+#: Who uploads a guardian notice's signed receipt: the roles of the actions it records (API and page alike).
+RECEIPT_WRITERS = roles_for(Action.guardian_notice) | roles_for(Action.guardian_response)
+
 RULES: dict[str, Rule] = {
     f"GET {PREFIX}/health": Rule("check health", public=True),
     f"POST {PREFIX}/cases": Rule("open a case", _own(roles_for(Action.open))),
@@ -83,7 +86,7 @@ RULES: dict[str, Rule] = {
     f"POST {PREFIX}/audit/replay": Rule("replay histories", AUDITOR),
     f"GET {PREFIX}/audit/access-log": Rule("read the access log", {StaffRole.leadership: Scope.own, **AUDITOR}),
     f"POST {PREFIX}/cases/{{case_id}}/documents/{{document_id}}/signed": Rule(
-        "upload a signed paper", _own(roles_for(Action.guardian_notice) | roles_for(Action.guardian_response))),
+        "upload a signed paper", _own(RECEIPT_WRITERS)),
 
     f"GET {PREFIX}/cases/{{case_id}}/documents/{{document_id}}/signed/{{copy_id}}": Rule(
         "read a signed paper", _own(SEES_STUDENT_IDENTITY)),
@@ -118,8 +121,6 @@ RULES: dict[str, Rule] = {
 _SCHOOL_PAGE = "这些页面供学校教职工使用。教育主管部门请查看“报告”页面。"
 _IDENTITY_PAGE = "这里有学生的身份信息，您的角色不能查看。"
 _SUPERVISOR_PAGE = "督导页面供学校心理危机干预领导小组、年级组长和学生处使用。"
-#: Who writes on a guardian notice's receipt: the roles of the actions it records (the API's rule too).
-RECEIPT_WRITERS = roles_for(Action.guardian_notice) | roles_for(Action.guardian_response)
 
 #: The staff app's pages, in the same table: the same roles and scopes as the API's routes for the same
 #: thing, and the words a page shows when it refuses. ``api.web.gate.page_gate`` enforces them; the

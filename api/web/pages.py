@@ -208,14 +208,7 @@ async def action_form(request: Request, case_id: str, action_name: str):
 def _not_now(data: CaseData, principal: Principal, action: Action) -> str:
     """Why this person cannot take the action now, in words, with what they can do instead."""
     now_allowed = [o.label for o in forms.offered(data, principal.role, principal.staff_id, datetime.now(UTC))]
-    state = word(Lang.zh, "state", data.state.value)
-    if principal.role not in roles_for(action):
-        who = "、".join(word(Lang.zh, "role", r.value) for r in sorted(roles_for(action)))
-        head = f"“{word(Lang.zh, 'action', action.value)}”由{who}办理。"
-    else:
-        head = f"个案目前处于“{state}”状态，现在不能“{word(Lang.zh, 'action', action.value)}”。"
-    tail = f"现在可以：{'、'.join(now_allowed)}。" if now_allowed else "您现在没有可办理的操作。"
-    return head + tail
+    return words.not_now_words(data.state, principal.role, action, now_allowed)
 
 
 @router.post("/cases/{case_id}/act/{action_name}", response_class=HTMLResponse)

@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from api.web.render import bj
-from models.domain import Action, CaseState
+from models.domain import Action, CaseState, StaffRole
 from models.errors import Forbidden, Invalid, Refused
 from paper.words import Lang, word
-from workflows.machine import CONDITION_ZH
+from workflows.machine import CONDITION_ZH, roles_for
 
 #: Each reason an input is refused for, in words; ``{…}`` are the error's parameters (times in Beijing time).
 INVALID_ZH: dict[str, str] = {
@@ -62,6 +62,18 @@ def refusal_words(error: Refused, action: Action) -> str:
     why = "；".join(REFUSAL_ZH[c] for c in error.reasons if c in REFUSAL_ZH)
     allowed = [word(Lang.zh, "action", a) for a in error.allowed if a in Action.__members__]
     return head + "。" + (f"原因：{why}。" if why else "") + (f"现在可以：{'、'.join(allowed)}。" if allowed else "")
+
+
+def not_now_words(state: CaseState, role: StaffRole, action: Action, allowed: list[str]) -> str:
+    """Why a form cannot be submitted by this person now (before they try): the action is another
+    role's, or not allowed in the case's state; and what they can do instead (``allowed``, in words)."""
+    name = word(Lang.zh, "action", action.value)
+    if role not in roles_for(action):
+        who = "、".join(word(Lang.zh, "role", r.value) for r in sorted(roles_for(action)))
+        head = f"“{name}”由{who}办理。"
+    else:
+        head = f"个案目前处于“{word(Lang.zh, 'state', state.value)}”状态，现在不能“{name}”。"
+    return head + (f"现在可以：{'、'.join(allowed)}。" if allowed else "您现在没有可办理的操作。")
 
 
 def forbidden_words(error: Forbidden) -> str:
