@@ -25,6 +25,7 @@ from channels.robots import Refused, Retry, post, request_for
 from db import directory, store
 from db.tables import DeliveryRow, NotificationRow, StaffRow
 from models.case import CaseData, NotificationRequest, case_ref
+from models.domain import Recipient
 from ops import metrics
 from paper import messages
 from paper.words import Lang, word
@@ -33,6 +34,8 @@ log = structlog.get_logger(__name__)
 #: Client errors that a later attempt can get past (timeout, rate limit, conflict).
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
 CHATS = ("wecom", "dingtalk", "feishu")
+#: Roles a notice reaches through the case's class (the class's head teacher, the grade's grade head).
+_CLASS_ROLES = frozenset({Recipient.head_teacher, Recipient.grade_head})
 #: The threads that send one notification's deliveries side by side (shared by the activity threads).
 _SENDERS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="crisisflow-send")
 
@@ -101,9 +104,20 @@ class Outbox:
         return f"{self.public_url}/ui/cases/{n.case_id}"
 
     def people(self, n: NotificationRequest, class_id: str | None) -> tuple[list[str], list[StaffRow]]:
-        """Who the notification is for, by the directory: their ids, and those of them it lists."""
-        ids = list(dict.fromkeys(p for role in n.recipient_roles
-                                 for p in directory.people_for(self.engine, n.school_id, role, class_id)))
+        """Who the notification is for, by the directory: their ids, and those of them it lists.
+
+        A person-recipient (the case's owner) is the person the notification names. A case without a
+        class has no head teacher nor grade head of its own: what is theirs goes to the school's
+        psychology teachers and leadership, never to every head teacher of the school."""
+        ids: list[str] = []
+        for role in n.recipient_roles:
+            if role.value in n.named:
+                ids.append(n.named[role.value])
+                continue
+            roles = ((Recipient.psychology_teacher, Recipient.leadership)
+                     if class_id is None and role in _CLASS_ROLES else (role,))
+            ids += [p for r in roles for p in directory.people_for(self.engine, n.school_id, r.value, class_id)]
+        ids = list(dict.fromkeys(ids))
         return ids, [p for p in (directory.person(self.engine, i) for i in ids) if p is not None]
 
     def language(self, school_id: str) -> Lang:
@@ -114,15 +128,15 @@ class Outbox:
     def text(self, n: NotificationRequest, to: str | None, case: CaseData | None) -> str:
         lang = self.language(n.school_id)
         who = to or "、".join(word(lang, "role", r.value) for r in n.recipient_roles)
-        actors = {e.actor for e in case.events} if case is not None else set()
+        actors = {e.actor for e in case.events} | {case.owner or ""} if case is not None else set()
         return text_for(n, who, case, directory.names(self.engine, actors), lang)
 
     def rows(self, n: NotificationRequest, case: CaseData | None,
              now: datetime) -> tuple[NotificationRow, list[DeliveryRow]]:
         """The notification's row (naming its people) and its outbox rows, for the step to write."""
         ids, people = self.people(n, case.student.class_id if case is not None else None)
-        return (NotificationRow(**n.model_dump(), recipient_role=n.recipient_roles[0], recipient_staff=ids,
-                                text=self.text(n, None, case)),
+        return (NotificationRow(**n.model_dump(exclude={"named"}), recipient_role=n.recipient_roles[0],
+                                recipient_staff=ids, text=self.text(n, None, case)),
                 plan(n, people, self.channels, bool(self.webhook_url), now))
 
     def send(self, n: NotificationRequest) -> None:

@@ -280,8 +280,8 @@ def authorize(
             what = "case" if case_id is not None else "record"
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"this {what} belongs to another school, outside your scope")
     if case_id is not None:
-        classes = directory.visible_classes(request.app.state.engine, principal.staff_id, principal.role)
-        if classes is not None and store.case_class(request.app.state.engine, case_id) not in classes:
+        classes = directory.visible_classes(engine, principal.staff_id, principal.role)
+        if not store.sees_case(engine, case_id, principal.staff_id, classes):
             # a head teacher's own classes, a grade head's grade: another class's case is not theirs to know of
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"case {case_id} not found")
     request.state.principal = principal

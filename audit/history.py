@@ -76,6 +76,7 @@ async def timeline_entries(histories: list[WorkflowHistory], conv: DataConverter
     state: CaseState | None = None
     updates: dict[str, tuple[TimelineEntry, ActionCommand]] = {}
     scheduled: dict[int, tuple[str, object]] = {}
+    acting = False  # an action was accepted and its state not yet written (the change is the action's)
     for history in histories:
         run_id = history.run_id
         for event in history.events:
@@ -109,6 +110,7 @@ async def timeline_entries(histories: list[WorkflowHistory], conv: DataConverter
                 entry = add("action_accepted", actor=command.actor.staff_id, role=command.actor.role.value,
                             action=command.body.action, from_state=state)
                 updates[attrs.accepted_request.meta.update_id] = (entry, command)
+                acting = True
             elif kind == E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
                 attrs = event.workflow_execution_update_completed_event_attributes
                 found = updates.get(attrs.meta.update_id)
@@ -122,11 +124,15 @@ async def timeline_entries(histories: list[WorkflowHistory], conv: DataConverter
                         entry.from_state, entry.to_state = mine[-1].from_state, mine[-1].to_state
             elif kind == E.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
                 new = _search_attribute(event, sa.CASE_STATE)
+                by_action, acting = acting, False
                 if new and new != state:
+                    # the workflow's own steps: the report, and a refusal deemed when no action made it
+                    step = (Action.report if new == CaseState.reported else
+                            Action.deemed_refusal if new == CaseState.parent_refused and not by_action else None)
                     add(
-                        "reported" if new == CaseState.reported else "state_change",
-                        actor=SYSTEM if new == CaseState.reported else None,
-                        action=Action.report if new == CaseState.reported else None,
+                        {Action.report: "reported", Action.deemed_refusal: "deemed_refusal"}.get(step, "state_change"),
+                        actor=SYSTEM if step else None,
+                        action=step,
                         from_state=state,
                         to_state=new,
                     )
@@ -191,7 +197,7 @@ def transitions(entries: list[TimelineEntry]) -> list[Transition]:
     return [
         Transition(at=e.at, action=e.action, actor=e.actor, role=e.role, from_state=e.from_state, to_state=e.to_state)
         for e in entries
-        if e.kind in ("opened", "action_accepted", "reported")
+        if e.kind in ("opened", "action_accepted", "reported", "deemed_refusal")
     ]
 
 

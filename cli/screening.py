@@ -63,6 +63,8 @@ def preview(
     typer.echo(f"cases to open    {result.cases}")
     typer.echo(f"watch list       {result.watch}")
     typer.echo(f"unreadable rows  {len(result.errors)}  (each with its line and reason: {errors_file})")
+    for warning in result.warnings:  # flagged students taken without a class: their cases open all the same
+        typer.echo(f"warning          line {warning.line}: {warning.reason}")
 
 
 @app.command("import")
@@ -136,3 +138,5 @@ def import_(
         typer.echo(f"opened           {row.opened}")
         typer.echo(f"annotated        {row.annotated}")
     typer.echo(f"unreadable rows  {len(found.errors)}  (each with its line and reason: {errors_file})")
+    for warning in found.warnings:  # flagged students taken without a class: their cases are open
+        typer.echo(f"warning          line {warning.line}: {warning.reason}")

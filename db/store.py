@@ -60,6 +60,7 @@ def case_values(data: CaseData) -> dict:
         "closed_at": data.closed_at,
         "student_ref": data.student.ref,
         "class_id": data.student.class_id,
+        "opener": data.opened_by.staff_id,
         "policy_version": data.policy_version,
         "escalation_level": data.escalation_level,
         "updated_at": data.events[-1].at,
@@ -203,9 +204,25 @@ def load_case(engine: Engine, case_id: str) -> CaseData | None:
         return data
 
 
-def case_class(engine: Engine, case_id: str) -> str | None:
+def sees_case(engine: Engine, case_id: str, staff_id: str, classes: set[str] | None) -> bool:
+    """Does a person whose reach is ``classes`` (None: the whole school) see this case of their school?
+    A case of their classes; and, whatever its class, one they opened, first assessed or own."""
+    if classes is None:
+        return True
     with Session(engine) as session:
-        return session.exec(select(CaseRow.class_id).where(col(CaseRow.case_id) == case_id)).first()
+        row = session.exec(select(CaseRow.class_id, CaseRow.opener, CaseRow.assessor, CaseRow.owner)
+                           .where(col(CaseRow.case_id) == case_id)).first()
+    return row is not None and (row[0] in classes or staff_id in row[1:])
+
+
+def _reach(classes: set[str] | None, me: str | None) -> list:
+    """The filter of the cases a person sees (``sees_case``), for a list."""
+    if classes is None:
+        return []
+    seen = [col(CaseRow.class_id).in_(sorted(classes))]
+    if me is not None:
+        seen += [col(CaseRow.opener) == me, col(CaseRow.assessor) == me, col(CaseRow.owner) == me]
+    return [or_(*seen)]
 
 
 def case_school(engine: Engine, case_id: str) -> str | None:
@@ -224,16 +241,19 @@ def list_cases(
     limit: int = 50,
     offset: int = 0,
     classes: set[str] | None = None,
+    me: str | None = None,
+    owned_by: str | None = None,
     open_only: bool = False,
     soonest_due: bool = False,
 ) -> CasePage:
-    """``classes``: only cases of these classes (a head teacher's, a grade head's); None: the whole school.
+    """``classes``: only cases of these classes (a head teacher's, a grade head's), and those ``me`` opened,
+    assessed or owns; None: the whole school. ``owned_by``: only the cases this person owns.
     Newest first, or with ``soonest_due`` the next deadline first (cases with none last)."""
-    filters = [col(CaseRow.school_id) == school_id]
+    filters = [col(CaseRow.school_id) == school_id, *_reach(classes, me)]
     if open_only:
         filters.append(col(CaseRow.state) != CaseState.closed.value)
-    if classes is not None:
-        filters.append(col(CaseRow.class_id).in_(sorted(classes)))
+    if owned_by is not None:
+        filters.append(col(CaseRow.owner) == owned_by)
     if state:
         filters.append(col(CaseRow.state) == state)
     if risk_level:

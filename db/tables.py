@@ -65,6 +65,10 @@ class CaseRow(SQLModel, CaseListFields, table=True):
         Index("ix_cases_school_intervened_after", "school_id", "intervened_after_s"),
         Index("ix_cases_school_failed_effects", "school_id", "failed_effect_count"),
         Index("ix_cases_school_class", "school_id", "class_id"),
+        # a person's own cases: the one they opened, assessed or own, whatever their class (issue 25)
+        Index("ix_cases_school_owner", "school_id", "owner"),
+        Index("ix_cases_school_opener", "school_id", "opener"),
+        Index("ix_cases_school_assessor", "school_id", "assessor"),
     )
 
     case_id: str = Field(primary_key=True, max_length=64)
@@ -94,6 +98,9 @@ class CaseRow(SQLModel, CaseListFields, table=True):
     failed_effects: list = _json()  # notifications or documents that failed for good
     failed_effect_count: int = 0
     features: list = _json()  # the behaviours the case's workflow runs with
+    opener: str | None = Field(default=None, max_length=64)  # who opened the case (opened_by's staff id)
+    assessor: str | None = Field(default=None, max_length=64)  # who first assessed it
+    owner: str | None = Field(default=None, max_length=64)  # its named psychology teacher (负责心理教师)
     has_plan: bool = False
     closure_proposal: dict | None = Field(
         default=None, sa_column=Column(SealedJSON("cases.closure_proposal"), nullable=True)
@@ -456,6 +463,8 @@ class ScreeningJobRow(SQLModel, ScreeningJobFields, table=True):
     job_id: str = Field(primary_key=True, max_length=64)
     school_id: str = Field(max_length=64)
     errors: list = _json()  # [{"line", "reason"}]
+    #: rows imported with a caveat (a flagged student of a class the directory does not list): [{"line", "reason"}]
+    warnings: list = _json()
     started_by: str = Field(max_length=64)
     started_at: datetime = _ts()
     finished_at: datetime | None = _ts(nullable=True)

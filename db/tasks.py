@@ -13,11 +13,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import BaseModel
-from sqlalchemy import Engine, or_
+from sqlalchemy import Engine, and_, or_
 from sqlmodel import Session, col, select
 
 from db.tables import CaseDeadlineRow, CaseRow
-from models.domain import Obligation
+from models.domain import Obligation, Recipient
 
 
 class Task(BaseModel):
@@ -43,19 +43,22 @@ class ClosureWaiting(BaseModel):
     proposed_at: datetime
 
 
-def tasks_for(engine: Engine, school_id: str, owns: set[str], told_from_level: int | None,
+def tasks_for(engine: Engine, school_id: str, staff_id: str, owns: set[str], told_from_level: int | None,
               classes: set[str] | None, now: datetime, limit: int = 200) -> list[Task]:
-    """Open obligations of the school owned by ``owns`` roles, or escalated to ``told_from_level`` and up."""
-    mine = [col(CaseDeadlineRow.responsible_role).in_(sorted(owns))]
+    """Open obligations of the school owned by ``owns`` roles, or by ``staff_id`` as the case's named
+    owner, or escalated to ``told_from_level`` and up; on the cases the person sees (``store.sees_case``)."""
+    own = and_(col(CaseDeadlineRow.responsible_role) == Recipient.owner.value, col(CaseRow.owner) == staff_id)
+    mine = [col(CaseDeadlineRow.responsible_role).in_(sorted(owns)), own]
     if told_from_level is not None:
         mine.append(col(CaseDeadlineRow.escalation_level) >= told_from_level)
     query = (
-        select(CaseDeadlineRow, CaseRow.student_ref, CaseRow.student)
+        select(CaseDeadlineRow, CaseRow.student_ref, CaseRow.student, CaseRow.owner)
         .join(CaseRow, col(CaseRow.case_id) == col(CaseDeadlineRow.case_id))
         .where(col(CaseDeadlineRow.school_id) == school_id, col(CaseDeadlineRow.open_due_at).is_not(None), or_(*mine))
     )
     if classes is not None:
-        query = query.where(col(CaseRow.class_id).in_(sorted(classes)))
+        query = query.where(or_(col(CaseRow.class_id).in_(sorted(classes)), col(CaseRow.opener) == staff_id,
+                                col(CaseRow.assessor) == staff_id, col(CaseRow.owner) == staff_id))
     with Session(engine) as session:
         rows = session.exec(query.order_by(col(CaseDeadlineRow.open_due_at), col(CaseDeadlineRow.case_id))
                             .limit(limit)).all()
@@ -63,8 +66,9 @@ def tasks_for(engine: Engine, school_id: str, owns: set[str], told_from_level: i
         Task(case_id=d.case_id, student_ref=ref, grade=student["grade"], class_name=student["class_name"],
              obligation=Obligation(d.obligation), responsible_role=d.responsible_role, due_at=d.due_at,
              escalation_level=d.escalation_level, overdue=d.due_at <= now,
-             why="owner" if d.responsible_role in owns else "ladder")
-        for d, ref, student in rows
+             why="owner" if d.responsible_role in owns or (d.responsible_role == Recipient.owner.value
+                                                           and owner == staff_id) else "ladder")
+        for d, ref, student, owner in rows
     ]
 
 

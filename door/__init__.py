@@ -33,7 +33,7 @@ from config.settings import Settings
 from config.temporal import workflow_id
 from db import directory, store
 from models.case import ActionCommand, Actor, CaseStart, CaseView, OpenCaseBody, ReopenBody
-from models.domain import Action, CaseState
+from models.domain import Action, CaseState, StaffRole
 from models.errors import DomainError, Forbidden, Invalid, NotFound, Refused
 from models.incident import IncidentBody, IncidentData, IncidentStart, ReportDraft, ReportSubmission, ReviewReport
 from models.incident import report_errors as incident_report_errors
@@ -114,9 +114,27 @@ class Door:
             raise Forbidden("student.school_id: you may open cases of your own school only", by.role.value,
                             Action.open.value, "school")
         known = directory.of_school(self.engine, by.school_id).schools
-        if body.student.class_id and known and body.student.class_id not in {c.id for c in known[0].classes}:
+        classes = {c.id for c in known[0].classes} if known else set()
+        if body.student.class_id and classes and body.student.class_id not in classes:
             raise Invalid("student.class_id", "unknown_class", {"class_id": body.student.class_id},
                           "student.class_id: not a class of this school in the directory")
+        if classes and not body.student.class_id:
+            # the class scopes who hears of the case and who sees it: the directory lists the school's
+            raise Invalid("student.class_id", "class_required", {},
+                          "student.class_id: required; the directory lists this school's classes")
+
+    def check_owner(self, case_id: str, staff_id: str, by: Actor) -> None:
+        """A case's owner is a psychology teacher (or crisis expert) of its school, in the directory. Asked
+        once the table lets the reassignment happen now (a refusal says first what the case allows)."""
+        data = store.load_case(self.engine, case_id)
+        if data is None:
+            raise NotFound("case", case_id)
+        CaseMachine.of(data, datetime.now(UTC)).check(Action.reassign, None, by.role, by.staff_id)
+        person = directory.person(self.engine, staff_id)
+        if person is None or person.school_id != by.school_id or not (
+                {StaffRole.psychology_teacher.value, StaffRole.expert.value} & set(person.roles)):
+            raise Invalid("owner", "not_a_psychology_teacher", {"owner": staff_id},
+                          "owner: not a psychology teacher of this school in the directory")
 
     async def open_case(self, body: OpenCaseBody, by: Actor, key: str | None = None) -> tuple[CaseView, bool]:
         """Open a case and answer with it once it is in the read model; with a ``key`` the same body
@@ -177,6 +195,8 @@ class Door:
                 return kept
             update_id = f"idem-{_digest(by.staff_id, key)[:40]}"
         try:
+            if command.body.action is Action.reassign:
+                self.check_owner(case_id, command.body.owner, by)
             if command.body.action is Action.reopen:  # a new run of the closed case's workflow
                 acted = Acted(await self.reopen(case_id, ReopenBody(reason=command.body.reason), by))
             else:

@@ -35,13 +35,15 @@ class JobView(ScreeningJobFields):
     #: cases the batch opens (a dry run: would open)
     cases: int = 0
     errors: list[reader.RowError]
+    warnings: list[reader.RowError] = []
 
 
 def start(engine: Engine, school_id: str, batch: str, dry_run: bool, by: str) -> str:
     job_id = uuid.uuid4().hex
     with Session(engine) as session, session.begin():
         session.add(ScreeningJobRow(job_id=job_id, school_id=school_id, batch=batch, dry_run=dry_run,
-                                    status="running", errors=[], started_by=by, started_at=datetime.now(UTC)))
+                                    status="running", errors=[], warnings=[], started_by=by,
+                                    started_at=datetime.now(UTC)))
     return job_id
 
 
@@ -85,7 +87,7 @@ async def run(engine: Engine, client: Client | None, settings: Settings, policy:
     if dry_run:
         preview = await asyncio.to_thread(reader.read_all, reading, read_progress)
         _finish(engine, job_id, status="done", rows=preview.rows, flagged=preview.flagged,
-                errors=[e.model_dump() for e in preview.errors])
+                errors=[e.model_dump() for e in preview.errors], warnings=[w.model_dump() for w in preview.warnings])
         return preview
     try:
         outcome, preview = await importer.run_import(engine, client, settings, policy, rules, reading, school_id,
@@ -97,5 +99,5 @@ async def run(engine: Engine, client: Client | None, settings: Settings, policy:
         raise
     errors = [e.model_dump() for e in preview.errors]
     _finish(engine, job_id, status="done", rows=outcome.rows, flagged=outcome.flagged, opened=outcome.opened,
-            annotated=outcome.annotated, errors=errors)
+            annotated=outcome.annotated, errors=errors, warnings=[w.model_dump() for w in preview.warnings])
     return preview

@@ -48,6 +48,7 @@ class ScreeningRow(BaseModel):
     student: Student
     score: Score
     flags: Flags
+    warning: str | None = None  # imported with a caveat (a flagged student of a class the directory lacks)
 
 
 class Preview(BaseModel):
@@ -60,6 +61,11 @@ class Preview(BaseModel):
     watch: int
     errors: list[RowError]
     read: list[ScreeningRow] = []
+
+    @property
+    def warnings(self) -> list[RowError]:
+        """Rows taken with a caveat (a flagged student of a class the directory does not list)."""
+        return [RowError(line=r.line, reason=r.warning) for r in self.read if r.warning]
 
     @classmethod
     def of(cls, read_rows: list[ScreeningRow], errors: list[RowError]) -> Preview:
@@ -187,12 +193,20 @@ def _row(line: int, values: dict[str, str], school_id: str, rules: ScreeningRule
         raise ScoringError("instrument", f"{values['instrument']!r} is not one of phq9, gad7, asq") from None
     student = Student(ref=values["ref"], name=values["name"], school_id=school_id, grade=values["grade"],
                       class_name=values["class_name"], class_id=values["class_id"] or None)
-    if classes is not None and student.class_id not in classes:
-        raise ScoringError("class_id", f"{values['class_id']!r} is not a class of {school_id} in the directory")
     items = {c: _int(values.get(c, ""), c) for c in ITEM_COLUMNS if values.get(c, "") != ""}
     result = score(instrument, items, _int(values.get("total", ""), "total"))
+    flags = rules.flags(result)
+    warning = None
+    if classes is not None and student.class_id not in classes:
+        unknown = f"{values['class_id']!r} is not a class of {school_id} in the directory"
+        if not flags.opens_case:
+            raise ScoringError("class_id", unknown)
+        # a flagged student is never dropped: the case opens without a class (its notices go to the
+        # psychology teachers and leadership), and the job lists the row
+        student = student.model_copy(update={"class_id": None})
+        warning = f"class_id: {unknown}; the case opens without a class, for the psychology teachers and leadership"
     # its parts are validated models already: put together without checking them a second time
-    return ScreeningRow.model_construct(line=line, student=student, score=result, flags=rules.flags(result))
+    return ScreeningRow.model_construct(line=line, student=student, score=result, flags=flags, warning=warning)
 
 
 def write_errors(preview: Preview, path: Path) -> Path:

@@ -253,6 +253,13 @@ class ReopenBody(Strict):
     reason: Text
 
 
+class ReassignBody(Strict):
+    """Leadership names another psychology teacher the case's owner (负责心理教师); both are told."""
+
+    owner: Code = Field(description="the staff id of the new owner, a psychology teacher of the school")
+    reason: Text
+
+
 # ------------------------------------------------------- workflow commands
 
 
@@ -312,6 +319,10 @@ class EmergencyResponseCommand(EmergencyResponseBody):
     action: Literal[Action.emergency_response] = Action.emergency_response
 
 
+class ReassignCommand(ReassignBody):
+    action: Literal[Action.reassign] = Action.reassign
+
+
 ActionBody = Annotated[
     Union[
         AssessCommand,
@@ -328,6 +339,7 @@ ActionBody = Annotated[
         ClosureDecisionCommand,
         ReopenCommand,
         EmergencyResponseCommand,
+        ReassignCommand,
     ],
     Field(discriminator="action"),
 ]
@@ -491,6 +503,10 @@ class CaseData(Strict):
     closure_proposal: ClosureProposal | None = None
     #: behaviours this case's workflow runs with (patch ids it took, models.io.Feature)
     features: list[str] = []
+    #: the staff ids of who first assessed the case, and of its named owner (负责心理教师): the
+    #: assessor, unless leadership reassigned it
+    assessor: str | None = None
+    owner: str | None = None
 
     @property
     def open_obligations(self) -> list[Obligation]:
@@ -560,6 +576,8 @@ class CaseView(Strict):
     events: list[EventView]
     failed_effects: list[FailedEffect] = []
     closure_proposal: ClosureProposal | None = None
+    assessor: str | None = None
+    owner: str | None = None
     withheld: list[str] = []
 
     def without_identity(self) -> "CaseView":
@@ -604,6 +622,8 @@ class NotificationRequest(Strict):
     due_at: datetime | None = None
     escalation_level: int = 0
     created_at: datetime
+    #: the people a person-recipient (``Recipient.owner``, ``former_owner``) stands for, by its value
+    named: dict[str, str] = {}
 
     @field_validator("recipient_roles")
     @classmethod

@@ -44,6 +44,8 @@ class Action(StrEnum):
     closure_decision = "closure_decision"
     reopen = "reopen"
     emergency_response = "emergency_response"  # the emergency plan for an imminent risk, as it was carried out
+    reassign = "reassign"  # leadership names another psychology teacher the case's owner
+    deemed_refusal = "deemed_refusal"  # the family did not attend nor consent by the follow-up's deadline
     escalate = "escalate"
     effect_failed = "effect_failed"
 
@@ -129,6 +131,10 @@ class Recipient(StrEnum):
     leadership = "leadership"
     education_authority = "education_authority"
     provincial_authority = "provincial_authority"  # the provincial education department (extreme events)
+    #: people, not roles: the case's named owner (负责心理教师, its assessor unless leadership reassigned it),
+    #: and the owner a reassignment replaced; a notification names them (``NotificationRequest.named``)
+    owner = "owner"
+    former_owner = "former_owner"
 
 
 class Obligation(StrEnum):
@@ -144,6 +150,7 @@ class Obligation(StrEnum):
     return_meeting = "return_meeting"
     review_report = "review_report"  # an extreme event's review report (IncidentReviewWorkflow)
     emergency_response = "emergency_response"  # the emergency plan started for an imminent risk
+    attendance_followup = "attendance_followup"  # a referral not attended: the family attends or consents
 
 
 class Instrument(StrEnum):
@@ -179,6 +186,9 @@ class NotificationEvent(StrEnum):
     incident_recorded = "incident_recorded"
     incident_report_submitted = "incident_report_submitted"
     emergency_response_required = "emergency_response_required"
+    case_reassigned = "case_reassigned"
+    referral_not_attended = "referral_not_attended"
+    refusal_deemed = "refusal_deemed"
 
 
 class DocumentKind(StrEnum):
@@ -205,6 +215,8 @@ ROLE_ZH = {
     "edu_authority": "教育主管部门",
     "education_authority": "教育主管部门",
     "provincial_authority": "省教育厅",
+    "owner": "负责心理教师",
+    "former_owner": "原负责心理教师",
     "system": "系统",
 }
 
@@ -219,6 +231,7 @@ OBLIGATION_ZH = {
     Obligation.return_meeting: "返校会商",
     Obligation.review_report: "报送极端事件调查复盘报告",
     Obligation.emergency_response: "启动应急预案（紧急处置）",
+    Obligation.attendance_followup: "跟进未就诊的转介",
 }
 
 STATE_ZH = {

@@ -90,6 +90,7 @@ class DeadlinePolicy(BaseModel):
     seek_care_within_imminent: Duration = timedelta(hours=12)
     review_report_within: Duration = timedelta(days=14)  # an extreme event's review report, to the province
     emergency_response_within: Duration = timedelta(minutes=30)  # the emergency plan, after an imminent assessment
+    attendance_followup_within: Duration = timedelta(days=3)  # a referral not attended, before it is deemed refused
 
     def review_every(self, risk: RiskLevel | None) -> timedelta | None:
         """Follow-up reviews while the case is open: moderate risk and above."""

@@ -18,6 +18,7 @@ TimelineKind = Literal[
     "document_made",
     "state_change",
     "reported",
+    "deemed_refusal",  # the workflow's own step: a referral not attended by the follow-up's deadline
     "closed",
     "continued_as_new",
 ]

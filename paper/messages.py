@@ -97,6 +97,21 @@ MESSAGES: dict[NotificationEvent, Message] = {
     N.case_reopened: Message(
         "重新开案", "{by}重新开启了已结案的{subject}", "请{to}知悉，并尽快重新评估",
         "reopened", "{by} reopened the closed {subject}", "{to}, please note it; a reassessment is due"),
+    N.case_reassigned: Message(
+        "更换负责心理教师", "{by}将{subject}的负责心理教师改为{owner}",
+        "请{to}知悉：新负责人尽快查看个案并接续未完成的事项",
+        "owner reassigned", "{by} made {owner} the psychology teacher responsible for {subject}",
+        "{to}, please note it: the new owner takes up what is still to do"),
+    N.referral_not_attended: Message(
+        "转介未就诊", "{subject}的学生转介后未去就诊（{by}记录）", "请{to}联系监护人，督促就诊或取得其答复",
+        "referral not attended", "the student of {subject} did not attend the referral (recorded by {by})",
+        "{to}, please contact the guardian: the student attends, or the guardian answers"),
+    N.refusal_deemed: Message(
+        "视为拒绝就医", "{subject}转介后未就诊，跟进期限内监护人既未带学生就诊也未同意转介，视为拒绝就医",
+        "学校将向教育主管部门报告，请{to}知悉并继续跟进",
+        "deemed a refusal", "the student of {subject} did not attend the referral, and by the follow-up's deadline the "
+        "family neither attended nor consented: this is deemed a refusal of care",
+        "the school reports it to the education authority; {to}, please note it and carry on"),
     N.deadline_missed: Message(
         "预警·第{level}级", "{subject}的「{duty}」已于 {due} 逾期未完成", "请{to}立即办理或督办",
         "warning, level {level}", "{subject}: \"{duty}\" was due {due} and is not done",
@@ -125,6 +140,7 @@ class Facts:
 
     by: str | None = None  # the role and name of who did it
     risk: str | None = None  # the case's risk level
+    owner: str | None = None  # the case's owner (负责心理教师), by name
 
 
 class EmptySlot(ValueError):
@@ -156,7 +172,8 @@ def facts_of(n: NotificationRequest, case: CaseData | None, names: dict[str, str
         name = names.get(event.actor, "")
         by = (f"{role}{name}" if lang is Lang.zh else " ".join(filter(None, [role, name]))) or None
     risk = word(lang, "risk", case.risk_level.value) if case.risk_level else None
-    return Facts(by=by, risk=risk)
+    owner = names.get(case.owner or "") or None
+    return Facts(by=by, risk=risk, owner=owner)
 
 
 def _fill(template: str, values: dict[str, str | None]) -> str:
@@ -177,7 +194,9 @@ def render(n: NotificationRequest, to: str, facts: Facts, lang: Lang = Lang.zh) 
     by = facts.by or ("系统" if zh else "the system")
     risk = facts.risk or ("风险等级待定" if zh else "a risk level not yet set")
     values = {"subject": subject_of(n, lang), "by": by, "risk": risk, "level": str(n.escalation_level),
-              "to": to, "duty": word(lang, "obligation", n.obligation.value) if n.obligation else None,
+              "to": to, "owner": facts.owner or (word(lang, "role", "psychology_teacher") + ("（未列入名录）" if zh else
+                                                                                          " (not in the directory)")),
+              "duty": word(lang, "obligation", n.obligation.value) if n.obligation else None,
               "due": local_time(n.due_at, lang) if n.due_at else None}
     tag, what, ask = (m.tag_zh, m.what_zh, m.ask_zh) if zh else (m.tag_en, m.what_en, m.ask_en)
     if n.obligation is not None and n.due_at is not None and n.event not in (N.deadline_missed,

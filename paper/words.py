@@ -60,6 +60,7 @@ _EN = {
         "leadership": "crisis intervention leadership group", "auditor": "education authority inspector",
         "edu_authority": "education authority",
         "education_authority": "education authority", "provincial_authority": "provincial education department",
+        "owner": "case's psychology teacher", "former_owner": "case's former psychology teacher",
         "system": "automatic",
     },
     "state": {
@@ -91,6 +92,7 @@ _EN = {
         "report": "report to the education authority", "review": "follow-up review", "reassess": "reassessment",
         "return_meeting": "return-to-school meeting", "review_report": "extreme-event review report",
         "emergency_response": "emergency response (the emergency plan)",
+        "attendance_followup": "following up a referral not attended",
     },
     "instrument": {
         "asq": "Ask Suicide-Screening Questions (ASQ)",

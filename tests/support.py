@@ -27,7 +27,9 @@ SUMMARY = "周记里写到'活着没意思'，最近常把零食和文具送给�
 
 def open_body(name: str = STUDENT_NAME, summary: str = SUMMARY, school: str = SCHOOL, **extra) -> dict:
     return {
-        "student": {"ref": "2026-0712", "name": name, "school_id": school, "grade": "七年级", "class_name": "3班"},
+        # school-a's directory lists its classes: a case there names one (school-b lists none)
+        "student": {"ref": "2026-0712", "name": name, "school_id": school, "grade": "七年级", "class_name": "七(1)班",
+                    **({"class_id": "7-1"} if school == SCHOOL else {})},
         "risk_factors": ["prolonged_low_mood", "major_setback"],
         "warning_signals": ["farewell_behaviour"],
         "summary": summary,
@@ -107,6 +109,7 @@ ACTIONS: dict[str, tuple[str, dict]] = {
     "closure_decision": ("closure-decision", APPROVE),
     "reopen": ("reopen", {"reason": "出院后再次出现自伤念头"}),
     "emergency_response": ("emergency-response", lambda: emergency()),
+    "reassign": ("reassign", {"owner": "p-he", "reason": "陈老师休产假，由何老师接手"}),
 }
 
 ROLE_FOR = {
@@ -124,6 +127,7 @@ ROLE_FOR = {
     "closure_decision": "leadership",
     "reopen": "leadership",
     "emergency_response": "psychology_teacher",
+    "reassign": "leadership",
 }
 
 

@@ -52,6 +52,8 @@ from workflows.view import case_view
 
 DIRECTORY = Path(__file__).with_name("directory.yaml")
 
+#: the school's psychology teacher 陈老师 (tests/directory.yaml): she assesses, and so owns, the journey's case
+CHEN = PSY.model_copy(update={"staff_id": "p-chen"})
 ASSESS_IMMINENT = {"instrument": "asq", "answers": {"q1": True, "q2": True, "q3": True, "q4": True, "q5": True}}
 URGENT = {**REFERRAL, "urgency": "urgent", "emergency_reason": "guardian_unreachable"}
 
@@ -214,7 +216,7 @@ async def test_a_high_case_from_reassessment_to_reopening(ts):
         return await env.get_current_time()
 
     # assessed high, then reassessed up to imminent: the deadlines follow the new level
-    view = await do(PSY, {"action": "assess", **ASSESS_HIGH})
+    view = await do(CHEN, {"action": "assess", **ASSESS_HIGH})
     assert view["risk_level"] == "high" and _open_obligations(view) == {"guardian_notice", "intervene", "review"}
     intervene_due = next(d["due_at"] for d in view["deadlines"] if d["obligation"] == "intervene")
     await env.sleep(timedelta(hours=1))
@@ -225,14 +227,14 @@ async def test_a_high_case_from_reassessment_to_reopening(ts):
     assert await people("imminent_risk") == [["l-sun"]]  # the leadership group, by name
     # the emergency plan, due at once, is carried out and recorded (对紧急情况，应立即启动应急预案)
     assert "emergency_response" in _open_obligations(view)
-    view = await do(PSY, {"action": "emergency_response", **emergency(await now())})
+    view = await do(CHEN, {"action": "emergency_response", **emergency(await now())})
     assert "emergency_response" not in _open_obligations(view)
 
     # the green channel: urgent referral straight away; the guardian is told; the family refuses
-    view = await do(PSY, {"action": "refer", **URGENT})
+    view = await do(CHEN, {"action": "refer", **URGENT})
     assert view["state"] == "referred" and "guardian_answer" in _open_obligations(view)
     await do(HEAD, {"action": "guardian_notice", **notice(await now())})
-    await do(PSY, {"action": "plan", **PLAN})  # the plan follows the referral
+    await do(CHEN, {"action": "plan", **PLAN})  # the plan follows the referral
     await do(HEAD, {"action": "guardian_response", **REFUSE})
     await env.sleep(timedelta(minutes=5))  # the workflow reports to the education authority
     view = (await handle.query(CaseWorkflow.view)).model_dump(mode="json")
@@ -245,14 +247,14 @@ async def test_a_high_case_from_reassessment_to_reopening(ts):
 
     # the hospital: admitted, then discharged; the return meeting is due before closure
     await env.sleep(timedelta(days=2))
-    await do(PSY, {"action": "referral_outcome", **outcome("admitted", await now())})
+    await do(CHEN, {"action": "referral_outcome", **outcome("admitted", await now())})
     await env.sleep(timedelta(days=3))
-    view = await do(PSY, {"action": "review", "observations": "住院中，家长每日探视", "trend": "same"})
-    view = await do(PSY, {"action": "referral_outcome", **outcome("discharged", await now())})
+    view = await do(CHEN, {"action": "review", "observations": "住院中，家长每日探视", "trend": "same"})
+    view = await do(CHEN, {"action": "referral_outcome", **outcome("discharged", await now())})
     assert "return_meeting" in _open_obligations(view)
     assert await eventually(lambda: told("return_meeting_required")) == [["head_teacher"]]
     assert await people("return_meeting_required") == [["t-zhang"]]  # the class's own head teacher
-    blocked = await do_refused(handle, PSY, {"action": "close", **CLOSE})
+    blocked = await do_refused(handle, CHEN, {"action": "close", **CLOSE})
     assert "return-to-school meeting" in blocked
     await env.sleep(timedelta(days=1))
     view = await do(HEAD, {"action": "return_meeting", **return_meeting(await now())})
@@ -263,21 +265,21 @@ async def test_a_high_case_from_reassessment_to_reopening(ts):
     view = (await handle.query(CaseWorkflow.view)).model_dump(mode="json")
     review = [d for d in view["deadlines"] if d["obligation"] == "review" and d["met_at"] is None][0]
     assert review["escalation_level"] >= 1
-    # the owner hears first, with the head teacher
-    assert await eventually(lambda: told("deadline_missed")) == [["psychology_teacher", "head_teacher"]]
-    assert await people("deadline_missed") == [["p-chen", "p-he", "t-zhang"]]
-    view = await do(PSY, {"action": "review", "observations": "情绪平稳，返校适应良好", "trend": "better"})
+    # the case's owner (its first assessor) hears first, with the class's head teacher
+    assert await eventually(lambda: told("deadline_missed")) == [["owner", "head_teacher"]]
+    assert await people("deadline_missed") == [["p-chen", "t-zhang"]]
+    view = await do(CHEN, {"action": "review", "observations": "情绪平稳，返校适应良好", "trend": "better"})
     assert all(d["escalation_level"] == 0 for d in view["deadlines"] if d["met_at"] is None)
 
     # closure: proposed by the psychology teacher, sent back, proposed again, approved by another
-    view = await do(PSY, {"action": "close", **CLOSE})
-    assert view["state"] == "referred" and view["closure_proposal"]["by"] == "psy-1"
+    view = await do(CHEN, {"action": "close", **CLOSE})
+    assert view["state"] == "referred" and view["closure_proposal"]["by"] == "p-chen"
     assert await eventually(lambda: told("closure_proposed")) == [["leadership"]]
-    assert "own closure" in await do_refused(handle, PSY.model_copy(update={"role": "leadership"}),
+    assert "own closure" in await do_refused(handle, CHEN.model_copy(update={"role": "leadership"}),
                                              {"action": "closure_decision", "decision": "approve"})
     view = await do(LEAD, {"action": "closure_decision", "decision": "return", "comment": "请补充复诊安排"})
     assert view["closure_proposal"] is None and view["state"] == "referred"
-    await do(PSY, {"action": "close", **CLOSE, "outcome": "门诊随访，每两周复诊一次"})
+    await do(CHEN, {"action": "close", **CLOSE, "outcome": "门诊随访，每两周复诊一次"})
     view = await do(LEAD2, {"action": "closure_decision", "decision": "approve", "comment": "同意"})
     assert view["state"] == "closed" and view["allowed_actions"] == ["reopen"]
     await handle.result()
@@ -290,8 +292,8 @@ async def test_a_high_case_from_reassessment_to_reopening(ts):
     view = (await reopened.query(CaseWorkflow.view)).model_dump(mode="json")
     assert view["state"] == "assessed" and view["closed_at"] is None
     assert "reassess" in _open_obligations(view)
-    assert await eventually(lambda: told("case_reopened")) == [["psychology_teacher", "head_teacher"]]
-    assert await people("case_reopened") == [["p-chen", "p-he", "t-zhang"]]
+    assert await eventually(lambda: told("case_reopened")) == [["owner", "head_teacher"]]
+    assert await people("case_reopened") == [["p-chen", "t-zhang"]]
     stored = await eventually(lambda: (v := db_view_engine(engine, case_id))["state"] == "assessed" and v)
     # (the skipped clock may already run the reassessment's ladder after the reopening)
     actions = [e["action"] for e in stored["events"]]

@@ -101,8 +101,8 @@ def test_dev_runs_everything_and_stops_cleanly(tmp_path):
         }
         api = f"http://127.0.0.1:{dev.api}/api/v1"
         r = httpx.post(
-            f"{api}/cases", json=open_body(school="demo-school"), headers=dev.headers("head_teacher"), timeout=30
-        )
+            f"{api}/cases", json=_in_class(open_body(school="demo-school"), "7-1"), headers=dev.headers("head_teacher"),
+            timeout=30)
         assert r.status_code == 201, r.text
         case = r.json()
         assert case["policy_version"] == "school-2026-fast"
@@ -208,3 +208,9 @@ def test_help_imports_no_command_group():
              "if m in sys.modules]\nprint('HEAVY', heavy)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert "HEAVY []" in out and "screening" in out
+
+
+def _in_class(body: dict, class_id: str) -> dict:
+    """The body with a class of the demo school's directory (a school that lists its classes needs one)."""
+    body["student"]["class_id"] = class_id
+    return body

@@ -236,7 +236,7 @@ async def test_an_imminent_risk_opens_the_emergency_response_and_recording_it_me
     view = await handle.query(CaseWorkflow.view)
     emergency = next(d for d in view.deadlines if d.obligation.value == "emergency_response")
     assert emergency.due_at - view.events[-1].at == timedelta(minutes=30)
-    assert emergency.responsible_role.value == "psychology_teacher"
+    assert emergency.responsible_role.value == "owner"  # the assessor, who owns the case
     response = EmergencyResponseCommand(at=await _now(env), with_student="班主任王老师", guardian_reached=True,
                                         emergency_services="120", whereabouts="市第一人民医院急诊")
     await handle.execute_update(CaseWorkflow.act, _act(PSY, response))

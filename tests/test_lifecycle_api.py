@@ -50,15 +50,17 @@ async def _up_to_referral(stack) -> str:
 
     view = await step(stack, case_id, "intervene")
     assert view["state"] == "intervened"
+    # (a refusal ticked on the signed receipt may be recorded from now on: the guardian was told)
     assert view["allowed_actions"] == [
-        "assess", "guardian_notice", "plan", "contact", "review", "refer", "return_meeting", "close"]
+        "assess", "guardian_notice", "plan", "contact", "review", "refer", "guardian_response", "return_meeting",
+        "close", "reassign"]
     await _in_step(stack, case_id, view)
 
     view = await step(stack, case_id, "refer")
     assert view["state"] == "referred"
     assert view["allowed_actions"] == [
         "assess", "guardian_notice", "plan", "contact", "review", "guardian_response", "referral_outcome",
-        "return_meeting"]
+        "return_meeting", "reassign"]
     await _in_step(stack, case_id, view)
     return case_id
 
@@ -129,7 +131,7 @@ async def test_refusal_path_reports_to_the_authority(stack, webhook):
     # record, review, and take a later consent
     assert view["state"] in ("parent_refused", "reported")
     if view["state"] == "parent_refused":
-        assert view["allowed_actions"] == ["assess", "plan", "contact", "review", "guardian_response"]
+        assert view["allowed_actions"] == ["assess", "plan", "contact", "review", "guardian_response", "reassign"]
 
     async def reported():  # the workflow's own step, then its projection
         v = await workflow_view(stack, case_id)

@@ -110,7 +110,7 @@ async def test_guards_refuse_with_the_reason(sqlite_stack):
     r = await act(stack, cid, "close")
     assert r.status_code == 409
     assert "intervention plan" in r.json()["detail"]
-    assert r.json()["allowed_actions"] == ["assess", "guardian_notice", "intervene", "contact", "review"]
+    assert r.json()["allowed_actions"] == ["assess", "guardian_notice", "intervene", "contact", "review", "reassign"]
 
     # high: no referral without a recorded guardian notice
     cid = (await open_case(stack))["case_id"]
@@ -119,7 +119,8 @@ async def test_guards_refuse_with_the_reason(sqlite_stack):
     r = await act(stack, cid, "refer")
     assert r.status_code == 409
     assert "guardian notice" in r.json()["detail"]
-    assert r.json()["allowed_actions"] == ["assess", "guardian_notice", "plan", "contact", "review", "return_meeting"]
+    assert r.json()["allowed_actions"] == ["assess", "guardian_notice", "plan", "contact", "review", "return_meeting",
+                                           "reassign"]
     await step(stack, cid, "guardian_notice")
     await step(stack, cid, "refer")
 
@@ -133,7 +134,8 @@ async def test_guards_refuse_with_the_reason(sqlite_stack):
     view = await step(
         stack, cid, "assess", {"instrument": "asq", "answers": {"q1": False, "q2": False, "q3": False, "q4": False}}
     )
-    assert view["allowed_actions"] == ["assess", "guardian_notice", "intervene", "contact", "review", "close"]
+    assert view["allowed_actions"] == ["assess", "guardian_notice", "intervene", "contact", "review", "close",
+                                       "reassign"]
     view = await step(stack, cid, "close", {"reason": "no_crisis", "outcome": "筛查阴性", "rationale": "ASQ 全部为否"})
     assert view["state"] == "closed"
 

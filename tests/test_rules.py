@@ -150,9 +150,10 @@ def _fact_space(state):
     for risk in (L, M, H, I):
         for notified in (False, True):
             for consented in (False, True):
-                for proposed_by in (None, "proposer-1"):
+                for proposed_by, referred in ((None, 0), ("proposer-1", 1), (None, 1), ("proposer-1", 0)):
                     m = CaseMachine.at(state, risk, notified, consented)
                     m.facts.proposed_by = proposed_by
+                    m.facts.counts = {"refer": referred}
                     m.facts.closed_at = datetime.now(UTC) if state is CaseState.closed else None
                     m.facts.now = datetime.now(UTC)
                     yield m
@@ -182,8 +183,8 @@ def test_older_cases_keep_their_rows():
 def test_parent_refused_is_left_by_the_workflow_or_a_later_consent():
     assert roles_for("report") == frozenset()
     m = CaseMachine.at(CaseState.parent_refused, H, True, False)
-    assert m.allowed_actions() == ["assess", "plan", "contact", "review", "guardian_response"]
-    assert m.allowed_actions(staff_only=False)[-1] == "report"
+    assert m.allowed_actions() == ["assess", "plan", "contact", "review", "guardian_response", "reassign"]
+    assert [a for a in m.allowed_actions(staff_only=False) if a not in m.allowed_actions()] == ["report"]
     m.fire("report")
     assert m.state is CaseState.reported
 
@@ -193,7 +194,7 @@ def test_refusal_says_why_and_what_is_allowed():
     with pytest.raises(Refused) as refused:
         m.fire("close")
     assert refused.value.allowed == ["assess", "guardian_notice", "emergency_response", "intervene", "contact",
-                                     "review", "refer"]
+                                     "review", "refer", "reassign"]
     assert "intervention plan" in str(refused.value)
     assert m.state is CaseState.assessed  # nothing moved
     with pytest.raises(Forbidden):

@@ -80,9 +80,12 @@ def test_an_xlsx_preview_counts_rows_flags_and_cases_and_lists_every_broken_row(
     assert "学生" not in "".join(found.values())  # the errors file names lines and fields, never students
 
 
-def test_a_csv_preview_refuses_a_class_the_directory_does_not_have(tmp_path):
+def test_a_class_the_directory_does_not_have_never_drops_a_flagged_student(tmp_path):
+    """An unflagged row of an unknown class is unreadable; a flagged one still opens its case (without a
+    class: its notices go to the psychology teachers and leadership) and is listed as a warning."""
     rows, _ = _rows()
-    rows[5][2] = "9-9"
+    rows[5][2] = "9-9"  # flagged (PHQ-9 item 9)
+    rows[40][2] = "9-9"  # raises nothing
     file = tmp_path / "results.csv"
     with file.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out)
@@ -90,9 +93,12 @@ def test_a_csv_preview_refuses_a_class_the_directory_does_not_have(tmp_path):
     done = _preview(file, tmp_path)
     assert done.returncode == 0, done.stderr
     counts = _counts(done.stdout)
-    assert counts["rows"] == "500" and counts["unreadable rows"] == "4" and counts["cases to open"] == "29"
+    assert counts["rows"] == "500" and counts["unreadable rows"] == "4" and counts["cases to open"] == "30"
     errors = (tmp_path / "results.csv.errors.csv").read_text(encoding="utf-8-sig")
-    assert "7,class_id: '9-9' is not a class of school-a in the directory" in errors
+    assert "42,class_id: '9-9' is not a class of school-a in the directory" in errors
+    assert "\n7," not in errors
+    assert "warning          line 7: class_id: '9-9' is not a class of school-a" in done.stdout
+    assert "the case opens without a class" in done.stdout
 
 
 def test_a_file_without_the_columns_is_refused_as_a_whole(tmp_path):

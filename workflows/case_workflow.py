@@ -41,8 +41,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows import deadlines
     from workflows.machine import (
         CASEWORK,
+        DE_FACTO,
         HIGH_ONCE,
         OBLIGATIONS,
+        OWNER,
         RISK_PACE,
         CaseMachine,
         Fact,
@@ -52,7 +54,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.view import case_view
 
 #: Bumped whenever the workflow's behaviour changes; recorded in each case.
-WORKFLOW_CODE_VERSION = "5"
+WORKFLOW_CODE_VERSION = "6"
 
 REFUSED = "TransitionRefused"
 FORBIDDEN = "Forbidden"
@@ -116,7 +118,8 @@ class CaseWorkflow:
         self._projected_seq = 0
         if start.reopen is not None:  # a closed case taken up again: a new run of the same case
             self._data = start.carried
-            self._data.features = [CASEWORK]
+            # decided here, before the reopening's notices: its owner hears of it (OWNER)
+            self._data.features = [CASEWORK, OWNER] if workflow.patched(OWNER) else [CASEWORK]
             self._projected_seq = self._data.events[-1].seq
             # the window (reopen_within) was judged when leadership asked, by the API's clock
             self._machine = CaseMachine.of(self._data)
@@ -158,6 +161,10 @@ class CaseWorkflow:
             self._data.features.append(RISK_PACE)
         if workflow.patched(HIGH_ONCE):  # a case ever high closes as a high case
             self._data.features.append(HIGH_ONCE)
+        if workflow.patched(OWNER):  # the assessor owns the case and its duties; leadership may reassign it
+            self._data.features.append(OWNER)
+        if workflow.patched(DE_FACTO):  # refusals on the receipt, and referrals not attended, are reported
+            self._data.features.append(DE_FACTO)
         self._machine = CaseMachine.of(self._data)
         if start.carried is None or start.reopen is not None:
             self._upsert_search_attributes()
@@ -262,6 +269,13 @@ class CaseWorkflow:
                 type=INVALID,
                 non_retryable=True,
             )
+        if rule.action is Action.reassign and command.body.owner == self._data.owner:
+            raise ApplicationError(
+                "owner: this person already owns the case",
+                Invalid("owner", "already_owner").as_details(),
+                type=INVALID,
+                non_retryable=True,
+            )
         latest = workflow.now() + _CLOCK_SKEW
         for name, at in case_times(command.body):
             if not self._data.opened_at <= at <= latest:
@@ -325,6 +339,12 @@ class CaseWorkflow:
                                                                            "unmet_reasons"}))
             elif fact is Fact.no_closure_proposal:
                 self._data.closure_proposal = None
+            elif fact is Fact.assessor:  # the first assessment: its assessor owns the case from now on
+                self._data.assessor = self._data.assessor or actor.staff_id
+                self._data.owner = self._data.owner or actor.staff_id
+            elif fact is Fact.owner:
+                detail["former_owner"] = self._data.owner
+                self._data.owner = body.owner
             else:
                 setattr(self._data, fact.value, True)
         self._machine.sync(self._data)
@@ -432,6 +452,7 @@ class CaseWorkflow:
         due_at = None
         if obligation is not None:
             due_at = next(d.due_at for d in reversed(self._data.deadlines) if d.obligation == obligation)
+        recipients, named = self._people(recipients, event)
         request = NotificationRequest(
             notification_id=f"{self._data.case_id}-{event.seq}-{what.value}",
             case_id=self._data.case_id,
@@ -442,11 +463,28 @@ class CaseWorkflow:
             due_at=due_at,
             escalation_level=level,
             created_at=event.at,
+            named=named,
         )
         if self._step_outbox:
             self._notices.append(request)  # written with the step's projection
         else:
             self._effects.append(_Notify(request))
+
+    def _people(self, recipients: list[Recipient], event: CaseEvent) -> tuple[list[Recipient], dict[str, str]]:
+        """The recipients with the people they name (``NotificationRequest.named``): the case's owner and,
+        for a reassignment, the former one. Without a named owner (before the assessment, or a case before
+        OWNER) the owner's notice goes to the school's psychology teachers; an unknown former owner, to nobody."""
+        people = {Recipient.owner: self._data.owner, Recipient.former_owner: event.detail.get("former_owner")}
+        named, kept = {}, []
+        for recipient in recipients:
+            if recipient not in people:
+                kept.append(recipient)
+            elif OWNER in self._data.features and people[recipient]:
+                named[recipient.value] = people[recipient]
+                kept.append(recipient)
+            elif recipient is Recipient.owner:
+                kept.append(Recipient.psychology_teacher)
+        return list(dict.fromkeys(kept)), named
 
     async def _escalate_due(self) -> None:
         now = workflow.now()
@@ -456,6 +494,13 @@ class CaseWorkflow:
             when = deadlines.next_escalation(deadline, step)
             if when is None or when > now:
                 continue
+            on_miss = OBLIGATIONS[deadline.obligation].on_miss
+            if on_miss is not None and DE_FACTO in self._data.features:
+                # the duty's own consequence instead of the ladder (a referral not attended: deemed refused)
+                await self._step(on_miss)
+                if deadline.met_at is None:  # overtaken: the step no longer applies; stop waking for it
+                    deadline.escalation_level = deadlines.TOP_LEVEL
+                continue
             deadline.escalation_level += 1
             deadline.escalated_at.append(now)
             level = deadline.escalation_level
@@ -463,7 +508,7 @@ class CaseWorkflow:
                 Action.escalate, SYSTEM, SYSTEM, self._data.state, now, obligation=deadline.obligation, level=level
             )
             what = NotificationEvent.deadline_missed if level == 1 else NotificationEvent.deadline_escalated
-            self._notify(what, deadlines.told_at(level, deadline), event, deadline.obligation, level)
+            self._notify(what, deadlines.told_at(level, deadline, self._data), event, deadline.obligation, level)
             workflow.logger.warning(
                 "deadline escalated",
                 extra={

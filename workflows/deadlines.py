@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from models.case import CaseData, Deadline
 from models.domain import CaseState, Obligation, Recipient
-from workflows.machine import HIGH_ONCE, OBLIGATIONS, RISK_PACE
+from workflows.machine import HIGH_ONCE, OBLIGATIONS, OWNER, RISK_PACE
 
 #: The warning ladder: level -> who is told. Level 1 at the deadline, then one
 #: level every ``escalation_step`` [seed 002, 四: class, grade, specialist; then
@@ -53,12 +53,23 @@ def within(obligation: Obligation, case: CaseData) -> timedelta | None:
             return policy.return_meeting_within
         case Obligation.emergency_response:
             return policy.emergency_response_within
+        case Obligation.attendance_followup:
+            return policy.attendance_followup_within
+
+
+def duty_owner(obligation: Obligation, case: CaseData) -> Recipient:
+    """Who owns an obligation of this case: the table's owner (``OBLIGATIONS``); a duty of the case's named
+    owner goes to the school's psychology teachers while none is named, and in cases before OWNER."""
+    owner = OBLIGATIONS[obligation].owner
+    if owner is Recipient.owner and not (OWNER in case.features and case.owner):
+        return Recipient.psychology_teacher
+    return owner
 
 
 def open_deadline(obligation: Obligation, case: CaseData, now: datetime) -> Deadline:
     deadline = Deadline(
         obligation=obligation,
-        responsible_role=OBLIGATIONS[obligation].owner,
+        responsible_role=duty_owner(obligation, case),
         due_at=now + within(obligation, case),
     )
     case.deadlines.append(deadline)
@@ -77,13 +88,14 @@ def reschedule(case: CaseData, obligations: tuple[Obligation, ...], now: datetim
                 deadline.due_at, deadline.escalation_level = now + span, 0
 
 
-def told_at(level: int, deadline: Deadline) -> list[Recipient]:
-    """Who a missed deadline tells at a rung: the ladder's people, and at the first rung its owner too,
-    who hears first rather than last."""
-    people = list(LADDER[level])
-    if level == 1 and deadline.responsible_role not in people:
-        people.insert(0, deadline.responsible_role)
-    return people
+def told_at(level: int, deadline: Deadline, case: CaseData | None = None) -> list[Recipient]:
+    """Who a missed deadline tells at a rung: the ladder's people, and at the first rung the duty's owner
+    too, who hears first rather than last; with a named owner (OWNER), the first rung is the duty's owner,
+    the case's owner and the class's head teacher."""
+    first = [deadline.responsible_role]
+    if level == 1 and case is not None and OWNER in case.features and case.owner:
+        first.append(Recipient.owner)
+    return list(dict.fromkeys([*first, *LADDER[level]])) if level == 1 else list(LADDER[level])
 
 
 def meet(case: CaseData, obligations: tuple[Obligation, ...], now: datetime) -> None:
@@ -96,7 +108,8 @@ def meet(case: CaseData, obligations: tuple[Obligation, ...], now: datetime) -> 
 
 
 def next_escalation(deadline: Deadline, step: timedelta) -> datetime | None:
-    """When this deadline climbs its next rung, or None when it is met or at the top."""
+    """When this deadline climbs its next rung (or, for a duty with an ``on_miss`` step, when that step is
+    taken), or None when it is met or at the top."""
     if deadline.met_at is not None or deadline.escalation_level >= TOP_LEVEL:
         return None
     return deadline.due_at + step * deadline.escalation_level

@@ -53,6 +53,8 @@ class Fact(StrEnum):
     has_plan = "has_plan"
     closure_proposal = "closure_proposal"  # who proposes closing, with the closure body
     no_closure_proposal = "no_closure_proposal"  # the proposal is sent back
+    assessor = "assessor"  # who first assessed the case, its owner from then on (OWNER)
+    owner = "owner"  # the owner leadership names instead (reassign)
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,8 @@ class Duty:
     owner: Recipient
     notice: NotificationEvent
     lapses_at_close: bool = False  # recurs while the case is open; closing needs no reason for it
+    #: the workflow's own step taken when the deadline passes unmet (instead of the ladder)
+    on_miss: "Action | None" = None
 
 
 @dataclass(frozen=True)
@@ -166,6 +170,9 @@ ACTIONS: dict[Action, ActionSpec] = {
     A.emergency_response: ActionSpec("应急处置", "emergency response", "emergency-response",
                                      "Record the emergency plan as carried out for an imminent risk: who stays "
                                      "with the student, the guardian, 120/110, where the student is"),
+    A.reassign: ActionSpec("更换负责心理教师", "owner reassigned", "reassign",
+                           "Name another psychology teacher the case's owner (leadership); both are told"),
+    A.deemed_refusal: ActionSpec("视为拒绝就医", "deemed a refusal"),
     A.reopen: ActionSpec("重新开案", "reopened", "reopen",
                          "Take a closed case up again (leadership, within the policy's reopen_within): the same "
                          "case and history, in a new run, back in assessed with a reassessment due"),
@@ -173,19 +180,23 @@ ACTIONS: dict[Action, ActionSpec] = {
 
 
 #: Who owns each obligation and what tells them it opened (docs/domain.md: the referral flow, who takes part).
+#: ``Recipient.owner`` is the case's named psychology teacher (see ``duty_owner``): until the assessment
+#: names one, and in cases before OWNER, the school's psychology teachers.
 OBLIGATIONS: dict[Obligation, Duty] = {
     O.assess: Duty(Recipient.psychology_teacher, N.case_opened),
     O.guardian_notice: Duty(Recipient.head_teacher, N.guardian_notice_required),
-    O.intervene: Duty(Recipient.psychology_teacher, N.intervention_required),
+    O.intervene: Duty(Recipient.owner, N.intervention_required),
     O.guardian_answer: Duty(Recipient.head_teacher, N.referral_made),
     O.report: Duty(Recipient.leadership, N.guardian_refused),
-    O.review: Duty(Recipient.psychology_teacher, N.review_due, lapses_at_close=True),
-    O.reassess: Duty(Recipient.psychology_teacher, N.reassessment_required),
+    O.review: Duty(Recipient.owner, N.review_due, lapses_at_close=True),
+    O.reassess: Duty(Recipient.owner, N.reassessment_required),
     O.return_meeting: Duty(Recipient.head_teacher, N.return_meeting_required),
     # not a case's: an extreme event's review (workflows/incident_workflow.py), on the same ladder
     O.review_report: Duty(Recipient.leadership, N.incident_recorded),
     # 对紧急情况，应立即启动应急预案，采取紧急措施 [seed 000, 学校心理防护工作制度, 第八条]
-    O.emergency_response: Duty(Recipient.psychology_teacher, N.emergency_response_required),
+    O.emergency_response: Duty(Recipient.owner, N.emergency_response_required),
+    # a referral not attended: the head teacher follows the family up; unmet, it is deemed a refusal
+    O.attendance_followup: Duty(Recipient.head_teacher, N.referral_not_attended, on_miss=A.deemed_refusal),
 }
 
 #: How often an action that leaves the state as it is may be recorded on one case: a daily contact
@@ -204,6 +215,12 @@ RISK_PACE = "risk-pace-2026-12"
 #: High once, high for closure (issue 25): a case that ever reached high or imminent risk needs the guardian
 #: notice on record and the two-person approval to close, whatever its risk is now.
 HIGH_ONCE = "high-once-2026-12"
+#: A named owner (issue 25): the assessor owns the case (负责心理教师) and its duties; leadership can
+#: reassign it; the ladder's first rung tells the owner and the class's head teacher.
+OWNER = "named-owner-2026-12"
+#: De facto refusals are reported (issue 25): a refusal on the signed receipt may be recorded any time
+#: after the guardian notice, and a referral not attended is followed up, then deemed a refusal.
+DE_FACTO = "de-facto-refusal-2026-12"
 
 _OPEN = (S.assessed, S.intervened, S.referred, S.parent_refused, S.reported)  # assessed and not closed
 _STAFF_WHO_ACT = frozenset({R.psychology_teacher, R.expert})
@@ -232,7 +249,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         A.assess, (S.identified,), S.assessed, _STAFF_WHO_ACT,
-        sets=(Fact.risk_level,),
+        sets=(Fact.risk_level, Fact.assessor),
         meets=(O.assess,),
         opens=_ASSESS_OPENS,
         renders=(Renders(DocumentKind.guardian_notice, when="high_risk"),),
@@ -308,18 +325,39 @@ RULES: tuple[Rule, ...] = (
     Rule(
         A.guardian_response, (S.referred,), None, _GUARDIAN_CONTACT, variant="consent",
         sets=(Fact.guardian_consented,),
-        meets=(O.guardian_answer,),
+        meets=(O.guardian_answer, O.attendance_followup),
         limit=RECORDS_LIMIT,
     ),
     Rule(
         A.guardian_response, (S.referred,), S.parent_refused, _GUARDIAN_CONTACT, variant="refuse",
-        meets=(O.guardian_answer,),
+        meets=(O.guardian_answer, O.attendance_followup),
         opens=(Opens(O.report),),
         then=A.report,  # a refusal is reported to the education authority [seed 002, 六 3]
     ),
+    Rule(  # a refusal ticked on the signed receipt, before any referral: reported all the same
+        A.guardian_response, (S.assessed, S.intervened), S.parent_refused, _GUARDIAN_CONTACT, variant="refuse",
+        since=DE_FACTO,
+        guard=("guardian_told",),
+        opens=(Opens(O.report),),
+        then=A.report,
+    ),
     Rule(  # a guardian who refused consents later; a report already made stays on record
         A.guardian_response, (S.parent_refused, S.reported), S.referred, _GUARDIAN_CONTACT, variant="consent",
-        since=CASEWORK,
+        since=CASEWORK, until=DE_FACTO,
+        sets=(Fact.guardian_consented,),
+        meets=(O.report,),
+    ),
+    Rule(
+        A.guardian_response, (S.parent_refused, S.reported), S.referred, _GUARDIAN_CONTACT, variant="consent",
+        since=DE_FACTO,
+        guard=("was_referred",),
+        sets=(Fact.guardian_consented,),
+        meets=(O.report, O.attendance_followup),
+    ),
+    Rule(  # ... or, refused before any referral, consents to the school's advice: back to the intervention
+        A.guardian_response, (S.parent_refused, S.reported), S.intervened, _GUARDIAN_CONTACT, variant="consent",
+        since=DE_FACTO,
+        guard=("never_referred",),
         sets=(Fact.guardian_consented,),
         meets=(O.report,),
     ),
@@ -327,11 +365,25 @@ RULES: tuple[Rule, ...] = (
         A.referral_outcome, (S.referred,), None, _GUARDIAN_CONTACT | _STAFF_WHO_ACT, variant="discharged",
         since=CASEWORK,
         opens=(Opens(O.return_meeting),),
+        meets=(O.attendance_followup,),
+        limit=RECORDS_LIMIT,
+    ),
+    Rule(  # the family did not take the student: the head teacher follows them up (policy's days)
+        A.referral_outcome, (S.referred,), None, _GUARDIAN_CONTACT | _STAFF_WHO_ACT, variant="not_attended",
+        since=DE_FACTO,
+        opens=(Opens(O.attendance_followup),),
         limit=RECORDS_LIMIT,
     ),
     Rule(
         A.referral_outcome, (S.referred,), None, _GUARDIAN_CONTACT | _STAFF_WHO_ACT, since=CASEWORK,
+        meets=(O.attendance_followup,),
         limit=RECORDS_LIMIT,
+    ),
+    Rule(  # the follow-up's deadline passed with neither attendance nor consent: a refusal in fact, reported
+        A.deemed_refusal, (S.referred,), S.parent_refused, frozenset(), since=DE_FACTO,
+        meets=(O.attendance_followup, O.guardian_answer),
+        tells=(Tells(N.refusal_deemed, (Recipient.leadership, Recipient.head_teacher, Recipient.owner)),),
+        then=A.report,
     ),
     Rule(  # the school meets before the student returns to class after a hospital stay
         A.return_meeting, (S.referred, S.intervened, S.reported), None, _GUARDIAN_CONTACT | _STAFF_WHO_ACT,
@@ -398,13 +450,19 @@ RULES: tuple[Rule, ...] = (
         since=CASEWORK,
         guard=("closure_proposed",),
         sets=(Fact.no_closure_proposal,),
-        tells=(Tells(N.closure_returned, (Recipient.psychology_teacher,)),),
+        tells=(Tells(N.closure_returned, (Recipient.owner,)),),
+    ),
+    Rule(  # leadership names another owner; the old and the new are told
+        A.reassign, _OPEN, None, _LEADERSHIP, since=OWNER,
+        sets=(Fact.owner,),
+        tells=(Tells(N.case_reassigned, (Recipient.owner, Recipient.former_owner)),),
+        limit=RECORDS_LIMIT,
     ),
     Rule(  # leadership takes a closed case up again: the same case and history, back to a reassessment
         A.reopen, (S.closed,), S.assessed, _LEADERSHIP, since=CASEWORK,
         guard=("within_reopen_window",),
         opens=(Opens(O.reassess),),
-        tells=(Tells(N.case_reopened, (Recipient.psychology_teacher, Recipient.head_teacher)),),
+        tells=(Tells(N.case_reopened, (Recipient.owner, Recipient.head_teacher)),),
     ),
 )
 
@@ -431,6 +489,9 @@ CONDITION_TEXT = {
     "not_the_proposer": "the proposer cannot approve their own closure",
     "within_reopen_window": "a closed case can be reopened only within the policy's reopen_within",
     "records_limit": f"it is recorded at most {RECORDS_LIMIT} times on a case",
+    "guardian_told": "the guardian notice must be on record first",
+    "was_referred": "for a case that was referred",
+    "never_referred": "for a case never referred",
 }
 
 #: The same conditions in Chinese, for the staff app's refusals (a test keeps the keys equal).
@@ -454,6 +515,9 @@ CONDITION_ZH = {
     "not_the_proposer": "结案申请人不能审批自己的申请",
     "within_reopen_window": "只能在结案后学校政策规定的期限内重新开案",
     "records_limit": f"每个个案最多记录 {RECORDS_LIMIT} 次",
+    "guardian_told": "须先记录已告知监护人",
+    "was_referred": "适用于已转介的个案",
+    "never_referred": "适用于从未转介的个案",
 }
 
 #: Actions staff may ask for on an open case, in lifecycle order.
@@ -461,7 +525,7 @@ STAFF_ACTIONS: tuple[Action, ...] = tuple(dict.fromkeys(r.action for r in RULES 
 #: Every action of the table, in lifecycle order.
 ALL_ACTIONS: tuple[Action, ...] = tuple(dict.fromkeys(r.action for r in RULES))
 #: Every behaviour a new workflow takes (the patches it records).
-ALL_FEATURES: tuple[str, ...] = (CASEWORK, RISK_PACE, HIGH_ONCE)
+ALL_FEATURES: tuple[str, ...] = (CASEWORK, RISK_PACE, HIGH_ONCE, OWNER, DE_FACTO)
 
 
 def roles_for(action: Action | str) -> frozenset[StaffRole]:
@@ -549,6 +613,15 @@ class CaseFacts:
 
     def guardian_notice_on_record(self) -> bool:
         return not self.high_for_closure() or self.guardian_notified
+
+    def guardian_told(self) -> bool:
+        return self.guardian_notified
+
+    def was_referred(self) -> bool:
+        return self.counts.get(A.refer.value, 0) > 0
+
+    def never_referred(self) -> bool:
+        return not self.was_referred()
 
     def consent_on_record(self) -> bool:
         return self.guardian_consented
@@ -756,8 +829,10 @@ def table_markdown() -> str:
 
 def obligations_markdown() -> str:
     """Who owns each obligation and which notice opens it, for docs/architecture.md."""
-    lines = ["| obligation | owner | notice when it opens | lapses at closure | 中文 |", "|---|---|---|---|---|"]
+    lines = ["| obligation | owner | notice when it opens | lapses at closure | when missed | 中文 |",
+             "|---|---|---|---|---|---|"]
     for o, d in OBLIGATIONS.items():
         lapses = "yes" if d.lapses_at_close else ""
-        lines.append(f"| {o.value} | {d.owner.value} | {d.notice.value} | {lapses} | {OBLIGATION_ZH[o]} |")
+        missed = f"the workflow's step {d.on_miss.value}" if d.on_miss else "the warning ladder"
+        lines.append(f"| {o.value} | {d.owner.value} | {d.notice.value} | {lapses} | {missed} | {OBLIGATION_ZH[o]} |")
     return "\n".join(lines)

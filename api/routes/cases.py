@@ -69,15 +69,19 @@ async def list_cases(
     school_id: str | None = None,
     risk_level: RiskLevel | None = None,
     overdue: bool | None = None,
+    mine: bool = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> CasePage:
-    """Cases of your school, newest first; ``overdue=true`` for cases with a missed deadline."""
+    """Cases of your school you may see, newest first; ``overdue=true`` for cases with a missed deadline,
+    ``mine=true`` for the cases you own (负责心理教师)."""
     if school_id is not None and school_id != actor.school_id:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "school_id: you may list cases of your own school only")
     return store.list_cases(
         engine,
         classes=directory.visible_classes(engine, actor.staff_id, actor.role),
+        me=actor.staff_id,
+        owned_by=actor.staff_id if mine else None,
         school_id=actor.school_id,
         now=datetime.now(UTC),
         state=state,

@@ -123,6 +123,9 @@ FORMS: dict[Action, tuple[Field, ...]] = {
         Field("comment", "说明", "textarea", required=False, hint="退回时必填"),
     ),
     Action.reopen: (Field("reason", "重新开案的理由", "textarea"),),
+    # the owner's choices are the school's psychology teachers, from the directory (api/web/pages.py)
+    Action.reassign: (Field("owner", "新的负责心理教师", "select", "owner"),
+                      Field("reason", "更换理由", "textarea")),
     Action.emergency_response: (
         Field("at", "处置时间（北京时间）", "datetime"),
         Field("with_student", "现在陪伴学生的人", hint="如 班主任王老师、心理教师陈老师"),

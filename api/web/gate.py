@@ -95,7 +95,7 @@ def _in_reach(request: Request, principal: Principal, scope) -> None:
         raise PageError(404, "找不到这个个案。")
     if case_id is not None:
         classes = directory.visible_classes(engine, principal.staff_id, principal.role)
-        if classes is not None and store.case_class(engine, case_id[:64]) not in classes:
+        if not store.sees_case(engine, case_id[:64], principal.staff_id, classes):
             raise PageError(404, "找不到这个个案。")
 
 

@@ -64,12 +64,12 @@ async def my_tasks(request: Request):
     engine, now = request.app.state.engine, datetime.now(UTC)
     classes = directory.visible_classes(engine, principal.staff_id, principal.role)
     # a role's own duties: the obligations whose owner (OBLIGATIONS, a Recipient) is the role
-    mine = tasks.tasks_for(engine, principal.school_id, {principal.role.value}, _told_from(principal.role), classes,
-                           now)
+    mine = tasks.tasks_for(engine, principal.school_id, principal.staff_id, {principal.role.value},
+                           _told_from(principal.role), classes, now)
     waiting = (tasks.closures_waiting(engine, principal.school_id, principal.staff_id)
                if principal.role in roles_for(Action.closure_decision) else [])
-    watched = store.list_cases(engine, school_id=principal.school_id, now=now, classes=classes, limit=20,
-                               open_only=True, soonest_due=True)
+    watched = store.list_cases(engine, school_id=principal.school_id, now=now, classes=classes,
+                               me=principal.staff_id, limit=20, open_only=True, soonest_due=True)
     ids = [t.case_id for t in mine] + [w.case_id for w in waiting] + [c.case_id for c in watched.items]
     names = store.student_names(engine, ids) if sees_identity(principal) else {}
     links = {o: _task_action(o) for o in Obligation}
@@ -99,7 +99,8 @@ async def case_list(
     risk_code = risk_level if risk_level in RiskLevel.__members__ else None
     listing = store.list_cases(engine, school_id=principal.school_id, now=now, state=state_code,
                                risk_level=risk_code, overdue=True if overdue else None, limit=50, offset=offset,
-                               classes=directory.visible_classes(engine, principal.staff_id, principal.role))
+                               classes=directory.visible_classes(engine, principal.staff_id, principal.role),
+                               me=principal.staff_id)
     names = store.student_names(engine, [c.case_id for c in listing.items]) if sees_identity(principal) else {}
     return page(request, "cases.html", listing=listing, names=names, states=list(CaseState), risks=list(RiskLevel),
                 chosen={"state": state_code, "risk": risk_code, "overdue": overdue})
@@ -161,7 +162,7 @@ async def case_page(request: Request, case_id: str, done: Annotated[str, Query(m
     documents = store.documents_for(engine, case_id) if identity else []
     copies = {d.document_id: store.signed_copies(engine, d.document_id) for d in documents}
     events = data.events  # the read model holds every event, with its details
-    people = directory.names(engine, {e.actor for e in events})
+    people = directory.names(engine, {e.actor for e in events} | {data.owner or "", data.opened_by.staff_id})
     contacts = [e for e in events if e.action == Action.contact.value] if identity else []
     offers = forms.offered(data, principal.role, principal.staff_id, now)
     return page(request, "case.html", data=data, view=view, identity=identity, student=student_label(principal, data),
@@ -174,7 +175,7 @@ async def case_page(request: Request, case_id: str, done: Annotated[str, Query(m
 # ------------------------------------------------------------------ actions
 
 
-def _form_context(data: CaseData, action: Action, form=None) -> dict:
+def _form_context(request: Request, data: CaseData, action: Action, form=None) -> dict:
     context = {"action": action, "title": word(Lang.zh, "action", action.value)}
     if action is Action.assess:
         risk, errors = forms.preview_risk(form or {"instrument": "cssrs"})
@@ -182,6 +183,13 @@ def _form_context(data: CaseData, action: Action, form=None) -> dict:
     else:
         model = COMMANDS[action]
         context["fields"] = [(f, forms.choices(f, model)) for f in forms.FORMS[action]]
+        if action is Action.reassign:  # the school's psychology teachers in the directory, but the owner now
+            engine = request.app.state.engine
+            people = [p for role in (StaffRole.psychology_teacher, StaffRole.expert)
+                      for p in directory.people_for(engine, data.school_id, role.value, None)]
+            names = directory.names(engine, set(people))
+            context["fields"] = [(f, [(p, names[p]) for p in dict.fromkeys(people) if p != data.owner and p in names]
+                                  if f.name == "owner" else c) for f, c in context["fields"]]
         if action is Action.close:
             context["unmet"] = forms.unmet_at_close(data)
     return context
@@ -202,7 +210,7 @@ async def action_form(request: Request, case_id: str, action_name: str):
     refusal = None if action in allowed else _not_now(data, principal, action)
     return page(request, "action.html", data=data, student=student_label(principal, data),
                 values=forms.defaults(action, datetime.now(UTC)), errors={}, refusal=refusal, key=uuid.uuid4().hex,
-                **_form_context(data, action))
+                **_form_context(request, data, action))
 
 
 def _not_now(data: CaseData, principal: Principal, action: Action) -> str:
@@ -223,7 +231,8 @@ async def take(request: Request, case_id: str, action_name: str):
     def again(status: int, errors: dict, refusal: str | None = None):
         values = {k: form.get(k) for k in form}
         return page(request, "action.html", status_code=status, data=data, student=student_label(principal, data),
-                    values=values, errors=errors, refusal=refusal, key=key, **_form_context(data, action, form))
+                    values=values, errors=errors, refusal=refusal, key=key,
+                    **_form_context(request, data, action, form))
 
     command, errors = forms.validate(action, forms.body_from(action, form, data))
     if command is None:

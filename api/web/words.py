@@ -27,6 +27,9 @@ INVALID_ZH: dict[str, str] = {
     "section_empty": "此部分不能为空",
     "report_too_short": "复盘报告至少 {min} 字，目前 {chars} 字",
     "emergency_reason_required": "紧急转介时如尚未告知监护人，请选择原因（如 监护人无法联系）",
+    "class_required": "请从名录中选择学生所在班级（班级决定谁知晓、谁能查看这个个案）",
+    "not_a_psychology_teacher": "请从名录中选择本校的心理教师",
+    "already_owner": "这位老师已是本个案的负责心理教师",
     "invalid": "填写有误，请检查",
 }
 

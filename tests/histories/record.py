@@ -2,9 +2,10 @@
 
     .venv/bin/python -m tests.histories.record tests/histories/<date>-<what changed>
 
-Runs four cases on the time-skipping server (consent path, refusal path, a
+Runs five cases on the time-skipping server (consent path, refusal path, a
 missed deadline climbing the ladder, a month-long case that continues as
-new) and writes their exported histories into the named folder, encrypted
+new, and, from generation v6, a referral not attended: reassigned, followed
+up, deemed a refusal and reported) and writes their exported histories into the named folder, encrypted
 with that folder's ``keyring.json`` (a test-only keyring, made there if
 missing and rotated once after recording, so replaying proves that an older
 key still opens them). Commit the folder with the workflow change that
@@ -40,7 +41,9 @@ from models.case import (
     GuardianResponseCommand,
     InterveneCommand,
     OpenCaseBody,
+    ReassignCommand,
     ReferCommand,
+    ReferralOutcomeCommand,
 )
 from models.directory import Directory
 from models.policy import DeadlinePolicy
@@ -114,6 +117,15 @@ async def refusal(env, act):
     await _close_high(act)
 
 
+async def not_attended(env, act):
+    await _to_referral(env, act)
+    await act(HEAD, GuardianResponseCommand(decision="consent", by="guardian"))
+    await act(LEAD, ReassignCommand(owner="psy-2", reason="调整分工"))
+    await act(PSY, ReferralOutcomeCommand(outcome="not_attended", at=await env.get_current_time()))
+    await env.sleep(timedelta(days=3, minutes=5))  # the follow-up's deadline: deemed a refusal, and reported
+    await _close_high(act)
+
+
 async def escalation(env, act):
     await env.sleep(timedelta(hours=24 + 3 * 12 + 1))  # the assessment is missed: all four levels
     await act(PSY, AssessCommand(instrument="clinical", risk_level="low", rationale="补评估：无危机"))
@@ -160,6 +172,7 @@ async def main(out: Path) -> None:
                 await _run(env, settings, out, "refusal", refusal)
                 await _run(env, settings, out, "escalation", escalation)
                 await _run(env, settings, out, "continue_as_new", continue_as_new, history_event_limit=60)
+                await _run(env, settings, out, "not_attended", not_attended)
     print(f"recorded with key {keyring.keys().current}; rotated to {rotate(keyring_file)}")
 
 
