@@ -29,7 +29,7 @@ from api import sessions
 from api.auth import Principal, TokenError, read_token
 from db import directory, store
 from intake.jobs import IMPORTERS
-from models.domain import SCHOOL_ROLES, SEES_STUDENT_IDENTITY, SUPERVISOR_ROLES, Action, StaffRole
+from models.domain import CASE_WORKERS, SCHOOL_ROLES, SEES_STUDENT_IDENTITY, SUPERVISOR_ROLES, Action, StaffRole
 from workflows.incident_workflow import WRITERS
 from workflows.machine import ACTIONS, STAFF_ACTIONS, roles_for
 
@@ -78,8 +78,8 @@ RULES: dict[str, Rule] = {
     f"POST {PREFIX}/cases": Rule("open a case", _own(roles_for(Action.open))),
     f"GET {PREFIX}/cases": Rule("list cases", _own(SCHOOL_ROLES)),
     f"GET {PREFIX}/cases/{{case_id}}": Rule("read a case", _own(SCHOOL_ROLES)),
-    f"GET {PREFIX}/cases/{{case_id}}/notifications": Rule("read a case's notifications", _own(SCHOOL_ROLES)),
-    f"GET {PREFIX}/cases/{{case_id}}/documents": Rule("list a case's documents", _own(SCHOOL_ROLES)),
+    f"GET {PREFIX}/cases/{{case_id}}/notifications": Rule("read a case's notifications", _own(CASE_WORKERS)),
+    f"GET {PREFIX}/cases/{{case_id}}/documents": Rule("list a case's documents", _own(CASE_WORKERS)),
     f"GET {PREFIX}/documents/{{document_id}}": Rule("read a document", {**_own(SEES_STUDENT_IDENTITY), **AUTHORITY}),
     f"GET {PREFIX}/cases/{{case_id}}/history": Rule("read a case's history", {**_own(SUPERVISOR_ROLES), **AUDITOR}),
     f"GET {PREFIX}/cases/{{case_id}}/history/export": Rule("export a history", AUDITOR),

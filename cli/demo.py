@@ -38,6 +38,7 @@ DIRECTORY = Directory(
         Staff(id="demo-expert", name="周医生", school=SCHOOL, roles=["expert"]),
         Staff(id="demo-leadership", name="孙校长", school=SCHOOL, roles=["leadership"]),
         Staff(id="demo-leadership-2", name="吴副校长", school=SCHOOL, roles=["leadership"]),
+        Staff(id="demo-staff", name="郑老师", school=SCHOOL, roles=["staff"], title="语文教师"),
     ],
     authorities=[Authority(id=AUTHORITY, name="示范市教育局", schools=[SCHOOL],
                            people=[AuthorityPerson(id="demo-edu-authority", name="刘科长")])],

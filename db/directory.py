@@ -29,8 +29,8 @@ def load(engine: Engine, directory: Directory) -> dict[str, int]:
         session.flush()
         session.add_all(
             StaffRow(staff_id=p.id, name=p.name, school_id=p.school, roles=[r.value for r in p.roles],
-                     classes=p.classes, grades=p.grades, email=p.email, wecom=p.wecom, dingtalk=p.dingtalk,
-                     phone=p.phone)
+                     title=p.title, classes=p.classes, grades=p.grades, email=p.email, wecom=p.wecom,
+                     dingtalk=p.dingtalk, phone=p.phone)
             for p in directory.staff
         )
         session.add_all(
@@ -57,7 +57,7 @@ def of_school(engine: Engine, school_id: str) -> Directory:
         schools=[School(id=school.school_id, name=school.name, authority=school.authority, hotline=school.hotline,
                         language=school.language,
                         classes=[SchoolClass(id=c.class_id, grade=c.grade, name=c.name) for c in classes])],
-        staff=[Staff(id=p.staff_id, name=p.name, school=p.school_id, roles=p.roles, classes=p.classes,
+        staff=[Staff(id=p.staff_id, name=p.name, school=p.school_id, roles=p.roles, title=p.title, classes=p.classes,
                      grades=p.grades, email=p.email, wecom=p.wecom, dingtalk=p.dingtalk, phone=p.phone)
                for p in staff],
     )
@@ -85,9 +85,12 @@ def class_of(engine: Engine, school_id: str, class_id: str) -> ClassRow | None:
 def visible_classes(engine: Engine, staff_id: str, role: StaffRole) -> set[str] | None:
     """The classes whose cases this person reads and acts on, or None for the whole school.
 
-    A head teacher: their classes; a grade head: the classes of their grades; others, and anyone of
-    a school without a directory: the whole school.
+    A head teacher: their classes; a grade head: the classes of their grades; a reporter (``staff``): none
+    (only the cases they opened, ``store.sees_case``); others, and anyone of a school without a directory:
+    the whole school.
     """
+    if role is StaffRole.staff:
+        return set()
     if role not in (StaffRole.head_teacher, StaffRole.grade_head):
         return None
     with Session(engine) as session:

@@ -78,6 +78,7 @@ class CaseRow(SQLModel, CaseListFields, table=True):
     student: dict = _sealed(SealedJSON("cases.student"))
     risk_factors: list = _json()
     warning_signals: list = _json()
+    screening_flags: list = _json()  # what a screening raised (a reason of its own)
     summary: str = _sealed(SealedText("cases.summary"))
     opened_by: dict = _json()
     policy: dict = _json()
@@ -368,6 +369,7 @@ class StaffRow(SQLModel, table=True):
     school_id: str = Field(index=True, max_length=64)
     name: str = Field(max_length=200)
     roles: list = _json()
+    title: str | None = Field(default=None, max_length=100)  # what a reporter does at the school
     classes: list = _json()
     grades: list = _json()
     email: str | None = Field(default=None, max_length=200)

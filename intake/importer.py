@@ -170,6 +170,7 @@ async def run_import(engine: Engine, client: Client, settings: Settings, policy:
                     student=rows[0].student,
                     risk_factors=list(dict.fromkeys(f for r in flagged for f in r.flags.risk_factors)),
                     warning_signals=list(dict.fromkeys(w for r in flagged for w in r.flags.warning_signals)),
+                    screening_flags=list(dict.fromkeys(s for r in flagged for s in r.flags.screening)),
                     summary=summary_of(rows, batch, rules))
                 start = CaseStart(case_id=ours, opened_by=actor, case=body, policy=policy,
                                   history_event_limit=settings.history_event_limit)

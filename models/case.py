@@ -34,6 +34,7 @@ from models.domain import (
     Recipient,
     RiskFactor,
     RiskLevel,
+    ScreeningFlag,
     StaffRole,
     WarningSignal,
 )
@@ -124,11 +125,13 @@ class OpenCaseBody(Strict):
     student: Student
     risk_factors: Annotated[list[RiskFactor], AfterValidator(_unique)] = []
     warning_signals: Annotated[list[WarningSignal], AfterValidator(_unique)] = []
+    #: what a screening raised (the importer's; a reason of its own, never a warning signal)
+    screening_flags: Annotated[list[ScreeningFlag], AfterValidator(_unique)] = []
     summary: Text
 
     @model_validator(mode="after")
     def _has_a_reason(self) -> "OpenCaseBody":
-        if not self.risk_factors and not self.warning_signals:
+        if not self.risk_factors and not self.warning_signals and not self.screening_flags:
             raise FieldError("risk_factors", "or warning_signals: name at least one reason the student is at risk")
         return self
 
@@ -465,7 +468,8 @@ class CaseStart(Strict):
             case_id=data.case_id,
             opened_by=data.opened_by,
             case=OpenCaseBody(student=data.student, risk_factors=data.risk_factors,
-                              warning_signals=data.warning_signals, summary=data.summary),
+                              warning_signals=data.warning_signals, screening_flags=data.screening_flags,
+                              summary=data.summary),
             policy=data.policy,
             history_event_limit=history_event_limit,
             carried=data.bounded(),
@@ -483,6 +487,7 @@ class CaseData(Strict):
     warning_signals: list[WarningSignal]
     summary: str
     opened_by: Actor
+    screening_flags: list[ScreeningFlag] = []
     opened_at: datetime
     policy: DeadlinePolicy
     state: CaseState = CaseState.identified
@@ -566,6 +571,7 @@ class CaseView(Strict):
     student: StudentView
     risk_factors: list[RiskFactor]
     warning_signals: list[WarningSignal]
+    screening_flags: list[ScreeningFlag] = []
     summary: str | None
     opened_at: datetime
     closed_at: datetime | None
@@ -579,6 +585,15 @@ class CaseView(Strict):
     assessor: str | None = None
     owner: str | None = None
     withheld: list[str] = []
+
+    def for_reporter(self) -> "CaseView":
+        """What a reporter (role ``staff``) sees of a case they reported: what they reported and where the
+        case stands, nothing others recorded (risk, deadlines, events, owner, proposals)."""
+        withheld = ["risk_level", "deadlines", "events", "allowed_actions", "closure_proposal", "failed_effects",
+                    "assessor", "owner", "escalation_level"]
+        return self.model_copy(update={"risk_level": None, "deadlines": [], "events": [], "allowed_actions": [],
+                                       "closure_proposal": None, "failed_effects": [], "assessor": None,
+                                       "owner": None, "escalation_level": 0, "withheld": withheld})
 
     def without_identity(self) -> "CaseView":
         return self.model_copy(
@@ -598,6 +613,11 @@ class CaseSummary(CaseListFields, Strict):
     updated_at: datetime
     next_due_at: datetime | None
     overdue: bool = False
+
+    def for_reporter(self) -> "CaseSummary":
+        """A reporter's line: the state of a case they reported, not its risk or its deadlines."""
+        return self.model_copy(update={"risk_level": None, "escalation_level": 0, "next_due_at": None,
+                                       "overdue": False})
 
 
 class CasePage(Strict):

@@ -45,6 +45,8 @@ class Staff(_Strict):
     name: Name
     school: Code
     roles: Annotated[list[StaffRole], Field(min_length=1)]
+    #: what the person does at the school (数学教师, 宿管员, 校医): how a reporter (``staff``) is named
+    title: Annotated[str, Field(max_length=100)] | None = None
     classes: list[Code] = []  # a head teacher's classes
     grades: list[Name] = []  # a grade head's grades
     email: Annotated[str, Field(max_length=200)] | None = None

@@ -96,6 +96,14 @@ class WarningSignal(StrEnum):
     sudden_emotional_change = "sudden_emotional_change"
 
 
+class ScreeningFlag(StrEnum):
+    """A screening result the school's rules read as a reason to open a case (not a warning signal: the
+    policy's signals are what a person heard or saw, seed 002 四 1)."""
+
+    phq9_item9 = "phq9_item9"  # PHQ-9 item 9 (thoughts of being better off dead or of self-harm) at 1 or more
+    asq_positive = "asq_positive"  # an ASQ positive screen (acute or not)
+
+
 class StaffRole(StrEnum):
     head_teacher = "head_teacher"
     grade_head = "grade_head"
@@ -103,6 +111,10 @@ class StaffRole(StrEnum):
     psychology_teacher = "psychology_teacher"
     expert = "expert"
     leadership = "leadership"
+    #: any other staff member (subject teacher, care or boarding staff, school doctor; the directory gives
+    #: their title): reports a concern and sees the cases they reported, their state only
+    #: [seed 000: 全体教职员工均有责任和义务; seed 002: 各学科教师及保育员老师多方联动]
+    staff = "staff"
     auditor = "auditor"
     #: an education authority's staff: reads the reports and reviews of the schools it oversees
     edu_authority = "edu_authority"
@@ -110,6 +122,8 @@ class StaffRole(StrEnum):
 
 #: Roles that belong to a school's staff (auditors and the authority's people are not a school's).
 SCHOOL_ROLES = frozenset(StaffRole) - {StaffRole.auditor, StaffRole.edu_authority}
+#: The school's roles that work on cases; a reporter (``staff``) only opens them and follows their state.
+CASE_WORKERS = SCHOOL_ROLES - {StaffRole.staff}
 
 
 #: Roles that see a student's name and the narrative; others see the student reference only.
@@ -211,6 +225,7 @@ ROLE_ZH = {
     "psychology_teacher": "心理教师",
     "expert": "心理危机专家",
     "leadership": "心理危机干预领导小组",
+    "staff": "教职员工",
     "auditor": "教育主管部门督查人员",
     "edu_authority": "教育主管部门",
     "education_authority": "教育主管部门",
@@ -262,6 +277,11 @@ RISK_FACTOR_ZH = {
     RiskFactor.lacks_social_support: "长期缺乏或丧失社会支持",
     RiskFactor.mental_disorder: "有明显的精神障碍",
     RiskFactor.aggression_or_violence: "有明显的攻击性或暴力倾向",
+}
+
+SCREENING_FLAG_ZH = {
+    ScreeningFlag.phq9_item9: "筛查：PHQ-9 第9题阳性",
+    ScreeningFlag.asq_positive: "筛查：ASQ 阳性",
 }
 
 WARNING_SIGNAL_ZH = {

@@ -68,6 +68,7 @@ class DeadlinePolicy(BaseModel):
     version: str = "2026.1-default"
     assess_within_warning: Duration = timedelta(hours=24)
     assess_within_risk_only: Duration = timedelta(hours=72)
+    assess_within_screening: Duration = timedelta(hours=24)  # a screening flag (PHQ-9 item 9, ASQ positive)
     guardian_notice_within: Duration = timedelta(hours=2)  # high risk (and every case before risk-pace)
     guardian_notice_within_imminent: Duration = timedelta(hours=1)
     guardian_notice_within_referred: Duration = timedelta(minutes=15)  # referred before the guardian was told

@@ -10,8 +10,11 @@ result per student and instrument.
 - ASQ (NIMH Ask Suicide-Screening Questions): a yes to any of questions 1-4 is a positive screen;
   with a yes to question 5 (thoughts of suicide now) an acute positive; all four no is negative.
 
-What a result raises (a case with a warning signal or a risk factor, or the watch list) is the
-versioned rules' to say (``ScreeningRules``, a file beside the deadline policy).
+What a result raises (a case with a screening reason, a warning signal or a risk factor, or the watch
+list) is the versioned rules' to say. The built-in rules open a case on PHQ-9 item 9 and on a positive
+ASQ as a screening reason of its own (筛查：PHQ-9 第9题阳性, 筛查：ASQ 阳性): a screening answer is
+not a warning signal, which the policy defines as what a person heard or saw (seed 002 四 1).
+The rules are ``ScreeningRules``, a file beside the deadline policy.
 
 A row may carry the items, or only the total where the screening platform exported totals; a
 total that disagrees with its items is refused, as is an item or total outside its range.
@@ -27,7 +30,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from models.domain import RiskFactor, WarningSignal
+from models.domain import RiskFactor, ScreeningFlag, WarningSignal
 
 
 class ScreeningInstrument(StrEnum):
@@ -144,6 +147,8 @@ BAND_ORDER: dict[ScreeningInstrument, list[Band]] = {
 
 
 class FlagKind(StrEnum):
+    #: a case opens with this screening reason: the assessment is due within ``assess_within_screening`` (24 h)
+    screening = "screening"
     #: a case opens with this warning signal: the assessment is due within the warning deadline (24 h)
     warning_signal = "warning_signal"
     #: a case opens with this risk factor: the assessment is due within the risk-only deadline (72 h)
@@ -163,7 +168,7 @@ class FlagRule(BaseModel):
     self_harm_item: bool = False
     flag: FlagKind
     #: the warning signal or risk factor the case opens with (none for the watch list)
-    reason: WarningSignal | RiskFactor | None = None
+    reason: ScreeningFlag | WarningSignal | RiskFactor | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> "FlagRule":
@@ -173,7 +178,8 @@ class FlagRule(BaseModel):
             raise ValueError(f"rule {self.id}: {self.min_band.value} is not a band of {self.instrument.value}")
         if self.self_harm_item and self.instrument is not ScreeningInstrument.phq9:
             raise ValueError(f"rule {self.id}: self_harm_item is PHQ-9's item 9")
-        wanted = {FlagKind.warning_signal: WarningSignal, FlagKind.risk_factor: RiskFactor}.get(self.flag)
+        wanted = {FlagKind.screening: ScreeningFlag, FlagKind.warning_signal: WarningSignal,
+                  FlagKind.risk_factor: RiskFactor}.get(self.flag)
         if wanted is None and self.reason is not None:
             raise ValueError(f"rule {self.id}: the watch list takes no reason")
         if wanted is not None and not isinstance(self.reason, wanted):
@@ -196,13 +202,14 @@ class Flags(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     rules: list[str] = Field(default_factory=list)
+    screening: list[ScreeningFlag] = Field(default_factory=list)
     warning_signals: list[WarningSignal] = Field(default_factory=list)
     risk_factors: list[RiskFactor] = Field(default_factory=list)
     watch: bool = False
 
     @property
     def opens_case(self) -> bool:
-        return bool(self.warning_signals or self.risk_factors)
+        return bool(self.screening or self.warning_signals or self.risk_factors)
 
     @property
     def flagged(self) -> bool:
@@ -220,12 +227,12 @@ class ScreeningRules(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    version: str = Field("screening-2026-11", min_length=1, max_length=64)
+    version: str = Field("screening-2026-12", min_length=1, max_length=64)
     rules: tuple[FlagRule, ...] = (
         FlagRule(id="phq9-item9", instrument=ScreeningInstrument.phq9, self_harm_item=True,
-                 flag=FlagKind.warning_signal, reason=WarningSignal.suicide_talk_or_plan),
+                 flag=FlagKind.screening, reason=ScreeningFlag.phq9_item9),
         FlagRule(id="asq-positive", instrument=ScreeningInstrument.asq, min_band=Band.positive,
-                 flag=FlagKind.warning_signal, reason=WarningSignal.suicide_talk_or_plan),
+                 flag=FlagKind.screening, reason=ScreeningFlag.asq_positive),
         FlagRule(id="phq9-severe", instrument=ScreeningInstrument.phq9, min_band=Band.severe,
                  flag=FlagKind.risk_factor, reason=RiskFactor.prolonged_low_mood),
         FlagRule(id="phq9-moderate", instrument=ScreeningInstrument.phq9, min_band=Band.moderate,
@@ -248,6 +255,7 @@ class ScreeningRules(BaseModel):
 
     def _flags(self, result: Score) -> Flags:
         ids: list[str] = []
+        screening: list[ScreeningFlag] = []
         signals: list[WarningSignal] = []
         factors: list[RiskFactor] = []
         watch = False
@@ -255,14 +263,18 @@ class ScreeningRules(BaseModel):
             if not rule.matches(result):
                 continue
             ids.append(rule.id)
-            if rule.flag is FlagKind.warning_signal and rule.reason not in signals:
+            if rule.flag is FlagKind.screening and rule.reason not in screening:
+                screening.append(rule.reason)
+            elif rule.flag is FlagKind.warning_signal and rule.reason not in signals:
                 signals.append(rule.reason)
             elif rule.flag is FlagKind.risk_factor and rule.reason not in factors:
                 factors.append(rule.reason)
             elif rule.flag is FlagKind.watch:
                 watch = True
         # a case is more than the watch list
-        return Flags(rules=ids, warning_signals=signals, risk_factors=factors, watch=watch and not (signals or factors))
+        opens = bool(screening or signals or factors)
+        return Flags(rules=ids, screening=screening, warning_signals=signals, risk_factors=factors,
+                     watch=watch and not opens)
 
 
 class RulesFileError(ValueError):

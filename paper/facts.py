@@ -117,6 +117,7 @@ def case_facts(request: DocumentRequest, school: SchoolFacts, people: dict[str, 
         "state": word(lang, "state", case.state),
         "risk_factors": [word(lang, "risk_factor", f) for f in case.risk_factors],
         "warning_signals": [word(lang, "warning_signal", s) for s in case.warning_signals],
+        "screening_flags": [word(lang, "screening_flag", f) for f in case.screening_flags],
         "assessment": {
             "present": bool(assessment),
             "at": when(assessment.get("at"), lang),

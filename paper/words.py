@@ -14,6 +14,7 @@ from models.domain import (
     RISK_FACTOR_ZH,
     RISK_ZH,
     ROLE_ZH,
+    SCREENING_FLAG_ZH,
     STATE_ZH,
     WARNING_SIGNAL_ZH,
 )
@@ -31,6 +32,7 @@ _ZH = {
     "risk": {k.value: f"{v}风险" for k, v in RISK_ZH.items()},
     "risk_factor": {k.value: v for k, v in RISK_FACTOR_ZH.items()},
     "warning_signal": {k.value: v for k, v in WARNING_SIGNAL_ZH.items()},
+    "screening_flag": {k.value: v for k, v in SCREENING_FLAG_ZH.items()},
     "obligation": {k.value: v for k, v in OBLIGATION_ZH.items()},
     "instrument": {
         "asq": "自杀风险筛查问卷（ASQ）",
@@ -57,7 +59,8 @@ _EN = {
     "role": {
         "head_teacher": "head teacher", "grade_head": "grade head", "student_affairs": "head of student affairs",
         "psychology_teacher": "psychology teacher", "expert": "crisis expert",
-        "leadership": "crisis intervention leadership group", "auditor": "education authority inspector",
+        "leadership": "crisis intervention leadership group", "staff": "staff member",
+        "auditor": "education authority inspector",
         "edu_authority": "education authority",
         "education_authority": "education authority", "provincial_authority": "provincial education department",
         "owner": "case's psychology teacher", "former_owner": "case's former psychology teacher",
@@ -85,6 +88,7 @@ _EN = {
         "farewell_behaviour": "gives things away, treats, apologises or says goodbye without reason",
         "sudden_emotional_change": "a sudden marked change of mood",
     },
+    "screening_flag": {"phq9_item9": "screening: PHQ-9 item 9 positive", "asq_positive": "screening: ASQ positive"},
     "obligation": {
         "assess": "crisis assessment", "guardian_notice": "informing the guardian",
         "intervene": "intervention plan (one student, one plan)",

@@ -125,6 +125,9 @@ async def test_responses_carry_only_what_the_role_may_see(sqlite_stack):
         if role is StaffRole.edu_authority:  # reads reports, never a school's cases
             assert r.status_code == 403 and name not in r.text
             continue
+        if role is StaffRole.staff:  # a reporter sees only the cases they reported
+            assert r.status_code == 404 and name not in r.text
+            continue
         view = r.json()
         if role in {StaffRole.head_teacher, StaffRole.psychology_teacher, StaffRole.expert, StaffRole.leadership}:
             assert (view["student"]["name"], view["summary"], view["withheld"]) == (name, summary, [])

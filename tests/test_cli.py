@@ -96,6 +96,7 @@ def test_dev_runs_everything_and_stops_cleanly(tmp_path):
             "psychology_teacher",
             "expert",
             "leadership",
+            "staff",
             "auditor",
             "auditor+pii",
         }

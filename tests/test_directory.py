@@ -26,7 +26,7 @@ def as_person(staff_id: str, role: str) -> dict:
 @pytest.fixture
 def loaded(sqlite_stack):
     counts = directory.load(sqlite_stack.engine, read_directory(DIRECTORY))
-    assert counts == {"schools": 2, "classes": 3, "staff": 7, "authorities": 2}
+    assert counts == {"schools": 2, "classes": 3, "staff": 9, "authorities": 2}
     assert directory.load(sqlite_stack.engine, read_directory(DIRECTORY)) == counts  # idempotent
     return sqlite_stack
 
@@ -102,7 +102,7 @@ def test_the_cli_loads_a_directory(loaded):
     env = service_env(database_url=loaded.settings.resolved_database_url)
     out = subprocess.run([CRISISFLOW, "directory", "load", str(DIRECTORY)], capture_output=True, text=True,
                          env=env, timeout=60)
-    assert out.returncode == 0 and "3 class(es), 7 staff" in out.stdout
+    assert out.returncode == 0 and "3 class(es), 9 staff" in out.stdout
 
 
 async def test_the_role_route_matrix_with_classes_and_grades(loaded):

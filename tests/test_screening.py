@@ -82,7 +82,8 @@ def _phq9(total: int, item9: int = 0) -> dict[str, int]:
 def test_the_rules_say_what_a_result_raises():
     rules = ScreeningRules()
     item9 = rules.flags(score(PHQ9, _phq9(3, item9=1), None))
-    assert item9.warning_signals == ["suicide_talk_or_plan"] and item9.opens_case  # the 24-hour assessment
+    # a screening reason of its own, never warning signal 1 (what a person heard or saw): 24-hour assessment
+    assert item9.screening == ["phq9_item9"] and not item9.warning_signals and item9.opens_case
     severe = rules.flags(score(PHQ9, {}, 20))
     assert severe.risk_factors == ["prolonged_low_mood"] and not severe.warning_signals and not severe.watch
     assert rules.flags(score(PHQ9, {}, 19)).watch and not rules.flags(score(PHQ9, {}, 19)).opens_case

@@ -72,7 +72,7 @@ def test_an_xlsx_preview_counts_rows_flags_and_cases_and_lists_every_broken_row(
     assert done.returncode == 0, done.stderr
     counts = _counts(done.stdout)
     assert counts["rows"] == "500" and counts["flagged"] == "30" and counts["cases to open"] == "30"
-    assert counts["unreadable rows"] == "3" and counts["rules"] == "screening-2026-11"
+    assert counts["unreadable rows"] == "3" and counts["rules"] == "screening-2026-12"
     with (tmp_path / "2026秋季普查.xlsx.errors.csv").open(encoding="utf-8-sig") as errors:
         found = {int(row["line"]): row["reason"] for row in csv.DictReader(errors)}
     assert set(found) == broken
@@ -184,12 +184,14 @@ async def test_an_import_opens_each_flagged_students_case_once_even_when_killed_
         deadlines = {c.case_id: session.exec(select(CaseDeadlineRow).where(CaseDeadlineRow.case_id == c.case_id))
                      .one() for c in cases}
         results = session.exec(select(ScreeningResultRow)).all()
-    # the assessment deadline follows the flag: 24 hours for a warning signal, 72 for a risk factor alone
+    # the assessment deadline follows the flag: 24 hours for a screening reason (the school's
+    # assess_within_screening), 72 for a risk factor alone; a screening answer is never a warning signal
     for n in range(30):
         case = by_ref[f"2026{n:04d}"]
         hours = (deadlines[case.case_id].due_at - case.opened_at).total_seconds() / 3600
         assert hours == (24 if n < 25 else 72), (n, hours)
-        assert case.warning_signals == (["suicide_talk_or_plan"] if n < 25 else [])
+        assert case.warning_signals == []
+        assert case.screening_flags == (["phq9_item9"] if n < 20 else ["asq_positive"] if n < 25 else [])
     assert len(results) == 497 and sum(r.outcome == "opened" for r in results) == 30
 
     # the same batch again opens nothing new and records nothing twice
@@ -219,7 +221,7 @@ async def test_an_import_opens_each_flagged_students_case_once_even_when_killed_
     opened = next(c for c in cases if c.student_ref == "20279999")
     assert {(r.instrument, r.outcome, r.case_id) for r in new} == {("phq9", "opened", opened.case_id),
                                                                  ("asq", "opened", opened.case_id)}
-    assert opened.warning_signals == ["suicide_talk_or_plan"]
+    assert opened.warning_signals == [] and opened.screening_flags == ["asq_positive"]
     with Session(stack.engine) as session:
         due = session.exec(select(CaseDeadlineRow).where(CaseDeadlineRow.case_id == opened.case_id)).one().due_at
     assert (due - opened.opened_at).total_seconds() == 24 * 3600

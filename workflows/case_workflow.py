@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.machine import (
         CASEWORK,
         DE_FACTO,
+        EVERY_OPENING,
         HIGH_ONCE,
         OBLIGATIONS,
         OWNER,
@@ -139,12 +140,15 @@ class CaseWorkflow:
                 student=start.case.student,
                 risk_factors=start.case.risk_factors,
                 warning_signals=start.case.warning_signals,
+                screening_flags=start.case.screening_flags,
                 summary=start.case.summary,
                 opened_by=start.opened_by,
                 opened_at=workflow.now(),
                 policy=start.policy,
                 workflow_code_version=WORKFLOW_CODE_VERSION,
             )
+            # decided here, before the opening's notices: leadership hears of every new case
+            self._data.features = [EVERY_OPENING] if workflow.patched(EVERY_OPENING) else []
             self._machine = CaseMachine.of(self._data)
             opener = start.opened_by
             self._take(rule_for(Action.open, ()), opener.staff_id, opener.role.value, None, self._data.opened_at)
@@ -165,6 +169,8 @@ class CaseWorkflow:
             self._data.features.append(OWNER)
         if workflow.patched(DE_FACTO):  # refusals on the receipt, and referrals not attended, are reported
             self._data.features.append(DE_FACTO)
+        if workflow.patched(EVERY_OPENING):
+            self._data.features.append(EVERY_OPENING)
         self._machine = CaseMachine.of(self._data)
         if start.carried is None or start.reopen is not None:
             self._upsert_search_attributes()

@@ -32,7 +32,9 @@ def within(obligation: Obligation, case: CaseData) -> timedelta | None:
     policy = case.policy
     match obligation:
         case Obligation.assess:
-            return policy.assess_within_warning if case.warning_signals else policy.assess_within_risk_only
+            if case.warning_signals:
+                return policy.assess_within_warning
+            return policy.assess_within_screening if case.screening_flags else policy.assess_within_risk_only
         case Obligation.guardian_notice:
             if HIGH_ONCE in case.features and case.state is CaseState.referred and not case.guardian_notified:
                 return policy.guardian_notice_within_referred  # the green channel went first: tell them at once

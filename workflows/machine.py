@@ -24,6 +24,7 @@ from enum import StrEnum
 from transitions import Machine
 
 from models.domain import (
+    CASE_WORKERS,
     OBLIGATION_ZH,
     SCHOOL_ROLES,
     Action,
@@ -82,6 +83,7 @@ class Tells:
     to: tuple[Recipient, ...]
     when: str | None = None
     since: str | None = None
+    until: str | None = None
 
 
 @dataclass(frozen=True)
@@ -221,6 +223,8 @@ OWNER = "named-owner-2026-12"
 #: De facto refusals are reported (issue 25): a refusal on the signed receipt may be recorded any time
 #: after the guardian notice, and a referral not attended is followed up, then deemed a refusal.
 DE_FACTO = "de-facto-refusal-2026-12"
+#: Leadership hears of every new case at once (issue 25; seed 002: 及时向防控工作领导小组报告), content-free.
+EVERY_OPENING = "every-opening-told-2026-12"
 
 _OPEN = (S.assessed, S.intervened, S.referred, S.parent_refused, S.reported)  # assessed and not closed
 _STAFF_WHO_ACT = frozenset({R.psychology_teacher, R.expert})
@@ -244,8 +248,10 @@ RULES: tuple[Rule, ...] = (
     Rule(
         A.open, (), S.identified, SCHOOL_ROLES,
         opens=(Opens(O.assess),),
-        # signs of a crisis go to the leadership group at once [seed 002, 四 1]
-        tells=(Tells(N.case_opened, (Recipient.leadership,), when="has_warning_signals"),),
+        # signs of a crisis go to the leadership group at once [seed 002, 四 1]; from EVERY_OPENING, every new
+        # case does
+        tells=(Tells(N.case_opened, (Recipient.leadership,), when="has_warning_signals", until=EVERY_OPENING),
+               Tells(N.case_opened, (Recipient.leadership,), since=EVERY_OPENING)),
     ),
     Rule(
         A.assess, (S.identified,), S.assessed, _STAFF_WHO_ACT,
@@ -288,7 +294,7 @@ RULES: tuple[Rule, ...] = (
         limit=RECORDS_LIMIT,
     ),
     Rule(  # the consultation ledger (咨询台账): records only
-        A.contact, (S.identified, *_OPEN), None, SCHOOL_ROLES, since=CASEWORK,
+        A.contact, (S.identified, *_OPEN), None, CASE_WORKERS, since=CASEWORK,
         limit=RECORDS_LIMIT,
     ),
     Rule(  # a worse trend asks for a reassessment
@@ -525,7 +531,7 @@ STAFF_ACTIONS: tuple[Action, ...] = tuple(dict.fromkeys(r.action for r in RULES 
 #: Every action of the table, in lifecycle order.
 ALL_ACTIONS: tuple[Action, ...] = tuple(dict.fromkeys(r.action for r in RULES))
 #: Every behaviour a new workflow takes (the patches it records).
-ALL_FEATURES: tuple[str, ...] = (CASEWORK, RISK_PACE, HIGH_ONCE, OWNER, DE_FACTO)
+ALL_FEATURES: tuple[str, ...] = (CASEWORK, RISK_PACE, HIGH_ONCE, OWNER, DE_FACTO, EVERY_OPENING)
 
 
 def roles_for(action: Action | str) -> frozenset[StaffRole]:

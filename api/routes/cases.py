@@ -19,7 +19,7 @@ from api.deps import ActorDep, DoorDep, EngineDep
 from api.errors import MAX_OFFSET, error_response
 from db import directory, store
 from models.case import BODIES, COMMANDS, ActionCommand, CasePage, CaseView, OpenCaseBody
-from models.domain import Action, CaseState, RiskLevel
+from models.domain import Action, CaseState, RiskLevel, StaffRole
 from models.errors import Invalid, Refused
 from workflows.machine import ACTIONS, STAFF_ACTIONS, roles_for
 
@@ -39,7 +39,9 @@ CONFLICT_RESPONSE = {
 
 
 def shown(view: CaseView, principal: Principal) -> CaseView:
-    """The view with only the fields this caller may see."""
+    """The view with only the fields this caller may see: a reporter, what they reported and the state."""
+    if principal.role is StaffRole.staff:
+        return view.for_reporter()
     return view if sees_identity(principal) else view.without_identity()
 
 
@@ -77,7 +79,9 @@ async def list_cases(
     ``mine=true`` for the cases you own (负责心理教师)."""
     if school_id is not None and school_id != actor.school_id:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "school_id: you may list cases of your own school only")
-    return store.list_cases(
+    if actor.role is StaffRole.staff:  # a reporter's list says nothing of risk or deadlines, filtered or not
+        risk_level, overdue = None, None
+    listing = store.list_cases(
         engine,
         classes=directory.visible_classes(engine, actor.staff_id, actor.role),
         me=actor.staff_id,
@@ -90,6 +94,9 @@ async def list_cases(
         limit=limit,
         offset=offset,
     )
+    if actor.role is StaffRole.staff:  # a reporter follows the state of the cases they reported
+        listing.items = [item.for_reporter() for item in listing.items]
+    return listing
 
 
 @router.get("/{case_id}", response_model=CaseView)

@@ -62,6 +62,8 @@ async def my_tasks(request: Request):
     if principal.role is StaffRole.edu_authority:
         return RedirectResponse("/ui/reports", status_code=303)
     engine, now = request.app.state.engine, datetime.now(UTC)
+    if principal.role is StaffRole.staff:
+        return _reported(request, principal)
     classes = directory.visible_classes(engine, principal.staff_id, principal.role)
     # a role's own duties: the obligations whose owner (OBLIGATIONS, a Recipient) is the role
     mine = tasks.tasks_for(engine, principal.school_id, principal.staff_id, {principal.role.value},
@@ -75,6 +77,15 @@ async def my_tasks(request: Request):
     links = {o: _task_action(o) for o in Obligation}
     return page(request, "tasks.html", tasks=mine, waiting=waiting, watched=watched, names=names, links=links,
                 overdue=sum(t.overdue for t in mine))
+
+
+def _reported(request: Request, principal: Principal):
+    """A reporter's start page: the cases they reported, by state only, and a way to report another."""
+    engine = request.app.state.engine
+    listing = store.list_cases(engine, school_id=principal.school_id, now=datetime.now(UTC), classes=set(),
+                               me=principal.staff_id, limit=100)
+    listing.items = [item.for_reporter() for item in listing.items]
+    return page(request, "reported.html", listing=listing)
 
 
 def _task_action(obligation: Obligation) -> str | None:
@@ -94,6 +105,8 @@ async def case_list(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ):
     principal = viewer(request, "list cases")
+    if principal.role is StaffRole.staff:
+        return RedirectResponse("/ui", status_code=303)
     engine, now = request.app.state.engine, datetime.now(UTC)
     state_code = state if state in CaseState.__members__ else None  # "all", or no code: no filter
     risk_code = risk_level if risk_level in RiskLevel.__members__ else None
@@ -110,7 +123,9 @@ def _classes_for(request: Request, principal: Principal) -> list:
     engine = request.app.state.engine
     found = directory.of_school(engine, principal.school_id).schools
     classes = found[0].classes if found else []
-    visible = directory.visible_classes(engine, principal.staff_id, principal.role)
+    # a reporter may report any student of the school
+    visible = None if principal.role is StaffRole.staff else directory.visible_classes(engine, principal.staff_id,
+                                                                                        principal.role)
     return [c for c in classes if visible is None or c.id in visible]
 
 
@@ -157,6 +172,10 @@ async def case_page(request: Request, case_id: str, done: Annotated[str, Query(m
     principal = viewer(request, "view a case page", case_id)
     data = case_in_reach(request, principal, case_id)
     engine, now = request.app.state.engine, datetime.now(UTC)
+    if principal.role is StaffRole.staff:  # what they reported and where it stands
+        school = directory.school(engine, data.school_id)
+        return page(request, "reported_case.html", view=case_view(data, now).for_reporter(),
+                    hotline=school.hotline if school else None, done=done == Action.open.value)
     identity = sees_identity(principal)
     view = case_view(data, now)
     documents = store.documents_for(engine, case_id) if identity else []

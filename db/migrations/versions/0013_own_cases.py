@@ -5,6 +5,12 @@ or own whatever their class, and list their own. Filled here for the cases alrea
 from ``opened_by``, the assessor from the first assessment event, and the owner as the assessor (the
 named owner the workflow keeps from now on).
 
+``cases.screening_flags`` holds what a screening raised (筛查：PHQ-9 第9题阳性, 筛查：ASQ 阳性): a reason of its
+own, no longer recorded as warning signal 1 (something a person heard or saw).
+
+``staff.title`` names what a reporter (role ``staff``: a subject teacher, care or boarding staff, the school
+doctor) does at the school.
+
 ``screening_jobs.warnings`` lists the rows an import took with a caveat: a flagged student whose class the
 directory does not list still opens a case (a flagged student is never dropped).
 
@@ -27,6 +33,10 @@ _s = sqlmodel.sql.sqltypes.AutoString
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('staff') as batch_op:
+        batch_op.add_column(sa.Column('title', _s(length=100), nullable=True))
+    with op.batch_alter_table('cases') as batch_op:
+        batch_op.add_column(sa.Column('screening_flags', sa.JSON(), nullable=False, server_default='[]'))
     with op.batch_alter_table('screening_jobs') as batch_op:
         batch_op.add_column(sa.Column('warnings', sa.JSON(), nullable=False, server_default='[]'))
     for column in ('opener', 'assessor', 'owner'):
@@ -43,6 +53,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('staff') as batch_op:
+        batch_op.drop_column('title')
+    with op.batch_alter_table('cases') as batch_op:
+        batch_op.drop_column('screening_flags')
     with op.batch_alter_table('screening_jobs') as batch_op:
         batch_op.drop_column('warnings')
     with op.batch_alter_table('cases') as batch_op:
