@@ -22,6 +22,7 @@ from workflows.archiver import ArchiverWorkflow
 from workflows.case_workflow import CaseWorkflow
 from workflows.incident_workflow import IncidentReviewWorkflow
 from workflows.sandbox import workflow_runner
+from workflows.watch_workflow import WatchWorkflow
 
 log = structlog.get_logger(__name__)
 
@@ -33,7 +34,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[CaseWorkflow, ArchiverWorkflow, IncidentReviewWorkflow],
+        workflows=[CaseWorkflow, ArchiverWorkflow, IncidentReviewWorkflow, WatchWorkflow],
         activities=CaseActivities(engine, settings).all(),
         activity_executor=executor or ThreadPoolExecutor(max_workers=16),
         workflow_runner=workflow_runner(),

@@ -14,9 +14,11 @@ from activities.notify import Outbox
 from channels.config import read_channels
 from config.settings import Settings
 from db import store
+from door import watch_student
 from models.case import CaseData, DeliveryBatch, DocumentRequest, NotificationRequest, StepRecord
 from models.incident import IncidentData
 from models.io import Io
+from models.watch import WatchData, WatchRequest
 from ops import metrics
 from paper.typeset import Typesetter
 
@@ -97,7 +99,19 @@ class CaseActivities:
         """Typeset the submitted review report and record it."""
         documents.render_incident(self._engine, data, self._settings.documents_dir, self._typesetter)
 
+    @activity.defn(name=Io.project_watch.value)
+    def project_watch(self, data: WatchData) -> None:
+        """Mirror a watch-listed student's entry into the read model."""
+        store.project_watch(self._engine, data)
+
+    @activity.defn(name=Io.watch_student.value)
+    async def watch_student(self, request: WatchRequest) -> None:
+        """Put a student on the watch list: their WatchWorkflow started, or joined (idempotent: the workflow
+        records each reason and source once)."""
+        await watch_student(activity.client(), self._settings.task_queue, request)
+
     def all(self) -> list:
         """Every activity, for the worker to register."""
         return [self.project_case, self.project_step, self.deliver, self.notify, self.render_document,
-                self.archive_closed_cases, self.project_incident, self.render_incident_report]
+                self.archive_closed_cases, self.project_incident, self.render_incident_report, self.project_watch,
+                self.watch_student]

@@ -98,9 +98,11 @@ class Outbox:
 
     def link(self, n: NotificationRequest) -> str:
         """Where the recipient acts: the case's page; for an extreme event, the staff app's start page
-        (its review has no page of its own yet: the staff web app brings one)."""
+        (its review has no page of its own yet: the staff web app brings one); for the watch list, its page."""
         if n.notification_id.startswith("incident-"):
             return f"{self.public_url}/ui"
+        if n.notification_id.startswith("watch-"):
+            return f"{self.public_url}/ui/watchlist"
         return f"{self.public_url}/ui/cases/{n.case_id}"
 
     def people(self, n: NotificationRequest, class_id: str | None) -> tuple[list[str], list[StaffRow]]:
@@ -134,8 +136,8 @@ class Outbox:
     def rows(self, n: NotificationRequest, case: CaseData | None,
              now: datetime) -> tuple[NotificationRow, list[DeliveryRow]]:
         """The notification's row (naming its people) and its outbox rows, for the step to write."""
-        ids, people = self.people(n, case.student.class_id if case is not None else None)
-        return (NotificationRow(**n.model_dump(exclude={"named"}), recipient_role=n.recipient_roles[0],
+        ids, people = self.people(n, case.student.class_id if case is not None else n.class_id)
+        return (NotificationRow(**n.model_dump(exclude={"named", "class_id"}), recipient_role=n.recipient_roles[0],
                                 recipient_staff=ids, text=self.text(n, None, case)),
                 plan(n, people, self.channels, bool(self.webhook_url), now))
 
@@ -156,7 +158,7 @@ class Outbox:
             ids = stored.recipient_staff if stored else []
             people = [p for p in (directory.person(self.engine, i) for i in ids) if p is not None]
             unsent = store.unsent_deliveries(self.engine, n.notification_id)
-            if unsent and n.case_id not in cases and not n.notification_id.startswith("incident-"):
+            if unsent and n.case_id not in cases and not n.notification_id.startswith(("incident-", "watch-")):
                 cases[n.case_id] = store.load_case(self.engine, n.case_id)
             sends += [(n, d, people, ids, cases.get(n.case_id)) for d in unsent]
         if len(sends) == 1:

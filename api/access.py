@@ -32,6 +32,7 @@ from intake.jobs import IMPORTERS
 from models.domain import CASE_WORKERS, SCHOOL_ROLES, SEES_STUDENT_IDENTITY, SUPERVISOR_ROLES, Action, StaffRole
 from workflows.incident_workflow import WRITERS
 from workflows.machine import ACTIONS, STAFF_ACTIONS, roles_for
+from workflows.watch_workflow import REVIEWERS as WATCH_REVIEWERS
 
 PREFIX = "/api/v1"
 
@@ -91,6 +92,8 @@ RULES: dict[str, Rule] = {
     f"GET {PREFIX}/cases/{{case_id}}/documents/{{document_id}}/signed/{{copy_id}}": Rule(
         "read a signed paper", _own(SEES_STUDENT_IDENTITY)),
     f"GET {PREFIX}/dashboard": Rule("see the school dashboard", {**_own(SUPERVISOR_ROLES), **AUTHORITY}),
+    f"GET {PREFIX}/watchlist": Rule("read the watch list", _own(CASE_WORKERS)),
+    f"POST {PREFIX}/watchlist/{{watch_id}}/review": Rule("review a watch-listed student", _own(WATCH_REVIEWERS)),
     f"POST {PREFIX}/incidents": Rule("record an extreme event", _own(INCIDENT_WRITERS)),
     f"GET {PREFIX}/incidents": Rule("list extreme events", {**_own(INCIDENT_READERS), **AUTHORITY, **AUDITOR}),
     f"GET {PREFIX}/incidents/{{incident_id}}": Rule("read an extreme event",
@@ -148,6 +151,9 @@ PAGES: dict[str, Rule] = {
         "upload a signed paper", _own(RECEIPT_WRITERS), refusal="您的角色不能上传签收回执。"),
     "GET /ui/students/{student_ref}": Rule("read a student's archive", _own(SEES_STUDENT_IDENTITY & SCHOOL_ROLES),
                                            refusal="学生心理档案含学生身份信息，您的角色不能查看。"),
+    "GET /ui/watchlist": Rule("read the watch list", _own(CASE_WORKERS), refusal=_SCHOOL_PAGE),
+    "POST /ui/watchlist/{watch_id}/review": Rule("review a watch-listed student", _own(WATCH_REVIEWERS),
+                                                 refusal="只有心理教师、危机干预专家、班主任和领导小组复核重点关注学生。"),
     "GET /ui/dashboard": Rule("see the school dashboard", _own(SUPERVISOR_ROLES), refusal=_SUPERVISOR_PAGE),
     "GET /ui/overdue": Rule("see the overdue list", _own(SUPERVISOR_ROLES), refusal=_SUPERVISOR_PAGE),
     "GET /ui/reports": Rule("read reports to the authority", {StaffRole.leadership: Scope.own, **AUTHORITY},
@@ -266,6 +272,12 @@ def authorize(
         if owner is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"document {document_id} not found")
         school, case_id = owner
+    if watch_id := request.path_params.get("watch_id"):
+        found = store.watch_school(engine, watch_id[:64])
+        classes = directory.visible_classes(engine, principal.staff_id, principal.role)
+        if found is None or (classes is not None and found[1] not in classes):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"watch-list entry {watch_id} not found")
+        school = found[0]
     if incident_id := request.path_params.get("incident_id"):
         school = store.incident_school(engine, incident_id)
         if school is None:

@@ -23,7 +23,18 @@ from temporalio.client import Client
 from api import errors, web
 from api.access import PREFIX, authorize, bind_rules, route_template
 from api.guards import BodyLimit, CodecCORS, WriteRate
-from api.routes import audit, cases, codec, dashboard, directory, documents, incidents, receipts, screenings
+from api.routes import (
+    audit,
+    cases,
+    codec,
+    dashboard,
+    directory,
+    documents,
+    incidents,
+    receipts,
+    screenings,
+    watchlist,
+)
 from audit import access_log
 from config.settings import Settings
 from config.temporal import connect
@@ -134,6 +145,7 @@ def create_app(settings: Settings, client: Client | None = None, engine=None,
     v1.include_router(incidents.router)
     v1.include_router(receipts.router)
     v1.include_router(screenings.router)
+    v1.include_router(watchlist.router)
     app.include_router(v1)
     app.include_router(codec.router, dependencies=[Depends(authorize)], responses=errors.ERROR_RESPONSES)
     web.install(app)

@@ -137,6 +137,7 @@ def import_(
     if not dry_run:
         typer.echo(f"opened           {row.opened}")
         typer.echo(f"annotated        {row.annotated}")
+        typer.echo(f"watch-listed     {row.watched}")
     typer.echo(f"unreadable rows  {len(found.errors)}  (each with its line and reason: {errors_file})")
     for warning in found.warnings:  # flagged students taken without a class: their cases are open
         typer.echo(f"warning          line {warning.line}: {warning.reason}")

@@ -8,7 +8,7 @@ and documents by their deterministic ids.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine, func, or_
 from sqlalchemy.dialects import postgresql, sqlite
@@ -26,6 +26,7 @@ from db.tables import (
     NotificationRow,
     ScreeningResultRow,
     SignedCopyRow,
+    WatchRow,
 )
 from models.case import (
     CaseData,
@@ -38,6 +39,7 @@ from models.case import (
 )
 from models.domain import Action, CaseState, Obligation
 from models.incident import IncidentData
+from models.watch import WatchData, WatchView
 
 # ----------------------------------------------------------------- projection
 
@@ -432,23 +434,65 @@ def deliveries_of(engine: Engine, notification_ids: list[str]) -> list[DeliveryR
 
 def project_incident(engine: Engine, data: IncidentData) -> None:
     """Mirror an extreme event's review into the read model (a rerun with an older state is ignored)."""
+    event = data.event
+    _upsert_newer(engine, IncidentRow, data.incident_id, data.seq, dict(
+        school_id=data.school_id, case_id=event.case_id, kind=event.kind.value, occurred_at=event.occurred_at,
+        place=event.place, summary=event.summary, recorded_by=data.recorded_by.staff_id,
+        recorded_at=data.recorded_at, due_at=data.deadline.due_at, state=data.state,
+        escalation_level=data.deadline.escalation_level, report=data.report.model_dump(),
+        report_chars=data.report.chars(), submitted_at=data.submitted_at,
+        submitted_by=data.submitted_by.staff_id if data.submitted_by else None, document_id=data.document_id,
+        last_seq=data.seq,
+    ))
+
+
+def _upsert_newer(engine: Engine, table: type[SQLModel], key: str, seq: int, values: dict) -> None:
+    """Write a workflow's mirror row, unless the row holds a later state (a rerun with an older one)."""
     with Session(engine) as session, session.begin():
-        row = session.get(IncidentRow, data.incident_id, with_for_update=True)
-        if row is not None and row.last_seq > data.seq:
+        row = session.get(table, key, with_for_update=True)
+        if row is not None and row.last_seq > seq:
             return
-        row = row or IncidentRow(incident_id=data.incident_id)
-        event = data.event
-        for name, value in dict(
-            school_id=data.school_id, case_id=event.case_id, kind=event.kind.value, occurred_at=event.occurred_at,
-            place=event.place, summary=event.summary, recorded_by=data.recorded_by.staff_id,
-            recorded_at=data.recorded_at, due_at=data.deadline.due_at, state=data.state,
-            escalation_level=data.deadline.escalation_level, report=data.report.model_dump(),
-            report_chars=data.report.chars(), submitted_at=data.submitted_at,
-            submitted_by=data.submitted_by.staff_id if data.submitted_by else None, document_id=data.document_id,
-            last_seq=data.seq,
-        ).items():
+        row = row or table(**{next(iter(table.__table__.primary_key.columns)).name: key})
+        for name, value in values.items():
             setattr(row, name, value)
         session.add(row)
+
+
+def project_watch(engine: Engine, data: WatchData) -> None:
+    """Mirror a watch-listed student's entry into the read model (a rerun with an older state is ignored)."""
+    deadline = data.deadline if data.deadline and data.deadline.met_at is None else None
+    _upsert_newer(engine, WatchRow, data.watch_id, data.seq, dict(
+        school_id=data.school_id, student_ref=data.student.ref, class_id=data.student.class_id,
+        student=data.student.model_dump(mode="json"), reasons=[r.model_dump(mode="json") for r in data.reasons],
+        owner=data.owner, state=data.state, review_due_at=deadline.due_at if deadline else None,
+        escalation_level=deadline.escalation_level if deadline else 0, updated_at=datetime.now(UTC),
+        last_seq=data.seq,
+    ))
+
+
+def watch_school(engine: Engine, watch_id: str) -> tuple[str, str | None] | None:
+    """The school and class of a watch-list entry."""
+    with Session(engine) as session:
+        row = session.exec(select(WatchRow.school_id, WatchRow.class_id)
+                           .where(col(WatchRow.watch_id) == watch_id)).first()
+    return (row[0], row[1]) if row else None
+
+
+def watchlist(engine: Engine, school_id: str, classes: set[str] | None, now: datetime,
+              names: bool = False, limit: int = 500) -> list[WatchView]:
+    """The school's watch list (of ``classes`` only, unless None), the soonest review first; with the
+    students' names where the caller may see them."""
+    query = select(WatchRow).where(col(WatchRow.school_id) == school_id, col(WatchRow.state) == "watching")
+    if classes is not None:
+        query = query.where(col(WatchRow.class_id).in_(sorted(classes)))
+    with Session(engine) as session:
+        rows = session.exec(query.order_by(col(WatchRow.review_due_at), col(WatchRow.watch_id)).limit(limit)).all()
+    return [WatchView(watch_id=r.watch_id, student_ref=r.student_ref, name=r.student["name"] if names else None,
+                      grade=r.student["grade"], class_name=r.student["class_name"],
+                      reasons=list(dict.fromkeys(e["reason"] for e in r.reasons)), owner=r.owner,
+                      review_due_at=r.review_due_at, escalation_level=r.escalation_level,
+                      overdue=r.review_due_at is not None and r.review_due_at <= now, state=r.state)
+            for r in rows]
 
 
 def add_signed_copy(engine: Engine, row: SignedCopyRow) -> SignedCopyRow:

@@ -242,6 +242,26 @@ class IncidentRow(SQLModel, IncidentFields, table=True):
     last_seq: int = 0
 
 
+class WatchRow(SQLModel, table=True):
+    """A student on the watch list (重点关注): the WatchWorkflow's read model."""
+
+    __tablename__ = "watch_entries"
+    __table_args__ = (Index("ix_watch_school_class", "school_id", "state", "class_id"),)
+
+    watch_id: str = Field(primary_key=True, max_length=64)
+    school_id: str = Field(max_length=64)
+    student_ref: str = Field(max_length=64)
+    class_id: str | None = Field(default=None, max_length=64)
+    student: dict = _sealed(SealedJSON("watch_entries.student"))
+    reasons: list = _json()  # [{"reason", "source", "by", "owner", "at"}]
+    owner: str | None = Field(default=None, max_length=64)
+    state: str = Field(max_length=16)  # watching, released
+    review_due_at: datetime | None = _ts(nullable=True)
+    escalation_level: int = 0
+    updated_at: datetime = _ts()
+    last_seq: int = 0
+
+
 class IdempotencyRow(SQLModel, table=True):
     """An ``Idempotency-Key``: the same staff member, key and request get the first answer again.
 

@@ -38,10 +38,12 @@ from models.errors import DomainError, Forbidden, Invalid, NotFound, Refused
 from models.incident import IncidentBody, IncidentData, IncidentStart, ReportDraft, ReportSubmission, ReviewReport
 from models.incident import report_errors as incident_report_errors
 from models.policy import DeadlinePolicy
+from models.watch import WatchData, WatchRequest, WatchReview, WatchStart, watch_id_for, watch_workflow_id
 from workflows.case_workflow import FORBIDDEN, INVALID, REFUSED, CaseWorkflow
 from workflows.incident_workflow import IncidentReviewWorkflow, incident_workflow_id
 from workflows.machine import ALL_FEATURES, CaseMachine
 from workflows.view import case_view
+from workflows.watch_workflow import WatchWorkflow
 
 log = structlog.get_logger(__name__)
 
@@ -58,6 +60,35 @@ def domain_error(exc: WorkflowUpdateFailedError) -> DomainError | None:
         return None
     details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
     return DomainError.from_details(_CODES[cause.type], cause.message, details)
+
+
+async def _update(handle, update, argument, gone, **options):
+    """An update through the door: a domain error the workflow refused with, as itself; a workflow that
+    is no longer running, ``gone()``'s error."""
+    try:
+        return await handle.execute_update(update, argument, **options)
+    except WorkflowUpdateFailedError as exc:
+        error = domain_error(exc)
+        if error is None:
+            raise
+        raise error from None
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        raise gone() from None
+
+
+async def watch_student(client: Client, task_queue: str, request: WatchRequest) -> str:
+    """A student on the watch list: their WatchWorkflow started with the addition, or sent it while it runs
+    (signal-with-start), so the screening import and a closing case reach the one entry; a released entry
+    starts again. Returns the watch id."""
+    watch_id = watch_id_for(request.school_id, request.student.ref)
+    start = WatchStart(watch_id=watch_id, school_id=request.school_id, student=request.student,
+                       policy=request.policy)
+    await client.start_workflow(WatchWorkflow.run, start, id=watch_workflow_id(watch_id), task_queue=task_queue,
+                                start_signal="add", start_signal_args=[request.addition],
+                                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE)
+    return watch_id
 
 
 def _digest(*parts) -> str:
@@ -218,22 +249,14 @@ class Door:
                                      json.dumps(payload, ensure_ascii=False))
 
     async def _act(self, case_id: str, command: ActionCommand, update_id: str | None) -> Acted:
-        handle = self.client.get_workflow_handle(workflow_id(case_id))
-        try:
-            await handle.execute_update(CaseWorkflow.act, command, id=update_id)
-        except WorkflowUpdateFailedError as exc:
-            error = domain_error(exc)
-            if error is None:
-                raise
-            raise error from None
-        except RPCError as exc:
-            if exc.status != RPCStatusCode.NOT_FOUND:
-                raise
-            # the workflow has finished (closed) or is gone; the read model knows the state
+        def gone() -> Refused:  # the workflow has finished (closed) or is gone; the read model knows the state
             view = self.read(case_id)
             action = command.body.action.value
-            raise Refused(f"{action} is not allowed in state {view.state.value}", view.state, view.allowed_actions,
-                          action) from None
+            return Refused(f"{action} is not allowed in state {view.state.value}", view.state, view.allowed_actions,
+                           action)
+
+        await _update(self.client.get_workflow_handle(workflow_id(case_id)), CaseWorkflow.act, command, gone,
+                      id=update_id)
         # the update returned after its projection: the read model holds the action
         view = self.read(case_id)
         # a closure proposed, not yet decided: the case as it was, waiting for leadership
@@ -319,6 +342,18 @@ class Door:
             if isinstance(error, Invalid) and cause.get("all"):
                 raise InvalidAll([DomainError.from_details(Invalid.code, "", d) for d in cause["all"]]) from None
             raise error from None
+
+    # ------------------------------------------------------------------ the watch list
+
+    async def watch(self, request: WatchRequest) -> str:
+        """Put a student on the watch list (started or joined); their watch id."""
+        return await watch_student(self.client, self.settings.task_queue, request)
+
+    async def review_watch(self, watch_id: str, review: WatchReview) -> WatchData:
+        """The owner's review of a watch-listed student: kept on the list (the next review due) or released."""
+        return await _update(self.client.get_workflow_handle(watch_workflow_id(watch_id)), WatchWorkflow.review,
+                             review, lambda: Refused("the student is not on the watch list", "released", [],
+                                                     "watch_review", ("not_watched",)))
 
 
 class InvalidAll(Invalid):

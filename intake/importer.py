@@ -36,8 +36,10 @@ from db import store
 from door import Door
 from intake.reader import Preview, Reading, RowError, ScreeningRow
 from models.case import Actor, CaseStart, OpenCaseBody
+from models.domain import StaffRole
 from models.policy import DeadlinePolicy
 from models.screening import Band, ScreeningRules
+from models.watch import WatchAdd, WatchReason, WatchRequest
 
 BAND_ZH = {Band.minimal: "无或极轻", Band.mild: "轻度", Band.moderate: "中度", Band.moderately_severe: "中重度",
            Band.severe: "重度", Band.negative: "阴性", Band.positive: "阳性", Band.acute_positive: "急性阳性"}
@@ -55,6 +57,7 @@ class Outcome:
     flagged: int = 0
     opened: int = 0
     annotated: int = 0
+    watched: int = 0  # students put on the watch list (重点关注)
     errors: list = field(default_factory=list)
 
 
@@ -182,11 +185,26 @@ async def run_import(engine: Engine, client: Client, settings: Settings, policy:
         if open_progress:
             open_progress()
 
+    async def watch_one(ref: str, rows: list[ScreeningRow]) -> None:
+        """A student the rules watch-list (and no case opens for): on the watch list, owned by whoever
+        imports if they are a psychology teacher (else by the school's psychology teachers)."""
+        owner = actor.staff_id if actor.role in (StaffRole.psychology_teacher, StaffRole.expert) else None
+        async with gate:
+            await door.watch(WatchRequest(school_id=school_id, student=rows[0].student, policy=policy,
+                                          addition=WatchAdd(reason=WatchReason.screening, source=batch,
+                                                            by=actor.staff_id, owner=owner)))
+            archive.add([_result(r, school_id, batch, rules, None, "watch" if r.flags.watch else "none", now)
+                         for r in rows])
+            outcome.watched += 1
+
     def complete(ref: str, rows: list[ScreeningRow]) -> None:
-        """All of a student's rows are read: open their case, or record what the rows say."""
+        """All of a student's rows are read: open their case, put them on the watch list, or record what
+        the rows say."""
         if any(r.flags.opens_case for r in rows):
             if ref not in done:
                 starts.append(asyncio.create_task(open_one(ref, rows)))
+        elif any(r.flags.watch for r in rows) and ref not in done and ref not in already:
+            starts.append(asyncio.create_task(watch_one(ref, rows)))
         else:
             archive.add([_result(r, school_id, batch, rules, None, "watch" if r.flags.watch else "none", now)
                          for r in rows])

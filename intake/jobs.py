@@ -99,5 +99,6 @@ async def run(engine: Engine, client: Client | None, settings: Settings, policy:
         raise
     errors = [e.model_dump() for e in preview.errors]
     _finish(engine, job_id, status="done", rows=outcome.rows, flagged=outcome.flagged, opened=outcome.opened,
-            annotated=outcome.annotated, errors=errors, warnings=[w.model_dump() for w in preview.warnings])
+            annotated=outcome.annotated, watched=outcome.watched, errors=errors,
+            warnings=[w.model_dump() for w in preview.warnings])
     return preview

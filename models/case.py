@@ -191,6 +191,8 @@ class ClosureBody(Strict):
     reason: ClosureReason
     outcome: Text
     rationale: Text
+    #: the student stays on the watch list (重点关注) after closing, reviewed by the case's owner
+    follow_up: bool = False
     #: why the case closes with an obligation still unmet: one reason for each (the workflow checks)
     unmet_reasons: dict[Obligation, Text] = {}
 
@@ -426,7 +428,7 @@ class CaseEvent(EventFields):
 class FailedEffect(Strict):
     """A notification or document that failed for good (retrying cannot mend it); shown to staff."""
 
-    effect: Literal["notification", "document"]
+    effect: Literal["notification", "document", "watch"]
     effect_id: str
     reason: str
     at: datetime
@@ -441,6 +443,7 @@ class ClosureProposal(Strict):
     outcome: str
     rationale: str
     unmet_reasons: dict[Obligation, str] = {}
+    follow_up: bool = False
 
 
 class Reopening(Strict):
@@ -644,6 +647,8 @@ class NotificationRequest(Strict):
     created_at: datetime
     #: the people a person-recipient (``Recipient.owner``, ``former_owner``) stands for, by its value
     named: dict[str, str] = {}
+    #: the class whose people a notice not about a case reaches (a watch-listed student's)
+    class_id: str | None = None
 
     @field_validator("recipient_roles")
     @classmethod

@@ -165,6 +165,7 @@ class Obligation(StrEnum):
     review_report = "review_report"  # an extreme event's review report (IncidentReviewWorkflow)
     emergency_response = "emergency_response"  # the emergency plan started for an imminent risk
     attendance_followup = "attendance_followup"  # a referral not attended: the family attends or consents
+    watch_review = "watch_review"  # a student on the watch list (重点关注), reviewed by their owner (WatchWorkflow)
 
 
 class Instrument(StrEnum):
@@ -203,6 +204,7 @@ class NotificationEvent(StrEnum):
     case_reassigned = "case_reassigned"
     referral_not_attended = "referral_not_attended"
     refusal_deemed = "refusal_deemed"
+    watch_added = "watch_added"
 
 
 class DocumentKind(StrEnum):
@@ -247,6 +249,7 @@ OBLIGATION_ZH = {
     Obligation.review_report: "报送极端事件调查复盘报告",
     Obligation.emergency_response: "启动应急预案（紧急处置）",
     Obligation.attendance_followup: "跟进未就诊的转介",
+    Obligation.watch_review: "重点关注学生定期复核",
 }
 
 STATE_ZH = {

@@ -21,3 +21,5 @@ class Io(StrEnum):
     archive_closed_cases = "archive_closed_cases"  # () -> rows appended to the archive
     project_incident = "project_incident"  # IncidentData -> the incidents table
     render_incident_report = "render_incident_report"  # IncidentData -> the review report's PDF and its row
+    project_watch = "project_watch"  # WatchData -> the watch_entries table
+    watch_student = "watch_student"  # WatchRequest -> the student's WatchWorkflow, started or joined

@@ -91,6 +91,7 @@ class DeadlinePolicy(BaseModel):
     seek_care_within_imminent: Duration = timedelta(hours=12)
     review_report_within: Duration = timedelta(days=14)  # an extreme event's review report, to the province
     emergency_response_within: Duration = timedelta(minutes=30)  # the emergency plan, after an imminent assessment
+    watch_review_every: Duration = timedelta(days=30)  # a student on the watch list (重点关注), reviewed
     attendance_followup_within: Duration = timedelta(days=3)  # a referral not attended, before it is deemed refused
 
     def review_every(self, risk: RiskLevel | None) -> timedelta | None:

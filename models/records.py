@@ -70,6 +70,7 @@ class ScreeningJobFields(BaseModel):
     flagged: int = 0
     opened: int = 0
     annotated: int = 0
+    watched: int = 0  # students the import put on the watch list
     failure: str | None = Field(default=None, max_length=300)
 
 

@@ -112,6 +112,9 @@ MESSAGES: dict[NotificationEvent, Message] = {
         "deemed a refusal", "the student of {subject} did not attend the referral, and by the follow-up's deadline the "
         "family neither attended nor consented: this is deemed a refusal of care",
         "the school reports it to the education authority; {to}, please note it and carry on"),
+    N.watch_added: Message(
+        "重点关注", "{subject}已列入重点关注名单", "请{to}知悉，并按期复核",
+        "watch list", "{subject} is on the watch list", "{to}, please note it and review the student on time"),
     N.deadline_missed: Message(
         "预警·第{level}级", "{subject}的「{duty}」已于 {due} 逾期未完成", "请{to}立即办理或督办",
         "warning, level {level}", "{subject}: \"{duty}\" was due {due} and is not done",
@@ -153,11 +156,10 @@ def local_time(value: datetime, lang: Lang = Lang.zh) -> str:
 
 
 def subject_of(n: NotificationRequest, lang: Lang) -> str:
-    """The case, or an extreme event, by its short reference (never a student)."""
-    incident = n.notification_id.startswith("incident-")
-    if lang is Lang.zh:
-        return f"{'事件' if incident else '个案'} {case_ref(n.case_id)}"
-    return f"{'event' if incident else 'case'} {case_ref(n.case_id)}"
+    """The case, an extreme event or a watch-list entry, by its short reference (never a student)."""
+    kind = next((k for k in ("incident", "watch") if n.notification_id.startswith(f"{k}-")), "case")
+    words = {"incident": ("事件", "event"), "watch": ("重点关注学生", "watch-listed student"), "case": ("个案", "case")}
+    return f"{words[kind][0 if lang is Lang.zh else 1]} {case_ref(n.case_id)}"
 
 
 def facts_of(n: NotificationRequest, case: CaseData | None, names: dict[str, str], lang: Lang) -> Facts:

@@ -97,6 +97,7 @@ _EN = {
         "return_meeting": "return-to-school meeting", "review_report": "extreme-event review report",
         "emergency_response": "emergency response (the emergency plan)",
         "attendance_followup": "following up a referral not attended",
+        "watch_review": "the watch-listed student's review",
     },
     "instrument": {
         "asq": "Ask Suicide-Screening Questions (ASQ)",

@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from models.domain import SYSTEM, Action, CaseState, DocumentKind, NotificationEvent, Obligation, Recipient
     from models.errors import Forbidden, Invalid, Refused
     from models.io import Io
+    from models.watch import WatchAdd, WatchReason, WatchRequest
     from workflows import deadlines
     from workflows.machine import (
         CASEWORK,
@@ -47,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         OBLIGATIONS,
         OWNER,
         RISK_PACE,
+        WATCH,
         CaseMachine,
         Fact,
         Rule,
@@ -96,13 +98,20 @@ class _Deliver:
 
 
 @dataclass
+class _Watch:
+    """The student goes on the watch list (the closure advised follow-up)."""
+
+    request: WatchRequest
+
+
+@dataclass
 class _Step:
     """The workflow's own step (a rule with no roles), taken after the effects before it."""
 
     action: Action
 
 
-_Effect = _Notify | _Deliver | _Document | _Step
+_Effect = _Notify | _Deliver | _Document | _Watch | _Step
 
 
 @workflow.defn
@@ -171,6 +180,8 @@ class CaseWorkflow:
             self._data.features.append(DE_FACTO)
         if workflow.patched(EVERY_OPENING):
             self._data.features.append(EVERY_OPENING)
+        if workflow.patched(WATCH):  # a closure with follow-up advised puts the student on the watch list
+            self._data.features.append(WATCH)
         self._machine = CaseMachine.of(self._data)
         if start.carried is None or start.reopen is not None:
             self._upsert_search_attributes()
@@ -294,6 +305,12 @@ class CaseWorkflow:
                     non_retryable=True,
                 )
 
+    def _follow_up(self, rule: Rule, detail: dict) -> bool:
+        """Did the closure advise follow-up (the closing body's, or the approved proposal's)?"""
+        if rule.action is Action.closure_decision:
+            return bool(self._data.closure_proposal and self._data.closure_proposal.follow_up)
+        return bool(detail.get("follow_up"))
+
     def _need_reasons_for_unmet(self, command: ActionCommand) -> None:
         """Closing (or proposing to close) with an obligation unmet needs a stated reason for each.
 
@@ -342,7 +359,7 @@ class CaseWorkflow:
             elif fact is Fact.closure_proposal:
                 self._data.closure_proposal = ClosureProposal(
                     by=actor.staff_id, at=now, **body.model_dump(include={"reason", "outcome", "rationale",
-                                                                           "unmet_reasons"}))
+                                                                           "unmet_reasons", "follow_up"}))
             elif fact is Fact.no_closure_proposal:
                 self._data.closure_proposal = None
             elif fact is Fact.assessor:  # the first assessment: its assessor owns the case from now on
@@ -355,6 +372,11 @@ class CaseWorkflow:
                 setattr(self._data, fact.value, True)
         self._machine.sync(self._data)
         self._take(rule, actor.staff_id, actor.role.value, from_state, now, detail)
+        if self._data.state is CaseState.closed and WATCH in self._data.features and self._follow_up(rule, detail):
+            self._effects.append(_Watch(WatchRequest(
+                school_id=self._data.school_id, student=self._data.student, policy=self._data.policy,
+                addition=WatchAdd(reason=WatchReason.closed_with_follow_up, source=self._data.case_id,
+                                  by=actor.staff_id, owner=self._data.owner))))
         self._upsert_search_attributes()
 
     def _take(
@@ -507,9 +529,7 @@ class CaseWorkflow:
                 if deadline.met_at is None:  # overtaken: the step no longer applies; stop waking for it
                     deadline.escalation_level = deadlines.TOP_LEVEL
                 continue
-            deadline.escalation_level += 1
-            deadline.escalated_at.append(now)
-            level = deadline.escalation_level
+            level = deadlines.climb(deadline, now)
             event = self._record(
                 Action.escalate, SYSTEM, SYSTEM, self._data.state, now, obligation=deadline.obligation, level=level
             )
@@ -556,6 +576,8 @@ class CaseWorkflow:
             await self._attempt("notification", ids, Io.deliver, effect.batch)
         elif isinstance(effect, _Document):
             await self._attempt("document", effect.request.document_id, Io.render_document, effect.request)
+        elif isinstance(effect, _Watch):
+            await self._attempt("watch", f"watch-{self._data.case_id}", Io.watch_student, effect.request)
         else:
             await self._step(effect.action)
 

@@ -100,6 +100,13 @@ def told_at(level: int, deadline: Deadline, case: CaseData | None = None) -> lis
     return list(dict.fromkeys([*first, *LADDER[level]])) if level == 1 else list(LADDER[level])
 
 
+def climb(deadline: Deadline, now: datetime) -> int:
+    """The deadline climbs one rung of the ladder, now; its new level."""
+    deadline.escalation_level += 1
+    deadline.escalated_at.append(now)
+    return deadline.escalation_level
+
+
 def meet(case: CaseData, obligations: tuple[Obligation, ...], now: datetime) -> None:
     """Mark the open deadlines of these obligations met; stops their ladders."""
     for obligation in obligations:

@@ -78,9 +78,7 @@ class IncidentReviewWorkflow:
 
     async def _climb(self) -> None:
         deadline = self._data.deadline
-        deadline.escalation_level += 1
-        deadline.escalated_at.append(workflow.now())
-        level = deadline.escalation_level
+        level = deadlines.climb(deadline, workflow.now())
         workflow.logger.warning("review report overdue", extra={"incident_id": self._data.incident_id,
                                                                 "escalation_level": level})
         if workflow.patched(LEADERSHIP_LADDER):

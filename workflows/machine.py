@@ -199,6 +199,8 @@ OBLIGATIONS: dict[Obligation, Duty] = {
     O.emergency_response: Duty(Recipient.owner, N.emergency_response_required),
     # a referral not attended: the head teacher follows the family up; unmet, it is deemed a refusal
     O.attendance_followup: Duty(Recipient.head_teacher, N.referral_not_attended, on_miss=A.deemed_refusal),
+    # not a case's: a watch-listed student's review (workflows/watch_workflow.py), on the same ladder
+    O.watch_review: Duty(Recipient.owner, N.watch_added),
 }
 
 #: How often an action that leaves the state as it is may be recorded on one case: a daily contact
@@ -225,6 +227,9 @@ OWNER = "named-owner-2026-12"
 DE_FACTO = "de-facto-refusal-2026-12"
 #: Leadership hears of every new case at once (issue 25; seed 002: 及时向防控工作领导小组报告), content-free.
 EVERY_OPENING = "every-opening-told-2026-12"
+#: The watch list (issue 25): a case closed with follow-up advised puts its student on the watch list
+#: (workflows/watch_workflow.py), owned by the case's owner.
+WATCH = "watch-list-2026-12"
 
 _OPEN = (S.assessed, S.intervened, S.referred, S.parent_refused, S.reported)  # assessed and not closed
 _STAFF_WHO_ACT = frozenset({R.psychology_teacher, R.expert})
@@ -531,7 +536,7 @@ STAFF_ACTIONS: tuple[Action, ...] = tuple(dict.fromkeys(r.action for r in RULES 
 #: Every action of the table, in lifecycle order.
 ALL_ACTIONS: tuple[Action, ...] = tuple(dict.fromkeys(r.action for r in RULES))
 #: Every behaviour a new workflow takes (the patches it records).
-ALL_FEATURES: tuple[str, ...] = (CASEWORK, RISK_PACE, HIGH_ONCE, OWNER, DE_FACTO, EVERY_OPENING)
+ALL_FEATURES: tuple[str, ...] = (CASEWORK, RISK_PACE, HIGH_ONCE, OWNER, DE_FACTO, EVERY_OPENING, WATCH)
 
 
 def roles_for(action: Action | str) -> frozenset[StaffRole]:

@@ -117,6 +117,8 @@ FORMS: dict[Action, tuple[Field, ...]] = {
         Field("reason", "结案原因", "select", "closure_reason"),
         Field("outcome", "处置结果", "textarea"),
         Field("rationale", "结案依据", "textarea"),
+        Field("follow_up", "结案后列入重点关注名单，继续跟踪", "radio", "yes_no", required=False,
+              hint="列入后由负责心理教师定期复核"),
     ),
     Action.closure_decision: (
         Field("decision", "审批意见", "radio", "closure_decision"),

@@ -81,6 +81,12 @@ def _in_reach(request: Request, principal: Principal, scope) -> None:
     another class)."""
     engine = request.app.state.engine
     case_id, school = request.path_params.get("case_id"), None
+    if watch_id := request.path_params.get("watch_id"):
+        found = store.watch_school(engine, watch_id[:64])
+        classes = directory.visible_classes(engine, principal.staff_id, principal.role)
+        if found is None or not reaches(scope, principal, engine, found[0]) or (
+                classes is not None and found[1] not in classes):
+            raise PageError(404, "找不到这位重点关注学生。")
     if document_id := request.path_params.get("document_id"):
         owner = store.document_owner(engine, document_id[:160])
         if owner is None:

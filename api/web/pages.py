@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from api.access import RECEIPT_WRITERS, sees_identity
+from api.access import RECEIPT_WRITERS, WATCH_REVIEWERS, sees_identity
 from api.auth import Principal
 from api.routes.documents import read_form
 from api.routes.receipts import keep_copy, sniff
@@ -39,6 +39,7 @@ from models.domain import (
     StaffRole,
 )
 from models.errors import Forbidden, Invalid, Refused
+from models.watch import WATCH_REASON_ZH, WatchReview, WatchReviewBody
 from paper.words import Lang, word
 from workflows.deadlines import LADDER
 from workflows.machine import roles_for
@@ -91,6 +92,43 @@ def _reported(request: Request, principal: Principal):
 def _task_action(obligation: Obligation) -> str | None:
     met_by = forms.actions_meeting(obligation)
     return met_by[0].value if met_by else None
+
+
+# ------------------------------------------------------------------ the watch list
+
+
+@router.get("/watchlist", response_class=HTMLResponse)
+async def watch_page(request: Request, done: Annotated[str, Query(max_length=16)] = ""):
+    principal = viewer(request, "read the watch list")
+    return _watch_page(request, principal, {}, done == "review")
+
+
+def _watch_page(request: Request, principal: Principal, errors: dict, done: bool = False, status_code: int = 200):
+    engine, now = request.app.state.engine, datetime.now(UTC)
+    classes = directory.visible_classes(engine, principal.staff_id, principal.role)
+    entries = store.watchlist(engine, principal.school_id, classes, now, names=sees_identity(principal))
+    owners = directory.names(engine, {e.owner for e in entries if e.owner})
+    return page(request, "watchlist.html", status_code=status_code, entries=entries, owners=owners,
+                reasons=WATCH_REASON_ZH, errors=errors, done=done,
+                may_review=principal.role in WATCH_REVIEWERS)
+
+
+@router.post("/watchlist/{watch_id}/review", response_class=HTMLResponse)
+async def watch_review(request: Request, watch_id: str):
+    principal = viewer(request, "review a watch-listed student")
+    form = await request.form()
+    check_csrf(request, form)
+    try:
+        body = WatchReviewBody.model_validate({"observations": (form.get("observations") or "").strip(),
+                                               "decision": form.get("decision") or ""})
+    except ValidationError as exc:
+        return _watch_page(request, principal, {watch_id: "；".join(forms.errors_of(exc).values())},
+                           status_code=400)
+    try:
+        await request.app.state.door.review_watch(watch_id, WatchReview(actor=principal.actor(), body=body))
+    except Refused:
+        return _watch_page(request, principal, {watch_id: "这位学生已不在重点关注名单上。"}, status_code=409)
+    return RedirectResponse("/ui/watchlist?done=review", status_code=303)
 
 
 # ------------------------------------------------------------------ cases

@@ -5,8 +5,9 @@
 Runs five cases on the time-skipping server (consent path, refusal path, a
 missed deadline climbing the ladder, a month-long case that continues as
 new, and, from generation v6, a referral not attended: reassigned, followed
-up, deemed a refusal and reported) and writes their exported histories into the named folder, encrypted
-with that folder's ``keyring.json`` (a test-only keyring, made there if
+up, deemed a refusal and reported, closed onto the watch list) and writes
+their exported histories into the named folder, encrypted with that
+folder's ``keyring.json`` (a test-only keyring, made there if
 missing and rotated once after recording, so replaying proves that an older
 key still opens them). Commit the folder with the workflow change that
 released it and keep the older folders; tests/test_golden_histories.py
@@ -123,7 +124,9 @@ async def not_attended(env, act):
     await act(LEAD, ReassignCommand(owner="psy-2", reason="调整分工"))
     await act(PSY, ReferralOutcomeCommand(outcome="not_attended", at=await env.get_current_time()))
     await env.sleep(timedelta(days=3, minutes=5))  # the follow-up's deadline: deemed a refusal, and reported
-    await _close_high(act)
+    # closed with follow-up advised: the student goes on the watch list
+    await act(PSY, CloseCommand.model_validate({**CLOSE, "follow_up": True}))
+    await act(LEAD, ClosureDecisionCommand(decision="approve", comment="同意结案，列入重点关注"))
 
 
 async def escalation(env, act):

@@ -11,6 +11,9 @@ own, no longer recorded as warning signal 1 (something a person heard or saw).
 ``staff.title`` names what a reporter (role ``staff``: a subject teacher, care or boarding staff, the school
 doctor) does at the school.
 
+``watch_entries`` is the watch list (重点关注, workflows/watch_workflow.py): students kept in sight without
+an open case, with their owner and review date.
+
 ``screening_jobs.warnings`` lists the rows an import took with a caveat: a flagged student whose class the
 directory does not list still opens a case (a flagged student is never dropped).
 
@@ -33,12 +36,30 @@ _s = sqlmodel.sql.sqltypes.AutoString
 
 
 def upgrade() -> None:
+    op.create_table(
+        'watch_entries',
+        sa.Column('watch_id', _s(length=64), nullable=False),
+        sa.Column('school_id', _s(length=64), nullable=False),
+        sa.Column('student_ref', _s(length=64), nullable=False),
+        sa.Column('class_id', _s(length=64), nullable=True),
+        sa.Column('student', sa.Text(), nullable=False),
+        sa.Column('reasons', sa.JSON(), nullable=False),
+        sa.Column('owner', _s(length=64), nullable=True),
+        sa.Column('state', _s(length=16), nullable=False),
+        sa.Column('review_due_at', sa.DateTime(timezone=True), nullable=True),
+        sa.Column('escalation_level', sa.Integer(), nullable=False),
+        sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('last_seq', sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint('watch_id'),
+    )
+    op.create_index('ix_watch_school_class', 'watch_entries', ['school_id', 'state', 'class_id'])
     with op.batch_alter_table('staff') as batch_op:
         batch_op.add_column(sa.Column('title', _s(length=100), nullable=True))
     with op.batch_alter_table('cases') as batch_op:
         batch_op.add_column(sa.Column('screening_flags', sa.JSON(), nullable=False, server_default='[]'))
     with op.batch_alter_table('screening_jobs') as batch_op:
         batch_op.add_column(sa.Column('warnings', sa.JSON(), nullable=False, server_default='[]'))
+        batch_op.add_column(sa.Column('watched', sa.Integer(), nullable=False, server_default='0'))
     for column in ('opener', 'assessor', 'owner'):
         op.add_column('cases', sa.Column(column, _s(length=64), nullable=True))
         op.create_index(f'ix_cases_school_{column}', 'cases', ['school_id', column])
@@ -53,12 +74,15 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index('ix_watch_school_class', 'watch_entries')
+    op.drop_table('watch_entries')
     with op.batch_alter_table('staff') as batch_op:
         batch_op.drop_column('title')
     with op.batch_alter_table('cases') as batch_op:
         batch_op.drop_column('screening_flags')
     with op.batch_alter_table('screening_jobs') as batch_op:
         batch_op.drop_column('warnings')
+        batch_op.drop_column('watched')
     with op.batch_alter_table('cases') as batch_op:
         for column in ('owner', 'assessor', 'opener'):
             batch_op.drop_index(f'ix_cases_school_{column}')
