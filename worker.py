@@ -20,6 +20,7 @@ from ops import server as ops_server
 from ops.health import Probes
 from workflows.archiver import ArchiverWorkflow
 from workflows.case_workflow import CaseWorkflow
+from workflows.digest_workflow import OpeningsDigestWorkflow
 from workflows.incident_workflow import IncidentReviewWorkflow
 from workflows.sandbox import workflow_runner
 from workflows.watch_workflow import WatchWorkflow
@@ -34,7 +35,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[CaseWorkflow, ArchiverWorkflow, IncidentReviewWorkflow, WatchWorkflow],
+        workflows=[CaseWorkflow, ArchiverWorkflow, IncidentReviewWorkflow, WatchWorkflow, OpeningsDigestWorkflow],
         activities=CaseActivities(engine, settings).all(),
         activity_executor=executor or ThreadPoolExecutor(max_workers=16),
         workflow_runner=workflow_runner(),

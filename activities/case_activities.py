@@ -14,8 +14,9 @@ from activities.notify import Outbox
 from channels.config import read_channels
 from config.settings import Settings
 from db import store
-from door import watch_student
+from door import digest_opening, watch_student
 from models.case import CaseData, DeliveryBatch, DocumentRequest, NotificationRequest, StepRecord
+from models.digest import DigestRequest
 from models.incident import IncidentData
 from models.io import Io
 from models.watch import WatchData, WatchRequest
@@ -110,8 +111,13 @@ class CaseActivities:
         records each reason and source once)."""
         await watch_student(activity.client(), self._settings.task_queue, request)
 
+    @activity.defn(name=Io.digest_opening.value)
+    async def digest_opening(self, request: DigestRequest) -> None:
+        """A new case into its school's daily digest for the leadership group (started or joined)."""
+        await digest_opening(activity.client(), self._settings.task_queue, request)
+
     def all(self) -> list:
         """Every activity, for the worker to register."""
         return [self.project_case, self.project_step, self.deliver, self.notify, self.render_document,
                 self.archive_closed_cases, self.project_incident, self.render_incident_report, self.project_watch,
-                self.watch_student]
+                self.watch_student, self.digest_opening]

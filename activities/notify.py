@@ -34,6 +34,8 @@ log = structlog.get_logger(__name__)
 #: Client errors that a later attempt can get past (timeout, rate limit, conflict).
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
 CHATS = ("wecom", "dingtalk", "feishu")
+#: Notifications not about one case: an extreme event's, a watch-list entry's, a daily digest's.
+NOT_CASES = ("incident-", "watch-", "digest-")
 #: Roles a notice reaches through the case's class (the class's head teacher, the grade's grade head).
 _CLASS_ROLES = frozenset({Recipient.head_teacher, Recipient.grade_head})
 #: The threads that send one notification's deliveries side by side (shared by the activity threads).
@@ -103,6 +105,8 @@ class Outbox:
             return f"{self.public_url}/ui"
         if n.notification_id.startswith("watch-"):
             return f"{self.public_url}/ui/watchlist"
+        if n.notification_id.startswith("digest-"):
+            return f"{self.public_url}/ui/cases"
         return f"{self.public_url}/ui/cases/{n.case_id}"
 
     def people(self, n: NotificationRequest, class_id: str | None) -> tuple[list[str], list[StaffRow]]:
@@ -137,8 +141,9 @@ class Outbox:
              now: datetime) -> tuple[NotificationRow, list[DeliveryRow]]:
         """The notification's row (naming its people) and its outbox rows, for the step to write."""
         ids, people = self.people(n, case.student.class_id if case is not None else n.class_id)
-        return (NotificationRow(**n.model_dump(exclude={"named", "class_id"}), recipient_role=n.recipient_roles[0],
-                                recipient_staff=ids, text=self.text(n, None, case)),
+        row = n.model_dump(exclude={"named", "class_id", "items"})
+        return (NotificationRow(**row, recipient_role=n.recipient_roles[0], recipient_staff=ids,
+                                text=self.text(n, None, case)),
                 plan(n, people, self.channels, bool(self.webhook_url), now))
 
     def send(self, n: NotificationRequest) -> None:
@@ -158,7 +163,7 @@ class Outbox:
             ids = stored.recipient_staff if stored else []
             people = [p for p in (directory.person(self.engine, i) for i in ids) if p is not None]
             unsent = store.unsent_deliveries(self.engine, n.notification_id)
-            if unsent and n.case_id not in cases and not n.notification_id.startswith(("incident-", "watch-")):
+            if unsent and n.case_id not in cases and not n.notification_id.startswith(NOT_CASES):
                 cases[n.case_id] = store.load_case(self.engine, n.case_id)
             sends += [(n, d, people, ids, cases.get(n.case_id)) for d in unsent]
         if len(sends) == 1:

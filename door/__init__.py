@@ -33,6 +33,7 @@ from config.settings import Settings
 from config.temporal import workflow_id
 from db import directory, store
 from models.case import ActionCommand, Actor, CaseStart, CaseView, OpenCaseBody, ReopenBody
+from models.digest import DigestRequest, digest_workflow_id
 from models.domain import Action, CaseState, StaffRole
 from models.errors import DomainError, Forbidden, Invalid, NotFound, Refused
 from models.incident import IncidentBody, IncidentData, IncidentStart, ReportDraft, ReportSubmission, ReviewReport
@@ -40,6 +41,7 @@ from models.incident import report_errors as incident_report_errors
 from models.policy import DeadlinePolicy
 from models.watch import WatchData, WatchRequest, WatchReview, WatchStart, watch_id_for, watch_workflow_id
 from workflows.case_workflow import FORBIDDEN, INVALID, REFUSED, CaseWorkflow
+from workflows.digest_workflow import OpeningsDigestWorkflow
 from workflows.incident_workflow import IncidentReviewWorkflow, incident_workflow_id
 from workflows.machine import ALL_FEATURES, CaseMachine
 from workflows.view import case_view
@@ -76,6 +78,14 @@ async def _update(handle, update, argument, gone, **options):
         if exc.status != RPCStatusCode.NOT_FOUND:
             raise
         raise gone() from None
+
+
+async def digest_opening(client: Client, task_queue: str, request: DigestRequest) -> None:
+    """A case into its school's daily digest of new cases: the day's OpeningsDigestWorkflow started with it,
+    or sent it while it waits (signal-with-start); one that has gone out starts again (a late opening)."""
+    await client.start_workflow(OpeningsDigestWorkflow.run, request.start, id=digest_workflow_id(request.start),
+                                task_queue=task_queue, start_signal="add", start_signal_args=[request.case_id],
+                                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE)
 
 
 async def watch_student(client: Client, task_queue: str, request: WatchRequest) -> str:

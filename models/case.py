@@ -649,6 +649,8 @@ class NotificationRequest(Strict):
     named: dict[str, str] = {}
     #: the class whose people a notice not about a case reaches (a watch-listed student's)
     class_id: str | None = None
+    #: the cases a digest names (by their short reference in the message)
+    items: list[str] = []
 
     @field_validator("recipient_roles")
     @classmethod

@@ -205,6 +205,7 @@ class NotificationEvent(StrEnum):
     referral_not_attended = "referral_not_attended"
     refusal_deemed = "refusal_deemed"
     watch_added = "watch_added"
+    openings_digest = "openings_digest"  # the day's new cases with risk factors only (a school's choice)
 
 
 class DocumentKind(StrEnum):

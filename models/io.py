@@ -23,3 +23,4 @@ class Io(StrEnum):
     render_incident_report = "render_incident_report"  # IncidentData -> the review report's PDF and its row
     project_watch = "project_watch"  # WatchData -> the watch_entries table
     watch_student = "watch_student"  # WatchRequest -> the student's WatchWorkflow, started or joined
+    digest_opening = "digest_opening"  # DigestRequest -> the school's day's OpeningsDigestWorkflow, joined

@@ -13,9 +13,9 @@ import re
 import tomllib
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 from models.domain import RiskLevel
 
@@ -92,6 +92,10 @@ class DeadlinePolicy(BaseModel):
     review_report_within: Duration = timedelta(days=14)  # an extreme event's review report, to the province
     emergency_response_within: Duration = timedelta(minutes=30)  # the emergency plan, after an imminent assessment
     watch_review_every: Duration = timedelta(days=30)  # a student on the watch list (重点关注), reviewed
+    #: how leadership hears of new cases (the school's choice): each at once, or those with risk factors only
+    #: (no warning signal, no screening flag) in a daily digest at ``digest_at`` Beijing time (models/digest.py)
+    leadership_told_of_openings: Literal["each", "daily_digest"] = "each"
+    digest_at: Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")] = "17:00"
     attendance_followup_within: Duration = timedelta(days=3)  # a referral not attended, before it is deemed refused
 
     def review_every(self, risk: RiskLevel | None) -> timedelta | None:

@@ -115,6 +115,11 @@ MESSAGES: dict[NotificationEvent, Message] = {
     N.watch_added: Message(
         "重点关注", "{subject}已列入重点关注名单", "请{to}知悉，并按期复核",
         "watch list", "{subject} is on the watch list", "{to}, please note it and review the student on time"),
+    N.openings_digest: Message(
+        "新个案汇总", "{subject}：当日新登记、仅报告高危因素的个案 {count} 件（{items}）",
+        "请{to}知悉，心理教师将按期评估",
+        "new cases digest", "{subject}: {count} new case(s) reporting risk factors only ({items})",
+        "{to}, for your information; the psychology teachers assess them on time"),
     N.deadline_missed: Message(
         "预警·第{level}级", "{subject}的「{duty}」已于 {due} 逾期未完成", "请{to}立即办理或督办",
         "warning, level {level}", "{subject}: \"{duty}\" was due {due} and is not done",
@@ -156,7 +161,10 @@ def local_time(value: datetime, lang: Lang = Lang.zh) -> str:
 
 
 def subject_of(n: NotificationRequest, lang: Lang) -> str:
-    """The case, an extreme event or a watch-list entry, by its short reference (never a student)."""
+    """The case, an extreme event or a watch-list entry, by its short reference (never a student); a daily
+    digest, by its day."""
+    if n.notification_id.startswith("digest-"):
+        return f"{'新个案汇总' if lang is Lang.zh else 'new cases'} {n.case_id}"
     kind = next((k for k in ("incident", "watch") if n.notification_id.startswith(f"{k}-")), "case")
     words = {"incident": ("事件", "event"), "watch": ("重点关注学生", "watch-listed student"), "case": ("个案", "case")}
     return f"{words[kind][0 if lang is Lang.zh else 1]} {case_ref(n.case_id)}"
@@ -196,6 +204,9 @@ def render(n: NotificationRequest, to: str, facts: Facts, lang: Lang = Lang.zh) 
     by = facts.by or ("系统" if zh else "the system")
     risk = facts.risk or ("风险等级待定" if zh else "a risk level not yet set")
     values = {"subject": subject_of(n, lang), "by": by, "risk": risk, "level": str(n.escalation_level),
+              "count": str(len(n.items)) if n.items else None,
+              "items": ("、" if zh else ", ").join(f"{'个案' if zh else 'case'} {case_ref(i)}"
+                                                    for i in n.items) or None,
               "to": to, "owner": facts.owner or (word(lang, "role", "psychology_teacher") + ("（未列入名录）" if zh else
                                                                                           " (not in the directory)")),
               "duty": word(lang, "obligation", n.obligation.value) if n.obligation else None,

@@ -29,6 +29,11 @@ LADDER = (NotificationEvent.deadline_missed, NotificationEvent.deadline_escalate
 
 def _request(event: NotificationEvent, level: int, duty: Obligation | None) -> NotificationRequest:
     incident = event.value.startswith("incident")
+    if event is NotificationEvent.openings_digest:  # a school's day, naming its cases
+        return NotificationRequest(
+            notification_id="digest-school-a-2026-12-05-1a2b3c4d", case_id="2026-12-05", school_id="school-a",
+            event=event, recipient_roles=[Recipient.psychology_teacher], escalation_level=level, obligation=duty,
+            due_at=DUE if duty else None, created_at=DUE, items=[CASE_ID, "9c1b3f2a" * 4])
     return NotificationRequest(
         notification_id=f"incident-{CASE_ID}-x" if incident else f"{CASE_ID}-3-{event.value}", case_id=CASE_ID,
         school_id="school-a", event=event, recipient_roles=[Recipient.psychology_teacher], obligation=duty,

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from db import directory, store, tasks
 from db.tables import NotificationRow
-from models.case import ActionCommand, Actor, CaseStart, OpenCaseBody
+from models.case import ActionCommand, Actor, CaseStart, OpenCaseBody, case_ref
 from models.directory import read_directory
 from models.policy import DeadlinePolicy
 from tests.conftest import SCHOOL, STARTED, token
@@ -34,18 +34,20 @@ ROUTINE = {**REFERRAL, "urgency": "routine"}
 class Case:
     """A case started on the time-skipping server, driven as staff would."""
 
-    def __init__(self, env, settings, engine, class_id: str | None = "8-3") -> None:
+    def __init__(self, env, settings, engine, class_id: str | None = "8-3",
+                 policy: DeadlinePolicy | None = None) -> None:
         self.env, self.settings, self.engine = env, settings, engine
         self.case_id = uuid.uuid4().hex
         self.class_id = class_id
+        self.policy = policy or DeadlinePolicy()
 
-    async def open(self, by: Actor = ZHANG) -> Case:
-        body = open_body()
+    async def open(self, by: Actor = ZHANG, **reasons) -> Case:
+        body = open_body(**reasons)
         body["student"]["class_id"] = self.class_id
         if self.class_id is None:
             del body["student"]["class_id"]
         start = CaseStart(case_id=self.case_id, opened_by=by, case=OpenCaseBody.model_validate(body),
-                          policy=DeadlinePolicy(), history_event_limit=10_000)
+                          policy=self.policy, history_event_limit=10_000)
         self.handle = await self.env.client.start_workflow(CaseWorkflow.run, start, id=f"case-{self.case_id}",
                                                            task_queue=self.settings.task_queue)
         STARTED.append(self.handle)  # ended with the test: its timers would run on in the next one
@@ -190,6 +192,34 @@ async def test_7_a_family_that_attends_after_all_is_not_reported(school):
     await case.env.sleep(timedelta(days=3))
     view = await case.view()
     assert view["state"] == "referred" and "deemed_refusal" not in [e["action"] for e in view["events"]]
+
+
+async def test_5_a_reporter_is_named_and_leadership_hears_of_every_case_or_of_its_day(school):
+    env, settings, engine = school
+    wu = Actor(staff_id="s-wu", role="staff", school_id=SCHOOL)
+    told = await Case(env, settings, engine).open(by=wu, warning_signals=[])
+    assert await told.people("case_opened") == [["p-chen", "p-he", "l-sun"]]
+    assert "【新个案】教职员工吴老师登记了个案" in told.told("case_opened")[0].text
+
+    # a school that takes the openings with risk factors only in a daily digest at 17:00 Beijing time
+    digest = DeadlinePolicy(leadership_told_of_openings="daily_digest", digest_at="17:00")
+    quiet = [await Case(env, settings, engine, policy=digest).open(by=wu, warning_signals=[]) for _ in range(2)]
+    signal = await Case(env, settings, engine, policy=digest).open(by=wu)  # a warning signal: at once
+    assert await signal.people("case_opened") == [["p-chen", "p-he", "l-sun"]]
+    for case in quiet:
+        assert await case.people("case_opened") == [["p-chen", "p-he"]]  # the psychology teachers must assess
+    await env.sleep(timedelta(hours=24))
+
+    def digests():
+        with Session(engine) as session:
+            return list(session.exec(select(NotificationRow).where(
+                col(NotificationRow.event) == "openings_digest")).all())
+
+    sent = await eventually(lambda: digests())
+    assert len(sent) == 1 and sent[0].recipient_staff == ["l-sun"]
+    text = sent[0].text
+    assert "仅报告高危因素的个案 2 件" in text and all(case_ref(c.case_id) in text for c in quiet)
+    assert case_ref(signal.case_id) not in text and "王小明" not in text
 
 
 # ------------------------------------------------------------------ the class, through the API

@@ -38,7 +38,7 @@ TOP_LEVEL = {name for floor in FLOORS for name in floor}
 #: Pure domain modules a sandboxed workflow may use (passed through from the host).
 DOMAIN = {"models", "models.case", "models.domain", "models.policy", "models.assessment", "models.io",
           "models.search_attributes", "models.validation", "models.incident", "models.errors", "models.records",
-          "models.watch"}
+          "models.watch", "models.digest"}
 #: Libraries of storage: the database's tables and queries live in db/, never in the domain.
 DATABASE_LIBRARIES = ("sqlalchemy", "sqlmodel", "alembic", "psycopg")
 

@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         StepRecord,
         case_times,
     )
+    from models.digest import DigestRequest, digest_of
     from models.domain import SYSTEM, Action, CaseState, DocumentKind, NotificationEvent, Obligation, Recipient
     from models.errors import Forbidden, Invalid, Refused
     from models.io import Io
@@ -105,13 +106,20 @@ class _Watch:
 
 
 @dataclass
+class _Digest:
+    """The case goes into its school's daily digest of new cases (the school's choice)."""
+
+    request: DigestRequest
+
+
+@dataclass
 class _Step:
     """The workflow's own step (a rule with no roles), taken after the effects before it."""
 
     action: Action
 
 
-_Effect = _Notify | _Deliver | _Document | _Watch | _Step
+_Effect = _Notify | _Deliver | _Document | _Watch | _Digest | _Step
 
 
 @workflow.defn
@@ -427,7 +435,11 @@ class CaseWorkflow:
         if rule.then is not None:
             self._effects.append(_Step(rule.then))
         for tell in told:
-            self._notify(tell.event, list(tell.to), event)
+            if tell.event is NotificationEvent.openings_digest:  # told with the school's day, not now
+                start = digest_of(d.school_id, event.at, d.policy.digest_at)
+                self._effects.append(_Digest(DigestRequest(start=start, case_id=d.case_id)))
+            else:
+                self._notify(tell.event, list(tell.to), event)
         return event
 
     def _record(
@@ -576,6 +588,9 @@ class CaseWorkflow:
             await self._attempt("notification", ids, Io.deliver, effect.batch)
         elif isinstance(effect, _Document):
             await self._attempt("document", effect.request.document_id, Io.render_document, effect.request)
+        elif isinstance(effect, _Digest):
+            await self._attempt("notification", f"digest-{effect.request.start.day}", Io.digest_opening,
+                                effect.request)
         elif isinstance(effect, _Watch):
             await self._attempt("watch", f"watch-{self._data.case_id}", Io.watch_student, effect.request)
         else:

@@ -256,7 +256,9 @@ RULES: tuple[Rule, ...] = (
         # signs of a crisis go to the leadership group at once [seed 002, 四 1]; from EVERY_OPENING, every new
         # case does
         tells=(Tells(N.case_opened, (Recipient.leadership,), when="has_warning_signals", until=EVERY_OPENING),
-               Tells(N.case_opened, (Recipient.leadership,), since=EVERY_OPENING)),
+               Tells(N.case_opened, (Recipient.leadership,), when="told_at_once", since=EVERY_OPENING),
+               # the school's daily digest instead (workflows/digest_workflow.py), for risk factors only
+               Tells(N.openings_digest, (Recipient.leadership,), when="in_digest", since=EVERY_OPENING)),
     ),
     Rule(
         A.assess, (S.identified,), S.assessed, _STAFF_WHO_ACT,
@@ -488,6 +490,8 @@ CONDITION_TEXT = {
     "approval",
     "consent_on_record": "closing a referred case needs the guardian's consent on record",
     "has_warning_signals": "if a warning signal was reported",
+    "told_at_once": "unless the school takes openings with risk factors only in its daily digest",
+    "in_digest": "if the school takes openings with risk factors only in its daily digest, and this is one",
     "high_risk": "for a high or imminent case",
     "not_high_risk": "for a low or moderate case",
     "imminent": "if the risk is imminent",
@@ -514,6 +518,8 @@ CONDITION_ZH = {
     "not_high_for_closure": "曾为高风险或紧急风险的个案，须提出结案申请并经领导小组审批",
     "consent_on_record": "已转介个案结案前，须有监护人同意的记录",
     "has_warning_signals": "如报告了预警信号",
+    "told_at_once": "学校选择每日汇总仅有高危因素的新个案时，此类个案除外",
+    "in_digest": "学校选择每日汇总仅有高危因素的新个案，且本个案属于此类",
     "high_risk": "适用于高风险或紧急风险个案",
     "not_high_risk": "适用于低风险或中风险个案",
     "imminent": "仅限紧急风险个案",
@@ -573,6 +579,8 @@ class CaseFacts:
     guardian_consented: bool = False
     warning_signals: bool = False
     counts: dict[str, int] = field(default_factory=dict)
+    screening_flags: bool = False
+    digest: bool = False  # the school takes openings with risk factors only in a daily digest
     has_plan: bool = False
     open_obligations: frozenset[Obligation] = frozenset()
     proposed_by: str | None = None
@@ -639,6 +647,12 @@ class CaseFacts:
 
     def has_warning_signals(self) -> bool:
         return self.warning_signals
+
+    def in_digest(self) -> bool:
+        return self.digest and not (self.warning_signals or self.screening_flags)
+
+    def told_at_once(self) -> bool:
+        return not self.in_digest()
 
     def no_return_meeting_pending(self) -> bool:
         return O.return_meeting not in self.open_obligations
@@ -721,6 +735,8 @@ class CaseMachine:
         machine = cls(CaseFacts(case.state.value), features=tuple(case.features))
         machine.sync(case)
         machine.facts.warning_signals = bool(case.warning_signals)
+        machine.facts.screening_flags = bool(case.screening_flags)
+        machine.facts.digest = case.policy.leadership_told_of_openings == "daily_digest"
         machine.facts.now = now
         return machine
 

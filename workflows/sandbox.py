@@ -17,7 +17,8 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 PASSTHROUGH = ("pydantic", "pydantic_core", "annotated_types", "transitions", "models", "opentelemetry")
 
 #: The modules of workflows/ that run inside the sandbox.
-SANDBOXED = ("workflows.case_workflow", "workflows.incident_workflow", "workflows.watch_workflow", "workflows.archiver",
+SANDBOXED = ("workflows.case_workflow", "workflows.incident_workflow", "workflows.watch_workflow",
+             "workflows.digest_workflow", "workflows.archiver",
              "workflows.machine", "workflows.deadlines", "workflows.view")
 
 
