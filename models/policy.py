@@ -65,38 +65,52 @@ class DeadlinePolicy(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    version: str = "2026.1-default"
-    assess_within_warning: Duration = timedelta(hours=24)
-    assess_within_risk_only: Duration = timedelta(hours=72)
-    assess_within_screening: Duration = timedelta(hours=24)  # a screening flag (PHQ-9 item 9, ASQ positive)
-    guardian_notice_within: Duration = timedelta(hours=2)  # high risk (and every case before risk-pace)
-    guardian_notice_within_imminent: Duration = timedelta(hours=1)
-    guardian_notice_within_referred: Duration = timedelta(minutes=15)  # referred before the guardian was told
-    intervene_within_imminent: Duration = timedelta(hours=4)
-    intervene_within_high: Duration = timedelta(hours=24)
-    intervene_within_moderate: Duration = timedelta(hours=72)
-    guardian_answer_within: Duration = timedelta(hours=72)
-    report_within: Duration = timedelta(hours=24)
-    escalation_step: Duration = timedelta(hours=12)  # before the assessment (and every case before risk-pace)
-    escalation_step_imminent: Duration = timedelta(hours=1)
-    escalation_step_high: Duration = timedelta(hours=4)
-    escalation_step_moderate: Duration = timedelta(hours=12)
-    escalation_step_low: Duration = timedelta(hours=24)
-    review_every_high: Duration = timedelta(days=7)  # high and imminent
-    review_every_moderate: Duration = timedelta(days=14)
-    reassess_within: Duration = timedelta(hours=72)  # after a worse review, or a reopening
-    return_meeting_within: Duration = timedelta(hours=72)  # after a hospital discharge
-    reopen_within: Duration = timedelta(days=180)
-    seek_care_within_high: Duration = timedelta(hours=72)  # what the guardian notice asks of the family
-    seek_care_within_imminent: Duration = timedelta(hours=12)
-    review_report_within: Duration = timedelta(days=14)  # an extreme event's review report, to the province
-    emergency_response_within: Duration = timedelta(minutes=30)  # the emergency plan, after an imminent assessment
-    watch_review_every: Duration = timedelta(days=30)  # a student on the watch list (重点关注), reviewed
-    #: how leadership hears of new cases (the school's choice): each at once, or those with risk factors only
-    #: (no warning signal, no screening flag) in a daily digest at ``digest_at`` Beijing time (models/digest.py)
-    leadership_told_of_openings: Literal["each", "daily_digest"] = "each"
-    digest_at: Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")] = "17:00"
-    attendance_followup_within: Duration = timedelta(days=3)  # a referral not attended, before it is deemed refused
+    version: str = Field("2026.1-default", description="the policy's name, recorded in every case it applies to")
+    assess_within_warning: Duration = Field(timedelta(hours=24), description="the assessment, after a warning signal")
+    assess_within_risk_only: Duration = Field(timedelta(hours=72),
+                                              description="the assessment, after risk factors only")
+    assess_within_screening: Duration = Field(timedelta(hours=24),
+                                              description="the assessment, after a screening flag (PHQ-9 item 9, "
+                                                          "ASQ positive)")
+    guardian_notice_within: Duration = Field(timedelta(hours=2), description="the guardian notice after a high "
+                                             "assessment (every case before risk-pace-2026-12)")
+    guardian_notice_within_imminent: Duration = Field(timedelta(hours=1),
+                                                      description="the guardian notice after an imminent assessment")
+    guardian_notice_within_referred: Duration = Field(timedelta(minutes=15), description="the guardian notice "
+                                                      "once an urgent referral went first")
+    intervene_within_imminent: Duration = Field(timedelta(hours=4), description="the plan, at imminent risk")
+    intervene_within_high: Duration = Field(timedelta(hours=24), description="the plan, at high risk")
+    intervene_within_moderate: Duration = Field(timedelta(hours=72), description="the plan, at moderate risk")
+    guardian_answer_within: Duration = Field(timedelta(hours=72), description="the guardian's answer to a referral")
+    report_within: Duration = Field(timedelta(hours=24), description="the report to the authority after a refusal")
+    escalation_step: Duration = Field(timedelta(hours=12), description="the ladder's step before the assessment "
+                                      "(every case before risk-pace-2026-12), and for the watch list")
+    escalation_step_imminent: Duration = Field(timedelta(hours=1), description="the ladder's step, imminent risk")
+    escalation_step_high: Duration = Field(timedelta(hours=4), description="the ladder's step, high risk")
+    escalation_step_moderate: Duration = Field(timedelta(hours=12), description="the ladder's step, moderate risk")
+    escalation_step_low: Duration = Field(timedelta(hours=24), description="the ladder's step, low risk")
+    review_every_high: Duration = Field(timedelta(days=7), description="follow-up reviews, high and imminent risk")
+    review_every_moderate: Duration = Field(timedelta(days=14), description="follow-up reviews, moderate risk")
+    reassess_within: Duration = Field(timedelta(hours=72), description="a reassessment after a worse review or a "
+                                      "reopening")
+    return_meeting_within: Duration = Field(timedelta(hours=72), description="the return-to-school meeting after a "
+                                            "discharge")
+    reopen_within: Duration = Field(timedelta(days=180), description="how long after closing a case may be reopened")
+    seek_care_within_high: Duration = Field(timedelta(hours=72), description="what the guardian notice asks of the "
+                                            "family, high risk")
+    seek_care_within_imminent: Duration = Field(timedelta(hours=12), description="what the guardian notice asks of "
+                                                "the family, imminent risk")
+    review_report_within: Duration = Field(timedelta(days=14), description="an extreme event's review report")
+    emergency_response_within: Duration = Field(timedelta(minutes=30), description="the emergency response after "
+                                                "an imminent assessment")
+    watch_review_every: Duration = Field(timedelta(days=30), description="the review of a student on the watch list")
+    leadership_told_of_openings: Literal["each", "daily_digest"] = Field(
+        "each", description="how leadership hears of new cases: each at once, or those with risk factors only in a "
+        "daily digest")
+    digest_at: Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")] = Field(
+        "17:00", description="when the daily digest goes out, Beijing time")
+    attendance_followup_within: Duration = Field(timedelta(days=3), description="a referral not attended, before it "
+                                                 "is deemed a refusal")
 
     def review_every(self, risk: RiskLevel | None) -> timedelta | None:
         """Follow-up reviews while the case is open: moderate risk and above."""
@@ -130,6 +144,15 @@ class DeadlinePolicy(BaseModel):
             RiskLevel.high: self.intervene_within_high,
             RiskLevel.moderate: self.intervene_within_moderate,
         }.get(risk)
+
+
+def policy_markdown() -> str:
+    """Every key of the policy, its default and what it is, for docs/domain.md (a test keeps the two equal)."""
+    defaults = DeadlinePolicy().model_dump(mode="json")
+    lines = ["| key | default (the school's choice) | what it times |", "|---|---|---|"]
+    lines += [f"| `{name}` | {defaults[name]} | {field.description} |"
+              for name, field in DeadlinePolicy.model_fields.items()]
+    return "\n".join(lines)
 
 
 class PolicyFileError(ValueError):

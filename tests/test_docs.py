@@ -3,6 +3,7 @@
 import re
 from pathlib import Path
 
+from models.policy import policy_markdown
 from workflows.machine import ALL_ACTIONS, RULES, obligations_markdown, table_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -12,6 +13,10 @@ def test_architecture_shows_the_table_the_code_has():
     doc = (ROOT / "docs" / "architecture.md").read_text()
     assert table_markdown() in doc
     assert obligations_markdown() in doc
+
+
+def test_the_domain_digest_shows_every_key_of_the_policy():
+    assert policy_markdown() in (ROOT / "docs" / "domain.md").read_text()
 
 
 def test_the_table_shows_every_rule_with_its_consequences():

@@ -8,7 +8,7 @@ is checked by the people it names; the class rules go through the API as a teach
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -220,6 +220,20 @@ async def test_5_a_reporter_is_named_and_leadership_hears_of_every_case_or_of_it
     text = sent[0].text
     assert "仅报告高危因素的个案 2 件" in text and all(case_ref(c.case_id) in text for c in quiet)
     assert case_ref(signal.case_id) not in text and "王小明" not in text
+
+
+async def test_6_a_screening_flag_opens_a_case_of_its_own_reason(school):
+    env, settings, engine = school
+    chen = Actor(staff_id="p-chen", role="psychology_teacher", school_id=SCHOOL)
+    case = await Case(env, settings, engine).open(by=chen, warning_signals=[], risk_factors=[],
+                                                  screening_flags=["asq_positive"])
+    view = await case.view()
+    assert view["screening_flags"] == ["asq_positive"] and view["warning_signals"] == []
+    assess = next(d for d in view["deadlines"] if d["obligation"] == "assess")
+    assert datetime.fromisoformat(assess["due_at"]) - datetime.fromisoformat(view["opened_at"]) == timedelta(hours=24)
+    assert await case.people("case_opened") == [["p-chen", "p-he", "l-sun"]]
+    text = case.told("case_opened")[0].text
+    assert "心理危机评估" in text and "预警信号" not in text and "王小明" not in text
 
 
 # ------------------------------------------------------------------ the class, through the API
