@@ -515,6 +515,8 @@ class CaseData(Strict):
     #: assessor, unless leadership reassigned it
     assessor: str | None = None
     owner: str | None = None
+    #: the closure advised following the student up (the watch list)
+    follow_up: bool = False
 
     @property
     def open_obligations(self) -> list[Obligation]:

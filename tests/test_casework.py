@@ -292,6 +292,8 @@ async def test_a_high_case_from_reassessment_to_reopening(ts):
     view = (await reopened.query(CaseWorkflow.view)).model_dump(mode="json")
     assert view["state"] == "assessed" and view["closed_at"] is None
     assert "reassess" in _open_obligations(view)
+    # the closure approved before is behind the case: no decision is pending, a new closure is proposed afresh
+    assert view["closure_proposal"] is None and "closure_decision" not in view["allowed_actions"]
     assert await eventually(lambda: told("case_reopened")) == [["owner", "head_teacher"]]
     assert await people("case_reopened") == [["p-chen", "t-zhang"]]
     stored = await eventually(lambda: (v := db_view_engine(engine, case_id))["state"] == "assessed" and v)

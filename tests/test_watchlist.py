@@ -50,7 +50,7 @@ async def test_a_missed_review_climbs_the_ladder_and_a_second_reason_joins_the_e
     watch_id = await watch_student(env.client, settings.task_queue, request)
     handle = env.client.get_workflow_handle(watch_workflow_id(watch_id))
     STARTED.append(handle)
-    added = await eventually(lambda: _told(engine, watch_id, "watch_added"))
+    added = await eventually(lambda: _told(engine, watch_id, "watch_added"), timeout=60)
     # the class's head teacher and the owner, content-free: no name, no number
     assert added[0].recipient_staff == ["t-zhang", "p-chen"]
     assert "重点关注学生" in added[0].text and "李小红" not in added[0].text and student.ref not in added[0].text
@@ -63,22 +63,25 @@ async def test_a_missed_review_climbs_the_ladder_and_a_second_reason_joins_the_e
     await watch_student(env.client, settings.task_queue, closed)
     at = added[0].created_at
     data = await eventually(lambda: (d := store.watchlist(engine, SCHOOL, None, at, names=True))
-                            and len(d[0].reasons) == 2 and d)
+                            and len(d[0].reasons) == 2 and d, timeout=60)
     assert [(w.reasons, w.owner, w.name) for w in data] == [(["screening", "closed_with_follow_up"], "p-chen",
                                                              "李小红")]
-    assert await eventually(lambda: len(_told(engine, watch_id, "watch_added")) == 2)
+    assert await eventually(lambda: len(_told(engine, watch_id, "watch_added")) == 2, timeout=60)
 
     # 30 days on, the review is missed: the owner and the head teacher first, then the grade head
     await env.sleep(timedelta(days=30, hours=1))
-    missed = await eventually(lambda: _told(engine, watch_id, "deadline_missed"))
+    missed = await eventually(lambda: _told(engine, watch_id, "deadline_missed"), timeout=60)
     assert missed[0].recipient_roles == ["owner", "head_teacher"]
     assert missed[0].recipient_staff == ["p-chen", "t-zhang"]
     await env.sleep(timedelta(hours=12))
-    escalated = await eventually(lambda: _told(engine, watch_id, "deadline_escalated"))
+    escalated = await eventually(lambda: _told(engine, watch_id, "deadline_escalated"), timeout=60)
+    assert escalated[0].escalation_level == 2, [(e.escalation_level, e.created_at) for e in escalated]
     assert "g-wang" in escalated[0].recipient_staff and "p-he" not in escalated[0].recipient_staff
-    assert store.watchlist(engine, SCHOOL, {"8-3"}, await env.get_current_time())[0].escalation_level == 2
-    assert store.watchlist(engine, SCHOOL, {"8-4"}, await env.get_current_time()) == []
-    assert (await handle.query(WatchWorkflow.view)).deadline.escalation_level == 2
+    now = await env.get_current_time()
+    listed = store.watchlist(engine, SCHOOL, {"8-3"}, now)
+    assert listed[0].overdue and listed[0].escalation_level >= 2, (listed, now)
+    assert store.watchlist(engine, SCHOOL, {"8-4"}, now) == []
+    assert (await handle.query(WatchWorkflow.view)).deadline.escalation_level >= 2
 
 
 async def test_a_case_closed_with_follow_up_puts_the_student_on_the_list_scoped_like_cases(sqlite_stack):

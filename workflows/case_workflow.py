@@ -144,6 +144,9 @@ class CaseWorkflow:
             actor = start.reopen.actor
             from_state = self._data.state
             rule = self._machine.fire(Action.reopen, None, actor.role, actor.staff_id)
+            if Fact.no_closure_proposal in rule.sets:  # the closure approved before is behind the case
+                self._data.closure_proposal = None
+                self._machine.sync(self._data)
             self._take(rule, actor.staff_id, actor.role.value, from_state, workflow.now(),
                        {"reason": start.reopen.reason})
         elif start.carried is not None:
@@ -313,12 +316,6 @@ class CaseWorkflow:
                     non_retryable=True,
                 )
 
-    def _follow_up(self, rule: Rule, detail: dict) -> bool:
-        """Did the closure advise follow-up (the closing body's, or the approved proposal's)?"""
-        if rule.action is Action.closure_decision:
-            return bool(self._data.closure_proposal and self._data.closure_proposal.follow_up)
-        return bool(detail.get("follow_up"))
-
     def _need_reasons_for_unmet(self, command: ActionCommand) -> None:
         """Closing (or proposing to close) with an obligation unmet needs a stated reason for each.
 
@@ -370,6 +367,8 @@ class CaseWorkflow:
                                                                            "unmet_reasons", "follow_up"}))
             elif fact is Fact.no_closure_proposal:
                 self._data.closure_proposal = None
+            elif fact is Fact.follow_up:
+                self._data.follow_up = bool(getattr(body, "follow_up", False))
             elif fact is Fact.assessor:  # the first assessment: its assessor owns the case from now on
                 self._data.assessor = self._data.assessor or actor.staff_id
                 self._data.owner = self._data.owner or actor.staff_id
@@ -380,11 +379,6 @@ class CaseWorkflow:
                 setattr(self._data, fact.value, True)
         self._machine.sync(self._data)
         self._take(rule, actor.staff_id, actor.role.value, from_state, now, detail)
-        if self._data.state is CaseState.closed and WATCH in self._data.features and self._follow_up(rule, detail):
-            self._effects.append(_Watch(WatchRequest(
-                school_id=self._data.school_id, student=self._data.student, policy=self._data.policy,
-                addition=WatchAdd(reason=WatchReason.closed_with_follow_up, source=self._data.case_id,
-                                  by=actor.staff_id, owner=self._data.owner))))
         self._upsert_search_attributes()
 
     def _take(
@@ -432,6 +426,12 @@ class CaseWorkflow:
             for renders in rule.renders:
                 if facts.holds(renders.when):
                     self._effects.append(_Document(self._document_request(renders.document, event)))
+        for lists in rule.lists:
+            if machine.has(lists) and facts.holds(lists.when):
+                self._effects.append(_Watch(WatchRequest(
+                    school_id=d.school_id, student=d.student, policy=d.policy,
+                    addition=WatchAdd(reason=WatchReason.closed_with_follow_up, source=d.case_id, by=actor,
+                                      owner=d.owner))))
         if rule.then is not None:
             self._effects.append(_Step(rule.then))
         for tell in told:

@@ -54,6 +54,7 @@ class Fact(StrEnum):
     has_plan = "has_plan"
     closure_proposal = "closure_proposal"  # who proposes closing, with the closure body
     no_closure_proposal = "no_closure_proposal"  # the proposal is sent back
+    follow_up = "follow_up"  # the closing body advises following the student up (the watch list)
     assessor = "assessor"  # who first assessed the case, its owner from then on (OWNER)
     owner = "owner"  # the owner leadership names instead (reassign)
 
@@ -87,6 +88,14 @@ class Tells:
 
 
 @dataclass(frozen=True)
+class Lists:
+    """The student goes on the watch list (重点关注; workflows/watch_workflow.py), owned by the case's owner."""
+
+    when: str | None = None
+    since: str | None = None
+
+
+@dataclass(frozen=True)
 class Duty:
     """What an obligation is: who owns it, and the notice that asks them to meet it."""
 
@@ -113,6 +122,7 @@ class Rule:
     opens: tuple[Opens, ...] = ()
     renders: tuple[Renders, ...] = ()
     tells: tuple[Tells, ...] = ()
+    lists: tuple[Lists, ...] = ()  # the student goes on the watch list
     then: Action | None = None  # the workflow's own step that follows
     limit: int | None = None  # at most this many times a case (records-only actions)
     reschedules: tuple[Obligation, ...] = ()  # open deadlines recomputed from the new facts
@@ -239,6 +249,8 @@ _WATCHERS = frozenset({R.head_teacher, R.psychology_teacher, R.expert})
 _LEADERSHIP = frozenset({R.leadership})
 _CLOSED_TELLS = (Tells(N.case_closed, (Recipient.leadership, Recipient.head_teacher)),)
 _CLOSE_GUARD = ("no_return_meeting_pending", "no_closure_proposed")
+#: A closure that advises follow-up puts the student on the watch list.
+_FOLLOW_UP = (Lists(when="follow_up_advised", since=WATCH),)
 
 #: What every (re)assessment opens: the emergency plan if the risk is imminent, the notice if it is high,
 #: the plan if there is none, the reviews.
@@ -413,8 +425,10 @@ RULES: tuple[Rule, ...] = (
     Rule(
         A.close, (S.assessed,), S.closed, _CASEWORK,
         guard=("risk_is_low", "not_high_for_closure"),
+        sets=(Fact.follow_up,),
         renders=(Renders(DocumentKind.closure_summary),),
         tells=_CLOSED_TELLS,
+        lists=_FOLLOW_UP,
     ),
     Rule(  # cases without CASEWORK close as they always did
         A.close, (S.intervened, S.reported), S.closed, _CASEWORK, until=CASEWORK,
@@ -430,14 +444,18 @@ RULES: tuple[Rule, ...] = (
     Rule(
         A.close, (S.intervened, S.reported), S.closed, _CASEWORK, since=CASEWORK,
         guard=("not_high_for_closure", *_CLOSE_GUARD),
+        sets=(Fact.follow_up,),
         renders=(Renders(DocumentKind.closure_summary),),
         tells=_CLOSED_TELLS,
+        lists=_FOLLOW_UP,
     ),
     Rule(
         A.close, (S.referred,), S.closed, _CASEWORK, since=CASEWORK,
         guard=("consent_on_record", "not_high_for_closure", *_CLOSE_GUARD),
+        sets=(Fact.follow_up,),
         renders=(Renders(DocumentKind.closure_summary),),
         tells=_CLOSED_TELLS,
+        lists=_FOLLOW_UP,
     ),
     Rule(  # a high or imminent case: closing is a two-person decision (Primero, CPOMS)
         A.close, (S.intervened, S.reported), None, _CASEWORK, since=CASEWORK,
@@ -457,6 +475,7 @@ RULES: tuple[Rule, ...] = (
         guard=("closure_proposed", "not_the_proposer"),
         renders=(Renders(DocumentKind.closure_summary),),
         tells=_CLOSED_TELLS,
+        lists=_FOLLOW_UP,
     ),
     Rule(
         A.closure_decision, (S.intervened, S.referred, S.reported), None, _LEADERSHIP, variant="return",
@@ -472,8 +491,15 @@ RULES: tuple[Rule, ...] = (
         limit=RECORDS_LIMIT,
     ),
     Rule(  # leadership takes a closed case up again: the same case and history, back to a reassessment
-        A.reopen, (S.closed,), S.assessed, _LEADERSHIP, since=CASEWORK,
+        A.reopen, (S.closed,), S.assessed, _LEADERSHIP, since=CASEWORK, until=OWNER,
         guard=("within_reopen_window",),
+        opens=(Opens(O.reassess),),
+        tells=(Tells(N.case_reopened, (Recipient.owner, Recipient.head_teacher)),),
+    ),
+    Rule(  # ... its approved closure behind it: a new closure is proposed and decided afresh
+        A.reopen, (S.closed,), S.assessed, _LEADERSHIP, since=OWNER,
+        guard=("within_reopen_window",),
+        sets=(Fact.no_closure_proposal,),
         opens=(Opens(O.reassess),),
         tells=(Tells(N.case_reopened, (Recipient.owner, Recipient.head_teacher)),),
     ),
@@ -505,6 +531,7 @@ CONDITION_TEXT = {
     "within_reopen_window": "a closed case can be reopened only within the policy's reopen_within",
     "records_limit": f"it is recorded at most {RECORDS_LIMIT} times on a case",
     "guardian_told": "the guardian notice must be on record first",
+    "follow_up_advised": "if the closure advises following the student up",
     "was_referred": "for a case that was referred",
     "never_referred": "for a case never referred",
 }
@@ -533,6 +560,7 @@ CONDITION_ZH = {
     "within_reopen_window": "只能在结案后学校政策规定的期限内重新开案",
     "records_limit": f"每个个案最多记录 {RECORDS_LIMIT} 次",
     "guardian_told": "须先记录已告知监护人",
+    "follow_up_advised": "如结案时建议继续跟踪关注",
     "was_referred": "适用于已转介的个案",
     "never_referred": "适用于从未转介的个案",
 }
@@ -584,6 +612,7 @@ class CaseFacts:
     has_plan: bool = False
     open_obligations: frozenset[Obligation] = frozenset()
     proposed_by: str | None = None
+    follow_up: bool = False  # the closure (or its proposal) advises follow-up
     ever_high: bool = False  # the case reached high or imminent risk at some point
     high_once: bool = False  # the case runs with HIGH_ONCE: closing judges by ever_high
     closed_at: datetime | None = None
@@ -656,6 +685,9 @@ class CaseFacts:
 
     def no_return_meeting_pending(self) -> bool:
         return O.return_meeting not in self.open_obligations
+
+    def follow_up_advised(self) -> bool:
+        return self.follow_up
 
     def closure_proposed(self) -> bool:
         return self.proposed_by is not None
@@ -753,6 +785,8 @@ class CaseMachine:
         f.has_plan = case.has_plan
         f.open_obligations = frozenset(case.open_obligations)
         f.proposed_by = case.closure_proposal.by if case.closure_proposal else None
+        # a proposal's advice, when one waits or was approved; else the direct closure's
+        f.follow_up = case.closure_proposal.follow_up if case.closure_proposal else case.follow_up
         f.closed_at = case.closed_at
         f.reopen_within = case.policy.reopen_within
         f.ever_high = case.reached_high()
@@ -834,7 +868,8 @@ def _row(rule: Rule) -> list[str]:
     opens = "; ".join(_when(o.obligation.value, o.when) for o in rule.opens)
     renders = "; ".join(_when(r.document.value, r.when) for r in rule.renders)
     tells = "; ".join(_when(f"{t.event.value} to {', '.join(r.value for r in t.to)}", t.when) for t in rule.tells)
-    then = rule.then.value if rule.then else ""
+    then = "; ".join(filter(None, [rule.then.value if rule.then else "",
+                                   *(_when("the watch list", w.when) for w in rule.lists)]))
     if rule.limit:
         guard = "; ".join(filter(None, [guard, f"at most {rule.limit} times a case"]))
     if rule.since:
