@@ -22,8 +22,22 @@ from temporalio.testing import WorkflowEnvironment
 from config.temporal import data_converter
 from crypto.codec import KEY_ID, payload_case
 from crypto.keyring import Keyring
+from db import directory
 from models import search_attributes as sa
-from tests.conftest import BIN, KEYRING, OTHER_SCHOOL, TEMPORAL, auth, make_settings, running_stack, service_env
+from models.directory import Directory, Staff
+from tests.conftest import (
+    BIN,
+    KEYRING,
+    OTHER_SCHOOL,
+    SCHOOL,
+    SCHOOLS,
+    TEMPORAL,
+    auth,
+    make_settings,
+    running_stack,
+    service_env,
+    token,
+)
 from tests.support import ASSESS_HIGH, document_text, eventually, open_body, open_case, refusal_path, step
 from workflows import replay
 
@@ -122,6 +136,17 @@ async def test_codec_server_decodes_for_permitted_readers_only(sqlite_stack):
     for refused in (auth("leadership", OTHER_SCHOOL), auth("grade_head"), auth("auditor")):
         r = await decode(refused)
         assert r.status_code == 403 and "payloads" not in r.json(), r.text
+    # the class's scope too (issue 26, 2): the head teacher of another class, who gets 404 on the case,
+    # does not decode its student either; the class's own head teacher does
+    directory.load(stack.engine, SCHOOLS)
+    other_class = {"Authorization": f"Bearer {token('head_teacher', SCHOOL, staff_id='t-zhang')}"}  # 8-3
+    assert (await stack.http.get(f"/cases/{case['case_id']}", headers=other_class)).status_code == 404
+    r = await decode(other_class)
+    assert r.status_code == 403 and case["student"]["name"] not in r.text
+    directory.load(stack.engine, Directory(schools=SCHOOLS.schools, staff=[
+        Staff(id="t-wu", name="吴老师", school=SCHOOL, roles=["head_teacher"], classes=["7-1"])]))
+    own_class = {"Authorization": f"Bearer {token('head_teacher', SCHOOL, staff_id='t-wu')}"}
+    assert (await decode(own_class)).status_code == 200
     # a payload altered in transit does not decode
     tampered = json.loads(json.dumps(payloads))
     data = bytearray(base64.b64decode(tampered["payloads"][0]["data"]))

@@ -4,8 +4,9 @@ The UI (``--ui-codec-endpoint http://<api>/codec``) posts payloads as
 ``{"payloads": [{"metadata": {...}, "data": "..."}]}`` (protobuf JSON, bytes in
 base64). Decoding shows student data, so it is allowed only to roles that
 see who the student is (``api/access.py``), and only for payloads of cases
-in the caller's scope: each encrypted payload names its case in the
-metadata. A caller without a token gets 401; the UI then shows ciphertext.
+in the caller's scope (their school, and for a head teacher or grade head
+their classes, as every case route: ``store.sees_case``): each encrypted
+payload names its case in the metadata. A caller without a token gets 401; the UI then shows ciphertext.
 CORS admits the UI's origins only (``CRISISFLOW_UI_ORIGINS``).
 """
 
@@ -22,7 +23,7 @@ from api.access import RULES, in_scope
 from api.deps import ActorDep, EngineDep
 from api.errors import unprocessable
 from crypto.codec import CodecError, EncryptionCodec, is_encrypted, payload_case
-from db import store
+from db import directory, store
 
 router = APIRouter(prefix="/codec", tags=["codec"])
 
@@ -61,9 +62,12 @@ def decode(body: Payloads, actor: ActorDep, engine: EngineDep, request: Request)
     """Decrypt payloads of cases the caller may read; any other case's payload refuses the whole call."""
     payloads = _parse(body)
     cases = sorted({payload_case(p) or "" for p in payloads if is_encrypted(p)})
+    classes = directory.visible_classes(engine, actor.staff_id, actor.role)
     for case_id in cases:
         school = store.case_school(engine, case_id) if case_id else None
-        if not in_scope(RULES["POST /codec/decode"], actor, school):
+        # the school's scope, then the class's: the codec reveals a case as its page does (store.sees_case)
+        if not in_scope(RULES["POST /codec/decode"], actor, school) or (
+                case_id and not store.sees_case(engine, case_id, actor.staff_id, classes)):
             which = f"case {case_id}" if case_id else "no case"
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"payloads of {which}: outside what you may read")
     if len(cases) == 1 and cases[0]:
