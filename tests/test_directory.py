@@ -140,3 +140,13 @@ async def test_the_role_route_matrix_with_classes_and_grades(loaded):
                 assert case_id in r.json()["detail"] or "not found" in r.json()["detail"]
             checked += 1
     assert checked > 20
+
+    # the codec server reveals a case as its routes do (issue 26, 2): the payloads of this case decode for the
+    # class's head teacher, and for no head teacher of another class
+    export = await stack.http.get(f"/cases/{case_id}/history/export", headers=auth("auditor"))
+    payloads = export.json()["events"][0]["workflowExecutionStartedEventAttributes"]["input"]
+    for staff_id, role, inside in callers:
+        if StaffRole(role) not in RULES["POST /codec/decode"].roles:
+            continue  # a grade head sees no names: refused whatever the class (test_confidentiality.py)
+        r = await stack.http.post(f"{root}/codec/decode", json=payloads, headers=as_person(staff_id, role))
+        assert r.status_code == (200 if inside else 403), (staff_id, r.status_code, r.text)
