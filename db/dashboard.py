@@ -97,6 +97,18 @@ def _durations(session: Session, school_id: str, column, n: int) -> DurationStat
     )
 
 
+def in_reach(board: Dashboard, engine: Engine, staff_id: str, classes: set[str] | None) -> Dashboard:
+    """The board as a person whose reach is ``classes`` reads it (a grade head: their grades): the school's
+    counts as they are, and in its lists only the cases they see (``store.sees_case``); another class's case
+    does not exist for them, here as on its page."""
+    if classes is None:
+        return board
+    seen = store.seen_of(engine, {o.case_id for o in board.overdue} | {f.case_id for f in board.failed_effects},
+                         staff_id, classes)
+    return board.model_copy(update={"overdue": [o for o in board.overdue if o.case_id in seen],
+                                    "failed_effects": [f for f in board.failed_effects if f.case_id in seen]})
+
+
 def dashboard(engine: Engine, school_id: str, now: datetime) -> Dashboard:
     by_state: dict[str, int] = {}
     by_risk: dict[str | None, int] = {}

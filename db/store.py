@@ -217,6 +217,15 @@ def sees_case(engine: Engine, case_id: str, staff_id: str, classes: set[str] | N
     return row is not None and (row[0] in classes or staff_id in row[1:])
 
 
+def seen_of(engine: Engine, case_ids: set[str], staff_id: str, classes: set[str] | None) -> set[str]:
+    """Which of these cases the person sees (``sees_case``, for many at once)."""
+    if classes is None or not case_ids:
+        return set(case_ids)
+    with Session(engine) as session:
+        return set(session.exec(select(CaseRow.case_id).where(col(CaseRow.case_id).in_(sorted(case_ids)),
+                                                               *_reach(classes, staff_id))).all())
+
+
 def _reach(classes: set[str] | None, me: str | None) -> list:
     """The filter of the cases a person sees (``sees_case``), for a list."""
     if classes is None:

@@ -209,7 +209,9 @@ def test_robots_are_spaced_never_dropped(outside):
         post(request_for("wecom", f"wecombot://{WECOM_KEY}", robots.url, f"第{i}条", []), spacing=spacing)
     assert robots.texts("wecom") == [f"第{i}条" for i in range(7)]
     times = robots.times
-    assert all(times[i + 3] - times[i] >= 0.95 for i in range(len(times) - 3))
+    # measured where the robot receives them: a request held up on a loaded machine arrives late, so the
+    # receiver's gaps may fall short of the sender's 1 s by that delay (unspaced, all 7 arrive within ~50 ms)
+    assert all(times[i + 3] - times[i] >= 0.8 for i in range(len(times) - 3)), times
 
 
 def test_a_wrong_dingtalk_signature_is_refused_not_counted_as_sent(outside):

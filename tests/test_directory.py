@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from db import directory, store
 from models.directory import read_directory
 from models.domain import StaffRole
 from tests.conftest import SCHOOL, auth, service_env, token
+from tests.factories import opened_case
 from tests.support import eventually, open_body, open_case, step
 
 DIRECTORY = Path(__file__).with_name("directory.yaml")
@@ -150,3 +153,25 @@ async def test_the_role_route_matrix_with_classes_and_grades(loaded):
             continue  # a grade head sees no names: refused whatever the class (test_confidentiality.py)
         r = await stack.http.post(f"{root}/codec/decode", json=payloads, headers=as_person(staff_id, role))
         assert r.status_code == (200 if inside else 403), (staff_id, r.status_code, r.text)
+
+
+async def test_a_grade_heads_overdue_list_names_only_their_grades_cases(loaded):
+    """The dashboard's counts are the school's; its lists name only the cases the reader sees (issue 26, 2:
+    every route that reveals a case keeps the class's scope), on the API and on the pages alike."""
+    stack = loaded
+    now = datetime.now(UTC)
+    ids = {}
+    for class_id, grade in (("8-3", "八年级"), ("7-1", "七年级")):
+        data = opened_case(uuid.uuid4().hex, SCHOOL, f"2026-{class_id}", now - timedelta(days=3), timedelta(hours=24))
+        data.student = data.student.model_copy(update={"class_id": class_id, "grade": grade})
+        store.project_case(stack.engine, data)
+        ids[class_id] = data.case_id
+
+    async def overdue(staff_id: str, role: str) -> set[str]:
+        r = await stack.http.get("/dashboard", headers=as_person(staff_id, role))
+        assert r.status_code == 200, r.text
+        return {o["case_id"] for o in r.json()["overdue"]}
+
+    assert await overdue("g-wang", "grade_head") == {ids["8-3"]}
+    assert await overdue("g-zhao", "grade_head") == {ids["7-1"]}
+    assert await overdue("l-sun", "leadership") == set(ids.values())

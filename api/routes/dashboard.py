@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 
 from api.deps import ActorDep, EngineDep
 from db import directory
-from db.dashboard import Dashboard, dashboard
+from db.dashboard import Dashboard, dashboard, in_reach
 from models.domain import StaffRole
 
 router = APIRouter(tags=["supervision"])
@@ -33,4 +33,5 @@ async def school_dashboard(
         return dashboard(engine, school, datetime.now(UTC))
     if school is not None and school != actor.school_id:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this dashboard belongs to another school")
-    return dashboard(engine, actor.school_id, datetime.now(UTC))
+    return in_reach(dashboard(engine, actor.school_id, datetime.now(UTC)), engine, actor.staff_id,
+                    directory.visible_classes(engine, actor.staff_id, actor.role))

@@ -26,7 +26,7 @@ from api.web import charts, forms, words
 from api.web.gate import case_in_reach, check_csrf, page_gate, student_label, viewer
 from api.web.render import PageError, page
 from db import directory, store, tasks
-from db.dashboard import dashboard
+from db.dashboard import dashboard, in_reach
 from intake.importer import BAND_ZH, INSTRUMENT_ZH, OUTCOME_ZH
 from models.case import COMMANDS, ActionCommand, CaseData, OpenCaseBody
 from models.domain import (
@@ -389,7 +389,9 @@ async def student_page(request: Request, student_ref: str):
 @router.get("/dashboard", response_class=HTMLResponse)
 async def dashboard_page(request: Request):
     principal = viewer(request)
-    board = dashboard(request.app.state.engine, principal.school_id, datetime.now(UTC))
+    engine = request.app.state.engine
+    board = in_reach(dashboard(engine, principal.school_id, datetime.now(UTC)), engine, principal.staff_id,
+                     directory.visible_classes(engine, principal.staff_id, principal.role))
     policy = request.app.state.policy
     state_rows = [(word(Lang.zh, "state", s.value), board.by_state.get(s.value, 0), s.value) for s in CaseState]
     level_counts = {lvl: 0 for lvl in sorted(LADDER)}
@@ -419,7 +421,8 @@ async def dashboard_page(request: Request):
 async def overdue_page(request: Request):
     principal = viewer(request)
     engine = request.app.state.engine
-    board = dashboard(engine, principal.school_id, datetime.now(UTC))
+    board = in_reach(dashboard(engine, principal.school_id, datetime.now(UTC)), engine, principal.staff_id,
+                     directory.visible_classes(engine, principal.staff_id, principal.role))
     refs = store.student_refs(engine, [o.case_id for o in board.overdue])
     return page(request, "overdue.html", board=board, refs=refs)
 
