@@ -31,6 +31,7 @@ import httpx
 import pytest
 import sqlalchemy
 from playwright.async_api import async_playwright
+from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
@@ -348,20 +349,33 @@ async def browser():
 STARTED: list = []
 
 
-async def settled_terminate(handle, seconds: float = 10) -> None:
+async def quiet(handle, seconds: float = 60) -> bool:
+    """Wait until no activity of the workflow is in flight (or it ended); False if it still runs one.
+
+    The test server holds its clock while an activity runs: a long ``env.sleep`` begun while a document
+    is typeset (the first in a fresh process loads its fonts) waits in real time and its call times out."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while asyncio.get_running_loop().time() < deadline:
+        described = await handle.describe()
+        running = [a for a in described.raw_description.pending_activities
+                   if a.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED]
+        if described.status is not WorkflowExecutionStatus.RUNNING or not running:
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def settled_terminate(handle, seconds: float = 60) -> None:
     """Terminate a case on the time-skipping server once no activity of it is in flight.
 
     The test server holds its clock while an activity runs; an activity whose workflow is terminated
     under it completes into nothing, and the clock stays held for every later test."""
-    deadline = asyncio.get_running_loop().time() + seconds
-    while asyncio.get_running_loop().time() < deadline:
-        described = await handle.describe()
-        if described.status is not WorkflowExecutionStatus.RUNNING:
-            return
-        if not described.raw_description.pending_activities:
-            break
-        await asyncio.sleep(0.05)
-    await handle.terminate("the test is over")
+    described = await handle.describe()
+    if described.status is not WorkflowExecutionStatus.RUNNING:
+        return
+    await quiet(handle, seconds)
+    if (await handle.describe()).status is WorkflowExecutionStatus.RUNNING:
+        await handle.terminate("the test is over")
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from db.tables import NotificationRow
 from models.case import ActionCommand, Actor, CaseStart, OpenCaseBody, case_ref
 from models.directory import read_directory
 from models.policy import DeadlinePolicy
-from tests.conftest import SCHOOL, STARTED, token
+from tests.conftest import SCHOOL, STARTED, quiet, token
 from tests.support import ASSESS_HIGH, CONSENT, PLAN, REFERRAL, REFUSE, eventually, notice, open_body, outcome
 from workflows.case_workflow import CaseWorkflow
 
@@ -57,6 +57,11 @@ class Case:
     async def do(self, actor: Actor, body: dict) -> dict:
         command = ActionCommand.model_validate({"actor": actor, "body": body})
         return (await self.handle.execute_update(CaseWorkflow.act, command)).model_dump(mode="json")
+
+    async def sleep(self, duration: timedelta) -> None:
+        """Let the clock run, once nothing of this case is in flight (conftest.quiet)."""
+        await quiet(self.handle)
+        await self.env.sleep(duration)
 
     async def view(self) -> dict:
         return (await self.handle.query(CaseWorkflow.view)).model_dump(mode="json")
@@ -116,10 +121,10 @@ async def test_3_the_assessor_owns_the_case_and_its_duties_until_leadership_reas
     assert "already owns" in str(again.value.cause)
 
     # the ladder's first rung is the duty's owner, the case's owner and the class's head teacher
-    await case.env.sleep(timedelta(hours=2, minutes=5))  # the guardian notice (2 h) is missed
+    await case.sleep(timedelta(hours=2, minutes=5))  # the guardian notice (2 h) is missed
     missed = await case.people("deadline_missed")
     assert missed == [["t-zhang", "p-chen"]]
-    await case.env.sleep(timedelta(hours=22))  # then the plan (24 h)
+    await case.sleep(timedelta(hours=22))  # then the plan (24 h)
     missed = await case.people("deadline_missed", 2)
     assert missed[1] == ["p-chen", "t-zhang"]
     assert "p-he" not in {p for people in missed for p in people}
@@ -155,7 +160,7 @@ async def test_7_a_refusal_on_the_receipt_before_any_referral_is_reported(school
     await case.do(ZHANG, {"action": "guardian_notice", **notice(await case.now())})
     view = await case.do(ZHANG, {"action": "guardian_response", **REFUSE})
     assert view["state"] == "parent_refused"
-    await case.env.sleep(timedelta(minutes=5))
+    await case.sleep(timedelta(minutes=5))
     assert (await case.view())["state"] == "reported"
     assert await case.people("reported_to_authority") == [["e-liu", "l-sun"]]
     # the family later takes the school's advice: back to the intervention, the report stays on record
@@ -173,7 +178,7 @@ async def test_7_a_referral_not_attended_is_followed_up_then_deemed_a_refusal_an
     text = case.told("referral_not_attended")[0].text
     assert "转介后未去就诊" in text and "请班主任于" in text and "北京时间" in text
 
-    await case.env.sleep(timedelta(days=3, minutes=5))
+    await case.sleep(timedelta(days=3, minutes=5))
     view = await case.view()
     assert view["state"] == "reported"
     deemed = next(e for e in view["events"] if e["action"] == "deemed_refusal")
@@ -186,10 +191,10 @@ async def test_7_a_referral_not_attended_is_followed_up_then_deemed_a_refusal_an
 async def test_7_a_family_that_attends_after_all_is_not_reported(school):
     case = await _referred(school)
     await case.do(CHEN, {"action": "referral_outcome", **outcome("not_attended", await case.now())})
-    await case.env.sleep(timedelta(days=1))
+    await case.sleep(timedelta(days=1))
     view = await case.do(CHEN, {"action": "referral_outcome", **outcome("outpatient", await case.now())})
     assert next(d for d in view["deadlines"] if d["obligation"] == "attendance_followup")["met_at"] is not None
-    await case.env.sleep(timedelta(days=3))
+    await case.sleep(timedelta(days=3))
     view = await case.view()
     assert view["state"] == "referred" and "deemed_refusal" not in [e["action"] for e in view["events"]]
 
@@ -203,11 +208,14 @@ async def test_5_a_reporter_is_named_and_leadership_hears_of_every_case_or_of_it
 
     # a school that takes the openings with risk factors only in a daily digest at 17:00 Beijing time
     digest = DeadlinePolicy(leadership_told_of_openings="daily_digest", digest_at="17:00")
-    quiet = [await Case(env, settings, engine, policy=digest).open(by=wu, warning_signals=[]) for _ in range(2)]
+    quiet_cases = [await Case(env, settings, engine, policy=digest).open(by=wu, warning_signals=[])
+                   for _ in range(2)]
     signal = await Case(env, settings, engine, policy=digest).open(by=wu)  # a warning signal: at once
     assert await signal.people("case_opened") == [["p-chen", "p-he", "l-sun"]]
-    for case in quiet:
+    for case in quiet_cases:
         assert await case.people("case_opened") == [["p-chen", "p-he"]]  # the psychology teachers must assess
+    for case in (told, *quiet_cases, signal):
+        await quiet(case.handle)
     await env.sleep(timedelta(hours=24))
 
     def digests():
@@ -218,7 +226,7 @@ async def test_5_a_reporter_is_named_and_leadership_hears_of_every_case_or_of_it
     sent = await eventually(lambda: digests())
     assert len(sent) == 1 and sent[0].recipient_staff == ["l-sun"]
     text = sent[0].text
-    assert "仅报告高危因素的个案 2 件" in text and all(case_ref(c.case_id) in text for c in quiet)
+    assert "仅报告高危因素的个案 2 件" in text and all(case_ref(c.case_id) in text for c in quiet_cases)
     assert case_ref(signal.case_id) not in text and "王小明" not in text
 
 

@@ -19,7 +19,7 @@ from models.case import Student
 from models.directory import read_directory
 from models.policy import DeadlinePolicy
 from models.watch import WatchAdd, WatchReason, WatchRequest, watch_workflow_id
-from tests.conftest import SCHOOL, STARTED, token
+from tests.conftest import SCHOOL, STARTED, quiet, token
 from tests.support import ASSESS_LOW, CLOSE, eventually, open_body
 from tests.test_screening_import import HEADER, _counts, _import
 from tests.web import give_sign_in, sign_in, site
@@ -69,10 +69,12 @@ async def test_a_missed_review_climbs_the_ladder_and_a_second_reason_joins_the_e
     assert await eventually(lambda: len(_told(engine, watch_id, "watch_added")) == 2, timeout=60)
 
     # 30 days on, the review is missed: the owner and the head teacher first, then the grade head
+    await quiet(handle)
     await env.sleep(timedelta(days=30, hours=1))
     missed = await eventually(lambda: _told(engine, watch_id, "deadline_missed"), timeout=60)
     assert missed[0].recipient_roles == ["owner", "head_teacher"]
     assert missed[0].recipient_staff == ["p-chen", "t-zhang"]
+    await quiet(handle)
     await env.sleep(timedelta(hours=12))
     escalated = await eventually(lambda: _told(engine, watch_id, "deadline_escalated"), timeout=60)
     assert escalated[0].escalation_level == 2, [(e.escalation_level, e.created_at) for e in escalated]
