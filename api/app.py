@@ -40,6 +40,7 @@ from config.settings import Settings
 from config.temporal import connect
 from db.engine import migrate, open_engine
 from door import Door
+from intake import jobs
 from models.policy import load_policy
 from ops import metrics, service_options
 from ops import server as ops_server
@@ -62,6 +63,7 @@ def create_app(settings: Settings, client: Client | None = None, engine=None,
     async def lifespan(app: FastAPI):
         app.state.engine = engine or open_engine(settings)
         migrate(app.state.engine)
+        jobs.fail_interrupted(app.state.engine)  # imports whose process died (this API's last run, say) say so
         app.state.client = client or await connect(settings, **service_options(settings))
         app.state.door = Door(app.state.client, app.state.engine, settings, policy)
         app.state.probes = Probes(settings, app.state.engine, app.state.client)

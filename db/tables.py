@@ -489,4 +489,6 @@ class ScreeningJobRow(SQLModel, ScreeningJobFields, table=True):
     warnings: list = _json()
     started_by: str = Field(max_length=64)
     started_at: datetime = _ts()
+    #: the last time the process running it said it was alive (a silent job's process has died)
+    heartbeat_at: datetime | None = _ts(nullable=True)
     finished_at: datetime | None = _ts(nullable=True)

@@ -1,20 +1,23 @@
 """Screening import jobs: one per import or dry run, from the command line or the API, with what it did.
 
 A job reads the file (``reader``), and unless it is a dry run imports it (``importer``); its row says
-``running``, then ``done`` or ``failed`` with the reason. A failed import is run again as it is: the
-import is resumable and idempotent.
+``running``, then ``done`` or ``failed`` with the reason, whatever goes wrong. While it runs, its
+process marks it alive (``heartbeat_at``) every ``HEARTBEAT``; a job silent for ``STALE`` (its process
+died: an API restarted mid-import) is failed, saying so, when the API starts and whenever a job is
+read. A failed import is run again as it is: the import is resumable and idempotent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, func, update
 from temporalio.client import Client
 
 from config.settings import Settings
@@ -29,6 +32,11 @@ from models.screening import ScreeningRules
 
 #: Who may import a school's screening results (and read its students' archive).
 IMPORTERS = frozenset({StaffRole.leadership, StaffRole.psychology_teacher})
+#: how often a running job says it is alive, and how long a silent one is taken to have died
+HEARTBEAT = timedelta(seconds=10)
+STALE = timedelta(seconds=90)
+FAILED = "导入失败：请重新导入同一批次（已建立的个案不会重复建立）"
+INTERRUPTED = "导入中断（执行导入的进程已停止）：请重新导入同一批次，已建立的个案不会重复建立"
 
 
 class JobView(ScreeningJobFields):
@@ -41,10 +49,31 @@ class JobView(ScreeningJobFields):
 def start(engine: Engine, school_id: str, batch: str, dry_run: bool, by: str) -> str:
     job_id = uuid.uuid4().hex
     with Session(engine) as session, session.begin():
+        now = datetime.now(UTC)
         session.add(ScreeningJobRow(job_id=job_id, school_id=school_id, batch=batch, dry_run=dry_run,
                                     status="running", errors=[], warnings=[], started_by=by,
-                                    started_at=datetime.now(UTC)))
+                                    started_at=now, heartbeat_at=now))
     return job_id
+
+
+def fail_interrupted(engine: Engine, now: datetime | None = None) -> int:
+    """Fail every job whose process stopped: running, and silent for ``STALE``. Returns how many."""
+    silent = (now or datetime.now(UTC)) - STALE
+    with Session(engine) as session, session.begin():
+        done = session.exec(update(ScreeningJobRow).where(
+            col(ScreeningJobRow.status) == "running",
+            func.coalesce(col(ScreeningJobRow.heartbeat_at), col(ScreeningJobRow.started_at)) < silent,
+        ).values(status="failed", failure=INTERRUPTED, finished_at=now or datetime.now(UTC)))
+        return done.rowcount
+
+
+async def _alive(engine: Engine, job_id: str) -> None:
+    """Mark the job alive every ``HEARTBEAT`` while it runs (cancelled when it ends)."""
+    while True:
+        await asyncio.sleep(HEARTBEAT.total_seconds())
+        with Session(engine) as session, session.begin():
+            session.exec(update(ScreeningJobRow).where(col(ScreeningJobRow.job_id) == job_id)
+                         .values(heartbeat_at=datetime.now(UTC)))
 
 
 def get(engine: Engine, job_id: str) -> ScreeningJobRow | None:
@@ -76,8 +105,27 @@ async def run(engine: Engine, client: Client | None, settings: Settings, policy:
               dry_run: bool, read_progress: Callable[[int], None] | None = None,
               open_progress: Callable[[], None] | None = None, concurrency: int = 32,
               data: bytes | None = None) -> reader.Preview:
-    """Read (and import) the file as the job ``job_id``; the job's row holds the outcome. ``data``: the
-    uploaded file's bytes (never written to disk)."""
+    """Read (and import) the file as the job ``job_id``; the job's row holds the outcome, whatever goes
+    wrong. ``data``: the uploaded file's bytes (never written to disk)."""
+    alive = asyncio.create_task(_alive(engine, job_id))
+    try:
+        return await _run(engine, client, settings, policy, rules, path, school_id, batch, actor, job_id, dry_run,
+                          read_progress, open_progress, concurrency, data)
+    except Exception as exc:
+        if (row := get(engine, job_id)) is not None and row.status == "running":
+            reason = str(exc) if isinstance(exc, reader.FileError) else FAILED
+            _finish(engine, job_id, status="failed", failure=reason[:300])
+        raise
+    finally:
+        alive.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await alive
+
+
+async def _run(engine: Engine, client: Client | None, settings: Settings, policy: DeadlinePolicy,
+               rules: ScreeningRules, path: Path, school_id: str, batch: str, actor: Actor, job_id: str,
+               dry_run: bool, read_progress: Callable[[int], None] | None, open_progress: Callable[[], None] | None,
+               concurrency: int, data: bytes | None) -> reader.Preview:
     try:
         reading = await asyncio.to_thread(reader.Reading, path, school_id, rules, classes_of(engine, school_id),
                                           data)
@@ -92,10 +140,11 @@ async def run(engine: Engine, client: Client | None, settings: Settings, policy:
     try:
         outcome, preview = await importer.run_import(engine, client, settings, policy, rules, reading, school_id,
                                                      batch, actor, concurrency, read_progress, open_progress)
-    except Exception as exc:
+    except Exception:
         whole = await asyncio.to_thread(reader.read_all, reading)  # what the file holds, to run it again
         _finish(engine, job_id, status="failed", rows=whole.rows, flagged=whole.flagged,
-                errors=[e.model_dump() for e in whole.errors], failure=f"{type(exc).__name__}: {exc}"[:300])
+                errors=[e.model_dump() for e in whole.errors],
+                failure=FAILED)
         raise
     errors = [e.model_dump() for e in preview.errors]
     _finish(engine, job_id, status="done", rows=outcome.rows, flagged=outcome.flagged, opened=outcome.opened,

@@ -15,8 +15,11 @@ the import, which starts a student's case as soon as their last row is read.
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
+import re
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -30,6 +33,14 @@ REQUIRED = ("ref", "name", "class_id", "grade", "class_name", "instrument")
 ITEM_COLUMNS = tuple(f"q{i}" for i in range(1, 10))
 #: the largest file a screening import reads: a city's screening is 100,000 rows, a few MB
 MAX_ROWS = 200_000
+#: the widest sheet read: the columns above and the platform's own (gender, age, …)
+MAX_COLUMNS = 100
+#: the most a spreadsheet may hold unpacked: a 200,000-row sheet is some 60 MB of XML
+MAX_UNZIPPED = 256 * 1024 * 1024
+#: the most cells a sheet's range may span (rows × columns): 100,000 students × 16 columns is 1.6 million
+MAX_CELLS = 5_000_000
+#: the longest cell read: a name, a class, a score are short; a longer cell is a broken row
+MAX_CELL = 1000
 
 
 class FileError(ValueError):
@@ -80,21 +91,105 @@ def _table(path: Path, data: bytes | None = None) -> Callable[[], Iterator[list[
     twice: once for where each student's rows end, once for the rows); ``data``: its bytes, when they
     came by upload (kept off disk)."""
     suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xls", ".ods"):
+    if suffix == ".xlsx":
+        data = data if data is not None else path.read_bytes()
+        check_xlsx(path.name, data)
         try:
-            book = (CalamineWorkbook.from_filelike(io.BytesIO(data)) if data is not None
-                    else CalamineWorkbook.from_path(str(path)))
-            sheet = book.get_sheet_by_index(0)
-        except Exception as exc:  # noqa: BLE001 - calamine's errors are its own types
-            raise FileError(f"{path.name}: not a readable spreadsheet ({exc})") from None
+            sheet = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0)
+        except Exception:  # noqa: BLE001 - calamine's errors are its own types
+            raise FileError(f"{path.name}：不是可读取的 .xlsx 表格") from None
         return lambda: ([c.strip() if type(c) is str else _text(c) for c in row] for row in sheet.iter_rows())
     if suffix in (".csv", ".txt"):
         try:
             text = (data if data is not None else path.read_bytes()).decode("utf-8-sig")
         except UnicodeDecodeError:
-            raise FileError(f"{path.name}: a CSV must be UTF-8 (save it as \"CSV UTF-8\")") from None
-        return lambda: ([c.strip() for c in row] for row in csv.reader(io.StringIO(text)))
-    raise FileError(f"{path.name}: a screening file is .csv or .xlsx")
+            raise FileError(f"{path.name}：CSV 文件须为 UTF-8 编码（另存为“CSV UTF-8”）") from None
+        return lambda: _csv_rows(path.name, text)
+    raise FileError(f"{path.name}：筛查结果文件须为 .csv 或 .xlsx")
+
+
+def _csv_rows(name: str, text: str) -> Iterator[list[str]]:
+    rows = csv.reader(io.StringIO(text))
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except csv.Error:  # a field past the csv module's limit (128 KiB), a stray quote at the end
+            raise FileError(f"{name}：第 {rows.line_num} 行无法读取（单元格过长或引号不配对）") from None
+        yield [c.strip() for c in row]
+
+
+#: a tag's name and what follows it, up to the next tag (text holds no "<"; an attribute value may hold ">")
+_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(row|c)[\s/>]([^<]*)")
+_REF = re.compile(rb"""(?:^|\s)r\s*=\s*["']([A-Za-z]*)([0-9]*)["']""")
+
+
+def _column(letters: bytes) -> int:
+    number = 0
+    for letter in letters.upper():
+        number = number * 26 + letter - 64
+    return number
+
+
+def check_xlsx(name: str, data: bytes) -> None:
+    """Refuse a spreadsheet that would take the reader down, before it is read: the reader allocates the
+    sheet's whole range (from the first cell to the farthest), so one cell far away in a 2 KB file asks
+    for hundreds of GB, and a zip of a few KB may unpack to GB. Each part is unpacked once, in pieces,
+    its real size counted to the end of its compressed data (a part that unpacks to other than it
+    declares is refused), and every row and cell position is read off the XML as the reader places it."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        parts = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise FileError(f"{name}：不是可读取的 .xlsx 表格") from None
+    unpacked = 0
+    for part in parts:
+        if part.file_size > MAX_UNZIPPED or part.flag_bits & 0x1:
+            raise FileError(f"{name}：解压后超过 {MAX_UNZIPPED // 2**20} MB，或已加密；请另存为普通的 .xlsx 或 CSV")
+        rows = cols = row = col = 0
+        tail = b""
+        whole = copy.copy(part)
+        whole.file_size = MAX_UNZIPPED + 1  # unpack to the end of the data, not to the size it declares
+        try:
+            with archive.open(whole) as stream:
+                size = 0
+                while chunk := stream.read(1 << 20):
+                    size += len(chunk)
+                    unpacked += len(chunk)
+                    if unpacked > MAX_UNZIPPED:
+                        raise FileError(f"{name}：解压后超过 {MAX_UNZIPPED // 2**20} MB；请拆分文件")
+                    if not part.filename.endswith((".xml", ".rels")) and "worksheets" not in part.filename:
+                        continue
+                    text, cut = tail + chunk, (tail + chunk).rfind(b"<")
+                    text, tail = text[:cut], text[cut:]
+                    if len(tail) > 1 << 20:  # one tag a megabyte long: no spreadsheet writes that
+                        raise FileError(f"{name}：表格内容格式异常，无法读取")
+                    for tag, attributes in _TAG.findall(text):
+                        ref = _REF.search(attributes)
+                        if tag == b"row":
+                            row, col = int(ref.group(2)) if ref and ref.group(2) else row + 1, 0
+                            rows = max(rows, row)
+                        else:
+                            col = _column(ref.group(1)) if ref and ref.group(1) else col + 1
+                            if ref and ref.group(2):
+                                row = int(ref.group(2))
+                                rows = max(rows, row)
+                            cols = max(cols, col)
+                        if rows > MAX_ROWS + 1:
+                            raise FileError(f"{name}：超过 {MAX_ROWS} 行（第 {row} 行有内容）；请拆分文件")
+                        if cols > MAX_COLUMNS:
+                            raise FileError(f"{name}：超过 {MAX_COLUMNS} 列（第 {row} 行第 {col} 列有内容）；"
+                                            f"请删去多余的列")
+                        if rows * cols > MAX_CELLS:
+                            raise FileError(f"{name}：表格范围过大（第 {row} 行第 {col} 列有内容）；"
+                                            f"请删去表格以外的内容")
+                if size != part.file_size:
+                    raise zipfile.BadZipFile(part.filename)
+        except FileError:
+            raise
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError):
+            raise FileError(f"{name}：不是可读取的 .xlsx 表格（压缩内容损坏）") from None
 
 
 def _text(cell) -> str:
@@ -107,6 +202,8 @@ def _text(cell) -> str:
 def _int(value: str, field: str) -> int | None:
     if value == "":
         return None
+    if len(value) > 20:  # no score has more digits (and Python refuses to read 4,300 of them)
+        raise ScoringError(field, f"“{value[:20]}…”不是分数")
     if value.isdigit() and value.isascii():
         return int(value)
     try:
@@ -131,18 +228,18 @@ class Reading:
         cells = self._table()
         header = next(cells, None)
         if not header:
-            raise FileError(f"{path.name}: empty file")
+            raise FileError(f"{path.name}：文件是空的")
         self.names = [h.strip().lower() for h in header]
         missing = [c for c in REQUIRED if c not in self.names]
         if missing:
-            raise FileError(f"{path.name}: the header lacks {', '.join(missing)} "
-                            f"(expected ref,name,class_id,grade,class_name,instrument,total,q1,…)")
+            raise FileError(f"{path.name}：表头缺少 {', '.join(missing)} 列"
+                            f"（应为 ref,name,class_id,grade,class_name,instrument,total,q1,…）")
         at = len(self.names) - 1 - self.names[::-1].index("ref")  # a repeated column: the last, as in ``rows``
         #: each student ref's last line in the file (the header is line 1)
         self.last_line: dict[str, int] = {}
         for line, row in enumerate(cells, start=2):
             if line - 1 > MAX_ROWS:
-                raise FileError(f"{path.name}: more than {MAX_ROWS} rows; split the file")
+                raise FileError(f"{path.name}：超过 {MAX_ROWS} 行；请拆分文件")
             if any(row):
                 self.last_line[row[at] if at < len(row) else ""] = line
 
@@ -158,6 +255,10 @@ class Reading:
             if not any(row):
                 continue
             values = dict(zip(self.names, row + [""] * (width - len(row)), strict=False))
+            long = next((name for name, value in values.items() if len(value) > MAX_CELL), None)
+            if long is not None:
+                yield line, values["ref"], RowError(line=line, reason=f"{long}：超过 {MAX_CELL} 个字符")
+                continue
             try:
                 item: ScreeningRow | RowError = _row(line, values, self.school_id, self.rules, self.classes)
             except ScoringError as exc:

@@ -105,7 +105,7 @@ def test_a_file_without_the_columns_is_refused_as_a_whole(tmp_path):
     file = tmp_path / "wrong.csv"
     file.write_text("学号,姓名,总分\n2026,某某,12\n", encoding="utf-8")
     done = _preview(file, tmp_path)
-    assert done.returncode == 2 and "the header lacks ref, name" in done.stderr
+    assert done.returncode == 2 and "表头缺少 ref, name" in done.stderr
 
 
 # ------------------------------------------------------------------ the import

@@ -22,7 +22,7 @@ from api.access import PrincipalDep
 from api.deps import EngineDep, PolicyDep, SettingsDep
 from api.errors import Problem, unprocessable
 from db import directory, store
-from intake import jobs
+from intake import jobs, reader
 from models.screening import RulesFileError, load_rules
 
 router = APIRouter(tags=["screening"])
@@ -36,7 +36,8 @@ class JobStarted(BaseModel):
 
 
 @router.post("/screenings", status_code=status.HTTP_202_ACCEPTED, response_model=JobStarted,
-             responses={415: {"model": Problem, "description": "the file is not a .csv or .xlsx"}})
+             responses={415: {"model": Problem, "description": "the file is not a .csv or .xlsx"},
+                        422: {"description": "the file cannot be read safely (range, unpacked size, format)"}})
 async def import_screening(
     request: Request,
     principal: PrincipalDep,
@@ -56,6 +57,11 @@ async def import_screening(
     if len(data) > settings.max_screening_bytes:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
                             f"file: more than the {settings.max_screening_bytes} bytes allowed")
+    if Path(name).suffix.lower() == ".xlsx":  # checked before anything reads it: one far cell asks the reader for GBs
+        try:
+            await asyncio.to_thread(reader.check_xlsx, name, data)
+        except reader.FileError as exc:
+            raise unprocessable("body", "file", str(exc)) from None
     try:
         rules = load_rules(settings.screening_rules_file)
     except RulesFileError as exc:
@@ -78,7 +84,9 @@ async def _run(app, actor, rules, policy, path: Path, batch: str, job_id: str, d
 
 @router.get("/screenings/{job_id}", response_model=jobs.JobView)
 async def screening_job(job_id: str, principal: PrincipalDep, engine: EngineDep) -> jobs.JobView:
-    """Where an import stands: running, done or failed, with its counts and every unreadable row."""
+    """Where an import stands: running, done or failed, with its counts and every unreadable row. A job
+    whose process stopped (no sign of life for ``jobs.STALE``) is failed, saying so."""
+    jobs.fail_interrupted(engine)
     row = jobs.get(engine, job_id)
     if row is None or row.school_id != principal.school_id:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"screening job {job_id} not found")
