@@ -77,6 +77,7 @@ async def timeline_entries(histories: list[WorkflowHistory], conv: DataConverter
     updates: dict[str, tuple[TimelineEntry, ActionCommand]] = {}
     scheduled: dict[int, tuple[str, object]] = {}
     acting = False  # an action was accepted and its state not yet written (the change is the action's)
+    requests: set[str] = set()  # the requests the case took (ActionCommand.request): a retry is not an action
     for history in histories:
         run_id = history.run_id
         for event in history.events:
@@ -92,6 +93,10 @@ async def timeline_entries(histories: list[WorkflowHistory], conv: DataConverter
                 start: CaseStart = await _decode(
                     conv, event.workflow_execution_started_event_attributes.input, CaseStart
                 )
+                if start.carried is not None:
+                    requests |= set(start.carried.requests)
+                if start.reopen is not None and start.reopen.request is not None:
+                    requests.add(start.reopen.request)
                 if start.carried is None:
                     state = CaseState.identified
                     add("opened", actor=start.opened_by.staff_id, role=start.opened_by.role.value,
@@ -107,6 +112,12 @@ async def timeline_entries(histories: list[WorkflowHistory], conv: DataConverter
                 if attrs.accepted_request.input.name != "act":
                     continue
                 command: ActionCommand = await _decode(conv, attrs.accepted_request.input.args, ActionCommand)
+                if command.request is not None and command.request in requests:
+                    add("request_repeated", actor=command.actor.staff_id, role=command.actor.role.value,
+                        action=command.body.action, from_state=state, to_state=state)
+                    continue
+                if command.request is not None:
+                    requests.add(command.request)
                 entry = add("action_accepted", actor=command.actor.staff_id, role=command.actor.role.value,
                             action=command.body.action, from_state=state)
                 updates[attrs.accepted_request.meta.update_id] = (entry, command)

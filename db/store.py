@@ -206,6 +206,13 @@ def load_case(engine: Engine, case_id: str) -> CaseData | None:
         return data
 
 
+def request_taken(engine: Engine, case_id: str, request: str) -> str | None:
+    """The action a request (under an Idempotency-Key) was taken as on the case, if it was."""
+    with Session(engine) as session:
+        return session.exec(select(CaseEventRow.action).where(
+            col(CaseEventRow.case_id) == case_id, col(CaseEventRow.request) == request)).first()
+
+
 def sees_case(engine: Engine, case_id: str, staff_id: str, classes: set[str] | None) -> bool:
     """Does a person whose reach is ``classes`` (None: the whole school) see this case of their school?
     A case of their classes; and, whatever its class, one they opened, first assessed or own."""

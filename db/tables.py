@@ -118,6 +118,7 @@ class CaseRow(SQLModel, CaseListFields, table=True):
 
 class CaseEventRow(SQLModel, table=True):
     __tablename__ = "case_events"
+    __table_args__ = (Index("ix_case_events_request", "case_id", "request"),)
 
     case_id: str = Field(primary_key=True, foreign_key="cases.case_id", max_length=64)
     seq: int = Field(primary_key=True)
@@ -130,6 +131,8 @@ class CaseEventRow(SQLModel, table=True):
     obligation: str | None = Field(default=None, max_length=32)
     escalation_level: int | None = None
     detail: dict = _sealed(SealedJSON("case_events.detail"))
+    #: the request that caused it, under an Idempotency-Key (a retry finds it here)
+    request: str | None = Field(default=None, max_length=64)
 
 
 class CaseDeadlineRow(SQLModel, table=True):

@@ -10,8 +10,11 @@ parameters), :class:`~models.errors.Forbidden`, :class:`~models.errors.NotFound`
 those errors once; none reads another face's answer.
 
 An ``Idempotency-Key`` (a form posts one too) makes the same request by the same person one
-action however often it arrives: the key names the Temporal update, and the first outcome, a view
-or a domain error, is kept sealed and given again.
+action however often it arrives: the key names the Temporal update and the request, and the first
+outcome, a view or a domain error, is kept sealed and given again. When the first answer was lost
+(the API died after the case took the action), the case knows the request: its event carries it in
+the read model, and the workflow keeps its latest requests from run to run, so a retry after a
+continue-as-new, a closure or a reopening is answered with the case, never taken twice.
 """
 
 from __future__ import annotations
@@ -235,11 +238,19 @@ class Door:
                     raise kept
                 return kept
             update_id = f"idem-{_digest(by.staff_id, key)[:40]}"
+            command = command.model_copy(update={"request": update_id})
+            taken = store.request_taken(self.engine, case_id, update_id)
+            if taken is not None:  # taken before its answer was kept: the case as it stands
+                view = self.read(case_id)
+                acted = Acted(view, taken == Action.close.value and view.state is not CaseState.closed, True)
+                self._keep(by, key, _KEPT["proposed" if acted.proposed else "done"],
+                           {"view": acted.view.model_dump(mode="json")})
+                return acted
         try:
             if command.body.action is Action.reassign:
                 self.check_owner(case_id, command.body.owner, by)
             if command.body.action is Action.reopen:  # a new run of the closed case's workflow
-                acted = Acted(await self.reopen(case_id, ReopenBody(reason=command.body.reason), by))
+                acted = Acted(await self.reopen(case_id, ReopenBody(reason=command.body.reason), by, update_id))
             else:
                 acted = await self._act(case_id, command, update_id)
         except (Refused, Invalid) as error:
@@ -272,9 +283,10 @@ class Door:
         # a closure proposed, not yet decided: the case as it was, waiting for leadership
         return Acted(view, proposed=command.body.action is Action.close and view.state is not CaseState.closed)
 
-    async def reopen(self, case_id: str, body: ReopenBody, by: Actor) -> CaseView:
+    async def reopen(self, case_id: str, body: ReopenBody, by: Actor, request: str | None = None) -> CaseView:
         """Take a closed case up again (leadership, within the policy's ``reopen_within``): the same case
-        and history, in a new run, back in assessed with a reassessment due."""
+        and history, in a new run, back in assessed with a reassessment due. ``request``: as
+        ``ActionCommand.request``."""
         structlog.contextvars.bind_contextvars(case_id=case_id)
         data = store.load_case(self.engine, case_id)
         if data is None:
@@ -284,9 +296,13 @@ class Door:
         machine.check(Action.reopen, None, by.role, by.staff_id)
         handle = self.client.get_workflow_handle(workflow_id(case_id))
         if (await handle.describe()).status is not WorkflowExecutionStatus.COMPLETED:
+            if request is not None:  # perhaps this very request's run, its reopening not yet in the read model
+                await handle.execute_update(CaseWorkflow.caught_up)
+                if store.request_taken(self.engine, case_id, request) is not None:
+                    return self.read(case_id)
             raise Refused("reopen is not allowed yet: the case is still finishing its closure", data.state, [],
                           Action.reopen.value, ("closure_finishing",))
-        start = CaseStart.reopening(data, by, body.reason, self.settings.history_event_limit)
+        start = CaseStart.reopening(data, by, body.reason, self.settings.history_event_limit, request)
         try:
             handle = await self.client.start_workflow(
                 CaseWorkflow.run, start, id=workflow_id(case_id), task_queue=self.settings.task_queue,

@@ -359,10 +359,13 @@ BODIES: dict[Action, type[Strict]] = {action: command.__bases__[0] for action, c
 
 
 class ActionCommand(Strict):
-    """The argument of the ``act`` update: who does what."""
+    """The argument of the ``act`` update: who does what. ``request``: the request's id under an
+    ``Idempotency-Key``; the case takes one request once, however often it arrives and in whichever
+    run of its workflow (``CaseData.requests``)."""
 
     actor: Actor
     body: ActionBody
+    request: str | None = Field(default=None, max_length=64)
 
     @property
     def variant(self) -> str | None:
@@ -420,9 +423,11 @@ class EventView(EventFields):
 
 
 class CaseEvent(EventFields):
-    """An event with its body (the action's details; sealed in the read model)."""
+    """An event with its body (the action's details; sealed in the read model), and the request that
+    caused it (an ``Idempotency-Key``'s, when there was one)."""
 
     detail: dict[str, Any] = {}
+    request: str | None = None
 
 
 class FailedEffect(Strict):
@@ -451,6 +456,7 @@ class Reopening(Strict):
 
     actor: Actor
     reason: str
+    request: str | None = None  # as ActionCommand.request
 
 
 class CaseStart(Strict):
@@ -465,7 +471,8 @@ class CaseStart(Strict):
     reopen: Reopening | None = None
 
     @classmethod
-    def reopening(cls, data: "CaseData", actor: Actor, reason: str, history_event_limit: int) -> "CaseStart":
+    def reopening(cls, data: "CaseData", actor: Actor, reason: str, history_event_limit: int,
+                  request: str | None = None) -> "CaseStart":
         """The input of the run that takes a closed case up again."""
         return cls(
             case_id=data.case_id,
@@ -476,8 +483,13 @@ class CaseStart(Strict):
             policy=data.policy,
             history_event_limit=history_event_limit,
             carried=data.bounded(),
-            reopen=Reopening(actor=actor, reason=reason),
+            reopen=Reopening(actor=actor, reason=reason, request=request),
         )
+
+
+#: How many requests a case remembers (``CaseData.requests``): a client retries within minutes, and a
+#: case takes a few actions a day.
+REQUESTS_KEPT = 100
 
 
 class CaseData(Strict):
@@ -517,6 +529,9 @@ class CaseData(Strict):
     owner: str | None = None
     #: the closure advised following the student up (the watch list)
     follow_up: bool = False
+    #: the requests taken lately (``ActionCommand.request``, the last ``REQUESTS_KEPT``): carried from run
+    #: to run, so that a retry arriving after a continue-as-new is not taken again
+    requests: list[str] = []
 
     @property
     def open_obligations(self) -> list[Obligation]:

@@ -12,6 +12,7 @@ from models.domain import CaseState
 TimelineKind = Literal[
     "opened",
     "action_accepted",
+    "request_repeated",  # a request taken before arrived again (a client's retry): answered, not taken again
     "timer_fired",
     "escalation",
     "notification_sent",

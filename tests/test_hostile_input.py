@@ -11,14 +11,19 @@ import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import xlsxwriter
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from db import directory
 from db.engine import make_engine, migrate
-from db.tables import ScreeningJobRow
+from db.tables import CaseEventRow, ScreeningJobRow
+from door import Door
 from intake import jobs
-from tests.conftest import KEYRING, SCHOOL, SCHOOLS, service_env, token
+from models.case import ActionCommand
+from tests.conftest import KEYRING, SCHOOL, SCHOOLS, auth, make_settings, running_stack, service_env, token
+from tests.support import APPROVE, act, contact, open_case, step
+from workflows.case_workflow import CaseWorkflow
 
 CRISISFLOW = str(Path(sys.executable).parent / "crisisflow")
 HEADER = ["ref", "name", "class_id", "grade", "class_name", "instrument", "total"]
@@ -142,3 +147,69 @@ async def test_a_job_with_a_huge_cell_or_number_or_a_dead_process_ends_saying_wh
     assert died["status"] == "failed" and died["failure"] == jobs.INTERRUPTED
     assert "请重新导入同一批次" in jobs.INTERRUPTED
     assert (await stack.http.get("/screenings/still-going", headers=psy)).json()["status"] == "running"
+
+
+# -- point 3: a retry after a crash is one action, whatever ran in between ----------------------------
+
+@pytest.fixture
+async def small_runs(dev_env, webhook, tmp_path):
+    """A stack whose cases continue as new after 120 history events: a few actions."""
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'cf.db'}", webhook.url, history_event_limit=120)
+    async with running_stack(dev_env.client, settings) as stack:
+        yield stack
+
+
+async def test_a_retry_whose_answer_was_lost_is_not_taken_again_in_a_later_run(small_runs, monkeypatch):
+    stack = small_runs
+    case_id = (await open_case(stack))["case_id"]
+    for action in ("assess", "guardian_notice", "intervene"):
+        await step(stack, case_id, action)
+    handle = stack.client.get_workflow_handle(f"case-{case_id}")
+    first_run = (await handle.describe()).run_id
+
+    def api_dies(self, *args):  # the action is taken, and the API dies before it keeps the answer
+        raise ConnectionResetError("the API process died")
+
+    keyed = {**auth("psychology_teacher"), "Idempotency-Key": "contact-monday"}
+    body = contact()
+    with monkeypatch.context() as crash:
+        crash.setattr(Door, "_keep", api_dies)
+        lost = await stack.http.post(f"/cases/{case_id}/contacts", json=body, headers=keyed)
+    assert lost.status_code == 500
+    # the case goes on, and its workflow continues in a new run before the client retries
+    while (await handle.describe()).run_id == first_run:
+        assert (await act(stack, case_id, "contact")).status_code == 200
+    retry = await stack.http.post(f"/cases/{case_id}/contacts", json=body, headers=keyed)
+    assert retry.status_code == 200 and retry.headers["Idempotent-Replayed"] == "true"
+    with Session(stack.engine) as session:
+        requests = session.exec(select(CaseEventRow.request).where(col(CaseEventRow.case_id) == case_id,
+                                                                   col(CaseEventRow.action) == "contact")).all()
+    keyed_request = [r for r in requests if r is not None]
+    assert len(keyed_request) == 1, requests  # one contact for the one request
+    # the new run knows the request too: sent to it again (past the read model), it is not taken
+    command = ActionCommand.model_validate({"actor": {"staff_id": "p-chen", "role": "psychology_teacher",
+                                                      "school_id": SCHOOL},
+                                            "body": {"action": "contact", **body}, "request": keyed_request[0]})
+    before = len((await handle.query(CaseWorkflow.view)).events)
+    await handle.execute_update(CaseWorkflow.act, command)
+    assert len((await handle.query(CaseWorkflow.view)).events) == before
+
+    # a closure and a reopening whose answers were lost: the retry is the case as it stands, not a 409
+    proposed = await act(stack, case_id, "close")
+    assert proposed.status_code == 202
+    approving = {**auth("leadership"), "Idempotency-Key": "approve-close"}
+    reopening = {**auth("leadership"), "Idempotency-Key": "reopen-1"}
+    reason = {"reason": "出院后再次出现自伤念头"}
+    with monkeypatch.context() as crash:
+        crash.setattr(Door, "_keep", api_dies)
+        assert (await stack.http.post(f"/cases/{case_id}/closure-decision", json=APPROVE,
+                                      headers=approving)).status_code == 500
+        await handle.result()  # the closed case's workflow has ended
+        assert (await stack.http.post(f"/cases/{case_id}/reopen", json=reason, headers=reopening)).status_code == 500
+    closed = await stack.http.post(f"/cases/{case_id}/closure-decision", json=APPROVE, headers=approving)
+    assert closed.status_code == 200 and closed.headers["Idempotent-Replayed"] == "true", closed.text
+    reopened = await stack.http.post(f"/cases/{case_id}/reopen", json=reason, headers=reopening)
+    assert reopened.status_code == 200 and reopened.json()["state"] == "assessed", reopened.text
+    with Session(stack.engine) as session:
+        actions = session.exec(select(CaseEventRow.action).where(col(CaseEventRow.case_id) == case_id)).all()
+    assert actions.count("closure_decision") == 1 and actions.count("reopen") == 1

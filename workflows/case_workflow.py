@@ -22,6 +22,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from models import search_attributes as sa
     from models.case import (
+        REQUESTS_KEPT,
         ActionCommand,
         CaseData,
         CaseEvent,
@@ -58,7 +59,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.view import case_view
 
 #: Bumped whenever the workflow's behaviour changes; recorded in each case.
-WORKFLOW_CODE_VERSION = "6"
+WORKFLOW_CODE_VERSION = "7"
 
 REFUSED = "TransitionRefused"
 FORBIDDEN = "Forbidden"
@@ -72,6 +73,11 @@ DURABLE = "durable-projection-independent-effects"
 #: (``project_step``) carries the step's notifications and writes them with their outbox rows, and
 #: one ``deliver`` per step sends what has somewhere to go. Older histories notify one by one.
 STEP_OUTBOX = "step-outbox-2026-12"
+#: Workflows whose history has this marker take a request once (issue 26): each action's request id
+#: (``ActionCommand.request``, an ``Idempotency-Key``'s) is kept on its event and in ``CaseData.requests``,
+#: carried from run to run, and the same request again is answered with the case as it stands. Older
+#: histories took every update Temporal handed them.
+REQUESTS = "requests-kept-2026-12"
 
 _IO_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 #: Each I/O attempt: a webhook gets 10 s; a worker that died mid-attempt is retried after this.
@@ -134,6 +140,8 @@ class CaseWorkflow:
         self._step_outbox = workflow.patched(STEP_OUTBOX)
         self._notices: list[NotificationRequest] = []  # STEP_OUTBOX: this step's, for its projection
         self._projected_seq = 0
+        # decided here, before a reopening's event: REQUESTS (every new history)
+        self._requests = workflow.patched(REQUESTS)
         if start.reopen is not None:  # a closed case taken up again: a new run of the same case
             self._data = start.carried
             # decided here, before the reopening's notices: its owner hears of it (OWNER)
@@ -147,8 +155,9 @@ class CaseWorkflow:
             if Fact.no_closure_proposal in rule.sets:  # the closure approved before is behind the case
                 self._data.closure_proposal = None
                 self._machine.sync(self._data)
-            self._take(rule, actor.staff_id, actor.role.value, from_state, workflow.now(),
-                       {"reason": start.reopen.reason})
+            event = self._take(rule, actor.staff_id, actor.role.value, from_state, workflow.now(),
+                               {"reason": start.reopen.reason})
+            self._remember(start.reopen.request, event)
         elif start.carried is not None:
             self._data = start.carried
             self._projected_seq = self._data.events[-1].seq
@@ -267,6 +276,8 @@ class CaseWorkflow:
 
     @workflow.update
     async def act(self, command: ActionCommand) -> CaseView:
+        if self._taken(command):  # the same request again (a retry, perhaps in a later run): taken once
+            return self._view()
         try:
             self._apply(command)
         except Refused as refused:
@@ -276,6 +287,8 @@ class CaseWorkflow:
 
     @act.validator
     def _validate_act(self, command: ActionCommand) -> None:
+        if self._taken(command):
+            return
         actor = command.actor
         if actor.school_id != self._data.school_id:
             raise ApplicationError("this case belongs to another school",
@@ -378,8 +391,17 @@ class CaseWorkflow:
             else:
                 setattr(self._data, fact.value, True)
         self._machine.sync(self._data)
-        self._take(rule, actor.staff_id, actor.role.value, from_state, now, detail)
+        self._remember(command.request, self._take(rule, actor.staff_id, actor.role.value, from_state, now, detail))
         self._upsert_search_attributes()
+
+    def _taken(self, command: ActionCommand) -> bool:
+        return self._requests and command.request is not None and command.request in self._data.requests
+
+    def _remember(self, request: str | None, event: CaseEvent) -> None:
+        """Keep the request that caused ``event`` (REQUESTS): on the event, and among the case's latest."""
+        if self._requests and request is not None:
+            event.request = request
+            self._data.requests = [*self._data.requests, request][-REQUESTS_KEPT:]
 
     def _take(
         self,

@@ -5,7 +5,8 @@
 Runs five cases on the time-skipping server (consent path, refusal path, a
 missed deadline climbing the ladder, a month-long case that continues as
 new, and, from generation v6, a referral not attended: reassigned, followed
-up, deemed a refusal and reported, closed onto the watch list) and writes
+up, deemed a refusal and reported, closed onto the watch list; from v7 the
+consent path sends its consent twice under one request id) and writes
 their exported histories into the named folder, encrypted with that
 folder's ``keyring.json`` (a test-only keyring, made there if
 missing and rotated once after recording, so replaying proves that an older
@@ -80,8 +81,8 @@ async def _run(env, settings, out: Path, name: str, script, history_event_limit:
     )
     await handle.execute_update(CaseWorkflow.opened)
 
-    async def act(actor, body):
-        return await handle.execute_update(CaseWorkflow.act, ActionCommand(actor=actor, body=body))
+    async def act(actor, body, request: str | None = None):
+        return await handle.execute_update(CaseWorkflow.act, ActionCommand(actor=actor, body=body, request=request))
 
     await script(env, act)
     await env.client.get_workflow_handle(f"case-{case_id}").result()
@@ -107,7 +108,9 @@ async def _close_high(act):
 
 async def consent(env, act):
     await _to_referral(env, act)
-    await act(HEAD, GuardianResponseCommand(decision="consent", by="guardian"))
+    consented = GuardianResponseCommand(decision="consent", by="guardian")
+    await act(HEAD, consented, request="idem-golden-consent")
+    await act(HEAD, consented, request="idem-golden-consent")  # from v7: a retry of one request, taken once
     await _close_high(act)
 
 
