@@ -201,6 +201,9 @@ class Outbox:
             outcome, error = "failing", str(exc)
         except Refused as exc:
             outcome, error = "refused", str(exc)
+        except Exception as exc:  # noqa: BLE001 - anything else is a failing row with its reason, never a lost one
+            log.error("delivery failed unexpectedly", channel=d.channel, error=type(exc).__name__)  # no URL: secrets
+            outcome, error = "failing", f"{d.channel}: {type(exc).__name__} while sending"
         else:
             outcome, error = "sent", None
         store.record_attempt(self.engine, d.delivery_id, outcome, datetime.now(UTC), error)

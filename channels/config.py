@@ -88,13 +88,45 @@ def _walk(node, where: str):
     return _expand(node, where) if isinstance(node, str) else node
 
 
+#: the Apprise scheme each chat platform's robots use
+ROBOT_SCHEMES = {"wecom": "wecombot", "dingtalk": "dingtalk", "feishu": "feishu"}
+
+
+def check(channels: ChannelsFile) -> None:
+    """Every address is one Apprise can send with, of the service it stands for: a mail URL for
+    ``email``, the platform's robot URL for each robot. ChannelsError naming the first that is not (its
+    place in the file, never its secret)."""
+    import apprise  # only the commands that send load Apprise
+
+    from channels.mail import mail_plugin, schemes
+
+    for owner, school in channels.schools.items():
+        where = f"channels.schools.{owner}"
+        if school.email is not None and mail_plugin(school.email, "check@example.org") is None:
+            raise ChannelsError(f"{where}.email: not a mail URL Apprise can send with "
+                                f"(mailto://user:password@host?from=address, or mailtos:// for TLS)")
+        for platform, scheme in ROBOT_SCHEMES.items():
+            chat = getattr(school, platform)
+            for role, address in (chat.robots if chat else {}).items():
+                try:
+                    plugin = apprise.Apprise.instantiate(address)
+                except ValueError:
+                    plugin = None
+                if plugin is None or scheme not in schemes(plugin):
+                    raise ChannelsError(f"{where}.{platform}.robots.{role.value}: not a {scheme}:// robot URL "
+                                        f"Apprise can send with")
+
+
 def read_channels(path: Path | None) -> ChannelsFile:
-    """The channels file with its secrets filled in; ChannelsError saying what is wrong."""
+    """The channels file with its secrets filled in and every address checked (``check``); ChannelsError
+    saying what is wrong."""
     if path is None:
         return ChannelsFile()
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        return ChannelsFile.model_validate(_walk(raw, "channels"))
+        channels = ChannelsFile.model_validate(_walk(raw, "channels"))
+        check(channels)
+        return channels
     except OSError as exc:
         raise ChannelsError(f"cannot read {path}: {exc.strerror}") from None
     except (yaml.YAMLError, ValidationError) as exc:

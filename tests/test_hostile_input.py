@@ -17,12 +17,23 @@ from sqlmodel import Session, col, select
 
 from db import directory
 from db.engine import make_engine, migrate
-from db.tables import CaseEventRow, ScreeningJobRow
+from db.tables import CaseEventRow, DeliveryRow, NotificationRow, ScreeningJobRow
 from door import Door
 from intake import jobs
 from models.case import ActionCommand
-from tests.conftest import KEYRING, SCHOOL, SCHOOLS, auth, make_settings, running_stack, service_env, token
-from tests.support import APPROVE, act, contact, open_case, step
+from models.directory import read_directory
+from tests.conftest import (
+    DIRECTORY_FILE,
+    KEYRING,
+    SCHOOL,
+    SCHOOLS,
+    auth,
+    make_settings,
+    running_stack,
+    service_env,
+    token,
+)
+from tests.support import APPROVE, act, contact, eventually, open_body, open_case, step
 from workflows.case_workflow import CaseWorkflow
 
 CRISISFLOW = str(Path(sys.executable).parent / "crisisflow")
@@ -213,3 +224,71 @@ async def test_a_retry_whose_answer_was_lost_is_not_taken_again_in_a_later_run(s
     with Session(stack.engine) as session:
         actions = session.exec(select(CaseEventRow.action).where(col(CaseEventRow.case_id) == case_id)).all()
     assert actions.count("closure_decision") == 1 and actions.count("reopen") == 1
+
+
+# -- point 4: a broken channel shows itself ---------------------------------------------------------
+
+@pytest.mark.parametrize("channels, says", [
+    ('email: "mailto://crisis@[::1?from=crisis@school-a.example"', "channels.schools.school-a.email: not a mail URL"),
+    ('email: "wecombot://0123456789"', "channels.schools.school-a.email: not a mail URL"),
+    ('dingtalk: {robots: {leadership: "mailto://x@example.org"}}',
+     "channels.schools.school-a.dingtalk.robots.leadership: not a dingtalk:// robot URL"),
+])
+def test_a_channel_that_cannot_send_stops_the_worker_at_start_up(tmp_path, channels, says):
+    file = tmp_path / "channels.yaml"
+    file.write_text(f"schools:\n  school-a:\n    {channels}\n")
+    done = subprocess.run([CRISISFLOW, "worker"], capture_output=True, text=True, timeout=60,
+                          env=service_env(database_url=f"sqlite:///{tmp_path / 'cf.db'}", channels_file=str(file)))
+    assert done.returncode == 2, done.stderr[-400:]
+    assert says in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "0123456789" not in done.stderr  # a secret is never printed
+
+
+async def test_a_row_that_cannot_be_sent_is_failing_with_its_reason(dev_env, webhook, tmp_path, monkeypatch):
+    """A channel that breaks while running (Apprise raising on an address): its rows say failing and why,
+    the operator's list shows them, and the other rows of the step are sent and their notices delivered."""
+    from tests.conftest import free_port
+    from tests.receivers import start_mailbox
+
+    box, controller = start_mailbox(free_port())
+    channels = tmp_path / "channels.yaml"
+    channels.write_text(f'schools:\n  school-a:\n    email: "mailto://127.0.0.1:{box.port}'
+                        f'?from=crisis@school-a.example&mode=insecure"\n')
+
+    def breaks(*args):
+        raise ValueError("Invalid IPv6 URL")
+
+    monkeypatch.setattr("activities.notify.send_mail", breaks)
+    db = f"sqlite:///{tmp_path / 'cf.db'}"
+    settings = make_settings(tmp_path, db, webhook.url, channels_file=channels)
+    try:
+        async with running_stack(dev_env.client, settings) as stack:
+            directory.load(stack.engine, read_directory(DIRECTORY_FILE))
+            body = open_body()
+            body["student"]["class_id"] = "8-3"
+            case_id = (await open_case(stack, body))["case_id"]
+            await step(stack, case_id, "assess")  # the guardian notice is due: 张老师 is told by e-mail
+
+            def failing():
+                with Session(stack.engine) as session:
+                    rows = session.exec(select(DeliveryRow)).all()
+                mail = [r for r in rows if r.channel == "email"]
+                others = [r for r in rows if r.channel != "email"]
+                settled = mail and all(r.status == "failing" for r in mail) and all(r.status == "sent" for r in others)
+                return rows if settled else None
+
+            rows = await eventually(failing, timeout=30)  # the other channels' rows are sent
+            assert {r.last_error for r in rows if r.channel == "email"} == {"email: ValueError while sending"}
+
+            def delivered():  # a notice with no mail to send is delivered, whatever the step's mail does
+                with Session(stack.engine) as session:
+                    notices = session.exec(select(NotificationRow).where(NotificationRow.case_id == case_id)).all()
+                mailed = {r.notification_id for r in rows if r.channel == "email"}
+                return [n for n in notices if n.notification_id not in mailed and n.delivered_at is not None]
+
+            await eventually(delivered, timeout=30)
+            listed = subprocess.run([CRISISFLOW, "outbox", "--status", "failing"], capture_output=True, text=True,
+                                    env=service_env(database_url=db), timeout=60)
+            assert listed.returncode == 0 and "email: ValueError while sending" in listed.stdout, listed.stdout
+    finally:
+        controller.stop()
