@@ -646,13 +646,17 @@ def student_record(engine: Engine, school_id: str, student_ref: str) -> tuple[li
     return list(results), list(cases), name, classes
 
 
-def transfer_screening(engine: Engine, from_school: str, to_school: str, student_ref: str, now: datetime) -> int:
-    """Copy a student's screening results to the school they moved to (leadership's explicit transfer);
-    their cases stay the first school's record. Returns how many results the new school received."""
+def transfer_screening(engine: Engine, from_school: str, to_school: str, student_ref: str, to_student_ref: str,
+                       now: datetime) -> int:
+    """Copy a student's screening results to the school they moved to (leadership's explicit transfer),
+    under the student the receiving school has for them (``to_student_ref``: matched, never assumed from
+    a number); their cases stay the first school's record. Returns how many results the new school
+    received."""
     with Session(engine) as session:
         rows = session.exec(select(ScreeningResultRow).where(col(ScreeningResultRow.school_id) == from_school,
                                                              col(ScreeningResultRow.student_ref) == student_ref)).all()
-        copies = [{**r.model_dump(), "school_id": to_school, "batch": f"{from_school}:{r.batch}"[:100],
+        copies = [{**r.model_dump(), "school_id": to_school, "student_ref": to_student_ref,
+                   "batch": f"{from_school}:{r.batch}"[:100],
                    "result_id": hashlib.sha256(f"transfer\x00{to_school}\x00{r.result_id}".encode()).hexdigest(),
                    "case_id": None, "class_id": None, "recorded_at": now} for r in rows]
     record_screening(engine, copies)

@@ -292,3 +292,42 @@ async def test_a_row_that_cannot_be_sent_is_failing_with_its_reason(dev_env, web
             assert listed.returncode == 0 and "email: ValueError while sending" in listed.stdout, listed.stdout
     finally:
         controller.stop()
+
+
+# -- point 5: a transfer never merges two children -------------------------------------------------
+
+async def test_a_transfer_goes_to_the_student_the_receiving_school_names_never_to_a_same_number(sqlite_stack):
+    stack = sqlite_stack
+    psy = {"Authorization": f"Bearer {token('psychology_teacher', staff_id='p-chen')}"}
+    rows = [",".join(HEADER), ",".join(map(str, ROW))]
+    started = await stack.http.post("/screenings", params={"batch": "moving"}, headers=psy,
+                                    files={"file": ("r.csv", "\n".join(rows).encode())})
+    assert (await _job(stack.http, psy, started.json()["job_id"]))["opened"] == 1
+    # school-b has a child of its own under the same number
+    theirs = open_body(name="另一个孩子", school="school-b")
+    theirs["student"]["ref"] = ROW[0]
+    answer = await stack.http.post("/cases", json=theirs, headers=auth("head_teacher", school="school-b"))
+    assert answer.status_code == 201
+    b = {"Authorization": f"Bearer {token('psychology_teacher', school='school-b')}"}
+    before = (await stack.http.get(f"/students/{ROW[0]}", headers=b)).json()
+    assert before["screenings"] == [] and before["name"] == "另一个孩子"
+
+    async def transfer(**body):
+        return await stack.http.post(f"/students/{ROW[0]}/transfer", headers=auth("leadership"),
+                                     json={"to_school": "school-b", **body})
+
+    # a number alone is no match: the request says which student of the receiving school it is
+    missing = await transfer()
+    assert missing.status_code == 422 and {tuple(e["loc"]) for e in missing.json()["detail"]} == {
+        ("body", "to_student_ref"), ("body", "match")}
+    taken = await transfer(to_student_ref=ROW[0], match="new")
+    assert taken.status_code == 422 and taken.json()["detail"][0]["loc"] == ["body", "to_student_ref"]
+    other_child = await transfer(to_student_ref=ROW[0], match="existing")
+    assert other_child.status_code == 422 and "another child" in other_child.json()["detail"][0]["msg"]
+    assert (await transfer(to_student_ref="B-2026-0099", match="existing")).status_code == 422
+    moved = await transfer(to_student_ref="B-2026-0099", match="new")
+    assert moved.status_code == 200 and moved.json()["results"] == 1
+    # the child who moved has their results under the number the new school gave them; the other is untouched
+    arrived = (await stack.http.get("/students/B-2026-0099", headers=b)).json()
+    assert [r["batch"] for r in arrived["screenings"]] == ["school-a:moving"]
+    assert (await stack.http.get(f"/students/{ROW[0]}", headers=b)).json()["screenings"] == []

@@ -283,13 +283,13 @@ async def test_the_api_imports_a_batch_and_the_archive_shows_each_student(sqlite
     # the student moves to another school: nothing goes along until leadership transfers it, on record
     other = {"Authorization": f"Bearer {token('psychology_teacher', school='school-b')}"}
     assert (await stack.http.get("/students/20260000", headers=other)).status_code == 404
-    moved = await stack.http.post("/students/20260000/transfer", json={"to_school": "school-b"},
-                                  headers=auth("leadership"))
+    moved = await stack.http.post("/students/20260000/transfer", headers=auth("leadership"), json={
+        "to_school": "school-b", "to_student_ref": "20260000", "match": "new"})
     assert moved.status_code == 200 and moved.json()["results"] == 1
     arrived = (await stack.http.get("/students/20260000", headers=other)).json()
     assert arrived["cases"] == [] and arrived["screenings"][0]["batch"] == "school-a:2026-autumn-api"
-    assert (await stack.http.post("/students/20260000/transfer", json={"to_school": "school-a"},
-                                  headers=auth("leadership"))).status_code == 422
+    assert (await stack.http.post("/students/20260000/transfer", headers=auth("leadership"), json={
+        "to_school": "school-a", "to_student_ref": "20260000", "match": "new"})).status_code == 422
     with Session(stack.engine) as session:
         assert session.exec(select(AccessLogRow.status).where(
             AccessLogRow.what == "transfer a student's archive")).all() == [200, 422]

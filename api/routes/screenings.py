@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import structlog
 from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile, status
@@ -150,12 +150,21 @@ async def student_archive(student_ref: str, principal: PrincipalDep, engine: Eng
 
 
 class TransferBody(BaseModel):
+    """Where the student's results go: a student of the receiving school, chosen or created there. A
+    student number is the school's own: another school's child may have the same one."""
+
     to_school: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="the school the student moved to")
+    to_student_ref: str = Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$",
+                                description="the student's number in the receiving school (学籍号 or its own)")
+    match: Literal["existing", "new"] = Field(
+        description="existing: the receiving school's record under that number is this child (it has one); "
+                    "new: the receiving school has no record under that number, and the child's starts here")
 
 
 class Transferred(BaseModel):
     student_ref: str
     to_school: str
+    to_student_ref: str
     results: int
 
 
@@ -166,9 +175,21 @@ async def transfer_student(student_ref: str, body: TransferBody, principal: Prin
     this school's record). Nothing moves without this call, and the call is in the access log."""
     if body.to_school == principal.school_id or directory.school(engine, body.to_school) is None:
         raise unprocessable("body", "to_school", "another school of the directory")
-    if record_for(engine, principal, student_ref) is None:
+    found = record_for(engine, principal, student_ref)
+    if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"student {student_ref} has no record in this school")
+    there_results, there_cases, there_name, _ = store.student_record(engine, body.to_school, body.to_student_ref)
+    if body.match == "new" and (there_results or there_cases):
+        raise unprocessable("body", "to_student_ref", "the receiving school has a record under this number: "
+                                                      "match it as existing if it is this child, or give another")
+    if body.match == "existing" and not (there_results or there_cases):
+        raise unprocessable("body", "to_student_ref", "the receiving school has no record under this number")
+    name = found[2]
+    if body.match == "existing" and name and there_name and name != there_name:
+        raise unprocessable("body", "to_student_ref", "the receiving school's record under this number is "
+                                                      "another child's (the names differ)")
     count = store.transfer_screening(engine, principal.school_id, body.to_school, student_ref[:64],
-                                     datetime.now(UTC))
-    log.info("screening results transferred", to_school=body.to_school, results=count)
-    return Transferred(student_ref=student_ref, to_school=body.to_school, results=count)
+                                     body.to_student_ref, datetime.now(UTC))
+    log.info("screening results transferred", to_school=body.to_school, results=count, match=body.match)
+    return Transferred(student_ref=student_ref, to_school=body.to_school, to_student_ref=body.to_student_ref,
+                       results=count)
