@@ -137,6 +137,7 @@ PAGES: dict[str, Rule] = {
         ("GET", "/enrol", "enrol a second factor: form"), ("POST", "/enrol", "enrol a second factor"),
         ("POST", "/logout", "sign out"), ("POST", "/role", "switch role"))},
     "GET /ui": Rule("view my tasks", {**_own(SCHOOL_ROLES), **AUTHORITY}, refusal=_SCHOOL_PAGE),
+    "GET /ui/signin-notice": Rule("view the sign-in notice", {**_own(SCHOOL_ROLES), **AUTHORITY}),
     "GET /ui/cases": Rule("list cases", _own(SCHOOL_ROLES), refusal=_SCHOOL_PAGE),
     "GET /ui/cases/new": Rule("open a case: form", _own(roles_for(Action.open)), refusal=_SCHOOL_PAGE),
     "POST /ui/cases/new": Rule("open a case", _own(roles_for(Action.open)), refusal=_SCHOOL_PAGE),

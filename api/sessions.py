@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from fastapi import Response
 from sqlalchemy import Engine
-from sqlmodel import Session, col, delete
+from sqlmodel import Session, col, delete, select
 
 from api.auth import Principal
 from config.settings import Settings
@@ -40,15 +40,39 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
+#: the most anonymous sessions (a sign-in form not yet sent) one address keeps: a school's whole staff
+#: behind one address opens the form a few at a time; a script opening it a million times keeps 50 rows
+ANONYMOUS_PER_ADDRESS = 50
+#: how often a process clears the sessions past their limits (on its next new session)
+SWEEP_EVERY = timedelta(minutes=1)
+_swept: dict[int, datetime] = {}
+
+
 def create(engine: Engine, stage: str, now: datetime, address: str | None, staff_id: str | None = None,
-           role: str | None = None, school_id: str | None = None) -> tuple[str, WebSessionRow]:
-    """A new session; returns the cookie value (never stored) and the row."""
+           role: str | None = None, school_id: str | None = None,
+           settings: Settings | None = None) -> tuple[str, WebSessionRow]:
+    """A new session; returns the cookie value (never stored) and the row. An anonymous one beyond the
+    address's ``ANONYMOUS_PER_ADDRESS`` ends its oldest; with ``settings``, sessions past their limits
+    are cleared at most every ``SWEEP_EVERY``."""
     value = secrets.token_urlsafe(32)
     row = WebSessionRow(session_sha256=_digest(value), stage=stage, staff_id=staff_id, role=role,
                         school_id=school_id, csrf=secrets.token_urlsafe(24), address=(address or "")[:64] or None,
                         created_at=now, last_seen_at=now)
     with Session(engine, expire_on_commit=False) as session, session.begin():
         session.add(row)
+        if stage == Stage.anonymous:
+            kept = select(WebSessionRow.session_sha256).where(
+                col(WebSessionRow.stage) == Stage.anonymous, col(WebSessionRow.address) == row.address,
+            ).order_by(col(WebSessionRow.created_at).desc(), col(WebSessionRow.session_sha256)).limit(
+                ANONYMOUS_PER_ADDRESS)
+            session.flush()
+            session.exec(delete(WebSessionRow).where(
+                col(WebSessionRow.stage) == Stage.anonymous, col(WebSessionRow.address) == row.address,
+                col(WebSessionRow.session_sha256).not_in(kept.scalar_subquery()),
+                col(WebSessionRow.session_sha256) != row.session_sha256))
+    if settings is not None and now - _swept.get(id(engine), datetime.min.replace(tzinfo=now.tzinfo)) > SWEEP_EVERY:
+        _swept[id(engine)] = now
+        sweep(engine, now, settings)
     return value, row
 
 

@@ -23,9 +23,11 @@ import re
 from pathlib import Path
 from typing import Annotated
 
+import apprise
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from channels.mail import mail_plugin, schemes
 from models.domain import Recipient
 
 _SECRET = re.compile(r"\$\{(file:)?([^}]+)\}")
@@ -96,10 +98,6 @@ def check(channels: ChannelsFile) -> None:
     """Every address is one Apprise can send with, of the service it stands for: a mail URL for
     ``email``, the platform's robot URL for each robot. ChannelsError naming the first that is not (its
     place in the file, never its secret)."""
-    import apprise  # only the commands that send load Apprise
-
-    from channels.mail import mail_plugin, schemes
-
     for owner, school in channels.schools.items():
         where = f"channels.schools.{owner}"
         if school.email is not None and mail_plugin(school.email, "check@example.org") is None:

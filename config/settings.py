@@ -85,10 +85,20 @@ class Settings(BaseSettings):
     session_idle_minutes: int = Field(30, ge=1, description="a staff app session ends after this long unused")
     session_max_hours: int = Field(12, ge=1, description="and after this long in any case")
     signin_failures_per_account: int = Field(
-        5, ge=1, description="wrong sign-ins an account may have in signin_window_seconds; later tries are refused"
+        5, ge=1, description="wrong passwords one address may try at one account in signin_window_seconds; later "
+                             "tries from that address are refused (others still sign in)"
     )
-    signin_failures_per_address: int = Field(20, ge=1, description="the same, for one client address")
+    signin_failures_per_address: int = Field(
+        20, ge=1, description="wrong sign-ins an account (from anywhere) or an address (at any account) may have in "
+                              "signin_window_seconds before each answer is slowed down (never refused)")
     signin_window_seconds: int = Field(60, ge=1, description="the window the sign-in limits count in")
+    signin_slowdown_max_seconds: float = Field(
+        5, ge=0, description="the longest a sign-in answer is held back past signin_failures_per_address")
+    totp_failures_per_pause: int = Field(5, ge=1, description="wrong TOTP codes in a row before the account pauses")
+    totp_pause_minutes: list[int] = Field(
+        [1, 15, 60], min_length=1, description="each pause, growing with each (the last repeats)")
+    totp_failures_to_reset: int = Field(
+        20, ge=2, description="wrong TOTP codes in a row after which the password is void: a new invitation is needed")
     invite_valid_hours: int = Field(72, ge=1, description="how long a `crisisflow staff invite` code is good")
     totp: bool = Field(True, description="ask roles that see students' names for a TOTP code; off only in dev")
     demo: bool = Field(False, description="the staff app says on every page that this is a demonstration")

@@ -419,6 +419,13 @@ class StaffAccountRow(SQLModel, table=True):
     totp_last_step: int | None = None
     invite_sha256: str | None = Field(default=None, max_length=64, index=True)
     invite_expires_at: datetime | None = _ts(nullable=True)
+    #: wrong TOTP codes since the last right one; the pause they caused; the password voided by them
+    code_failures: int = 0
+    code_paused_until: datetime | None = _ts(nullable=True)
+    password_voided_at: datetime | None = _ts(nullable=True)
+    #: wrong codes the person has not been told of yet (shown on their next page once signed in), and the last
+    code_failures_untold: int = 0
+    last_code_failure_at: datetime | None = _ts(nullable=True)
     updated_at: datetime = _ts()
 
 
@@ -452,6 +459,7 @@ class SigninFailureRow(SQLModel, table=True):
     at: datetime = _ts()
     staff_id: str = Field(max_length=64)
     address: str = Field(max_length=64)
+    kind: str = Field(default="password", max_length=16)  # password, or code (the TOTP second factor)
 
 
 class ScreeningResultRow(SQLModel, table=True):

@@ -11,13 +11,17 @@ import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
+import pyotp
 import pytest
 import xlsxwriter
 from sqlmodel import Session, col, select
 
+from api import sessions
+from api.web import accounts
 from db import directory
 from db.engine import make_engine, migrate
-from db.tables import CaseEventRow, DeliveryRow, NotificationRow, ScreeningJobRow
+from db.tables import CaseEventRow, DeliveryRow, NotificationRow, ScreeningJobRow, StaffAccountRow, WebSessionRow
 from door import Door
 from intake import jobs
 from models.case import ActionCommand
@@ -34,6 +38,7 @@ from tests.conftest import (
     token,
 )
 from tests.support import APPROVE, act, contact, eventually, open_body, open_case, step
+from tests.web import PASSWORD, csrf_of, give_sign_in, load_people, site
 from workflows.case_workflow import CaseWorkflow
 
 CRISISFLOW = str(Path(sys.executable).parent / "crisisflow")
@@ -331,3 +336,130 @@ async def test_a_transfer_goes_to_the_student_the_receiving_school_names_never_t
     arrived = (await stack.http.get("/students/B-2026-0099", headers=b)).json()
     assert [r["batch"] for r in arrived["screenings"]] == ["school-a:moving"]
     assert (await stack.http.get(f"/students/{ROW[0]}", headers=b)).json()["screenings"] == []
+
+
+# -- point 6: a TOTP code cannot be guessed for ever -----------------------------------------------
+
+async def _to_code_page(http: httpx.AsyncClient, staff_id: str, password: str = PASSWORD) -> httpx.Response:
+    form = await http.get("/ui/login")
+    answer = await http.post("/ui/login", data={"staff_id": staff_id, "password": password,
+                                                "csrf": csrf_of(form.text)})
+    return answer if answer.status_code != 303 else await http.get(answer.headers["location"])
+
+
+async def test_wrong_codes_pause_the_account_longer_each_time_then_void_the_password(sqlite_stack):
+    stack = sqlite_stack
+    load_people(stack.engine)
+    secret = give_sign_in(stack.engine, stack.settings, "p-chen")
+    engine, base = stack.engine, site(stack)
+
+    def resume():  # the pause has passed (the clock moved on)
+        with Session(engine) as session, session.begin():
+            row = session.get(StaffAccountRow, "p-chen")
+            paused, row.code_paused_until = row.code_paused_until, None
+            session.add(row)
+        return paused
+
+    async with httpx.AsyncClient(base_url=base) as http:
+        page = await _to_code_page(http, "p-chen")
+        pauses = []
+        for attempt in range(1, 21):
+            answer = await http.post("/ui/login/code", data={"code": f"{attempt:06d}", "csrf": csrf_of(page.text)})
+            if attempt % 5 and attempt < 20:
+                assert answer.status_code == 401, attempt
+                continue
+            if attempt == 20:
+                break
+            assert answer.status_code == 429 and "账号已暂停登录，至北京时间" in answer.text, attempt
+            # paused: even the right code waits
+            right = await http.post("/ui/login/code", data={"code": pyotp.TOTP(secret).now(),
+                                                            "csrf": csrf_of(page.text)})
+            assert right.status_code == 429
+            pauses.append(resume() - datetime.now(UTC))
+        assert [round(p.total_seconds() / 60) for p in pauses] == [1, 15, 60]
+        # the 20th wrong code: the password is void, the person told, and signed out
+        assert answer.status_code == 403 and "密码已失效" in answer.text and "重新发放邀请码" in answer.text
+        assert (await http.get("/ui")).status_code == 303
+    async with httpx.AsyncClient(base_url=base) as http:
+        again = await _to_code_page(http, "p-chen")
+        assert again.status_code == 403 and "密码已失效" in again.text
+    # a new invitation sets a new password, and the count starts afresh
+    code = accounts.invite(engine, "p-chen", datetime.now(UTC), stack.settings)
+    accounts.set_password(engine, code, PASSWORD + "-new", datetime.now(UTC))
+    assert accounts.account(engine, "p-chen").code_failures == 0
+
+
+async def test_the_person_is_told_of_wrong_codes_on_their_next_sign_in(sqlite_stack):
+    stack = sqlite_stack
+    load_people(stack.engine)
+    secret = give_sign_in(stack.engine, stack.settings, "p-chen")
+    async with httpx.AsyncClient(base_url=site(stack)) as http:
+        page = await _to_code_page(http, "p-chen")
+        for guess in ("111111", "222222"):
+            assert (await http.post("/ui/login/code", data={"code": guess, "csrf": csrf_of(page.text)})
+                    ).status_code == 401
+    async with httpx.AsyncClient(base_url=site(stack)) as http:  # the person, later, on their own phone
+        page = await _to_code_page(http, "p-chen")
+        signed_in = await http.post("/ui/login/code", data={"code": pyotp.TOTP(secret).now(), "next": "/ui/cases",
+                                                            "csrf": csrf_of(page.text)})
+        assert signed_in.headers["location"].startswith("/ui/signin-notice")
+        notice = await http.get(signed_in.headers["location"])
+        assert notice.status_code == 200 and "2 次错误的动态验证码" in notice.text and "北京时间" in notice.text
+        assert 'href="/ui/cases"' in notice.text
+        told = await http.get("/ui/signin-notice")  # told once
+        assert told.status_code == 303 and told.headers["location"] == "/ui"
+
+
+# -- point 9: lockouts are no denial-of-service switch; anonymous sessions expire --------------------
+
+def _from(base: str, address: str) -> httpx.AsyncClient:
+    """A client at another loopback address (127.0.0.0/8 is all this machine's)."""
+    return httpx.AsyncClient(base_url=base, transport=httpx.AsyncHTTPTransport(local_address=address))
+
+
+async def test_nobody_can_lock_a_person_or_an_address_out(sqlite_stack):
+    stack = sqlite_stack
+    load_people(stack.engine)
+    give_sign_in(stack.engine, stack.settings, "g-zhao")  # a grade head: no second factor
+    base = site(stack)
+    async with _from(base, "127.0.0.2") as attacker:
+        for attempt in range(1, 7):
+            form = await attacker.get("/ui/login")
+            answer = await attacker.post("/ui/login", data={"staff_id": "g-zhao", "password": f"guess-{attempt}",
+                                                            "csrf": csrf_of(form.text)})
+            assert answer.status_code == (401 if attempt <= 5 else 429), attempt
+    # the attacker's address is held back at g-zhao's account; g-zhao at her own desk is not
+    async with _from(base, "127.0.0.3") as her:
+        form = await her.get("/ui/login")
+        answer = await her.post("/ui/login", data={"staff_id": "g-zhao", "password": PASSWORD,
+                                                   "csrf": csrf_of(form.text)})
+        assert answer.status_code == 303 and answer.headers["location"] == "/ui"
+    # many wrong tries behind one address (a school's NAT) slow that address down, and refuse nobody
+    async with _from(base, "127.0.0.4") as school:
+        for n in range(22):
+            form = await school.get("/ui/login")
+            await school.post("/ui/login", data={"staff_id": f"nobody-{n % 5}", "password": "x",
+                                                 "csrf": csrf_of(form.text)})
+        assert accounts.slowdown(stack.engine, "g-zhao", "127.0.0.4", datetime.now(UTC), stack.settings) > 0
+        form = await school.get("/ui/login")
+        answer = await school.post("/ui/login", data={"staff_id": "g-zhao", "password": PASSWORD,
+                                                      "csrf": csrf_of(form.text)})
+        assert answer.status_code == 303
+
+
+async def test_anonymous_sessions_are_bounded_and_expire(sqlite_stack):
+    stack = sqlite_stack
+    base = site(stack)
+    async with _from(base, "127.0.0.5") as bot:
+        for _ in range(sessions.ANONYMOUS_PER_ADDRESS + 30):
+            bot.cookies.clear()  # every visit without a cookie begins a session
+            assert (await bot.get("/ui/login")).status_code == 200
+    with Session(stack.engine) as session:
+        rows = session.exec(select(WebSessionRow).where(WebSessionRow.address == "127.0.0.5")).all()
+    assert len(rows) == sessions.ANONYMOUS_PER_ADDRESS
+    # an hour later they are gone, cleared when the next session begins
+    later = datetime.now(UTC) + timedelta(hours=1)
+    sessions._swept.clear()
+    sessions.create(stack.engine, sessions.Stage.anonymous, later, "127.0.0.6", settings=stack.settings)
+    with Session(stack.engine) as session:
+        assert session.exec(select(WebSessionRow).where(WebSessionRow.address == "127.0.0.5")).all() == []

@@ -5,10 +5,17 @@
   (and the link that carries it): with it the person sets their own password, and, for every role
   that may see who the student is, enrols an authenticator app by QR code. A new invitation for
   an existing account is how a forgotten password is reset; using it signs the person out everywhere.
-- A wrong password or code is recorded (``signin_failures``). Past ``signin_failures_per_account``
-  in ``signin_window_seconds`` an account takes no more tries, right or wrong, until the window has
-  moved on; an address likewise past ``signin_failures_per_address``. The person can sign in again
-  later; an attacker gets a handful of guesses a minute.
+- A wrong password or code is recorded (``signin_failures``). Limits must not be a switch that
+  locks people out: past ``signin_failures_per_account`` wrong passwords in ``signin_window_seconds``
+  from one address at one account, that address takes no more tries at that account for the window
+  (the person elsewhere signs in); past ``signin_failures_per_address`` at one account from anywhere,
+  or from one address at any account (a school's staff behind one address), each answer is slowed,
+  doubling up to ``signin_slowdown_max_seconds``, never refused.
+- A wrong TOTP code comes from someone who has the password. Every ``totp_failures_per_pause`` in a
+  row pause the account, longer each time (``totp_pause_minutes``); at ``totp_failures_to_reset`` the
+  password is void and only a new invitation sets another. The person is told: on the code page
+  while paused, on the sign-in page once void, and on their first page after signing in (how many
+  wrong codes, the last one when).
 - A TOTP code is good once (the last time step accepted is kept), within one step of the clock.
 """
 
@@ -114,6 +121,7 @@ def set_password(engine: Engine, code: str, password: str, now: datetime) -> str
             raise AccountError("code", "邀请码无效或已过期，请向学校管理员重新申请")
         row.password_hash, row.password_set_at = digest, now
         row.invite_sha256 = row.invite_expires_at = None
+        row.code_failures, row.code_paused_until, row.password_voided_at = 0, None, None
         # a reset starts the second factor afresh too: the old phone may be the reason for the reset
         row.totp_secret = row.totp_confirmed_at = row.totp_last_step = None
         row.updated_at = now
@@ -166,6 +174,7 @@ def check_code(engine: Engine, staff_id: str, code: str, now: datetime, confirmi
         if step is None or (row.totp_last_step is not None and step <= row.totp_last_step):
             return False
         row.totp_last_step = step
+        row.code_failures, row.code_paused_until = 0, None
         if confirming:
             row.totp_confirmed_at = now
         row.updated_at = now
@@ -177,20 +186,82 @@ def enrolled(row: StaffAccountRow | None) -> bool:
     return row is not None and row.totp_confirmed_at is not None
 
 
-def record_failure(engine: Engine, staff_id: str, address: str, now: datetime) -> None:
+def record_failure(engine: Engine, staff_id: str, address: str, now: datetime, kind: str = "password") -> None:
     with Session(engine) as session, session.begin():
-        session.add(SigninFailureRow(at=now, staff_id=staff_id[:64], address=address[:64]))
+        session.add(SigninFailureRow(at=now, staff_id=staff_id[:64], address=address[:64], kind=kind))
+
+
+def _failures(session: Session, since: datetime, *where) -> int:
+    return session.exec(select(func.count()).select_from(SigninFailureRow).where(
+        col(SigninFailureRow.at) > since, *where)).one()
 
 
 def limited(engine: Engine, staff_id: str, address: str, now: datetime, settings: Settings) -> bool:
-    """Has this account, or this address, used up its wrong tries for now?"""
+    """Has this address used up its wrong passwords at this account for now? (Only this pair: the person
+    at another address still signs in.)"""
     since = now - timedelta(seconds=settings.signin_window_seconds)
     with Session(engine) as session:
-        by_account = session.exec(select(func.count()).select_from(SigninFailureRow).where(
-            col(SigninFailureRow.staff_id) == staff_id[:64], col(SigninFailureRow.at) > since)).one()
-        by_address = session.exec(select(func.count()).select_from(SigninFailureRow).where(
-            col(SigninFailureRow.address) == address[:64], col(SigninFailureRow.at) > since)).one()
-    return by_account >= settings.signin_failures_per_account or by_address >= settings.signin_failures_per_address
+        pair = _failures(session, since, col(SigninFailureRow.staff_id) == staff_id[:64],
+                         col(SigninFailureRow.address) == address[:64], col(SigninFailureRow.kind) == "password")
+    return pair >= settings.signin_failures_per_account
+
+
+def slowdown(engine: Engine, staff_id: str, address: str, now: datetime, settings: Settings) -> float:
+    """How long to hold this answer back: nothing until the account (from anywhere) or the address (at
+    any account) passes ``signin_failures_per_address`` in the window, then doubling per failure."""
+    since = now - timedelta(seconds=settings.signin_window_seconds)
+    with Session(engine) as session:
+        account_wide = _failures(session, since, col(SigninFailureRow.staff_id) == staff_id[:64])
+        address_wide = _failures(session, since, col(SigninFailureRow.address) == address[:64])
+    excess = max(account_wide, address_wide) - settings.signin_failures_per_address
+    return 0.0 if excess < 0 else min(settings.signin_slowdown_max_seconds, 0.25 * 2 ** min(excess, 16))
+
+
+def code_paused_until(engine: Engine, staff_id: str, now: datetime) -> datetime | None:
+    """Until when wrong codes have paused the account (None: not paused)."""
+    row = account(engine, staff_id)
+    until = row.code_paused_until if row else None
+    return until if until is not None and until > now else None
+
+
+def password_voided(engine: Engine, staff_id: str) -> bool:
+    row = account(engine, staff_id) if staff_id else None
+    return row is not None and row.password_voided_at is not None and row.password_hash is None
+
+
+def code_failed(engine: Engine, staff_id: str, now: datetime, settings: Settings) -> tuple[datetime | None, bool]:
+    """Count a wrong code: the pause it starts (if any), and whether it voided the password (every session
+    of the person then ends; a new invitation sets another)."""
+    with Session(engine) as session, session.begin():
+        row = session.exec(select(StaffAccountRow).where(col(StaffAccountRow.staff_id) == staff_id)
+                           .with_for_update()).first()
+        if row is None:
+            return None, False
+        row.code_failures += 1
+        row.code_failures_untold += 1
+        row.last_code_failure_at = row.updated_at = now
+        voided = row.code_failures >= settings.totp_failures_to_reset
+        paused = None
+        if voided:
+            row.password_hash, row.password_voided_at, row.code_paused_until = None, now, None
+        elif row.code_failures % settings.totp_failures_per_pause == 0:
+            step = row.code_failures // settings.totp_failures_per_pause - 1
+            minutes = settings.totp_pause_minutes[min(step, len(settings.totp_pause_minutes) - 1)]
+            row.code_paused_until = paused = now + timedelta(minutes=minutes)
+        session.add(row)
+    return paused, voided
+
+
+def untold_code_failures(engine: Engine, staff_id: str) -> tuple[int, datetime | None]:
+    """The wrong codes the person has not been told of, and the last one's time; telling clears them."""
+    with Session(engine) as session, session.begin():
+        row = session.get(StaffAccountRow, staff_id)
+        if row is None or not row.code_failures_untold:
+            return 0, None
+        told = row.code_failures_untold, row.last_code_failure_at
+        row.code_failures_untold = 0
+        session.add(row)
+        return told
 
 
 def set_up_directly(engine: Engine, staff_id: str, password: str, now: datetime, with_totp: bool) -> str | None:

@@ -45,7 +45,7 @@ def ensure_session(request: Request) -> WebSessionRow:
     row = session_of(request)
     if row is None:
         value, row = sessions.create(request.app.state.engine, sessions.Stage.anonymous, datetime.now(UTC),
-                                     client_address(request))
+                                     client_address(request), settings=request.app.state.settings)
         request.state.web_session, request.state.new_cookie = row, value
     return row
 

@@ -22,9 +22,9 @@ from api.auth import Principal
 from api.routes.documents import read_form
 from api.routes.receipts import keep_copy, sniff
 from api.routes.screenings import record_for
-from api.web import charts, forms, words
+from api.web import accounts, charts, forms, words
 from api.web.gate import case_in_reach, check_csrf, page_gate, student_label, viewer
-from api.web.render import PageError, page
+from api.web.render import BEIJING, PageError, page
 from db import directory, store, tasks
 from db.dashboard import dashboard, in_reach
 from intake.importer import BAND_ZH, INSTRUMENT_ZH, OUTCOME_ZH
@@ -52,6 +52,21 @@ router = APIRouter(prefix="/ui", include_in_schema=False, dependencies=[Depends(
 def _told_from(role: StaffRole) -> int | None:
     """The warning level from which the ladder tells this role."""
     return next((level for level, told in sorted(LADDER.items()) if role.value in {r.value for r in told}), None)
+
+
+# ------------------------------------------------------------------ sign-in notice
+
+
+@router.get("/signin-notice", response_class=HTMLResponse)
+async def signin_notice(request: Request, next: str = "/ui"):
+    """Told once, on the first page after signing in: the wrong TOTP codes tried since the last sign-in."""
+    principal = viewer(request, "view the sign-in notice")
+    count, last = accounts.untold_code_failures(request.app.state.engine, principal.staff_id)
+    target = next if next.startswith("/ui") and "\\" not in next and not next.startswith("//") else "/ui"
+    if not count:
+        return RedirectResponse(target, status_code=303)
+    return page(request, "signin_notice.html", count=count, next=target,
+                last=last.astimezone(BEIJING).strftime("%Y年%m月%d日 %H:%M"))
 
 
 # ------------------------------------------------------------------ my tasks

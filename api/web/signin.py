@@ -8,6 +8,7 @@ gets further replaces the session with a new id. Every try, right or wrong, is i
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import quote
@@ -21,7 +22,7 @@ from api.access import Access
 from api.auth import Principal
 from api.web import accounts
 from api.web.gate import check_csrf, client_address, ensure_session, session_of
-from api.web.render import PageError, page
+from api.web.render import BEIJING, PageError, page
 from db import directory
 from db.tables import StaffRow
 from models.domain import StaffRole
@@ -81,7 +82,11 @@ async def login(request: Request, staff_id: Text = "", password: Annotated[str, 
     request.state.access = Access(_principal(person) if person else None, "sign in", claimed=staff_id)
     if accounts.limited(engine, staff_id, address, now, settings):
         return page(request, "login.html", status_code=429, next=next_url, staff_id=staff_id,
-                    error=f"错误次数过多，已暂停登录。请 {settings.signin_window_seconds} 秒后再试。")
+                    error=f"错误次数过多，已暂停从此设备登录此账号。请 {settings.signin_window_seconds} 秒后再试。")
+    if (held := accounts.slowdown(engine, staff_id, address, now, settings)) > 0:
+        await asyncio.sleep(held)  # many wrong tries at this account or from this address: slower, never refused
+    if person is not None and accounts.password_voided(engine, staff_id):
+        return page(request, "login.html", status_code=403, next=next_url, staff_id=staff_id, error=_voided(settings))
     if person is None or not await run_in_threadpool(accounts.check_password, engine, staff_id, password):
         accounts.record_failure(engine, staff_id, address, now)
         return page(request, "login.html", status_code=401, next=next_url, staff_id=staff_id,
@@ -117,14 +122,39 @@ async def code(request: Request, code: Annotated[str, Form(max_length=20)] = "",
     person = _pending(request, sessions.Stage.second_factor)
     request.state.access = Access(_principal(person), "sign in: second factor")
     address = client_address(request)
-    if accounts.limited(engine, person.staff_id, address, now, settings):
+    if (paused := accounts.code_paused_until(engine, person.staff_id, now)) is not None:
         return page(request, "login_code.html", status_code=429, next=_safe_next(next),
-                    error=f"错误次数过多，已暂停登录。请 {settings.signin_window_seconds} 秒后再试。")
+                    error=f"验证码错误次数过多，账号已暂停登录，至北京时间 {_beijing(paused)} 后再试。"
+                          "如果不是您本人在登录，请立即联系学校管理员。")
     if not accounts.check_code(engine, person.staff_id, code, now):
-        accounts.record_failure(engine, person.staff_id, address, now)
+        accounts.record_failure(engine, person.staff_id, address, now, kind="code")
+        paused, voided = accounts.code_failed(engine, person.staff_id, now, settings)
+        if voided:
+            sessions.end_all(engine, person.staff_id)  # and this one: the sign-in form starts afresh
+            value, row = sessions.create(engine, sessions.Stage.anonymous, now, address, settings=settings)
+            request.state.web_session, request.state.new_cookie = row, value
+            return page(request, "login.html", status_code=403, next="/ui", staff_id=person.staff_id,
+                        error=_voided(settings))
+        if paused is not None:
+            return page(request, "login_code.html", status_code=429, next=_safe_next(next),
+                        error=f"验证码错误次数过多，账号已暂停登录，至北京时间 {_beijing(paused)} 后再试。"
+                              "如果不是您本人在登录，请立即联系学校管理员。")
         return page(request, "login_code.html", status_code=401, next=_safe_next(next),
                     error="验证码不正确或已使用过，请输入身份验证器上的新验证码。")
+    row = accounts.account(engine, person.staff_id)
+    if row is not None and row.code_failures_untold:  # the person is told of the wrong codes first
+        return _advance(request, person, sessions.Stage.signed_in,
+                        f"/ui/signin-notice?next={quote(_safe_next(next), safe='')}")
     return _advance(request, person, sessions.Stage.signed_in, _safe_next(next))
+
+
+def _voided(settings) -> str:
+    return (f"此账号的动态验证码连续错误 {settings.totp_failures_to_reset} 次，为保护学生信息，密码已失效。"
+            "请联系学校管理员重新发放邀请码，设置新密码。")
+
+
+def _beijing(at: datetime) -> str:
+    return at.astimezone(BEIJING).strftime("%H:%M")
 
 
 @router.get("/setup")
