@@ -57,6 +57,11 @@ def issue_token(secret: str, actor: Actor, ttl: timedelta, now: datetime | None 
     return jwt.encode(claims, secret, algorithm=ALGORITHM, headers={"kid": key_id(secret)})
 
 
+def _seconds(value) -> bool:
+    """A time claim as RFC 7519 has it: a number (never a string, a boolean or a list), finite and sane."""
+    return type(value) in (int, float) and 0 <= value < 2**40
+
+
 def read_token(keys: dict[str, str], token: str) -> Principal:
     """Verify with the secret the token's ``kid`` names; ``keys`` maps key ids to secrets."""
     try:
@@ -73,6 +78,13 @@ def read_token(keys: dict[str, str], token: str) -> Principal:
         raise TokenError("token expired") from None
     except jwt.PyJWTError as exc:
         raise TokenError(f"invalid token: {exc}") from None
+    except (TypeError, ValueError, OverflowError):  # a claim of a type PyJWT does not expect (iat: [])
+        raise TokenError("invalid token: a time claim (exp, iat) is not a number of seconds") from None
+    if not all(_seconds(claims[name]) for name in ("exp", "iat")):
+        raise TokenError("invalid token: a time claim (exp, iat) is not a number of seconds")
+    if not isinstance(claims["sub"], str) or not isinstance(claims.get("grants") or [], list) or not all(
+            isinstance(claims.get(name), str | None) for name in ("role", "school")):
+        raise TokenError("invalid token: sub, role and school are text, grants a list")
     if claims["exp"] - claims["iat"] > MAX_TTL.total_seconds():
         raise TokenError(f"invalid token: it lives longer than the {MAX_TTL.days} days a token may")
     if claims["iat"] > datetime.now(UTC).timestamp() + 300:

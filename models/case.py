@@ -58,7 +58,12 @@ EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
 def _aware(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("must carry a timezone offset, e.g. 2026-11-22T09:30:00+08:00")
-    if not EARLIEST_YEAR <= value.astimezone(UTC).year <= LATEST_YEAR:
+    try:  # the stated year first: 9999-12-31 with an offset of -23:59 lies past what a datetime holds in UTC
+        years = range(EARLIEST_YEAR, LATEST_YEAR + 1)
+        in_range = value.year in years and value.astimezone(UTC).year in years
+    except OverflowError:
+        in_range = False
+    if not in_range:
         raise ValueError(f"must be a time between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
     return value
 
@@ -136,9 +141,13 @@ class OpenCaseBody(Strict):
         return self
 
 
+#: an instrument's answers: yes or no to each question by its name (flat: no answer nests another)
+Answers = Annotated[dict[Annotated[str, StringConstraints(max_length=40)], StrictBool | None], Field(max_length=30)]
+
+
 class AssessmentBody(Strict):
     instrument: Instrument
-    answers: dict[str, Any] = {}
+    answers: Answers = {}
     risk_level: RiskLevel | None = None
     rationale: Text | None = None
     expert_consulted: StrictBool = False

@@ -82,6 +82,8 @@ NASTY_BODIES = {
     "Infinity": '{"instrument": "asq", "answers": {"q1": Infinity}, "payloads": -Infinity}',
     "lone surrogate": '{"summary": "\\ud800", "notes": "\\udfff", "payloads": [{"data": "\\ud800"}]}',
     "deep nesting": '{"answers": ' + '{"a": ' * 300 + "1" + "}" * 300 + ', "histories": ' + "[" * 300 + "]" * 300 + "}",
+    **{f"nesting {depth}": '{"answers": ' + '{"q1": ' * depth + "true" + "}" * depth + ', "report": ' + "[" * depth
+       + "]" * depth + ', "payloads": ' + '{"data": ' * depth + "1" + "}" * depth + "}" for depth in (150, 600, 999)},
 }
 #: query values as sent on the wire (the last is a lone surrogate in UTF-8: not valid Unicode)
 NASTY_QUERY = ["99999999999999999999999", "-99999999999999999999999", "NaN", "Infinity", "1e999999", "%ED%A0%80"]

@@ -38,7 +38,7 @@ from tests.conftest import (
     token,
 )
 from tests.support import APPROVE, act, contact, eventually, open_body, open_case, step
-from tests.web import PASSWORD, csrf_of, give_sign_in, load_people, site
+from tests.web import PASSWORD, csrf_of, give_sign_in, load_people, sign_in, site
 from workflows.case_workflow import CaseWorkflow
 
 CRISISFLOW = str(Path(sys.executable).parent / "crisisflow")
@@ -463,3 +463,77 @@ async def test_anonymous_sessions_are_bounded_and_expire(sqlite_stack):
     sessions.create(stack.engine, sessions.Stage.anonymous, later, "127.0.0.6", settings=stack.settings)
     with Session(stack.engine) as session:
         assert session.exec(select(WebSessionRow).where(WebSessionRow.address == "127.0.0.5")).all() == []
+
+
+# -- point 8: odd input is a 4xx naming the field, never a 500 ----------------------------------------
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:00:00-23:59", "0001-01-01T00:30:00+23:59",
+                                  "2100-12-31T23:59:59-23:59", "9999-12-31T23:59:59.999999-00:01"])
+async def test_a_time_at_the_ends_of_the_range_with_a_large_offset_is_a_422(sqlite_stack, when):
+    stack = sqlite_stack
+    case_id = (await open_case(stack))["case_id"]
+    await step(stack, case_id, "assess")
+    notice = await stack.http.post(f"/cases/{case_id}/guardian-notice", headers=auth("head_teacher"), json={
+        "notified_at": when, "channel": "phone", "guardian_relation": "母亲"})
+    assert notice.status_code == 422 and notice.json()["detail"][0]["loc"][-1] == "notified_at", notice.text
+    incident = await stack.http.post("/incidents", headers=auth("leadership"), json={
+        "kind": "self_harm_injury", "place": "教学楼三楼走廊", "occurred_at": when, "summary": "课间在走廊发生自伤",
+        "case_id": case_id})
+    assert incident.status_code == 422 and [e["loc"] for e in incident.json()["detail"]] == [
+        ["body", "occurred_at"]], incident.text
+    # the page form too: its own words, not a 500
+    load_people(stack.engine)
+    http = await sign_in(site(stack), "t-zhang", give_sign_in(stack.engine, stack.settings, "t-zhang"))
+    body = open_body()
+    body["student"]["class_id"] = "8-3"
+    mine = (await open_case(stack, body))["case_id"]
+    await step(stack, mine, "assess")
+    form = await http.get(f"/ui/cases/{mine}/act/guardian_notice")
+    answer = await http.post(f"/ui/cases/{mine}/act/guardian_notice", data={
+        "csrf": csrf_of(form.text), "notified_at": when, "channel": "phone", "guardian_relation": "母亲"})
+    assert answer.status_code == 400 and "时间须在 2000 年至 2100 年之间" in answer.text
+    await http.aclose()
+
+
+@pytest.mark.parametrize("accept", ["application/pdf;q=²", "text/plain;q=1e3", "text/plain;q=0.5.5",
+                                    "application/pdf;q=-1", "text/plain; q=NaN"])
+async def test_an_accept_header_with_an_odd_q_value_is_a_400_naming_it(sqlite_stack, accept):
+    stack = sqlite_stack
+    case_id = (await open_case(stack))["case_id"]
+    await step(stack, case_id, "assess")
+
+    async def made():
+        return (await stack.http.get(f"/cases/{case_id}/documents", headers=auth("leadership"))).json()
+
+    document_id = (await eventually(made, timeout=30))[0]["document_id"]
+    answer = await stack.http.get(f"/documents/{document_id}",
+                                  headers={**auth("leadership"), "Accept": accept.encode()})
+    assert answer.status_code == 400 and answer.json()["detail"].startswith("Accept:"), answer.text
+
+
+@pytest.mark.parametrize("iat", ["1700000000", [], {"s": 1}, True, 1e300, None])
+async def test_a_signed_token_with_an_odd_iat_is_a_401(sqlite_stack, iat):
+    import jwt
+
+    from api.auth import ALGORITHM, ISSUER, key_id
+    from tests.conftest import SECRET
+
+    claims = {"iss": ISSUER, "sub": "p-chen", "role": "psychology_teacher", "school": SCHOOL, "iat": iat,
+              "exp": int(datetime.now(UTC).timestamp()) + 600}
+    signed = jwt.encode(claims, SECRET, algorithm=ALGORITHM, headers={"kid": key_id(SECRET)})
+    answer = await sqlite_stack.http.get("/cases", headers={"Authorization": f"Bearer {signed}"})
+    assert answer.status_code == 401 and "invalid token" in answer.json()["detail"], answer.text
+
+
+@pytest.mark.parametrize("depth", [100, 250, 500, 750, 999, 1000, 5000])
+async def test_answers_nested_deep_are_a_4xx(sqlite_stack, depth):
+    stack = sqlite_stack
+    case_id = (await open_case(stack))["case_id"]
+    for instrument in ('"asq"', '"clinical", "risk_level": "high", "rationale": "临床判断"'):
+        body = f'{{"instrument": {instrument}, "answers": ' + '{"q1": ' * depth + "true" + "}" * depth + "}"
+        answer = await stack.http.post(f"/cases/{case_id}/assessment", content=body,
+                                       headers={**auth("psychology_teacher"), "Content-Type": "application/json"})
+        assert answer.status_code in (400, 422), (answer.status_code, answer.text[:300])
+        if answer.status_code == 422:
+            assert answer.json()["detail"][0]["loc"][:2] == ["body", "answers"], answer.text[:300]
+    assert (await stack.http.get(f"/cases/{case_id}", headers=auth("leadership"))).json()["state"] == "identified"

@@ -1,6 +1,7 @@
 """Notifications and documents of a case (the content stays behind the API)."""
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -34,12 +35,19 @@ async def case_documents(case_id: str, engine: EngineDep) -> list[DocumentView]:
     return store.documents_for(engine, case_id)
 
 
+_QVALUE = re.compile(r"0(\.[0-9]{0,3})?|1(\.0{0,3})?", re.ASCII)
+
+
 def _wanted(accept: str | None) -> str:
     """The media type to answer with: the PDF unless the caller prefers a text form."""
     best, best_q = PDF, -1.0
     for part in (accept or PDF).split(","):
         media, *params = (p.strip() for p in part.split(";"))
-        q = next((float(p[2:]) for p in params if p.startswith("q=") and p[2:].replace(".", "", 1).isdigit()), 1.0)
+        stated = next((p[2:] for p in params if p.lower().startswith("q=")), "1")
+        if not _QVALUE.fullmatch(stated):  # RFC 9110: 0 to 1, three decimals at most, ASCII digits
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, f"Accept: the q-value of {media[:40]!r} is not a "
+                                                             "number from 0 to 1 (q=0.5)")
+        q = float(stated)
         media = media.lower()
         if media in (PDF, "application/*", "*/*") and q > best_q:
             best, best_q = PDF, q

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from models.case import COMMANDS, AssessmentBody, CaseData, OpenCaseBody
+from models.case import COMMANDS, EARLIEST_YEAR, LATEST_YEAR, AssessmentBody, CaseData, OpenCaseBody
 from models.domain import (
     RISK_FACTOR_ZH,
     WARNING_SIGNAL_ZH,
@@ -262,8 +262,11 @@ def _within_case(value: str | None, data: CaseData | None) -> str | None:
     if value is None or data is None:
         return value
     at, opened = datetime.fromisoformat(value), data.opened_at
-    if opened.replace(second=0, microsecond=0) <= at < opened:
-        return opened.isoformat()
+    try:
+        if opened.replace(second=0, microsecond=0) <= at < opened:
+            return opened.isoformat()
+    except OverflowError:  # a year at the ends of the range with a large offset: the model refuses it, naming it
+        pass
     return value
 
 
@@ -348,6 +351,20 @@ _MESSAGES = {
 }
 
 
+#: the models' own value errors (the API's words), as a page says them
+_VALUE_WORDS = {
+    "must carry a timezone offset": "请填写有效的时间",
+    "must be a time between the years": f"时间须在 {EARLIEST_YEAR} 年至 {LATEST_YEAR} 年之间",
+}
+
+
+def _value_words(message: str) -> str:
+    """A model's value error in Chinese: its words where we have them, never the English."""
+    message = message.removeprefix("Value error, ")
+    known = next((words for start, words in _VALUE_WORDS.items() if message.startswith(start)), None)
+    return known or (message if not message.isascii() else "填写有误，请检查")
+
+
 def errors_of(exc: ValidationError) -> dict[str, str]:
     """Field name (as the form names it) -> what is wrong, in Chinese where we have the words."""
     found: dict[str, str] = {}
@@ -358,7 +375,7 @@ def errors_of(exc: ValidationError) -> dict[str, str]:
             loc += raised.path.split(".")
             message = raised.message
         else:
-            message = _MESSAGES.get(error["type"], str(error.get("msg", "")).removeprefix("Value error, "))
+            message = _MESSAGES.get(error["type"]) or _value_words(str(error.get("msg", "")))
         name = ".".join(loc) or "form"
         found.setdefault(name, message)
     return found
