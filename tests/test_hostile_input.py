@@ -537,3 +537,40 @@ async def test_answers_nested_deep_are_a_4xx(sqlite_stack, depth):
         if answer.status_code == 422:
             assert answer.json()["detail"][0]["loc"][:2] == ["body", "answers"], answer.text[:300]
     assert (await stack.http.get(f"/cases/{case_id}", headers=auth("leadership"))).json()["state"] == "identified"
+
+
+# -- point 9: the staff app's reopen form -----------------------------------------------------------
+
+async def test_leadership_reopens_a_closed_case_from_the_staff_app(sqlite_stack):
+    stack = sqlite_stack
+    load_people(stack.engine)
+    body = open_body()
+    body["student"]["class_id"] = "8-3"
+    case_id = (await open_case(stack, body))["case_id"]
+    for action in ("assess", "guardian_notice", "intervene", "close"):
+        await step(stack, case_id, action)
+    http = await sign_in(site(stack), "l-sun", give_sign_in(stack.engine, stack.settings, "l-sun"))
+    form = await http.get(f"/ui/cases/{case_id}/act/reopen")
+    assert form.status_code == 200 and "重新开案的理由" in form.text
+    key = form.text.split('name="key" value="')[1].split('"')[0]
+    answer = await http.post(f"/ui/cases/{case_id}/act/reopen", data={
+        "csrf": csrf_of(form.text), "key": key, "reason": "出院后再次出现自伤念头"})
+    assert answer.status_code == 303, answer.text[-1500:]
+    page = await http.get(answer.headers["location"])
+    assert "已重新开案" in page.text or "重新开案" in page.text
+    assert (await stack.http.get(f"/cases/{case_id}", headers=auth("leadership"))).json()["state"] == "assessed"
+    await http.aclose()
+
+
+def test_a_refusal_never_offers_the_action_it_refused():
+    """The staff app's reopen form answered 未能办理“重新开案”… 现在可以：重新开案 (a refusal by the workflow's end, with
+    the case's own allowed actions): a refusal's words never contradict themselves."""
+    from api.web.words import refusal_words
+    from models.domain import Action, CaseState
+    from models.errors import Refused
+
+    words = refusal_words(Refused("reopen is not allowed in state closed", CaseState.closed, ["reopen"], "reopen"),
+                          Action.reopen)
+    assert "现在可以：重新开案" not in words and "请刷新页面后再试" in words
+    finishing = refusal_words(Refused("", CaseState.closed, [], "reopen", ("closure_finishing",)), Action.reopen)
+    assert "个案正在完成结案手续" in finishing

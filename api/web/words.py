@@ -63,7 +63,10 @@ def refusal_words(error: Refused, action: Action) -> str:
     if error.state_code in CaseState.__members__:
         head += f"：个案目前处于“{word(Lang.zh, 'state', error.state_code)}”状态"
     why = "；".join(REFUSAL_ZH[c] for c in error.reasons if c in REFUSAL_ZH)
-    allowed = [word(Lang.zh, "action", a) for a in error.allowed if a in Action.__members__]
+    if not why and action.value in error.allowed:  # refused, yet allowed as the case now stands: it just changed
+        why = "个案刚刚发生了变化（或仍在完成上一步），请刷新页面后再试"
+    # never offer the action that was just refused
+    allowed = [word(Lang.zh, "action", a) for a in error.allowed if a in Action.__members__ and a != action.value]
     return head + "。" + (f"原因：{why}。" if why else "") + (f"现在可以：{'、'.join(allowed)}。" if allowed else "")
 
 
