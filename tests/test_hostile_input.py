@@ -563,8 +563,8 @@ async def test_leadership_reopens_a_closed_case_from_the_staff_app(sqlite_stack)
 
 
 def test_a_refusal_never_offers_the_action_it_refused():
-    """The staff app's reopen form answered 未能办理“重新开案”… 现在可以：重新开案 (a refusal by the workflow's end, with
-    the case's own allowed actions): a refusal's words never contradict themselves."""
+    """The staff app's reopen form answered 未能办理“重新开案”… 现在可以：重新开案 (a refusal by the workflow's end,
+    with the case's own allowed actions): a refusal's words never contradict themselves."""
     from api.web.words import refusal_words
     from models.domain import Action, CaseState
     from models.errors import Refused
