@@ -117,6 +117,8 @@ def create_app(settings: Settings, client: Client | None = None, engine=None,
         metrics.request_answered(request.method, template, response.status_code, elapsed)
         if span is not None:
             traced.finish(span, request.method, template, response.status_code)
+        # no answer is read as anything but what it says it is (a stored copy, a document, JSON)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
         log.info("request", method=request.method, route=template, status=response.status_code,
                  ms=round(elapsed * 1000, 1))
         structlog.contextvars.clear_contextvars()

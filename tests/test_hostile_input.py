@@ -5,6 +5,7 @@ services still up, nothing taken twice."""
 from __future__ import annotations
 
 import asyncio
+import io
 import subprocess
 import sys
 import zipfile
@@ -574,3 +575,47 @@ def test_a_refusal_never_offers_the_action_it_refused():
     assert "现在可以：重新开案" not in words and "请刷新页面后再试" in words
     finishing = refusal_words(Refused("", CaseState.closed, [], "reopen", ("closure_finishing",)), Action.reopen)
     assert "个案正在完成结案手续" in finishing
+
+
+# -- point 9: receipts are kept as their pixels, never as they came ----------------------------------
+
+async def test_a_receipt_with_a_script_or_a_second_face_is_kept_as_its_look_alone(sqlite_stack):
+    import pypdf
+    import pypdfium2 as pdfium
+    from pypdf.actions import JavaScript
+
+    from tests.test_receipts import png
+
+    stack = sqlite_stack
+    case_id = (await open_case(stack))["case_id"]
+    await step(stack, case_id, "assess")
+
+    async def notice():
+        docs = (await stack.http.get(f"/cases/{case_id}/documents", headers=auth("head_teacher"))).json()
+        return next((d for d in docs if d["kind"] == "guardian_notice"), None)
+
+    url = f"/cases/{case_id}/documents/{(await eventually(notice, timeout=30))['document_id']}/signed"
+    writer = pypdf.PdfWriter()
+    writer.add_blank_page(595, 842)
+    writer.add_open_action(JavaScript("app.alert('pwned');"))
+    scripted = io.BytesIO()
+    writer.write(scripted)
+    assert b"/JavaScript" in scripted.getvalue()
+    hybrid = png() + b"<html><body><script>alert(document.cookie)</script></body></html>"
+    for name, data, media in (("receipt.pdf", scripted.getvalue(), "application/pdf"),
+                              ("receipt.png", hybrid, "image/png")):
+        kept = await stack.http.post(url, files={"file": (name, data, media)}, headers=auth("head_teacher"))
+        assert kept.status_code == 201, kept.text
+        back = await stack.http.get(f"{url}/{kept.json()['copy_id']}", headers=auth("head_teacher"))
+        assert back.headers["content-type"] == media and back.headers["x-content-type-options"] == "nosniff"
+        assert back.headers["content-disposition"].startswith("attachment;")
+        assert b"JavaScript" not in back.content and b"/JS" not in back.content and b"<script" not in back.content
+        if media == "application/pdf":  # the paper's look is kept: a page to print
+            assert len(pdfium.PdfDocument(back.content)) == 1
+    # a photo that would take gigabytes to decode, and a PDF that will not open: refused, in words
+    huge = png(8_000, 8_000)  # 64 million pixels
+    refused = await stack.http.post(url, files={"file": ("big.png", huge, "image/png")}, headers=auth("head_teacher"))
+    assert refused.status_code == 415 and "图片太大" in refused.json()["detail"]
+    broken = await stack.http.post(url, files={"file": ("x.pdf", b"%PDF-1.7 not really", "application/pdf")},
+                                   headers=auth("head_teacher"))
+    assert broken.status_code == 415 and "PDF 文件无法打开" in broken.json()["detail"]

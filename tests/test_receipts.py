@@ -3,9 +3,11 @@ staff say so, recording the guardian notice; a refused action keeps nothing."""
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 
+from PIL import Image
 from sqlmodel import Session, select
 
 from db.tables import SignedCopyRow
@@ -61,4 +63,8 @@ async def test_the_signed_receipt_is_kept_sealed_and_records_the_notice(sqlite_s
     stored = next((stack.settings.documents_dir / case_id).glob(f"*signed-{copy['copy_id']}.sealed")).read_bytes()
     assert stored.startswith(b"sealed:v1:") and photo not in stored
     back = await stack.http.get(f"{url}/{copy['copy_id']}", headers=auth("head_teacher"))
-    assert back.status_code == 200 and back.content == photo and back.headers["content-type"] == "image/png"
+    assert back.status_code == 200 and back.headers["content-type"] == "image/png"
+    # the photo as kept: encoded afresh (nothing but its pixels), served as a download that is never sniffed
+    assert Image.open(io.BytesIO(back.content)).tobytes() == Image.open(io.BytesIO(photo)).convert("RGB").tobytes()
+    assert back.headers["x-content-type-options"] == "nosniff"
+    assert back.headers["content-disposition"].startswith("attachment;")
