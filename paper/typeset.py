@@ -8,6 +8,7 @@ as empty boxes, so nothing starts.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from datetime import datetime
 from importlib.resources import files
@@ -63,7 +64,8 @@ class Typesetter:
         its text is read from.
         """
         template = self.templates / f"{kind.value}.typ"
-        inputs = {"data": json.dumps(facts, ensure_ascii=False), "fonts": json.dumps(self.fonts), "form": form}
+        printed = breakable(facts) if form == "print" else facts
+        inputs = {"data": json.dumps(printed, ensure_ascii=False), "fonts": json.dumps(self.fonts), "form": form}
         try:
             with self._lock:
                 return self._compiler.compile(input=str(template), format="pdf", sys_inputs=inputs,
@@ -78,11 +80,29 @@ class Typesetter:
     def png(self, kind: DocumentKind, facts: dict[str, Any], made_at: datetime, ppi: int = 110) -> list[bytes]:
         """Each page as a PNG (for screenshots and previews)."""
         template = self.templates / f"{kind.value}.typ"
-        inputs = {"data": json.dumps(facts, ensure_ascii=False), "fonts": json.dumps(self.fonts)}
+        inputs = {"data": json.dumps(breakable(facts), ensure_ascii=False), "fonts": json.dumps(self.fonts)}
         with self._lock:
             pages = self._compiler.compile(input=str(template), format="png", ppi=ppi, sys_inputs=inputs,
                                            timestamp=int(made_at.timestamp()))
         return pages if isinstance(pages, list) else [pages]
+
+
+#: a run of characters with no place to break a line (no space; Chinese breaks between any two characters):
+#: a long one (a URL, a number, a key held down) would run off the page
+_UNBROKEN = re.compile(r"[^\s\u2e80-\u9fff\u3000-\u303f\uf900-\ufaff\uff00-\uffef]{24,}")
+ZWSP = "\u200b"
+
+
+def breakable(value: Any) -> Any:
+    """The facts with a break opportunity (a zero-width space) every 8 characters of a long unbroken run,
+    so that the printed line wraps at the margin instead of running off the paper."""
+    if isinstance(value, str):
+        return _UNBROKEN.sub(lambda m: ZWSP.join(m[0][i:i + 8] for i in range(0, len(m[0]), 8)), value)
+    if isinstance(value, dict):
+        return {k: breakable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [breakable(v) for v in value]
+    return value
 
 
 def text_of(pdf: bytes) -> str:

@@ -619,3 +619,38 @@ async def test_a_receipt_with_a_script_or_a_second_face_is_kept_as_its_look_alon
     broken = await stack.http.post(url, files={"file": ("x.pdf", b"%PDF-1.7 not really", "application/pdf")},
                                    headers=auth("head_teacher"))
     assert broken.status_code == 415 and "PDF 文件无法打开" in broken.json()["detail"]
+
+
+# -- point 9: long unbroken text wraps on the paper ---------------------------------------------------
+
+async def test_a_long_unbroken_note_is_printed_whole_within_the_page(sqlite_stack):
+    import pypdfium2 as pdfium
+
+    stack = sqlite_stack
+    case_id = (await open_case(stack))["case_id"]
+    for action in ("assess", "guardian_notice", "intervene", "refer"):
+        await step(stack, case_id, action)
+    unbroken = "https://example.org/" + "x" * 280  # 300 characters, no place to break a line
+    await step(stack, case_id, "guardian_response", {"decision": "refuse", "by": "guardian", "notes": unbroken})
+
+    async def report():
+        docs = (await stack.http.get(f"/cases/{case_id}/documents", headers=auth("leadership"))).json()
+        return next((d for d in docs if d["kind"] == "authority_report"), None)
+
+    doc = await eventually(report, timeout=30)
+    pdf = await stack.http.get(f"/documents/{doc['document_id']}", headers=auth("leadership"))
+    document = pdfium.PdfDocument(pdf.content)
+    printed, outside = 0, 0
+    for page in document:
+        width = page.get_width()
+        text = page.get_textpage()
+        for i in range(text.count_chars()):
+            if text.get_text_range(i, 1) == "x":
+                printed += 1
+                left, _, right, _ = text.get_charbox(i)
+                outside += not (0 <= left and right <= width)
+    assert (printed, outside) == (281, 0)  # "example" has one too
+    # the text form reads as it was written
+    words = await stack.http.get(f"/documents/{doc['document_id']}", headers={**auth("leadership"),
+                                                                               "Accept": "text/plain"})
+    assert unbroken in words.text
