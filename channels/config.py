@@ -28,6 +28,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from channels.mail import mail_plugin, schemes
+from config.yaml_files import load_yaml
 from models.domain import Recipient
 
 _SECRET = re.compile(r"\$\{(file:)?([^}]+)\}")
@@ -121,7 +122,7 @@ def read_channels(path: Path | None) -> ChannelsFile:
     if path is None:
         return ChannelsFile()
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = load_yaml(path.read_text(encoding="utf-8")) or {}
         channels = ChannelsFile.model_validate(_walk(raw, "channels"))
         check(channels)
         return channels

@@ -30,5 +30,6 @@ def load(file: Annotated[Path, typer.Argument(help="the directory file (YAML or 
     except DirectoryError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    moved = f" ({counts['moved']} moved from another school)" if counts["moved"] else ""
     typer.echo(f"directory loaded: {counts['schools']} school(s), {counts['classes']} class(es), "
-               f"{counts['staff']} staff")
+               f"{counts['staff']} staff{moved}")

@@ -13,8 +13,16 @@ from models.domain import StaffRole
 
 
 def load(engine: Engine, directory: Directory) -> dict[str, int]:
-    """Make the database's directory of each listed school what the file says (idempotent)."""
+    """Make the database's directory of each listed school what the file says (idempotent). A person
+    the file lists at a school other than the one the database has them at has moved: their row moves
+    with them (``moved`` in the counts)."""
+    listed = [p.id for p in directory.staff] + [p.id for a in directory.authorities for p in a.people]
     with Session(engine) as session, session.begin():
+        here = {s.id for s in directory.schools} | {a.id for a in directory.authorities}
+        moved = session.exec(select(StaffRow.staff_id).where(col(StaffRow.staff_id).in_(listed),
+                                                             col(StaffRow.school_id).not_in(here))).all()
+        if moved:
+            session.exec(delete(StaffRow).where(col(StaffRow.staff_id).in_(moved)))
         for school in directory.schools:
             session.merge(SchoolRow(school_id=school.id, name=school.name, authority=school.authority,
                                     hotline=school.hotline, language=school.language))
@@ -38,7 +46,7 @@ def load(engine: Engine, directory: Directory) -> dict[str, int]:
                      grades=[], email=p.email, wecom=p.wecom, dingtalk=p.dingtalk, phone=p.phone)
             for a in directory.authorities for p in a.people
         )
-    return {"schools": len(directory.schools), "staff": len(directory.staff),
+    return {"schools": len(directory.schools), "staff": len(directory.staff), "moved": len(moved),
             "authorities": len(directory.authorities),
             "classes": sum(len(s.classes) for s in directory.schools)}
 

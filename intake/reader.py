@@ -234,14 +234,18 @@ class Reading:
         if missing:
             raise FileError(f"{path.name}：表头缺少 {', '.join(missing)} 列"
                             f"（应为 ref,name,class_id,grade,class_name,instrument,total,q1,…）")
-        at = len(self.names) - 1 - self.names[::-1].index("ref")  # a repeated column: the last, as in ``rows``
-        #: each student ref's last line in the file (the header is line 1)
+        # a repeated column: the last, as in ``rows``
+        at, name_at, class_at = (len(self.names) - 1 - self.names[::-1].index(c) for c in ("ref", "name", "class_id"))
+        #: each student ref's last line in the file (the header is line 1), and who its first row names
         self.last_line: dict[str, int] = {}
+        self.first: dict[str, tuple[int, str, str]] = {}
         for line, row in enumerate(cells, start=2):
             if line - 1 > MAX_ROWS:
                 raise FileError(f"{path.name}：超过 {MAX_ROWS} 行；请拆分文件")
             if any(row):
-                self.last_line[row[at] if at < len(row) else ""] = line
+                ref = row[at] if at < len(row) else ""
+                self.last_line[ref] = line
+                self.first.setdefault(ref, (line, *(row[i] if i < len(row) else "" for i in (name_at, class_at))))
 
     def rows(self, progress: Callable[[int], None] | None = None) -> Iterator[tuple[int, str, ScreeningRow | RowError]]:
         """Each row's line, its student ref as written, and the row read and scored, or why it cannot
@@ -261,6 +265,8 @@ class Reading:
                 continue
             try:
                 item: ScreeningRow | RowError = _row(line, values, self.school_id, self.rules, self.classes)
+                if (differs := self._differs(line, values)) is not None:
+                    item.warning = "；".join(w for w in (item.warning, differs) if w)
             except ScoringError as exc:
                 item = RowError(line=line, reason=str(exc))
             except ValidationError as exc:
@@ -268,6 +274,19 @@ class Reading:
                 field = ".".join(str(p) for p in first["loc"])
                 item = RowError(line=line, reason=f"{field}: {first['msg']}")
             yield line, values["ref"], item
+
+
+    def _differs(self, line: int, values: dict[str, str]) -> str | None:
+        """The row names its student (by ref) other than the ref's first row does: two children under one
+        number, or a typing error. Their rows are taken as one student's (a flagged one is never dropped),
+        and the job lists the row so that a person checks it."""
+        first_line, name, class_id = self.first.get(values["ref"], (line, values["name"], values["class_id"]))
+        what = [label for label, was, now in (("姓名", name, values["name"]), ("班级", class_id, values["class_id"]))
+                if was.strip() != now.strip()]
+        if first_line == line or not what:
+            return None
+        return (f"ref：与第 {first_line} 行同一学号，但{'和'.join(what)}不同；已按同一名学生处理，"
+                f"请核对是否为两名学生或录入错误")
 
 
 def read_all(reading: Reading, progress: Callable[[int], None] | None = None) -> Preview:

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from config.yaml_files import load_yaml
 from models.domain import SCHOOL_ROLES, StaffRole
 
 Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
@@ -111,9 +112,11 @@ def read_directory(path: Path) -> Directory:
     """A directory file (YAML or JSON), checked; DirectoryError saying what is wrong."""
     try:
         text = path.read_text(encoding="utf-8")
-        raw = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+        raw = json.loads(text) if path.suffix.lower() == ".json" else load_yaml(text)
         return Directory.model_validate(raw or {})
     except OSError as exc:
         raise DirectoryError(f"cannot read {path}: {exc.strerror}") from None
     except (ValueError, yaml.YAMLError, ValidationError) as exc:
         raise DirectoryError(f"{path}: {exc}") from None
+    except RecursionError:  # JSON nested past what the parser takes
+        raise DirectoryError(f"{path}: nested too deep") from None

@@ -654,3 +654,62 @@ async def test_a_long_unbroken_note_is_printed_whole_within_the_page(sqlite_stac
     words = await stack.http.get(f"/documents/{doc['document_id']}", headers={**auth("leadership"),
                                                                                "Accept": "text/plain"})
     assert unbroken in words.text
+
+
+# -- point 9: the files people write are read within bounds ------------------------------------------
+
+LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(8))
+
+
+@pytest.mark.parametrize("text, says", [
+    (LAUGHS, "values once its aliases are expanded"),
+    ("schools: " + "[" * 5000 + "]" * 5000 + "\n", "nested more than 32 levels"),
+])
+def test_a_channels_file_of_nested_aliases_or_nesting_is_refused_at_once(tmp_path, text, says):
+    file = tmp_path / "channels.yaml"
+    file.write_text(text)
+    started = datetime.now(UTC)
+    done = subprocess.run([CRISISFLOW, "worker"], capture_output=True, text=True, timeout=60,
+                          env=service_env(database_url=f"sqlite:///{tmp_path / 'cf.db'}", channels_file=str(file)))
+    assert done.returncode == 2 and says in done.stderr and "Traceback" not in done.stderr, done.stderr[-600:]
+    assert datetime.now(UTC) - started < timedelta(seconds=30)  # refused, not expanded (it took 17 s and 583 MB)
+
+
+def _load(tmp_path, text: str, name: str = "directory.yaml") -> subprocess.CompletedProcess:
+    file = tmp_path / name
+    file.write_text(text)
+    return subprocess.run([CRISISFLOW, "directory", "load", str(file)], capture_output=True, text=True, timeout=60,
+                          env=service_env(database_url=f"sqlite:///{tmp_path / 'cf.db'}"))
+
+
+def test_the_directory_loader_answers_deep_nesting_and_a_person_moving_school(tmp_path):
+    for text, name in (("schools: " + "[" * 5000 + "]" * 5000, "directory.yaml"),
+                       ('{"schools": ' + "[" * 100_000 + "]" * 100_000 + "}", "directory.json"),
+                       (LAUGHS, "directory.yaml")):
+        done = _load(tmp_path, text, name)
+        assert done.returncode == 2 and done.stderr.startswith("error: ") and "Traceback" not in done.stderr, (
+            name, done.stderr[-400:])
+    school = ("schools:\n  - {{id: {s}, name: 某中学{s}, authority: 某市教育局, hotline: '12356', classes: []}}\n"
+              "staff:\n  - {{id: p-wu, name: 吴老师, school: {s}, roles: [psychology_teacher]}}\n")
+    assert _load(tmp_path, school.format(s="school-x")).returncode == 0
+    moved = _load(tmp_path, school.format(s="school-y"))  # 吴老师 now works at school-y
+    assert moved.returncode == 0 and "1 moved from another school" in moved.stdout, moved.stderr[-400:]
+    engine = make_engine(f"sqlite:///{tmp_path / 'cf.db'}", keyring=KEYRING)
+    assert directory.person(engine, "p-wu").school_id == "school-y"
+    engine.dispose()
+
+
+def test_rows_of_one_student_number_naming_two_children_are_reported(tmp_path):
+    from intake import reader
+    from models.screening import load_rules
+
+    rows = [",".join(HEADER), ",".join(map(str, ROW)),
+            ",".join(map(str, [ROW[0], "学生乙", "8-4"] + ROW[3:])),  # the same number, another child (or a typo)
+            ",".join(map(str, ROW[:5] + ["gad7", 3]))]
+    file = tmp_path / "r.csv"
+    file.write_text("\n".join(rows))
+    preview = reader.read(file, SCHOOL, load_rules(None), None)
+    assert [(w.line, w.reason) for w in preview.warnings] == [
+        (3, "ref：与第 2 行同一学号，但姓名和班级不同；已按同一名学生处理，请核对是否为两名学生或录入错误")]
+    assert preview.flagged == 2 and preview.cases == 1  # nothing dropped: the flagged rows still open a case
