@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 from datetime import timedelta
 from pathlib import Path
@@ -88,6 +89,9 @@ def dev(
     directory: Annotated[Path | None, typer.Option(help="school directory file (YAML or JSON) to load")] = None,
     demo_cases: Annotated[bool, typer.Option(help="add a dozen demonstration cases in different states")] = False,
     totp: Annotated[bool, typer.Option(help="ask for TOTP codes at sign-in (--no-totp: a banner says so)")] = True,
+    ops_port: Annotated[int | None, typer.Option(
+        min=0, max=65535, help="operations port (/metrics, /livez, /readyz); 0 = off "
+                               "[default: CRISISFLOW_METRICS_PORT, else 9464]")] = None,
 ) -> None:
     """Everything on embedded defaults: Temporal dev server (SQLite file, UI), worker and API."""
     ensure_dev_secret(data_dir)
@@ -104,10 +108,12 @@ def dev(
         public_url=os.environ.get("CRISISFLOW_PUBLIC_URL", f"http://127.0.0.1:{api_port}"),
         demo=directory is None,
         totp=totp,
+        **({"metrics_port": ops_port} if ops_port is not None else {}),
     )
     configure_logging(settings.log_format, settings.log_level)
     check_policy(settings)
     check_fonts(settings)
+    _check_ports(settings, temporal_port, ui_port)
 
     async def main() -> int:
         stop = asyncio.Event()
@@ -153,6 +159,33 @@ def dev(
     raise typer.Exit(asyncio.run(main()))
 
 
+def _taken(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def _check_ports(settings: Settings, temporal_port: int, ui_port: int) -> None:
+    """Every port dev will listen on is free, before anything starts: else one line and exit 2, nothing
+    left running (the Temporal server is not started yet)."""
+    wanted = [("--api-port", settings.api_host, settings.api_port), ("--temporal-port", "127.0.0.1", temporal_port),
+              ("--ui-port", "127.0.0.1", ui_port)]
+    if settings.metrics_port:
+        wanted.append(("--ops-port", settings.metrics_host, settings.metrics_port))
+    ports = [port for _, _, port in wanted]
+    for option, host, port in wanted:
+        if ports.count(port) > 1:
+            typer.echo(f"error: port {port} is given twice; {option} needs a port of its own", err=True)
+            raise typer.Exit(2)
+        if _taken(host, port):
+            hint = " (0 switches the operations port off)" if option == "--ops-port" else ""
+            typer.echo(f"error: port {port} on {host} is in use; choose another with {option}{hint}", err=True)
+            raise typer.Exit(2)
+
+
 def _token_of(settings: Settings, engine, staff_id: str) -> str:
     person = db_directory.person(engine, staff_id)
     actor = Actor(staff_id=staff_id, role=StaffRole(person.roles[0]), school_id=person.school_id)
@@ -170,7 +203,7 @@ def _banner(settings: Settings, api_port: int, ui_port: int, sign_ins: list) -> 
         "               with \"Include cross-origin credentials\" and reload",
         f"  Temporal     {settings.temporal_address}  namespace {settings.namespace}",
         (f"  Operations   http://{settings.metrics_host}:{settings.metrics_port}/metrics  (and /livez, /readyz;"
-         " docs/operations.md)" if settings.metrics_port else "  Operations   off (CRISISFLOW_METRICS_PORT=0)"),
+         " docs/operations.md)" if settings.metrics_port else "  Operations   off (--ops-port 0)"),
         f"  Data         {settings.data_dir.resolve()}",
     ]
     if sign_ins:

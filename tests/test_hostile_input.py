@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import socket
 import subprocess
 import sys
 import zipfile
@@ -713,3 +714,40 @@ def test_rows_of_one_student_number_naming_two_children_are_reported(tmp_path):
     assert [(w.line, w.reason) for w in preview.warnings] == [
         (3, "ref：与第 2 行同一学号，但姓名和班级不同；已按同一名学生处理，请核对是否为两名学生或录入错误")]
     assert preview.flagged == 2 and preview.cases == 1  # nothing dropped: the flagged rows still open a case
+
+
+# -- point 10: crisisflow dev and the operations port ---------------------------------------------
+
+def test_dev_refuses_a_taken_port_in_one_line_and_leaves_nothing_running(tmp_path):
+    from tests.conftest import free_port
+
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    held.listen()
+    taken = held.getsockname()[1]
+    ports = [str(free_port()) for _ in range(3)]
+    try:
+        for extra, says in ((["--ops-port", str(taken)], f"error: port {taken} on 127.0.0.1 is in use; choose another "
+                                                          "with --ops-port (0 switches the operations port off)"),
+                            (["--ops-port", "0", "--ui-port", str(taken)], "with --ui-port")):
+            args = [CRISISFLOW, "dev", "--data-dir", str(tmp_path / "var"), "--api-port", ports[0],
+                    "--temporal-port", ports[1], "--ui-port", ports[2], *extra]
+            done = subprocess.run(args, capture_output=True, text=True, timeout=60, env=service_env())
+            assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1 and says in done.stderr, (
+                done.returncode, done.stderr[-800:])
+            # nothing was started: no Temporal server holds its port
+            with socket.socket() as probe:
+                assert probe.connect_ex(("127.0.0.1", int(ports[1]))) != 0
+    finally:
+        held.close()
+
+
+def test_dev_with_the_operations_port_off_binds_no_9464(tmp_path):
+    from tests.test_cli import Dev
+
+    dev = Dev(tmp_path / "var", None, "--ops-port", "0")
+    try:
+        assert any("Operations   off" in line for line in dev.banner), dev.banner
+        assert not any(":9464" in line for line in dev.banner)
+    finally:
+        assert dev.stop() == 0
