@@ -65,11 +65,11 @@ def audit_export(
 
 def _print_reports(reports) -> bool:
     for r in reports:
-        verdict = "deterministic" if r.deterministic else "NOT deterministic"
+        verdict = "deterministic" if r.deterministic else "malformed" if r.malformed else "NOT deterministic"
         typer.echo(f"{r.source}: {verdict}  workflow {r.workflow_id}  "
                    f"policy {r.policy_version}  code v{r.workflow_code_version}")
         if r.divergence:
-            typer.echo(f"  first divergence: {r.divergence}")
+            typer.echo(f"  {'what is wrong' if r.malformed else 'first divergence'}: {r.divergence}")
         for t in r.transitions:
             states = f"{t.from_state.value if t.from_state else '-'} -> {t.to_state.value if t.to_state else '?'}"
             typer.echo(f"  {t.at:%Y-%m-%d %H:%M:%S}  {t.action:<18} {t.actor:<22} {states}")

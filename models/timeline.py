@@ -64,6 +64,8 @@ class ReplayReport(BaseModel):
     workflow_id: str
     run_id: str | None
     deterministic: bool
+    #: the history's events do not fit together (cut or changed): not replayed, or the replay stalled
+    malformed: bool = False
     divergence: str | None = None
     policy_version: str | None = None
     workflow_code_version: str | None = None

@@ -5,7 +5,9 @@ services still up, nothing taken twice."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
+import json
 import socket
 import subprocess
 import sys
@@ -21,6 +23,7 @@ from sqlmodel import Session, col, select
 
 from api import sessions
 from api.web import accounts
+from audit.history import load_history
 from db import directory
 from db.engine import make_engine, migrate
 from db.tables import CaseEventRow, DeliveryRow, NotificationRow, ScreeningJobRow, StaffAccountRow, WebSessionRow
@@ -751,3 +754,56 @@ def test_dev_with_the_operations_port_off_binds_no_9464(tmp_path):
         assert not any(":9464" in line for line in dev.banner)
     finally:
         assert dev.stop() == 0
+
+
+# -- point 11: a malformed history never hangs the auditor's replay ----------------------------------
+
+GOLDEN = Path(__file__).parent / "histories" / "2026-12-05-v7-requests-kept"
+
+
+def _cut(tmp_path: Path, start: int, end: int, renumber: bool) -> Path:
+    history = json.loads((GOLDEN / "consent.json").read_text())
+    kept = [dict(e) for e in history["events"][:start] + history["events"][end:]]
+    if renumber:  # the ids made to look consecutive again: the events themselves still do not fit
+        for n, event in enumerate(kept, start=1):
+            event["eventId"] = str(n)
+    path = tmp_path / f"cut-{start}-{end}{'-renumbered' if renumber else ''}.json"
+    path.write_text(json.dumps(dict(history, events=kept)))
+    return path
+
+
+def test_the_auditor_replays_a_batch_with_cut_histories_and_each_file_gets_its_answer(tmp_path):
+    cut = _cut(tmp_path, 37, 47, renumber=False)  # this cut left the SDK's replay waiting for ever
+    renumbered = _cut(tmp_path, 43, 50, renumber=True)
+    done = subprocess.run([CRISISFLOW, "audit", "replay", str(cut), str(renumbered), str(GOLDEN / "consent.json")],
+                          capture_output=True, text=True, timeout=120,
+                          env=service_env(keyring=(GOLDEN / "keyring.json").read_text()))
+    assert done.returncode == 1, done.stdout[-800:]
+    assert f"{cut}: malformed" in done.stdout and "event 48 stands where event 38 belongs" in done.stdout
+    assert f"{renumbered}: malformed" in done.stdout
+    assert "event 44 (EVENT_TYPE_ACTIVITY_TASK_STARTED) follows a workflow task that started" in done.stdout
+    assert "1 of 3 histories replayed cleanly" in done.stdout
+
+
+async def test_a_replay_that_stalls_is_bounded_and_the_batch_goes_on(monkeypatch):
+    from config.temporal import data_converter
+    from crypto.keyring import Keyring
+    from workflows import replay
+
+    class Stalls:
+        """A replayer whose replay never returns (as the SDK's did when its poller died)."""
+
+        @contextlib.asynccontextmanager
+        async def workflow_replay_iterator(self, histories):
+            async def never():
+                await asyncio.Event().wait()
+                yield None
+
+            yield never()
+
+    monkeypatch.setattr(replay, "REPLAY_SECONDS", 2.0)
+    conv = data_converter(Keyring(str(GOLDEN / "keyring.json")))
+    history = load_history((GOLDEN / "consent.json").read_text(), "consent")
+    reports = await replay.replay_all([(history, "first"), (history, "second")], conv, using=Stalls())
+    assert reports[0].malformed and "did not finish within 2 s" in reports[0].divergence
+    assert reports[1].deterministic  # the rest of the batch, on a fresh replayer
