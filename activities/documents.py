@@ -8,6 +8,7 @@ name, its authority and the people's names come from the directory at render tim
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import tempfile
@@ -37,8 +38,11 @@ TEXT = "text/plain; charset=utf-8"
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside ``path`` and rename it into place. A process killed mid-write
+    leaves its temporary file behind: the write that succeeds after it (the activity's retry) removes
+    those of the same target."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".tmp-{path.name}-", suffix=path.suffix)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -49,6 +53,8 @@ def _write_atomically(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    for left in path.parent.glob(f".tmp-{glob.escape(path.name)}-*"):
+        left.unlink(missing_ok=True)
 
 
 def store_sealed(engine: Engine, path: Path, data: bytes, context: str) -> str:

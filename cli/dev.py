@@ -161,6 +161,7 @@ def dev(
 
 def _taken(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind: a closed port is free
         try:
             probe.bind((host, port))
         except OSError:
