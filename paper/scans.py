@@ -17,6 +17,8 @@ import warnings
 import pypdfium2 as pdfium
 from PIL import Image, ImageOps
 
+from paper.typeset import PDFIUM
+
 #: What a scan or photo may be, by its first bytes (the declared type is not trusted).
 MAGIC = {b"%PDF-": "application/pdf", b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
 #: a receipt is a page or two; a phone's photo is some 12 to 50 million pixels
@@ -67,6 +69,14 @@ def clean(data: bytes) -> tuple[bytes, str]:
 
 
 def _redrawn(data: bytes) -> bytes:
+    with PDFIUM:  # PDFium is not thread-safe: one thread of the process uses it at a time
+        pages = _pages(data)
+    out = io.BytesIO()
+    pages[0].save(out, "PDF", resolution=DPI, save_all=True, append_images=pages[1:])
+    return out.getvalue()
+
+
+def _pages(data: bytes) -> list[Image.Image]:
     try:
         document = pdfium.PdfDocument(data)
     except pdfium.PdfiumError:
@@ -82,6 +92,4 @@ def _redrawn(data: bytes) -> bytes:
             pages.append(page.render(scale=DPI / 72, may_draw_forms=False).to_pil().convert("RGB"))
     finally:
         document.close()
-    out = io.BytesIO()
-    pages[0].save(out, "PDF", resolution=DPI, save_all=True, append_images=pages[1:])
-    return out.getvalue()
+    return pages

@@ -26,7 +26,7 @@ DEFAULT_FONTS = ("Noto Serif CJK SC", "Noto Sans CJK SC", "WenQuanYi Zen Hei")
 #: PDF/A-2b: the archive's profile (every font embedded, no external content).
 PDF_STANDARD = "a-2b"
 #: PDFium may be entered by one thread at a time (pypdfium2's rule)
-_PDFIUM = threading.Lock()
+PDFIUM = threading.Lock()
 
 
 class FontMissing(RuntimeError):
@@ -112,7 +112,7 @@ def text_of(pdf: bytes) -> str:
     text for every document, at three to five times the cost, all of it holding the lock. PDFium is
     not thread-safe, so one thread of the process reads at a time.
     """
-    with _PDFIUM:
+    with PDFIUM:
         document = pdfium.PdfDocument(pdf)
         try:
             pages = []
