@@ -29,6 +29,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import pytest_asyncio
 import sqlalchemy
 from playwright.async_api import async_playwright
 from temporalio.api.enums.v1 import PendingActivityState
@@ -107,8 +108,10 @@ async def dev_env():
         yield env
 
 
-@pytest.fixture(scope="session")
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def ts_env():
+    """A time-skipping server for one test module: the clock is the server's, and one module's case that
+    ends with an activity in flight (on a loaded machine) cannot hold another module's clock."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=TEST_SERVER, data_converter=data_converter(KEYRING)
     )
