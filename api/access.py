@@ -148,6 +148,8 @@ PAGES: dict[str, Rule] = {
                                                          refusal="只有心理教师和危机干预专家进行危机评估。"),
     "GET /ui/documents/{document_id}": Rule("read a document", {**_own(SEES_STUDENT_IDENTITY), **AUTHORITY},
                                             refusal=_IDENTITY_PAGE),
+    "GET /ui/cases/{case_id}/documents/{document_id}/signed/{copy_id}": Rule(
+        "read a signed receipt", _own(SEES_STUDENT_IDENTITY & SCHOOL_ROLES), refusal=_IDENTITY_PAGE),
     "POST /ui/cases/{case_id}/documents/{document_id}/signed": Rule(
         "upload a signed paper", _own(RECEIPT_WRITERS), refusal="您的角色不能上传签收回执。"),
     "GET /ui/students/{student_ref}": Rule("read a student's archive", _own(SEES_STUDENT_IDENTITY & SCHOOL_ROLES),

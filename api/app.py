@@ -162,6 +162,8 @@ def create_app(settings: Settings, client: Client | None = None, engine=None,
             "/codec/decode": settings.max_replay_bytes,
             "/codec/encode": settings.max_replay_bytes,
             rf"^{PREFIX}/cases/[^/]+/documents/[^/]+/signed": settings.max_upload_bytes + 64 * 1024,
+            # the staff app's upload of the same paper, from a phone (a photo is 1 to 5 MB)
+            r"^/ui/cases/[^/]+/documents/[^/]+/signed": settings.max_upload_bytes + 64 * 1024,
             f"{PREFIX}/screenings": settings.max_screening_bytes + 64 * 1024,
         },
     )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import threading
 import time
+from urllib.parse import urlsplit
 
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -16,6 +18,29 @@ async def _reject(send: Send, status: int, detail: str, headers: list[tuple[byte
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                             *headers]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _size(limit: int) -> str:
+    return f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{max(limit // 1024, 1)} KB"
+
+
+async def _reject_page(scope: Scope, send: Send, limit: int) -> None:
+    """The staff app's answer to a body over the limit: a page in Chinese that sends the person back to
+    their form (the browser keeps what was typed there), never the API's JSON."""
+    referer = dict(scope["headers"]).get(b"referer", b"").decode("latin-1")
+    path = urlsplit(referer).path if referer else ""
+    back = html.escape(path if path.startswith("/ui") and not path.startswith("//") else "/ui", quote=True)
+    body = (f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>提交的内容太大</title>'
+            f'<link rel="stylesheet" href="/ui/static/app.css"></head><body><main><section class="card narrow">'
+            f'<h1>提交的内容太大</h1><p class="alert" role="alert">这一页最多可提交 {_size(limit)}。'
+            f'请返回上一页：已填写的内容仍在那里，请缩短文字或选择较小的文件后再提交。</p>'
+            f'<p><a class="button primary" href="{back}">返回上一页</a></p></section></main></body></html>').encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"text/html; charset=utf-8"),
+                            (b"content-length", str(len(body)).encode()),
+                            (b"x-content-type-options", b"nosniff"), (b"cache-control", b"no-store")]})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -42,9 +67,14 @@ class BodyLimit:
             return await self.app(scope, receive, send)
         limit = self.limit_for(scope["path"])
         too_large = f"request body: more than the {limit} bytes allowed here"
+        page = scope["path"].startswith("/ui")
+
+        async def reject() -> None:
+            await (_reject_page(scope, send, limit) if page else _reject(send, 413, too_large))
+
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            return await _reject(send, 413, too_large)
+            return await reject()
         seen, started, rejected = 0, False, False
 
         async def counted() -> dict:
@@ -57,7 +87,7 @@ class BodyLimit:
                 if seen > limit:
                     rejected = True
                     if not started:
-                        await _reject(send, 413, too_large)
+                        await reject()
                     return {"type": "http.disconnect"}
             return message
 

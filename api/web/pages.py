@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
@@ -29,7 +30,7 @@ from api.web.render import BEIJING, PageError, page
 from db import directory, store, tasks
 from db.dashboard import dashboard, in_reach
 from intake.importer import BAND_ZH, INSTRUMENT_ZH, OUTCOME_ZH
-from models.case import COMMANDS, ActionCommand, CaseData, OpenCaseBody
+from models.case import COMMANDS, ActionCommand, CaseData, OpenCaseBody, case_ref
 from models.domain import (
     AUTHORITY_READS,
     Action,
@@ -242,8 +243,9 @@ async def case_page(request: Request, case_id: str, done: Annotated[str, Query(m
     return page(request, "case.html", data=data, view=view, identity=identity, student=student_label(principal, data),
                 documents=documents, copies=copies, events=events, people=people, contacts=contacts, offers=offers,
                 with_whom=forms.CHOICES_ZH["with_whom"],
-                done=word(Lang.zh, "action", done) if done in Action.__members__ else None,
-                may_upload=principal.role in RECEIPT_WRITERS)
+                done=(f"已办理：{word(Lang.zh, 'action', done)}" if done in Action.__members__
+                      else "已上传签收回执" if done == "signed" else None),
+                may_upload=principal.role in RECEIPT_WRITERS, max_upload=request.app.state.settings.max_upload_bytes)
 
 
 # ------------------------------------------------------------------ actions
@@ -383,7 +385,27 @@ async def upload_signed(request: Request, case_id: str, document_id: str,
     except scans.ScanError as exc:
         raise PageError(415, f"{exc}。") from None
     keep_copy(engine, settings, case_id, document_id, content, media, principal.staff_id, None, datetime.now(UTC))
-    return RedirectResponse(f"/ui/cases/{case_id}?done=guardian_notice#documents", status_code=303)
+    return RedirectResponse(f"/ui/cases/{case_id}?done=signed#documents", status_code=303)
+
+
+@router.get("/cases/{case_id}/documents/{document_id}/signed/{copy_id}")
+async def signed_copy(request: Request, case_id: str, document_id: str, copy_id: str):
+    """A signed receipt as uploaded (kept as its look alone: paper/scans.py), for the roles that see who
+    the student is; a download named for what it is."""
+    principal = viewer(request, "read a signed receipt", case_id)
+    data = case_in_reach(request, principal, case_id)
+    engine = request.app.state.engine
+    row = store.get_signed_copy(engine, copy_id[:64])
+    document = store.get_document(engine, document_id[:160])
+    if row is None or document is None or row.document_id != document.document_id or row.case_id != data.case_id:
+        raise PageError(404, "找不到这份签收回执。")
+    content = read_form(engine, document, row.path, row.sha256, f"documents/{document_id}/signed/{copy_id}")
+    extension = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}.get(row.media_type, "bin")
+    name = f"监护人签收回执-{case_ref(data.case_id)}.{extension}"
+    return Response(content, media_type=row.media_type, headers={
+        "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
+        "Content-Disposition": f"attachment; filename=\"receipt-{case_ref(data.case_id)}.{extension}\"; "
+                               f"filename*=UTF-8''{quote(name)}"})
 
 
 # ------------------------------------------------------------------ the student archive

@@ -79,7 +79,14 @@ def _word(code, kind: str) -> str:
 
 _env = Environment(loader=PackageLoader("api.web", "templates"), autoescape=select_autoescape(["html"]),
                    undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-_env.filters.update(bj=bj, word=_word)
+def filesize(size: int) -> str:
+    """A file's size as a person reads it: 1.2 MB, 340 KB, 0.2 KB."""
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.1f} MB"
+    return f"{size / 1024:.0f} KB" if size >= 10 * 1024 else f"{size / 1024:.1f} KB"
+
+
+_env.filters.update(bj=bj, word=_word, filesize=filesize)
 _env.globals.update(left=left, span=span, state_zh=STATE_ZH, risk_zh=RISK_ZH, role_zh=ROLE_ZH,
                     obligation_zh=OBLIGATION_ZH)
 
