@@ -21,6 +21,8 @@ from paper.typeset import PDFIUM
 
 #: What a scan or photo may be, by its first bytes (the declared type is not trusted).
 MAGIC = {b"%PDF-": "application/pdf", b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
+#: the file name's ending of each kind kept
+EXTENSIONS = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}
 #: a receipt is a page or two; a phone's photo is some 12 to 50 million pixels
 MAX_PAGES = 10
 MAX_PIXELS = 60_000_000

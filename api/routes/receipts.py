@@ -26,7 +26,7 @@ from models.case import ActionCommand, GuardianNoticeCommand, GuardianResponseCo
 from models.domain import DocumentKind
 from models.errors import Invalid, Refused
 from models.records import SignedCopyFields
-from paper.scans import MAGIC, ScanError, clean
+from paper.scans import EXTENSIONS, MAGIC, ScanError, clean
 
 router = APIRouter(tags=["documents"])
 
@@ -103,7 +103,7 @@ async def get_signed(case_id: str, document_id: str, copy_id: str, engine: Engin
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"signed copy {copy_id} not found")
     document = store.get_document(engine, document_id)
     data = read_form(engine, document, row.path, row.sha256, f"documents/{document_id}/signed/{copy_id}")
-    extension = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}.get(row.media_type, "bin")
+    extension = EXTENSIONS.get(row.media_type, "bin")
     return Response(data, media_type=row.media_type, headers={
         "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
         "Content-Disposition": f'attachment; filename="{document_id}.signed.{extension}"'})

@@ -400,7 +400,7 @@ async def signed_copy(request: Request, case_id: str, document_id: str, copy_id:
     if row is None or document is None or row.document_id != document.document_id or row.case_id != data.case_id:
         raise PageError(404, "找不到这份签收回执。")
     content = read_form(engine, document, row.path, row.sha256, f"documents/{document_id}/signed/{copy_id}")
-    extension = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}.get(row.media_type, "bin")
+    extension = scans.EXTENSIONS.get(row.media_type, "bin")
     name = f"监护人签收回执-{case_ref(data.case_id)}.{extension}"
     return Response(content, media_type=row.media_type, headers={
         "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",

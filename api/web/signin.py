@@ -22,7 +22,7 @@ from api.access import Access
 from api.auth import Principal
 from api.web import accounts
 from api.web.gate import check_csrf, client_address, ensure_session, session_of
-from api.web.render import BEIJING, PageError, page
+from api.web.render import PageError, bj, page
 from db import directory
 from db.tables import StaffRow
 from models.domain import StaffRole
@@ -154,7 +154,7 @@ def _voided(settings) -> str:
 
 
 def _beijing(at: datetime) -> str:
-    return at.astimezone(BEIJING).strftime("%H:%M")
+    return bj(at, with_date=False)
 
 
 @router.get("/setup")
