@@ -124,8 +124,7 @@ async def code(request: Request, code: Annotated[str, Form(max_length=20)] = "",
     address = client_address(request)
     if (paused := accounts.code_paused_until(engine, person.staff_id, now)) is not None:
         return page(request, "login_code.html", status_code=429, next=_safe_next(next),
-                    error=f"验证码错误次数过多，账号已暂停登录，至北京时间 {_beijing(paused)} 后再试。"
-                          "如果不是您本人在登录，请立即联系学校管理员。")
+                    error=_paused(paused))
     if not accounts.check_code(engine, person.staff_id, code, now):
         accounts.record_failure(engine, person.staff_id, address, now, kind="code")
         paused, voided = accounts.code_failed(engine, person.staff_id, now, settings)
@@ -137,8 +136,7 @@ async def code(request: Request, code: Annotated[str, Form(max_length=20)] = "",
                         error=_voided(settings))
         if paused is not None:
             return page(request, "login_code.html", status_code=429, next=_safe_next(next),
-                        error=f"验证码错误次数过多，账号已暂停登录，至北京时间 {_beijing(paused)} 后再试。"
-                              "如果不是您本人在登录，请立即联系学校管理员。")
+                        error=_paused(paused))
         return page(request, "login_code.html", status_code=401, next=_safe_next(next),
                     error="验证码不正确或已使用过，请输入身份验证器上的新验证码。")
     row = accounts.account(engine, person.staff_id)
@@ -153,8 +151,9 @@ def _voided(settings) -> str:
             "请联系学校管理员重新发放邀请码，设置新密码。")
 
 
-def _beijing(at: datetime) -> str:
-    return bj(at, with_date=False)
+def _paused(until: datetime) -> str:
+    return (f"验证码错误次数过多，账号已暂停登录，至北京时间 {bj(until, with_date=False)} 后再试。"
+            "如果不是您本人在登录，请立即联系学校管理员。")
 
 
 @router.get("/setup")
