@@ -35,6 +35,7 @@ from api.routes import (
     screenings,
     watchlist,
 )
+from api.web import forms as web_forms
 from audit import access_log
 from config.settings import Settings
 from config.temporal import connect
@@ -164,6 +165,10 @@ def create_app(settings: Settings, client: Client | None = None, engine=None,
             rf"^{PREFIX}/cases/[^/]+/documents/[^/]+/signed": settings.max_upload_bytes + 64 * 1024,
             # the staff app's upload of the same paper, from a phone (a photo is 1 to 5 MB)
             r"^/ui/cases/[^/]+/documents/[^/]+/signed": settings.max_upload_bytes + 64 * 1024,
+            # a case form filled to every field's limit is never refused for its size (the model says what
+            # is too long, beside the field, and the form keeps the rest)
+            r"^/ui/cases/[^/]+/act/[^/]+": web_forms.form_bytes_at_most(),
+            "/ui/cases/new": web_forms.form_bytes_at_most(),
             f"{PREFIX}/screenings": settings.max_screening_bytes + 64 * 1024,
         },
     )

@@ -43,7 +43,8 @@ def _parse(model: type[BaseModel], answers: dict) -> BaseModel:
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
-        raise AssessmentError(f"answers.{field}", first["msg"]) from None
+        code = {"missing": "answer_missing", "extra_forbidden": "no_such_question"}.get(first["type"], "yes_or_no")
+        raise AssessmentError(f"answers.{field}", first["msg"], code) from None
 
 
 def score_asq(answers: dict, stated: RiskLevel | None) -> RiskLevel:
@@ -53,12 +54,13 @@ def score_asq(answers: dict, stated: RiskLevel | None) -> RiskLevel:
     if not (asq.q1 or asq.q2 or asq.q3 or asq.q4):
         return RiskLevel.low
     if asq.q5 is None:
-        raise AssessmentError("answers.q5", "required after a yes to any of q1-q4")
+        raise AssessmentError("answers.q5", "required after a yes to any of q1-q4", "answer_after_yes", after="q1-q4")
     if stated is None:
         raise AssessmentError(
             "risk_level",
             "required for a non-acute positive ASQ screen "
             "(the brief suicide safety assessment decides low, moderate or high)",
+            "stated_needed_asq",
         )
     return stated
 
@@ -68,9 +70,10 @@ def score_cssrs(answers: dict) -> RiskLevel:
     if c.q2:
         for name in ("q3", "q4", "q5"):
             if getattr(c, name) is None:
-                raise AssessmentError(f"answers.{name}", "required after a yes to q2")
+                raise AssessmentError(f"answers.{name}", "required after a yes to q2", "answer_after_yes", after="q2")
     if c.q6 and c.q6_within_3_months is None:
-        raise AssessmentError("answers.q6_within_3_months", "required after a yes to q6")
+        raise AssessmentError("answers.q6_within_3_months", "required after a yes to q6", "answer_after_yes",
+                              after="q6")
     if c.q4 or c.q5 or (c.q6 and c.q6_within_3_months):
         return RiskLevel.high
     if c.q3 or c.q6:
@@ -84,9 +87,9 @@ def resolve_risk(
     """The case's risk level after an assessment, or AssessmentError naming the field."""
     if instrument is Instrument.clinical:
         if stated is None:
-            raise AssessmentError("risk_level", "required for a clinical assessment")
+            raise AssessmentError("risk_level", "required for a clinical assessment", "stated_needed_clinical")
         if not rationale:
-            raise AssessmentError("rationale", "required for a clinical assessment")
+            raise AssessmentError("rationale", "required for a clinical assessment", "rationale_needed_clinical")
         return stated
     result = score_asq(answers, stated) if instrument is Instrument.asq else score_cssrs(answers)
     if stated is not None and stated.rank < result.rank:
@@ -94,5 +97,6 @@ def resolve_risk(
             "risk_level",
             f"{stated.value} is below the {instrument.value} result "
             f"{result.value}; a stated level may raise the result, never lower it",
+            "stated_below_result", stated=stated.value, result=result.value, instrument=instrument.value,
         )
     return RiskLevel.highest(result, stated)

@@ -137,7 +137,8 @@ class OpenCaseBody(Strict):
     @model_validator(mode="after")
     def _has_a_reason(self) -> "OpenCaseBody":
         if not self.risk_factors and not self.warning_signals and not self.screening_flags:
-            raise FieldError("risk_factors", "or warning_signals: name at least one reason the student is at risk")
+            raise FieldError("risk_factors", "or warning_signals: name at least one reason the student is at risk",
+                             "reason_required")
         return self
 
 
@@ -259,7 +260,7 @@ class ClosureDecisionBody(Strict):
     @model_validator(mode="after")
     def _return_says_why(self) -> "ClosureDecisionBody":
         if self.decision == "return" and not self.comment:
-            raise FieldError("comment", "required when the closure is sent back")
+            raise FieldError("comment", "required when the closure is sent back", "return_needs_comment")
         return self
 
 

@@ -7,16 +7,20 @@ import unicodedata
 
 
 class FieldError(ValueError):
-    """Raised by a model-level rule: ``path`` is the dotted field it concerns (``answers.q5``).
+    """Raised by a model-level rule: ``path`` is the dotted field it concerns (``answers.q5``), ``code``
+    the rule that failed and ``params`` its values, for a face to word (the staff app:
+    ``api.web.forms.FIELD_ERROR_ZH``); ``message`` is the English for the JSON API and logs.
 
     Pydantic keeps the exception in the error's context; ``api/errors.py``
     appends ``path`` to the error's location.
     """
 
-    def __init__(self, path: str, message: str) -> None:
+    def __init__(self, path: str, message: str, code: str = "invalid", **params: str) -> None:
         super().__init__(f"{path}: {message}")
         self.path = path
         self.message = message
+        self.code = code
+        self.params = params
 
 
 #: Characters a person's text must not carry: bidirectional overrides and isolates (they make a

@@ -189,6 +189,54 @@ def _allowed(model: type[BaseModel], dotted: str) -> list[str] | None:
     return [m.value for m in enum] if enum is not None else None
 
 
+@dataclass(frozen=True)
+class Limit:
+    """How much a field takes, from its model: a text's characters, or a list's lines and each line's."""
+
+    chars: int | None = None
+    lines: int | None = None
+
+
+def _most(items) -> int | None:
+    """The ``max_length`` among a field's constraints (pydantic's StringConstraints, annotated-types' MaxLen)."""
+    return next((m.max_length for m in items if getattr(m, "max_length", None) is not None), None)
+
+
+def _text_most(annotation) -> int | None:
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _most(annotation.__metadata__)
+    return next((m for m in map(_text_most, typing.get_args(annotation)) if m is not None), None)
+
+
+def limit(model: type[BaseModel], dotted: str) -> Limit:
+    """What the model lets a field hold, so the form can say it and count as the person types."""
+    head, _, rest = dotted.partition(".")
+    info = model.model_fields.get(head)
+    if info is None:
+        return Limit()
+    if rest:
+        return limit(info.annotation, rest) if isinstance(info.annotation, type) else Limit()
+    if typing.get_origin(info.annotation) is list:
+        return Limit(_text_most(typing.get_args(info.annotation)[0]), _most(info.metadata))
+    return Limit(_most(info.metadata) or _text_most(info.annotation))
+
+
+def form_bytes_at_most() -> int:
+    """The largest body a valid action or new-case form can post: every text at its limit, each character
+    percent-encoded as three UTF-8 bytes (9 bytes), with room for the field names and the hidden fields.
+    The pages' body limit for these forms is this, so a valid form is never refused for its size."""
+    def form(model, names) -> int:
+        total = 0
+        for name in names:
+            most = limit(model, name)
+            total += (most.chars or 200) * (most.lines or 1) * 10 + 256
+        return total
+    largest = max(form(COMMANDS[a], [f.name for f in fields]) for a, fields in FORMS.items())
+    largest = max(largest, form(OpenCaseBody, ["summary"]) + 8 * 1024,
+                  form(COMMANDS[Action.close], ["outcome", "rationale"]) + len(OBLIGATIONS) * 4000 * 10)
+    return largest + 16 * 1024
+
+
 # -------------------------------------------------------------- what is offered
 
 
@@ -339,8 +387,6 @@ _MESSAGES = {
     "missing": "必填",
     "string_too_short": "必填",
     "too_short": "至少填写一项",
-    "too_long": "项数太多",
-    "string_too_long": "太长了",
     "literal_error": "请选择一项",
     "enum": "请选择一项",
     "datetime_from_date_parsing": "请填写有效的时间",
@@ -350,11 +396,47 @@ _MESSAGES = {
     "bool_parsing": "请选择是或否",
 }
 
+#: A model-level rule's failure (``models.validation.FieldError``: its code and parameters) in words.
+FIELD_ERROR_ZH = {
+    "reason_required": "请至少选择一项高危因素或预警信号",
+    "return_needs_comment": "退回结案申请时，请说明退回的理由",
+    "answer_missing": "此题尚未作答",
+    "yes_or_no": "请选择是或否",
+    "no_such_question": "没有这道题",
+    "answer_after_yes": "{after}回答“是”后，此题必答",
+    "stated_needed_asq": "ASQ 筛查阳性但非紧急时，请选择评估者判断的风险等级（简短自杀风险评估决定低、中或高）",
+    "stated_needed_clinical": "临床访谈评估时，请选择风险等级",
+    "rationale_needed_clinical": "临床访谈评估时，请填写评估依据",
+    "stated_below_result": "评估者判断的等级（{stated}）不能低于{instrument}结果（{result}），只能上调",
+    "invalid": "填写有误，请检查",
+}
+
+_QUESTION_ZH = {"q1-q4": "第1至4题任一题", "q2": "第2题", "q6": "第6题"}
+
+
+def _field_error_words(error: FieldError) -> str:
+    params = {}
+    for name, value in error.params.items():
+        if name in ("stated", "result"):
+            params[name] = word(Lang.zh, "risk", value)
+        elif name == "instrument":
+            params[name] = word(Lang.zh, "instrument", value)
+        elif name == "after":
+            params[name] = _QUESTION_ZH.get(value, value)
+        else:
+            params[name] = value
+    return FIELD_ERROR_ZH.get(error.code, FIELD_ERROR_ZH["invalid"]).format(**params)
+
 
 #: the models' own value errors (the API's words), as a page says them
 _VALUE_WORDS = {
     "must carry a timezone offset": "请填写有效的时间",
     "must be a time between the years": f"时间须在 {EARLIEST_YEAR} 年至 {LATEST_YEAR} 年之间",
+    "has no visible characters": "请填写内容（不能只有空格或不可见字符）",
+    "contains the control character": "含有不可见的控制字符，请删除后重新填写",
+    "contains the text-direction control": "含有改变文字方向的控制字符，请删除后重新填写",
+    "contains an unpaired surrogate": "含有无法识别的字符，请删除后重新填写",
+    "lists each code once": "每项只能选择一次",
 }
 
 
@@ -365,17 +447,30 @@ def _value_words(message: str) -> str:
     return known or (message if not message.isascii() else "填写有误，请检查")
 
 
+def _words(error: dict) -> str:
+    """One of pydantic's errors in Chinese; a limit says the limit and how far over the text is."""
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind == "string_too_long":
+        size = len(error["input"]) if isinstance(error.get("input"), str) else None
+        line = next((p for p in error["loc"] if isinstance(p, int)), None)
+        head = f"第 {line + 1} 行太长：每行" if line is not None else ""
+        return f"{head}最多 {ctx.get('max_length')} 字" + (f"，现在 {size} 字，请删减" if size else "")
+    if kind == "too_long":
+        return f"最多 {ctx.get('max_length')} 项（每行一项），现在 {ctx.get('actual_length')} 项"
+    return _MESSAGES.get(kind) or _value_words(str(error.get("msg", "")))
+
+
 def errors_of(exc: ValidationError) -> dict[str, str]:
-    """Field name (as the form names it) -> what is wrong, in Chinese where we have the words."""
+    """Field name (as the form names it) -> what is wrong, in Chinese."""
     found: dict[str, str] = {}
     for error in exc.errors():
         loc = [str(p) for p in error["loc"] if not isinstance(p, int)]
         raised = (error.get("ctx") or {}).get("error")
         if isinstance(raised, FieldError):
             loc += raised.path.split(".")
-            message = raised.message
+            message = _field_error_words(raised)
         else:
-            message = _MESSAGES.get(error["type"]) or _value_words(str(error.get("msg", "")))
+            message = _words(error)
         name = ".".join(loc) or "form"
         found.setdefault(name, message)
     return found
@@ -409,7 +504,7 @@ def still_needed(errors: dict[str, str]) -> str:
             return "第6题回答“是”后，请回答是否在过去三个月内。"
         return f"第{question.removeprefix('q')}题尚未作答。"
     if name == "risk_level":
-        if "below" in errors[name]:
+        if "不能低于" in errors[name]:
             return "评估者判断的等级不能低于量表结果，只能上调。"
         return "请选择评估者判断的风险等级（ASQ 筛查阳性但非紧急时，或临床访谈评估时必选）。"
     if name == "rationale":

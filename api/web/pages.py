@@ -189,7 +189,8 @@ def _classes_for(request: Request, principal: Principal) -> list:
 async def new_case_form(request: Request):
     principal = viewer(request, "open a case: form")
     return page(request, "case_new.html", classes=_classes_for(request, principal), values={}, errors={},
-                key=uuid.uuid4().hex, factors=forms.RISK_FACTORS, signals=forms.WARNING_SIGNALS, refusal=None)
+                key=uuid.uuid4().hex, factors=forms.RISK_FACTORS, signals=forms.WARNING_SIGNALS, refusal=None,
+                fresh=True, text_limit=forms.limit(OpenCaseBody, "summary"))
 
 
 @router.post("/cases/new", response_class=HTMLResponse)
@@ -205,7 +206,8 @@ async def new_case(request: Request):
         values = {**form, "risk_factors": form.getlist("risk_factors"),
                   "warning_signals": form.getlist("warning_signals")}
         return page(request, "case_new.html", status_code=status, classes=classes, values=values, errors=errors,
-                    key=key, factors=forms.RISK_FACTORS, signals=forms.WARNING_SIGNALS, refusal=refusal)
+                    key=key, factors=forms.RISK_FACTORS, signals=forms.WARNING_SIGNALS, refusal=refusal,
+                    text_limit=forms.limit(OpenCaseBody, "summary"))
 
     if classes and form.get("class_id") not in {c.id for c in classes}:
         return again(400, {"student.class_id": "请从名录中选择学生所在班级"})
@@ -214,17 +216,33 @@ async def new_case(request: Request):
     except ValidationError as exc:
         return again(400, forms.errors_of(exc))
     try:
-        view, _ = await request.app.state.door.open_case(parsed, principal.actor(), f"form-{key}")
+        view, replayed = await request.app.state.door.open_case(parsed, principal.actor(), f"form-{key}")
     except Invalid as error:
-        return again(422, {error.field: words.invalid_words(error)})
+        return again(422, {"form" if error.where == "header" else error.field: words.invalid_words(error)})
     except Forbidden as error:
         return again(403, {}, refusal=words.forbidden_words(error))
     request.state.access.case_id = view.case_id
-    return RedirectResponse(f"/ui/cases/{view.case_id}?done=open", status_code=303)
+    return RedirectResponse(f"/ui/cases/{view.case_id}?done=open{'&again=true' if replayed else ''}", status_code=303)
+
+
+def _done_words(done: str, again: bool) -> str | None:
+    """The confirmation a case page opens with after a form was taken (``done``: the action, ``proposed``
+    for a closure that waits for leadership, ``signed`` for a receipt); ``again`` when the same form had
+    already been taken (Back, then submit) and nothing was recorded a second time."""
+    if done == "signed":
+        return "已上传签收回执"
+    if done == "proposed":
+        words_ = "已提出结案申请，待领导审批"
+    elif done in Action.__members__:
+        words_ = f"已办理：{word(Lang.zh, 'action', done)}"
+    else:
+        return None
+    return f"这份表单此前已提交，未重复记录（{words_}）" if again else words_
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
-async def case_page(request: Request, case_id: str, done: Annotated[str, Query(max_length=32)] = ""):
+async def case_page(request: Request, case_id: str, done: Annotated[str, Query(max_length=32)] = "",
+                    again: bool = False):
     principal = viewer(request, "view a case page", case_id)
     data = case_in_reach(request, principal, case_id)
     engine, now = request.app.state.engine, datetime.now(UTC)
@@ -243,29 +261,38 @@ async def case_page(request: Request, case_id: str, done: Annotated[str, Query(m
     return page(request, "case.html", data=data, view=view, identity=identity, student=student_label(principal, data),
                 documents=documents, copies=copies, events=events, people=people, contacts=contacts, offers=offers,
                 with_whom=forms.CHOICES_ZH["with_whom"],
-                done=(f"已办理：{word(Lang.zh, 'action', done)}" if done in Action.__members__
-                      else "已上传签收回执" if done == "signed" else None),
+                done=_done_words(done, again), taken=_form_path(case_id, done),
                 may_upload=principal.role in RECEIPT_WRITERS, max_upload=request.app.state.settings.max_upload_bytes)
+
+
+def _form_path(case_id: str, done: str) -> str | None:
+    """The form a confirmation follows (its draft in the browser is then no longer needed)."""
+    if done == Action.open.value:
+        return "/ui/cases/new"
+    if done == "proposed":
+        return f"/ui/cases/{case_id}/act/{Action.close.value}"
+    return f"/ui/cases/{case_id}/act/{done}" if done in Action.__members__ else None
 
 
 # ------------------------------------------------------------------ actions
 
 
 def _form_context(request: Request, data: CaseData, action: Action, form=None) -> dict:
-    context = {"action": action, "title": word(Lang.zh, "action", action.value)}
+    context = {"action": action, "title": word(Lang.zh, "action", action.value),
+               "text_limit": forms.limit(COMMANDS[Action.review], "observations")}
     if action is Action.assess:
         risk, errors = forms.preview_risk(form or {"instrument": "cssrs"})
         context.update(questions=forms.QUESTIONS, risks=list(RiskLevel), risk=risk, waiting=forms.still_needed(errors))
     else:
         model = COMMANDS[action]
-        context["fields"] = [(f, forms.choices(f, model)) for f in forms.FORMS[action]]
+        context["fields"] = [(f, forms.choices(f, model), forms.limit(model, f.name)) for f in forms.FORMS[action]]
         if action is Action.reassign:  # the school's psychology teachers in the directory, but the owner now
             engine = request.app.state.engine
             people = [p for role in (StaffRole.psychology_teacher, StaffRole.expert)
                       for p in directory.people_for(engine, data.school_id, role.value, None)]
             names = directory.names(engine, set(people))
             context["fields"] = [(f, [(p, names[p]) for p in dict.fromkeys(people) if p != data.owner and p in names]
-                                  if f.name == "owner" else c) for f, c in context["fields"]]
+                                  if f.name == "owner" else c, most) for f, c, most in context["fields"]]
         if action is Action.close:
             context["unmet"] = forms.unmet_at_close(data)
     return context
@@ -286,7 +313,7 @@ async def action_form(request: Request, case_id: str, action_name: str):
     refusal = None if action in allowed else _not_now(data, principal, action)
     return page(request, "action.html", data=data, student=student_label(principal, data),
                 values=forms.defaults(action, datetime.now(UTC)), errors={}, refusal=refusal, key=uuid.uuid4().hex,
-                **_form_context(request, data, action))
+                fresh=True, **_form_context(request, data, action))
 
 
 def _not_now(data: CaseData, principal: Principal, action: Action) -> str:
@@ -314,14 +341,17 @@ async def take(request: Request, case_id: str, action_name: str):
     if command is None:
         return again(400, errors)
     try:
-        await request.app.state.door.act(case_id, ActionCommand(actor=principal.actor(), body=command), f"form-{key}")
+        acted = await request.app.state.door.act(case_id, ActionCommand(actor=principal.actor(), body=command),
+                                                 f"form-{key}")
     except Refused as error:
         return again(409, {}, refusal=words.refusal_words(error, action))
     except Invalid as error:
-        return again(422, {error.field: words.invalid_words(error)})
+        return again(422, {"form" if error.where == "header" else error.field: words.invalid_words(error)})
     except Forbidden as error:
         return again(403, {}, refusal=words.forbidden_words(error))
-    return RedirectResponse(f"/ui/cases/{case_id}?done={action.value}", status_code=303)
+    done = "proposed" if acted.proposed else action.value
+    return RedirectResponse(f"/ui/cases/{case_id}?done={done}{'&again=true' if acted.replayed else ''}",
+                            status_code=303)
 
 
 @router.post("/cases/{case_id}/assessment/preview", response_class=HTMLResponse)
