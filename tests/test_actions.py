@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from api.access import ACTION_PATHS, PREFIX
 from api.access import RULES as ACCESS
@@ -112,3 +113,40 @@ def test_one_door_to_the_workflows():
     for path in (ROOT / "api" / "web").rglob("*.py"):
         text = path.read_text(encoding="utf-8")
         assert 'split(": "' not in text and "json.loads(answer" not in text, f"{path.name} parses an error's text"
+
+
+def test_every_rule_a_model_checks_is_worded_in_chinese_beside_its_field():
+    """The models' own rules (``FieldError``: a code and its parameters) as the staff app words them."""
+    from api.web.forms import FIELD_ERROR_ZH, errors_of
+    from models.case import AssessmentBody, ClosureDecisionBody, OpenCaseBody
+    from tests.support import open_body
+
+    def said(model, body) -> dict:
+        with pytest.raises(ValidationError) as raised:
+            model.model_validate(body)
+        return errors_of(raised.value)
+
+    yes = dict.fromkeys(("q1", "q2", "q3", "q4"), True)
+    cases = [
+        (OpenCaseBody, {**open_body(), "risk_factors": [], "warning_signals": []},
+         {"risk_factors": "请至少选择一项高危因素或预警信号"}),
+        (ClosureDecisionBody, {"decision": "return"}, {"comment": "退回结案申请时，请说明退回的理由"}),
+        (AssessmentBody, {"instrument": "cssrs", "answers": {"q1": True, "q2": True, "q6": False}},
+         {"answers.q3": "第2题回答“是”后，此题必答"}),
+        (AssessmentBody, {"instrument": "cssrs", "answers": {"q1": True, "q2": False}}, {"answers.q6": "此题尚未作答"}),
+        (AssessmentBody, {"instrument": "cssrs", "answers": {"q1": "yes", "q2": False, "q6": False}},
+         {"answers.q1": "请选择是或否"}),
+        (AssessmentBody, {"instrument": "asq", "answers": {**yes, "q5": False}},
+         {"risk_level": FIELD_ERROR_ZH["stated_needed_asq"]}),
+        (AssessmentBody, {"instrument": "clinical", "answers": {}}, {"risk_level": "临床访谈评估时，请选择风险等级"}),
+        (AssessmentBody, {"instrument": "clinical", "answers": {}, "risk_level": "high"},
+         {"rationale": "临床访谈评估时，请填写评估依据"}),
+        (AssessmentBody, {"instrument": "cssrs", "answers": {"q1": True, "q2": True, "q3": True, "q4": True,
+                                                            "q5": False, "q6": False}, "risk_level": "low"},
+         {"risk_level": "评估者判断的等级（低风险）不能低于"
+                        "哥伦比亚自杀严重程度评定量表（C-SSRS）结果（高风险），只能上调"}),
+    ]
+    for model, body, expected in cases:
+        assert said(model, body) == expected
+    for code, text in FIELD_ERROR_ZH.items():
+        assert re.search(r"[\u4e00-\u9fff]", text) and not re.search(r"[a-z]+_[a-z_]+", text), code

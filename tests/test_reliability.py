@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import jwt
 import pytest
@@ -58,6 +58,7 @@ from tests.support import (
     open_case,
     step,
 )
+from tests.web import give_sign_in, load_people, sign_in, site
 from worker import build_worker
 from workflows.case_workflow import CaseWorkflow
 from workflows.machine import RECORDS_LIMIT
@@ -109,6 +110,16 @@ async def test_a_notification_refused_for_good_is_recorded_and_the_case_goes_on(
     assert events == ["open", "effect_failed"]
     board = (await stack.http.get("/dashboard", headers=auth("leadership"))).json()
     assert board["failed_effects_total"] == 1 and board["failed_effects"][0]["case_id"] == case_id
+    # the staff app says what failed and when, in Chinese and Beijing time; the receiver's English
+    # answer is for the administrator (above, in the read model), never on a page
+    load_people(stack.engine)
+    http = await sign_in(site(stack), "l-sun", give_sign_in(stack.engine, stack.settings, "l-sun"))
+    for path in (f"/ui/cases/{case_id}", "/ui/dashboard"):
+        html = (await http.get(path)).text
+        at = datetime.fromisoformat(shown[0]["at"]).astimezone(timezone(timedelta(hours=8)))
+        assert f"一条通知未能送出（北京时间 {at:%Y-%m-%d %H:%M}），系统多次重试仍未成功" in html, path
+        assert "HTTP 400" not in html and shown[0]["reason"] not in html
+    await http.aclose()
     # the case's own steps go on
     view = await step(stack, case_id, "assess")
     assert view["state"] == "assessed"

@@ -86,7 +86,23 @@ def filesize(size: int) -> str:
     return f"{size / 1024:.0f} KB" if size >= 10 * 1024 else f"{size / 1024:.1f} KB"
 
 
-_env.filters.update(bj=bj, word=_word, filesize=filesize)
+def failed_effect(failure) -> str:
+    """A notice or document that failed for good, in words: what it was and when (the activity's own
+    reason is for the administrator, in the read model and ``crisisflow`` commands, never on a page)."""
+    from paper.facts import TITLES  # paper's titles of documents (imported when a page needs one)
+
+    if failure.effect == "document":
+        kind = next((k for k in TITLES[Lang.zh] if f"-{k.value}-" in failure.effect_id
+                     or failure.effect_id.endswith(f"-{k.value}")), None)
+        what = f"《{TITLES[Lang.zh][kind]}》未能生成" if kind else "一份文书未能生成"
+    elif failure.effect == "watch":
+        what = "未能将学生列入重点关注名单"
+    else:
+        what = "一条通知未能送出"
+    return f"{what}（北京时间 {bj(failure.at)}），系统多次重试仍未成功。请人工办理，并请系统管理员查看原因"
+
+
+_env.filters.update(bj=bj, word=_word, filesize=filesize, failed_effect=failed_effect)
 _env.globals.update(left=left, span=span, state_zh=STATE_ZH, risk_zh=RISK_ZH, role_zh=ROLE_ZH,
                     obligation_zh=OBLIGATION_ZH)
 
