@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine, and_, or_
 from sqlmodel import Session, col, select
 
-from db.tables import CaseDeadlineRow, CaseRow
+from db.tables import CaseDeadlineRow, CaseEventRow, CaseRow
 from models.domain import Obligation, Recipient
 
 
@@ -87,3 +87,42 @@ def closures_waiting(engine: Engine, school_id: str, not_by: str, limit: int = 1
         for case_id, ref, student, proposal in rows
         if proposal["by"] != not_by
     ]
+
+
+class ClosureReturned(BaseModel):
+    """A closure this person proposed that leadership sent back, with why: theirs to mend and propose again."""
+
+    case_id: str
+    student_ref: str
+    grade: str
+    class_name: str
+    returned_by: str
+    returned_at: datetime
+    comment: str | None
+
+
+def closures_returned(engine: Engine, school_id: str, proposer: str, limit: int = 100) -> list[ClosureReturned]:
+    """The open cases of the school whose latest closure decision sent back a closure ``proposer`` proposed,
+    with no new proposal since."""
+    with Session(engine) as session:
+        cases = session.exec(
+            select(CaseRow.case_id, CaseRow.student_ref, CaseRow.student)
+            .where(col(CaseRow.school_id) == school_id, col(CaseRow.closure_proposal).is_(None),
+                   col(CaseRow.state) != "closed",
+                   col(CaseRow.case_id).in_(select(CaseEventRow.case_id)
+                                            .where(col(CaseEventRow.action) == "closure_decision")))
+            .order_by(col(CaseRow.updated_at)).limit(limit)
+        ).all()
+        found = []
+        for case_id, ref, student in cases:
+            latest = session.exec(
+                select(CaseEventRow).where(col(CaseEventRow.case_id) == case_id,
+                                           col(CaseEventRow.action).in_(("close", "closure_decision")))
+                .order_by(col(CaseEventRow.seq).desc()).limit(2)
+            ).all()
+            if (len(latest) == 2 and latest[0].action == "closure_decision" and latest[1].action == "close"
+                    and latest[0].detail.get("decision") == "return" and latest[1].actor == proposer):
+                found.append(ClosureReturned(case_id=case_id, student_ref=ref, grade=student["grade"],
+                                             class_name=student["class_name"], returned_by=latest[0].actor,
+                                             returned_at=latest[0].at, comment=latest[0].detail.get("comment")))
+    return found

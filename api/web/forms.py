@@ -279,6 +279,17 @@ def actions_meeting(obligation: Obligation) -> list[Action]:
     return list(dict.fromkeys(r.action for r in RULES if obligation in r.meets and r.roles))
 
 
+def most_due(data: CaseData, offers: list[Offer]) -> Action | None:
+    """The offered action that meets the open duty due soonest (the case page's highlighted button); none
+    when no offered action meets an open duty (a re-assessment is never highlighted for its own sake)."""
+    offered_now = {o.action for o in offers}
+    for deadline in sorted((d for d in data.deadlines if d.met_at is None), key=lambda d: d.due_at):
+        found = next((a for a in actions_meeting(deadline.obligation) if a in offered_now), None)
+        if found is not None:
+            return found
+    return None
+
+
 def unmet_at_close(data: CaseData) -> list[Obligation]:
     """Open obligations that a closure must give a reason for (recurring ones lapse)."""
     return [o for o in dict.fromkeys(data.open_obligations) if not OBLIGATIONS[o].lapses_at_close]

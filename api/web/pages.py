@@ -24,7 +24,7 @@ from api.auth import Principal
 from api.routes.documents import read_form
 from api.routes.receipts import keep_copy
 from api.routes.screenings import record_for
-from api.web import accounts, charts, forms, words
+from api.web import accounts, charts, forms, record, words
 from api.web.gate import case_in_reach, check_csrf, page_gate, student_label, viewer
 from api.web.render import BEIJING, PageError, page
 from db import directory, store, tasks
@@ -89,13 +89,16 @@ async def my_tasks(request: Request):
                            _told_from(principal.role), classes, now)
     waiting = (tasks.closures_waiting(engine, principal.school_id, principal.staff_id)
                if principal.role in roles_for(Action.closure_decision) else [])
+    returned = (tasks.closures_returned(engine, principal.school_id, principal.staff_id)
+                if principal.role in roles_for(Action.close) else [])
     watched = store.list_cases(engine, school_id=principal.school_id, now=now, classes=classes,
                                me=principal.staff_id, limit=20, open_only=True, soonest_due=True)
-    ids = [t.case_id for t in mine] + [w.case_id for w in waiting] + [c.case_id for c in watched.items]
+    ids = [t.case_id for t in mine] + [w.case_id for w in waiting + returned] + [c.case_id for c in watched.items]
     names = store.student_names(engine, ids) if sees_identity(principal) else {}
     links = {o: _task_action(o) for o in Obligation}
-    return page(request, "tasks.html", tasks=mine, waiting=waiting, watched=watched, names=names, links=links,
-                overdue=sum(t.overdue for t in mine))
+    deciders = directory.names(engine, {r.returned_by for r in returned})
+    return page(request, "tasks.html", tasks=mine, waiting=waiting, returned=returned, deciders=deciders,
+                watched=watched, names=names, links=links, overdue=sum(t.overdue for t in mine))
 
 
 def _reported(request: Request, principal: Principal):
@@ -255,12 +258,13 @@ async def case_page(request: Request, case_id: str, done: Annotated[str, Query(m
     documents = store.documents_for(engine, case_id) if identity else []
     copies = {d.document_id: store.signed_copies(engine, d.document_id) for d in documents}
     events = data.events  # the read model holds every event, with its details
-    people = directory.names(engine, {e.actor for e in events} | {data.owner or "", data.opened_by.staff_id})
-    contacts = [e for e in events if e.action == Action.contact.value] if identity else []
+    named = {e.detail.get(k) for e in events for k in ("owner", "former_owner") if isinstance(e.detail.get(k), str)}
+    people = directory.names(engine, {e.actor for e in events} | named | {data.owner or "", data.opened_by.staff_id})
     offers = forms.offered(data, principal.role, principal.staff_id, now)
     return page(request, "case.html", data=data, view=view, identity=identity, student=student_label(principal, data),
-                documents=documents, copies=copies, events=events, people=people, contacts=contacts, offers=offers,
-                with_whom=forms.CHOICES_ZH["with_whom"],
+                primary=forms.most_due(data, offers), documents=documents, copies=copies, events=events, people=people,
+                offers=offers,
+                record=record.topics(data, people) if identity else [], returned=record.returned_closure(data),
                 done=_done_words(done, again), taken=_form_path(case_id, done),
                 may_upload=principal.role in RECEIPT_WRITERS, max_upload=request.app.state.settings.max_upload_bytes)
 
@@ -295,6 +299,10 @@ def _form_context(request: Request, data: CaseData, action: Action, form=None) -
                                   if f.name == "owner" else c, most) for f, c, most in context["fields"]]
         if action is Action.close:
             context["unmet"] = forms.unmet_at_close(data)
+        if action is Action.closure_decision and data.closure_proposal is not None:
+            proposal = data.closure_proposal
+            context["proposal"] = proposal
+            context["proposer"] = record.person(directory.names(request.app.state.engine, {proposal.by}), proposal.by)
     return context
 
 
@@ -311,8 +319,11 @@ async def action_form(request: Request, case_id: str, action_name: str):
     action = _offer(data, principal, action_name)
     allowed = {o.action for o in forms.offered(data, principal.role, principal.staff_id, datetime.now(UTC))}
     refusal = None if action in allowed else _not_now(data, principal, action)
+    values = forms.defaults(action, datetime.now(UTC))
+    if action is Action.plan and sees_identity(principal):  # a revision starts from the plan in force
+        values.update(record.current_plan(data))
     return page(request, "action.html", data=data, student=student_label(principal, data),
-                values=forms.defaults(action, datetime.now(UTC)), errors={}, refusal=refusal, key=uuid.uuid4().hex,
+                values=values, errors={}, refusal=refusal, key=uuid.uuid4().hex,
                 fresh=True, **_form_context(request, data, action))
 
 

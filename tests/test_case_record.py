@@ -1,0 +1,121 @@
+"""What was recorded is shown, and the closure loop is visible (issue 27, points 4 and 5), in headless Chromium:
+the case page shows the safety plan with its revisions, the assessment's answers, the guardian's notice and
+answer, the referral and its outcome, reviews and contacts; 修订安全计划 opens with the plan in force; a
+proposal shows itself to the approver, and a returned closure's reason reaches the proposer."""
+
+from __future__ import annotations
+
+from tests.conftest import SCHOOL, token
+from tests.support import ASSESS_HIGH, CONSENT, PLAN, REFERRAL, REVIEW, contact, notice, open_body, outcome
+from tests.test_staff_app import _shots
+from tests.web import browser_sign_in, give_sign_in, load_people, site
+
+DESK = {"width": 1366, "height": 768}
+RETURN_REASON = "门诊随访刚开始两周，请再观察一个月后重新申请"
+
+
+def _as(staff_id: str, role: str) -> dict:
+    return {"Authorization": f"Bearer {token(role, SCHOOL, staff_id=staff_id)}"}
+
+
+async def _recorded_case(stack) -> str:
+    """A high case with everything a psychology teacher and a head teacher record, up to the hospital's answer."""
+    load_people(stack.engine)
+    body = open_body()
+    body["student"]["class_id"] = "8-3"
+    head, psy = _as("t-zhang", "head_teacher"), _as("p-chen", "psychology_teacher")
+    case_id = (await stack.http.post("/cases", json=body, headers=head)).json()["case_id"]
+    for path, payload, who in [("assessment", ASSESS_HIGH, psy), ("guardian-notice", notice(), head),
+                               ("intervention", PLAN, psy), ("contacts", contact(), psy), ("review", REVIEW, psy),
+                               ("referral", REFERRAL, psy), ("guardian-response", CONSENT, head),
+                               ("referral-outcome", outcome(), psy)]:
+        answer = await stack.http.post(f"/cases/{case_id}/{path}", json=payload, headers=who)
+        assert answer.status_code == 200, (path, answer.text)
+    return case_id
+
+
+async def _person(browser, base, stack, staff_id, viewport=None):
+    context = await browser.new_context(viewport=viewport or {"width": 390, "height": 844}, locale="zh-CN",
+                                        timezone_id="Asia/Shanghai")
+    page = await context.new_page()
+    await browser_sign_in(page, base, staff_id, give_sign_in(stack.engine, stack.settings, staff_id))
+    return context, page
+
+
+async def test_the_case_page_shows_what_was_recorded_and_the_closure_loop(sqlite_stack, browser, tmp_path):
+    stack, shots = sqlite_stack, _shots(tmp_path)
+    base, case_id = site(stack), await _recorded_case(stack)
+    context, psy = await _person(browser, base, stack, "p-chen")
+
+    # 修订安全计划 opens with the plan in force; the revision is the plan's second version
+    await psy.goto(f"{base}/ui/cases/{case_id}/act/plan")
+    plan = PLAN["plan"]
+    assert await psy.locator("#f-plan-warning_signs").input_value() == "\n".join(plan["warning_signs"])
+    assert await psy.locator("#f-plan-environment_safety").input_value() == plan["environment_safety"]
+    assert await psy.locator("#f-notes").input_value() == ""
+    await psy.fill("#f-plan-coping_strategies", "呼吸放松\n写情绪日记\n每天跑步二十分钟")
+    async with psy.expect_navigation():
+        await psy.click("#submit")
+    assert "已办理：修订安全计划" in await psy.locator("#done").inner_text()
+
+    section = psy.locator("#plan")
+    current = section.locator("article.entry").first
+    assert "修订安全计划（第 2 版，现行）" in await current.locator("h3").inner_text()
+    assert "每天跑步二十分钟" in await current.inner_text() and "陈老师" in await current.inner_text()
+    assert await section.locator("details.revisions article.entry").count() == 1
+    assert "（第 1 版）" in await section.locator("details.revisions").text_content()
+
+    # the highlighted button is the duty due next (the review), never a re-assessment
+    assert [await a.get_attribute("data-action") for a in await psy.locator("#actions a.primary").all()] == ["review"]
+    text = await psy.locator("main").inner_text()
+    for seen in ("哥伦比亚自杀严重程度评定量表（C-SSRS）", "评估结果\n高风险", "你是否真的有过想要自杀的念头？ —— 是",
+                 "你是否想过可能会怎样去做？ —— 是",
+                 "是否请心理危机专家会诊\n是",  # the assessment
+                 "告知方式\n电话", "监护人与学生的关系\n母亲", "答复\n同意转介就医",  # the guardian
+                 "转介机构\n市精神卫生中心", "紧急程度\n紧急（绿色通道）", "转介结果\n门诊治疗",
+                 "医院建议\n门诊复诊，按时服药",  # the referral and what came of it
+                 "回访所见\n课堂参与增加，睡眠改善", "风险趋势\n好转", "午休时谈话二十分钟"):  # reviews, contacts
+        assert seen in text, seen
+    await psy.screenshot(path=str(shots / "staff-case-record-phone.png"), full_page=True)
+
+    # the closure is proposed: a high case waits for leadership, and the page says so
+    await psy.goto(f"{base}/ui/cases/{case_id}/act/close")
+    await psy.select_option("#f-reason", "resolved")
+    await psy.fill("#f-outcome", "门诊随访中，情绪稳定")
+    await psy.fill("#f-rationale", "连续四周评估为低风险")
+    for unmet in await psy.locator("textarea[id^=unmet-]").all():
+        await unmet.fill("门诊随访期间由医院负责，学校每周了解情况")
+    async with psy.expect_navigation():
+        await psy.click("#submit")
+    assert "已提出结案申请，待领导审批" in await psy.locator("#done").inner_text()
+    assert "待心理危机干预领导小组审批" in await psy.locator("#proposal").inner_text()
+
+    # leadership: the approval counts in 待办, and the form shows the proposal before the decision
+    lead_context, lead = await _person(browser, base, stack, "l-sun")
+    await lead.goto(f"{base}/ui")
+    assert await lead.locator("#closures li").count() == 1
+    summary = await lead.locator("p.summary").inner_text()
+    assert summary.startswith("待办 ") and int(summary.split()[1]) >= 1
+    await lead.locator("#closures li a").click()
+    proposal = await lead.locator("#proposal").inner_text()
+    assert "陈老师" in proposal and "危机已解除" in proposal and "连续四周评估为低风险" in proposal
+    await lead.screenshot(path=str(shots / "staff-closure-approval-phone.png"), full_page=True)
+    await lead.check("input[name=decision][value=return]")
+    await lead.fill("#f-comment", RETURN_REASON)
+    async with lead.expect_navigation():
+        await lead.click("#submit")
+    assert "结案审批：退回" in await lead.locator("#timeline").inner_text()
+    await lead_context.close()
+
+    # the proposer sees why, in their tasks and on the case page
+    await psy.goto(f"{base}/ui")
+    returned = await psy.locator("#returned").inner_text()
+    assert "结案申请被退回" in returned and "孙校长" in returned and RETURN_REASON in returned
+    await psy.screenshot(path=str(shots / "staff-closure-returned-phone.png"), full_page=True)
+    await psy.locator(f"#returned li[data-case='{case_id}'] a").click()
+    assert RETURN_REASON in await psy.locator("#returned").inner_text()
+    closure = await psy.locator("#closure").inner_text()
+    assert "结案审批：退回" in closure and "提出结案申请（待领导审批）" in closure and RETURN_REASON in closure
+    await psy.set_viewport_size(DESK)
+    await psy.screenshot(path=str(shots / "staff-case-record-desk.png"), full_page=True)
+    await context.close()
