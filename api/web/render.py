@@ -15,6 +15,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from api.sessions import set_cookie
 from models.domain import OBLIGATION_ZH, RISK_ZH, ROLE_ZH, STATE_ZH, SUPERVISOR_ROLES
+from paper.facts import TITLES
 from paper.words import Lang, word
 
 BEIJING = timezone(timedelta(hours=8), "北京时间")
@@ -89,8 +90,6 @@ def filesize(size: int) -> str:
 def failed_effect(failure) -> str:
     """A notice or document that failed for good, in words: what it was and when (the activity's own
     reason is for the administrator, in the read model and ``crisisflow`` commands, never on a page)."""
-    from paper.facts import TITLES  # paper's titles of documents (imported when a page needs one)
-
     if failure.effect == "document":
         kind = next((k for k in TITLES[Lang.zh] if f"-{k.value}-" in failure.effect_id
                      or failure.effect_id.endswith(f"-{k.value}")), None)
