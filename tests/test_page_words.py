@@ -9,8 +9,10 @@ from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 from models.case import COMMANDS
+from tests import a11y
 from tests.support import ASSESS_LOW, CLOSE, REFUSE, act, open_body, open_case, step
-from tests.web import csrf_of, give_sign_in, load_people, sign_in, site
+from tests.test_staff_app import _shots
+from tests.web import browser_sign_in, csrf_of, give_sign_in, load_people, sign_in, site
 
 #: words a Chinese page may carry in Latin letters: names of instruments, formats and apps
 LATIN = {"PDF", "ASQ", "C-SSRS", "TOTP", "Microsoft", "Authenticator", "Google", "PNG", "JPG", "JPEG", "KB", "MB"}
@@ -121,3 +123,46 @@ async def test_every_page_a_role_can_reach_speaks_chinese_in_beijing_time(sqlite
     assert len(seen) > 80
     # the authority reads its report; the staff reporter reads only the state of what they reported
     assert any(s.startswith("e-liu /ui/reports") for s in seen) and any(s.startswith("s-wu /ui/cases/") for s in seen)
+
+
+def _pattern(path: str) -> str:
+    """A page's kind: its path with the case's id and the student's number taken out."""
+    return re.sub(r"/students/[^/?#]+", "/students/*", re.sub(r"[0-9a-f]{32}", "*", path)).split("#")[0]
+
+
+async def test_every_kind_of_page_passes_axe_and_reads_at_double_text_on_a_phone(sqlite_stack, browser, tmp_path):
+    """axe-core (WCAG 2.1 A and AA) finds nothing serious or critical on any kind of page a role reaches, and
+    at 200 % text on a 390 px phone nothing is wider than the screen."""
+    stack = sqlite_stack
+    load_people(stack.engine)
+    cases = await _cases(stack)
+    base, found, kinds = site(stack), [], set()
+    context = await browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN",
+                                        timezone_id="Asia/Shanghai", bypass_csp=True)
+    page = await context.new_page()
+    await page.goto(f"{base}/ui/login")
+    found += [f"/ui/login: {v}" for v in await a11y.violations(page)]
+    for staff_id in ("p-chen", "l-sun", "t-zhang", "s-wu", "e-liu"):
+        await context.clear_cookies()
+        await browser_sign_in(page, base, staff_id, give_sign_in(stack.engine, stack.settings, staff_id))
+        todo = ["/ui", *(f"/ui/cases/{c}" for c in cases.values())]
+        if staff_id == "p-chen":
+            todo += [f"/ui/cases/{cases['refused']}/act/{a.value}" for a in COMMANDS]
+        while todo:
+            path = todo.pop(0)
+            kind = _pattern(path) if "/act/" in path else f"{staff_id} {_pattern(path)}"  # each role's own view
+            if kind in kinds:
+                continue
+            kinds.add(kind)
+            await page.goto(base + path)
+            found += [f"{staff_id} {path}: {v}" for v in await a11y.violations(page)]
+            if staff_id == "l-sun" and path in ("/ui/cases", "/ui/overdue"):  # lists as cards on a phone
+                await page.screenshot(path=str(_shots(tmp_path) / f"staff-{path.rsplit('/', 1)[1]}-cards-phone.png"),
+                                      full_page=True)
+            found += [f"{staff_id} {path}: wider than the phone at 200 % text: {w}"
+                      for w in await a11y.overflows_at_double_text(page)]
+            links = await page.eval_on_selector_all("a[href^='/ui']", "links => links.map(a => a.getAttribute('href'))")
+            todo += [link for link in links if "/documents/" not in link and "/signed/" not in link]
+    await context.close()
+    assert not found, "\n".join(found)
+    assert len(kinds) > 35, sorted(kinds)

@@ -504,8 +504,10 @@ async def overdue_page(request: Request):
     engine = request.app.state.engine
     board = in_reach(dashboard(engine, principal.school_id, datetime.now(UTC)), engine, principal.staff_id,
                      directory.visible_classes(engine, principal.staff_id, principal.role))
-    refs = store.student_refs(engine, [o.case_id for o in board.overdue])
-    return page(request, "overdue.html", board=board, refs=refs)
+    ids = [o.case_id for o in board.overdue]
+    refs = store.student_refs(engine, ids)
+    names = store.student_names(engine, ids) if sees_identity(principal) else {}
+    return page(request, "overdue.html", board=board, refs=refs, names=names)
 
 
 @router.get("/reports", response_class=HTMLResponse)
