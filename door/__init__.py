@@ -152,8 +152,10 @@ class Door:
             raise NotFound("case", case_id)
         return case_view(data, now or datetime.now(UTC))
 
-    def check_opening(self, body: OpenCaseBody, by: Actor) -> None:
-        """What opening a case asks of who opens it and of the student's class."""
+    def check_opening(self, body: OpenCaseBody, by: Actor) -> OpenCaseBody:
+        """What opening a case asks of who opens it and of the student's class. Returns the body with the
+        student's grade and class as the directory names the class: the class id decides who hears of and
+        sees the case, so the name every page and paper shows is the directory's, never another typed one."""
         if body.student.school_id != by.school_id:
             raise Forbidden("student.school_id: you may open cases of your own school only", by.role.value,
                             Action.open.value, "school")
@@ -166,6 +168,11 @@ class Door:
             # the class scopes who hears of the case and who sees it: the directory lists the school's
             raise Invalid("student.class_id", "class_required", {},
                           "student.class_id: required; the directory lists this school's classes")
+        named = next((c for c in known[0].classes if c.id == body.student.class_id), None) if known else None
+        if named is None or (body.student.grade, body.student.class_name) == (named.grade, named.name):
+            return body
+        student = body.student.model_copy(update={"grade": named.grade, "class_name": named.name})
+        return body.model_copy(update={"student": student})
 
     def check_owner(self, case_id: str, staff_id: str, by: Actor) -> None:
         """A case's owner is a psychology teacher (or crisis expert) of its school, in the directory. Asked
@@ -184,7 +191,7 @@ class Door:
         """Open a case and answer with it once it is in the read model; with a ``key`` the same body
         opens one case however often it is sent. Returns the view and whether an earlier request
         under the key opened it."""
-        self.check_opening(body, by)
+        body = self.check_opening(body, by)
         case_id, replayed = uuid.uuid4().hex, False
         if key:
             try:

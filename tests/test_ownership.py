@@ -266,6 +266,11 @@ async def test_4_a_case_names_a_class_of_the_school_and_its_opener_always_sees_i
     r = await stack.http.post("/cases", json=body, headers=as_("t-li"))
     assert r.status_code == 201, r.text
     theirs = r.json()["case_id"]
+    # the body named the class 七(1)班 beside the id of 八(3)班: the case shows the class its id names,
+    # the one that decides who hears of it
+    assert (body["student"]["grade"], body["student"]["class_name"]) == ("七年级", "七(1)班")
+    assert {k: r.json()["student"][k] for k in ("class_id", "grade", "class_name")} == {
+        "class_id": "8-3", "grade": "八年级", "class_name": "八(3)班"}
     assert (await stack.http.get(f"/cases/{theirs}", headers=as_("t-li"))).status_code == 200
     assert (await stack.http.get(f"/cases/{theirs}", headers=as_("t-zhang"))).status_code == 200
     listed = (await stack.http.get("/cases", headers=as_("t-li"))).json()
