@@ -103,7 +103,7 @@ async def test_a_case_closed_with_follow_up_puts_the_student_on_the_list_scoped_
 
     entry = (await eventually(lambda: listed(as_("t-zhang", "head_teacher"))))[0]
     assert entry["reasons"] == ["closed_with_follow_up"] and entry["owner"] == "p-chen"
-    assert entry["name"] == "王小明" and entry["class_name"] == "七(1)班"  # as the case named the class
+    assert entry["name"] == "王小明" and entry["class_name"] == "八(3)班"  # as the directory names the class
     assert (await stack.http.get("/watchlist", headers=as_("t-li", "head_teacher"))).json() == []  # 8-4's
     assert (await stack.http.get("/watchlist", headers=as_("s-wu", "staff"))).status_code == 403
     nameless = (await stack.http.get("/watchlist", headers=as_("g-wang", "grade_head"))).json()
