@@ -121,6 +121,7 @@ async def test_a_whole_case_from_a_phone_to_the_leadership_desk(short_window_sta
     assert await head.locator("#who").inner_text() == "张老师 · 班主任"
 
     # she opens a case: the student picked from her class, the reasons as the policy words them
+    await head.click("#menu-toggle")  # the phone's one-row header opens its menu
     await head.click("text=新建个案")
     assert await head.locator("#class_id option").count() == 2  # "please choose" and her one class, 8-3
     await head.select_option("#class_id", "8-3")

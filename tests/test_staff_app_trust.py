@@ -11,6 +11,7 @@ import httpx
 from PIL import Image
 
 from api.web.forms import form_bytes_at_most
+from models.case import case_ref
 from tests.conftest import SCHOOL, token
 from tests.support import ASSESS_HIGH, eventually, open_body
 from tests.test_staff_app import _shots
@@ -77,6 +78,13 @@ async def test_a_two_megabyte_photo_of_the_signed_receipt_uploads_from_a_phone(s
     kept = Image.open(await download.path())
     assert kept.format == "JPEG" and kept.size == Image.open(photo).size
     assert download.suggested_filename.startswith("监护人签收回执-") and download.suggested_filename.endswith(".jpg")
+    # the notice itself downloads under its title and the case's reference, never an internal id; its link
+    # is a tap target a finger can hit
+    link = page.locator("li[data-kind=guardian_notice] a", has_text="下载")
+    assert (await link.bounding_box())["height"] >= 44
+    async with page.expect_download() as downloading:
+        await link.click()
+    assert (await downloading.value).suggested_filename == f"学生心理健康情况告知书-{case_ref(case_id)}.pdf"
     await context.close()
 
     # a browser without the page's check (or a body past any form's limit): the server answers a page in

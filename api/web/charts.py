@@ -7,6 +7,8 @@ for screen readers (``role="img"`` and ``aria-label``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from markupsafe import Markup, escape
 
 WIDTH = 320
@@ -14,9 +16,10 @@ ROW = 26
 LABEL = 96
 
 
-def bars(title: str, rows: list[tuple[str, float, str]], unit: str = "", mark: float | None = None,
-         mark_label: str = "") -> Markup:
-    """Horizontal bars: (label, value, css class) per row; ``mark`` draws a target line across them."""
+def bars(title: str, rows: list[tuple[str, float, str]], say: Callable[[float], str] = "{:g}".format,
+         mark: float | None = None, mark_label: str = "") -> Markup:
+    """Horizontal bars: (label, value, css class) per row, each value in words by ``say``; ``mark`` draws a
+    target line across them."""
     top = max([v for _, v, _ in rows] + [mark or 0, 1])
     span = WIDTH - LABEL - 44
     height = ROW * len(rows) + (18 if mark is not None else 4)
@@ -25,7 +28,7 @@ def bars(title: str, rows: list[tuple[str, float, str]], unit: str = "", mark: f
     for i, (label, value, css) in enumerate(rows):
         y = i * ROW + 4
         w = 0 if value <= 0 else max(2.0, span * value / top)
-        shown = f"{value:g}{unit}"
+        shown = say(value)
         parts.append(f'<text class="chart-label" x="{LABEL - 6}" y="{y + 15}" text-anchor="end">{escape(label)}</text>')
         parts.append(f'<rect class="bar {escape(css)}" x="{LABEL}" y="{y}" width="{w:.1f}" height="{ROW - 8}" rx="3"/>')
         parts.append(f'<text class="chart-value" x="{LABEL + w + 4:.1f}" y="{y + 15}">{escape(shown)}</text>')

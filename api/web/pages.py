@@ -26,7 +26,7 @@ from api.routes.receipts import keep_copy
 from api.routes.screenings import record_for
 from api.web import accounts, charts, forms, record, words
 from api.web.gate import case_in_reach, check_csrf, page_gate, student_label, viewer
-from api.web.render import BEIJING, PageError, page
+from api.web.render import BEIJING, PageError, page, span
 from db import directory, store, tasks
 from db.dashboard import dashboard, in_reach
 from intake.importer import BAND_ZH, INSTRUMENT_ZH, OUTCOME_ZH
@@ -43,6 +43,7 @@ from models.domain import (
 from models.errors import Forbidden, Invalid, Refused
 from models.watch import WATCH_REASON_ZH, WatchReview, WatchReviewBody
 from paper import scans
+from paper.facts import TITLES
 from paper.words import Lang, word
 from workflows.deadlines import LADDER
 from workflows.machine import roles_for
@@ -401,10 +402,18 @@ async def document(request: Request, document_id: str,
     if form is None:
         raise PageError(404, "这份文书没有所选语言的版本。")
     data = read_form(engine, row, form["path"], form["sha256"], f"documents/{document_id}/{language}.pdf")
-    disposition = "attachment" if download else "inline"
+    ref = case_ref(row.case_id or row.document_id.removeprefix("incident-"))
+    title = TITLES[Lang(language)][DocumentKind(row.kind)]
     return Response(data, media_type="application/pdf", headers={
-        "Cache-Control": "no-store", "Content-Disposition": f'{disposition}; filename="{document_id}.pdf"',
-        "X-Content-Type-Options": "nosniff"})
+        "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
+        "Content-Disposition": _named("attachment" if download else "inline", f"{title}-{ref}.pdf",
+                                      f"{row.kind}-{ref}.pdf")})
+
+
+def _named(disposition: str, name: str, ascii_name: str) -> str:
+    """A Content-Disposition naming the file for what it is (``学生心理健康情况告知书-3F2A-9C1B.pdf``), with a
+    plain name for a browser that cannot read the UTF-8 one."""
+    return f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
 
 
 @router.post("/cases/{case_id}/documents/{document_id}/signed", response_class=HTMLResponse)
@@ -445,8 +454,7 @@ async def signed_copy(request: Request, case_id: str, document_id: str, copy_id:
     name = f"监护人签收回执-{case_ref(data.case_id)}.{extension}"
     return Response(content, media_type=row.media_type, headers={
         "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
-        "Content-Disposition": f"attachment; filename=\"receipt-{case_ref(data.case_id)}.{extension}\"; "
-                               f"filename*=UTF-8''{quote(name)}"})
+        "Content-Disposition": _named("attachment", name, f"receipt-{case_ref(data.case_id)}.{extension}")})
 
 
 # ------------------------------------------------------------------ the student archive
@@ -491,8 +499,8 @@ async def dashboard_page(request: Request):
     return page(request, "dashboard.html", board=board, charts={
         "states": charts.bars("个案状态分布", state_rows),
         "levels": charts.bars("逾期事项（按预警级别）", level_rows),
-        "times": charts.bars("识别至评估、至干预用时（小时）", time_rows, unit="h", mark=assess_limit,
-                             mark_label=f"评估时限 {assess_limit:g} 小时"),
+        "times": charts.bars("识别至评估、至干预用时", time_rows, say=lambda h: span(h * 3600) if h else "暂无",
+                             mark=assess_limit, mark_label=f"评估时限 {span(assess_limit * 3600)}"),
         "in_time": charts.share("高风险个案按时处置率", board.high_risk_handled_in_time.share,
                                 board.high_risk_handled_in_time.target),
     }, assess_limit=assess_limit, intervene_limit=intervene_limit)

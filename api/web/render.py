@@ -48,15 +48,15 @@ def bj(value: datetime | None, with_date: bool = True) -> str:
 
 
 def span(seconds: float) -> str:
-    """A length of time in words: 2天3小时, 5小时20分, 12分."""
+    """A length of time in words, to the minute: 2天3小时, 5小时20分钟, 5小时, 12分钟, 不到1分钟."""
     minutes = int(abs(seconds) // 60)
     days, rest = divmod(minutes, 24 * 60)
     hours, mins = divmod(rest, 60)
     if days:
-        return f"{days}天{hours}小时"
+        return f"{days}天{hours}小时" if hours else f"{days}天"
     if hours:
-        return f"{hours}小时{mins}分"
-    return f"{mins}分"
+        return f"{hours}小时{mins}分钟" if mins else f"{hours}小时"
+    return f"{mins}分钟" if mins else "不到1分钟"
 
 
 def left(due: datetime | None, now: datetime) -> str:

@@ -131,4 +131,16 @@
     }
   }
   countAll();
+
+  // On a phone the header is one row: the menu opens from 菜单 (without this script it stays open).
+  var toggle = document.getElementById("menu-toggle"), menu = document.getElementById("menu");
+  if (toggle && menu && window.matchMedia("(max-width: 759px)").matches) {
+    toggle.hidden = false;
+    toggle.setAttribute("aria-expanded", "false");
+    menu.classList.add("collapsed");
+    toggle.addEventListener("click", function () {
+      var open = menu.classList.toggle("collapsed") === false;
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+  }
 })();
