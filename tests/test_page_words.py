@@ -59,6 +59,8 @@ def problems(html: str) -> tuple[list[str], list[str]]:
     for text in reader.texts:
         if UTC_TIME.search(text):
             found.append(f"UTC time: {text[:120]}")
+        if re.search(r"\d\.\d{3,}|(?<![\d.])0分(?!钟)|\d+(\.\d+)?h\b", text):
+            found.append(f"a duration no one reads: {text[:120]}")
         words = [w for w in re.findall(r"[A-Za-z][A-Za-z_-]{2,}", text) if w not in LATIN]
         if words and not CJK.search(text):
             found.append(f"not Chinese: {text[:120]}")
