@@ -119,3 +119,32 @@ async def test_the_case_page_shows_what_was_recorded_and_the_closure_loop(sqlite
     await psy.set_viewport_size(DESK)
     await psy.screenshot(path=str(shots / "staff-case-record-desk.png"), full_page=True)
     await context.close()
+
+
+async def test_a_confirmation_says_who_was_told_the_report_to_the_authority_and_the_next_deadline(
+        sqlite_stack, browser, tmp_path):
+    stack, shots = sqlite_stack, _shots(tmp_path)
+    load_people(stack.engine)
+    base, body = site(stack), open_body()
+    body["student"]["class_id"] = "8-3"
+    head, psy = _as("t-zhang", "head_teacher"), _as("p-chen", "psychology_teacher")
+    case_id = (await stack.http.post("/cases", json=body, headers=head)).json()["case_id"]
+    for path, payload, who in [("assessment", ASSESS_HIGH, psy), ("guardian-notice", notice(), head),
+                               ("intervention", PLAN, psy), ("referral", REFERRAL, psy)]:
+        assert (await stack.http.post(f"/cases/{case_id}/{path}", json=payload, headers=who)).status_code == 200
+
+    # the head teacher records the guardian's refusal from her phone
+    context, page = await _person(browser, base, stack, "t-zhang")
+    await page.goto(f"{base}/ui/cases/{case_id}/act/guardian_response")
+    await page.check("input[name=decision][value=refuse]")
+    await page.check("input[name=by][value=guardian]")
+    await page.fill("#f-notes", "家长认为孩子只是青春期情绪")
+    async with page.expect_navigation():
+        await page.click("#submit")
+    await page.wait_for_function("(document.querySelector('#told') || {}).textContent?.includes('报告')")
+    said = await page.locator("#done").inner_text()
+    # leadership hears of the refusal; the workflow's own step reports it to the authority; the review is next
+    assert said.startswith("已办理：监护人答复。已通知：孙校长。已自动向某市教育局报告。下一期限：跟踪回访，")
+    assert "（北京时间，剩余 6天23小时）" in said
+    await page.screenshot(path=str(shots / "staff-confirmation-reported-phone.png"))
+    await context.close()

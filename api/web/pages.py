@@ -33,10 +33,12 @@ from intake.importer import BAND_ZH, INSTRUMENT_ZH, OUTCOME_ZH
 from models.case import COMMANDS, ActionCommand, CaseData, OpenCaseBody, case_ref
 from models.domain import (
     AUTHORITY_READS,
+    SYSTEM,
     Action,
     CaseState,
     DocumentKind,
     Obligation,
+    Recipient,
     RiskLevel,
     StaffRole,
 )
@@ -46,7 +48,7 @@ from paper import scans
 from paper.facts import TITLES
 from paper.words import Lang, word
 from workflows.deadlines import LADDER
-from workflows.machine import roles_for
+from workflows.machine import RULES, roles_for
 from workflows.view import case_view
 
 router = APIRouter(prefix="/ui", include_in_schema=False, dependencies=[Depends(page_gate)])
@@ -229,6 +231,14 @@ async def new_case(request: Request):
     return RedirectResponse(f"/ui/cases/{view.case_id}?done=open{'&again=true' if replayed else ''}", status_code=303)
 
 
+def _told_after(data: CaseData, principal: Principal, done: str, again: bool) -> int | None:
+    """The event a confirmation is about: this person's latest of the action just taken (None for a repeat)."""
+    action = Action.close.value if done == "proposed" else done
+    if again or action not in Action.__members__:
+        return None
+    return next((e.seq for e in reversed(data.events) if e.action == action and e.actor == principal.staff_id), None)
+
+
 def _done_words(done: str, again: bool) -> str | None:
     """The confirmation a case page opens with after a form was taken (``done``: the action, ``proposed``
     for a closure that waits for leadership, ``signed`` for a receipt); ``again`` when the same form had
@@ -267,7 +277,48 @@ async def case_page(request: Request, case_id: str, done: Annotated[str, Query(m
                 offers=offers,
                 record=record.topics(data, people) if identity else [], returned=record.returned_closure(data),
                 done=_done_words(done, again), taken=_form_path(case_id, done),
+                told_after=_told_after(data, principal, done, again),
                 may_upload=principal.role in RECEIPT_WRITERS, max_upload=request.app.state.settings.max_upload_bytes)
+
+
+#: how often a confirmation asks again who was told, before it stops asking (the notices of a step are
+#: written with the step, the workflow's own next step, such as the report of a refusal, a moment later)
+TOLD_TRIES = 8
+
+
+@router.get("/cases/{case_id}/told", response_class=HTMLResponse)
+async def told(request: Request, case_id: str, after: Annotated[int, Query(ge=1, le=1_000_000)],
+               tries: Annotated[int, Query(ge=0, le=TOLD_TRIES)] = 0):
+    """What a confirmation adds once it is known (htmx): who was told of the action (event ``after``) and of
+    the workflow's own steps that followed it, the authority a refusal was reported to, and the next deadline."""
+    principal = viewer(request, "view a case page", case_id)
+    data = case_in_reach(request, principal, case_id)
+    engine = request.app.state.engine
+    steps = [e.seq for e in data.events if e.seq == after]
+    for event in data.events:  # the workflow's own steps right after the action (a refusal's report)
+        if steps and event.seq == steps[-1] + 1 and event.actor == SYSTEM:
+            steps.append(event.seq)
+    notices = [n for n in store.notifications_for(engine, case_id)
+               if any(n.notification_id.startswith(f"{case_id}-{seq}-") for seq in steps)]
+    people = directory.names(engine, {s for n in notices for s in n.recipient_staff})
+    told_people, reported = [], []
+    for n in notices:
+        if n.recipient_role in (Recipient.education_authority, Recipient.provincial_authority):
+            level = "local" if n.recipient_role is Recipient.education_authority else "province"
+            reported += [a.name for a in directory.authorities_of(engine, data.school_id) if a.level == level]
+        else:
+            told_people += [people[s] for s in n.recipient_staff if s in people] or [
+                word(Lang.zh, "role", r.value) for r in n.recipient_roles]
+    due = sorted((d for d in data.deadlines if d.met_at is None), key=lambda d: d.due_at)
+    taken = next((e for e in data.events if e.seq == after), None)
+    # the table's row for what was taken names the workflow's own step that follows it (then): until that
+    # step is in the case, there is more to say
+    step_due = taken is not None and len(steps) == 1 and any(
+        r.then is not None and r.action == taken.action and r.dest == taken.to_state for r in RULES)
+    waiting = (not notices or step_due) and tries < TOLD_TRIES
+    return page(request, "_told.html", case_id=case_id, after=after, tries=tries + 1, waiting=waiting,
+                told=list(dict.fromkeys(told_people)), reported=list(dict.fromkeys(reported)),
+                next_due=due[0] if due and data.state is not CaseState.closed else None)
 
 
 def _form_path(case_id: str, done: str) -> str | None:
