@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, func, or_
+from sqlalchemy import Engine, case, func, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, delete, select
@@ -37,7 +37,7 @@ from models.case import (
     DocumentView,
     NotificationView,
 )
-from models.domain import Action, CaseState, Obligation
+from models.domain import Action, CaseState, Obligation, RiskLevel
 from models.incident import IncidentData
 from models.watch import WatchData, WatchView
 
@@ -263,11 +263,21 @@ def list_cases(
     owned_by: str | None = None,
     open_only: bool = False,
     soonest_due: bool = False,
+    order: str = "opened",
+    ref: str | None = None,
+    case_ids: list[str] | None = None,
 ) -> CasePage:
     """``classes``: only cases of these classes (a head teacher's, a grade head's), and those ``me`` opened,
-    assessed or owns; None: the whole school. ``owned_by``: only the cases this person owns.
-    Newest first, or with ``soonest_due`` the next deadline first (cases with none last)."""
+    assessed or owns; None: the whole school. ``owned_by``: only the cases this person owns. ``ref``: the
+    student's number holds it; ``case_ids``: only these cases.
+    ``order``: ``opened`` newest first; ``urgency`` the next deadline first (the longest overdue at the top,
+    cases with none last), the higher risk first between equals; ``risk`` the higher risk first, then by
+    urgency. ``soonest_due`` is ``urgency``."""
     filters = [col(CaseRow.school_id) == school_id, *_reach(classes, me)]
+    if ref:
+        filters.append(col(CaseRow.student_ref).contains(ref, autoescape=True))
+    if case_ids is not None:
+        filters.append(col(CaseRow.case_id).in_(case_ids))
     if open_only:
         filters.append(col(CaseRow.state) != CaseState.closed.value)
     if owned_by is not None:
@@ -282,11 +292,13 @@ def list_cases(
         filters.append(or_(col(CaseRow.next_due_at).is_(None), col(CaseRow.next_due_at) > now))
     with Session(engine) as session:
         total = session.exec(select(func.count()).select_from(CaseRow).where(*filters)).one()
+        risk = case({r.value: r.rank + 1 for r in RiskLevel}, value=col(CaseRow.risk_level), else_=0).desc()
+        due = (col(CaseRow.next_due_at).is_(None), col(CaseRow.next_due_at))
+        orders = {"opened": (col(CaseRow.opened_at).desc(),), "urgency": (*due, risk), "risk": (risk, *due)}
         rows = session.exec(
             select(CaseRow)
             .where(*filters)
-            .order_by(*((col(CaseRow.next_due_at).is_(None), col(CaseRow.next_due_at)) if soonest_due
-                        else (col(CaseRow.opened_at).desc(),)), col(CaseRow.case_id))
+            .order_by(*orders["urgency" if soonest_due else order], col(CaseRow.case_id))
             .limit(limit)
             .offset(offset)
         ).all()

@@ -5,10 +5,12 @@ proposal shows itself to the approver, and a returned closure's reason reaches t
 
 from __future__ import annotations
 
+import re
+
 from tests.conftest import SCHOOL, token
-from tests.support import ASSESS_HIGH, CONSENT, PLAN, REFERRAL, REVIEW, contact, notice, open_body, outcome
+from tests.support import ASSESS_HIGH, ASSESS_LOW, CONSENT, PLAN, REFERRAL, REVIEW, contact, notice, open_body, outcome
 from tests.test_staff_app import _shots
-from tests.web import browser_sign_in, give_sign_in, load_people, site
+from tests.web import browser_sign_in, give_sign_in, load_people, sign_in, site
 
 DESK = {"width": 1366, "height": 768}
 RETURN_REASON = "门诊随访刚开始两周，请再观察一个月后重新申请"
@@ -148,3 +150,36 @@ async def test_a_confirmation_says_who_was_told_the_report_to_the_authority_and_
     assert "（北京时间，剩余 6天23小时）" in said
     await page.screenshot(path=str(shots / "staff-confirmation-reported-phone.png"))
     await context.close()
+
+
+async def test_the_case_list_finds_a_student_by_number_or_name_and_puts_the_most_urgent_first(sqlite_stack):
+    stack = sqlite_stack
+    load_people(stack.engine)
+    head, psy = _as("t-zhang", "head_teacher"), _as("p-chen", "psychology_teacher")
+
+    async def opened(ref: str, name: str, *steps) -> str:
+        body = open_body(name=name)
+        body["student"].update(class_id="8-3", ref=ref)
+        case_id = (await stack.http.post("/cases", json=body, headers=head)).json()["case_id"]
+        for path, payload in steps:
+            assert (await stack.http.post(f"/cases/{case_id}/{path}", json=payload, headers=psy)).status_code == 200
+        return case_id
+
+    waiting = await opened("2026-0101", "林晓雨")  # the assessment is due within 24 h (a warning signal)
+    high = await opened("2026-0202", "周子墨", ("assessment", ASSESS_HIGH))  # the guardian notice, within 2 h
+    quiet = await opened("2026-0303", "马可欣", ("assessment", ASSESS_LOW))  # a review, days away
+    http = await sign_in(site(stack), "p-chen", give_sign_in(stack.engine, stack.settings, "p-chen"))
+
+    async def listed(query: str) -> list[str]:
+        answer = await http.get(f"/ui/cases?{query}")
+        assert answer.status_code == 200
+        return re.findall(r'<tr class="case-row[^"]*" data-case="([0-9a-f]{32})"', answer.text)
+
+    assert await listed("") == [high, waiting, quiet]  # by default the most urgent first
+    assert await listed("order=opened") == [quiet, high, waiting]
+    assert await listed("order=risk") == [high, quiet, waiting]  # high, low, then not yet assessed
+    assert await listed("q=0202") == [high]  # a part of the student's number
+    assert await listed("q=林晓") == [waiting]  # a part of the name, for a role that sees names
+    page = (await http.get("/ui/cases?q=晓雨&order=risk")).text
+    assert "“晓雨”：共 1 个个案" in page and 'value="晓雨"' in page
+    await http.aclose()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
@@ -98,7 +98,9 @@ async def my_tasks(request: Request):
                                me=principal.staff_id, limit=20, open_only=True, soonest_due=True)
     ids = [t.case_id for t in mine] + [w.case_id for w in waiting + returned] + [c.case_id for c in watched.items]
     names = store.student_names(engine, ids) if sees_identity(principal) else {}
-    links = {o: _task_action(o) for o in Obligation}
+    # a task opens the form that meets it, for a person who may submit that form; else (a 督办 task the
+    # ladder brought to someone of another role) the case
+    links = {o: a for o in Obligation if (a := _task_action(o)) and principal.role in roles_for(Action(a))}
     deciders = directory.names(engine, {r.returned_by for r in returned})
     return page(request, "tasks.html", tasks=mine, waiting=waiting, returned=returned, deciders=deciders,
                 watched=watched, names=names, links=links, overdue=sum(t.overdue for t in mine))
@@ -158,12 +160,21 @@ async def watch_review(request: Request, watch_id: str):
 # ------------------------------------------------------------------ cases
 
 
+#: the case list's orders, in words (the first is the default: the most urgent first)
+ORDERS = {"urgency": "按紧迫程度（逾期和临近期限的在前）", "opened": "按识别时间（最新的在前）",
+          "risk": "按风险等级（高的在前）"}
+#: the most cases a search reads to match a name (names are sealed: matched after decrypting)
+SEARCH_READS = 10_000
+
+
 @router.get("/cases", response_class=HTMLResponse)
 async def case_list(
     request: Request,
     state: Annotated[str, Query(max_length=32)] = "",
     risk_level: Annotated[str, Query(max_length=32)] = "",
     overdue: bool = False,
+    q: Annotated[str, Query(max_length=64)] = "",
+    order: Annotated[str, Query(max_length=16)] = "urgency",
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ):
     principal = viewer(request, "list cases")
@@ -172,13 +183,23 @@ async def case_list(
     engine, now = request.app.state.engine, datetime.now(UTC)
     state_code = state if state in CaseState.__members__ else None  # "all", or no code: no filter
     risk_code = risk_level if risk_level in RiskLevel.__members__ else None
-    listing = store.list_cases(engine, school_id=principal.school_id, now=now, state=state_code,
-                               risk_level=risk_code, overdue=True if overdue else None, limit=50, offset=offset,
-                               classes=directory.visible_classes(engine, principal.staff_id, principal.role),
-                               me=principal.staff_id)
-    names = store.student_names(engine, [c.case_id for c in listing.items]) if sees_identity(principal) else {}
+    order = order if order in ORDERS else "urgency"
+    identity, q = sees_identity(principal), q.strip()
+    scope = dict(school_id=principal.school_id, now=now, state=state_code, risk_level=risk_code,
+                 overdue=True if overdue else None, me=principal.staff_id,
+                 classes=directory.visible_classes(engine, principal.staff_id, principal.role))
+    hits = None
+    if q:  # the student's number, or (for roles that see names) a part of the name
+        reach = store.list_cases(engine, **scope, limit=SEARCH_READS)
+        sealed = store.student_names(engine, [c.case_id for c in reach.items]) if identity else {}
+        hits = [c.case_id for c in reach.items if q in c.student_ref or q in sealed.get(c.case_id, "")]
+    listing = store.list_cases(engine, **scope, order=order, case_ids=hits, limit=50, offset=offset)
+    names = store.student_names(engine, [c.case_id for c in listing.items]) if identity else {}
+    query = {"state": state_code or "", "risk_level": risk_code or "", "overdue": "true" if overdue else "",
+             "q": q, "order": order}
     return page(request, "cases.html", listing=listing, names=names, states=list(CaseState), risks=list(RiskLevel),
-                chosen={"state": state_code, "risk": risk_code, "overdue": overdue})
+                chosen={"state": state_code, "risk": risk_code, "overdue": overdue, "q": q, "order": order},
+                orders=ORDERS, identity=identity, query=urlencode({k: v for k, v in query.items() if v}))
 
 
 def _classes_for(request: Request, principal: Principal) -> list:
