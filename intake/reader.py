@@ -47,6 +47,11 @@ class FileError(ValueError):
     """The file as a whole cannot be read (format, header): nothing of it is imported."""
 
 
+#: why a row's student cannot be read (pydantic's error types), in words
+_ROW_WORDS = {"string_too_short": "不能为空", "missing": "不能为空", "string_too_long": "太长",
+              "value_error": "含有不可见的控制字符或没有可见的文字", "string_pattern_mismatch": "格式不对"}
+
+
 class RowError(BaseModel):
     line: int
     reason: str
@@ -209,9 +214,9 @@ def _int(value: str, field: str) -> int | None:
     try:
         number = float(value)
     except ValueError:
-        raise ScoringError(field, f"{value!r} is not a number") from None
+        raise ScoringError(field, f"“{value}”不是数字") from None
     if not number.is_integer():
-        raise ScoringError(field, f"{value!r} is not a whole number")
+        raise ScoringError(field, f"“{value}”不是整数")
     return int(number)
 
 
@@ -272,7 +277,7 @@ class Reading:
             except ValidationError as exc:
                 first = exc.errors()[0]
                 field = ".".join(str(p) for p in first["loc"])
-                item = RowError(line=line, reason=f"{field}: {first['msg']}")
+                item = RowError(line=line, reason=f"{field}：{_ROW_WORDS.get(first['type'], '填写有误')}")
             yield line, values["ref"], item
 
 
@@ -310,7 +315,8 @@ def _row(line: int, values: dict[str, str], school_id: str, rules: ScreeningRule
     try:
         instrument = ScreeningInstrument(values["instrument"].strip().lower())
     except ValueError:
-        raise ScoringError("instrument", f"{values['instrument']!r} is not one of phq9, gad7, asq") from None
+        raise ScoringError("instrument",
+                           f"“{values['instrument']}”不是可识别的量表（应为 phq9、gad7 或 asq）") from None
     student = Student(ref=values["ref"], name=values["name"], school_id=school_id, grade=values["grade"],
                       class_name=values["class_name"], class_id=values["class_id"] or None)
     items = {c: _int(values.get(c, ""), c) for c in ITEM_COLUMNS if values.get(c, "") != ""}
@@ -318,13 +324,13 @@ def _row(line: int, values: dict[str, str], school_id: str, rules: ScreeningRule
     flags = rules.flags(result)
     warning = None
     if classes is not None and student.class_id not in classes:
-        unknown = f"{values['class_id']!r} is not a class of {school_id} in the directory"
+        unknown = f"“{values['class_id']}”不是名录中本校的班级"
         if not flags.opens_case:
             raise ScoringError("class_id", unknown)
         # a flagged student is never dropped: the case opens without a class (its notices go to the
         # psychology teachers and leadership), and the job lists the row
         student = student.model_copy(update={"class_id": None})
-        warning = f"class_id: {unknown}; the case opens without a class, for the psychology teachers and leadership"
+        warning = f"class_id：{unknown}；个案已建立但未关联班级，由心理教师和学校领导接收通知"
     # its parts are validated models already: put together without checking them a second time
     return ScreeningRow.model_construct(line=line, student=student, score=result, flags=flags, warning=warning)
 

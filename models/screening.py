@@ -63,11 +63,15 @@ ITEM_NAMES = {instrument: frozenset(f"q{i}" for i in range(1, n + 1)) for instru
 ITEM_MAX = 3
 
 
+#: the instruments as a result file and its errors name them
+_NAME = {ScreeningInstrument.phq9: "PHQ-9", ScreeningInstrument.gad7: "GAD-7", ScreeningInstrument.asq: "ASQ"}
+
+
 class ScoringError(ValueError):
     """A result that cannot be scored: names the field (``q9``, ``total``) and says why."""
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
+        super().__init__(f"{field}：{message}")
         self.field = field
         self.message = message
 
@@ -97,21 +101,21 @@ def score(instrument: ScreeningInstrument, items: dict[str, int | None], total: 
     given = {k: v for k, v in items.items() if v is not None}
     for name, value in given.items():
         if name not in ITEM_NAMES[instrument]:
-            raise ScoringError(name, f"{instrument.value} has items q1 to q{count}")
+            raise ScoringError(name, f"{_NAME[instrument]} 只有 q1 至 q{count} 题")
         if not 0 <= value <= ITEM_MAX:
-            raise ScoringError(name, f"an item is scored 0 to {ITEM_MAX}")
+            raise ScoringError(name, f"每题计 0 至 {ITEM_MAX} 分")
     if given and len(given) != count:
         missing = next(f"q{i}" for i in range(1, count + 1) if f"q{i}" not in given)
-        raise ScoringError(missing, f"every item of {instrument.value} is needed when items are given")
+        raise ScoringError(missing, f"填写了各题得分时，{_NAME[instrument]} 的每一题都要填写")
     if given:
         summed = sum(given.values())
         if total is not None and total != summed:
-            raise ScoringError("total", f"{total} is not the sum of the items ({summed})")
+            raise ScoringError("total", f"总分 {total} 与各题得分之和（{summed}）不符")
         total = summed
     if total is None:
-        raise ScoringError("total", "give the items or the total")
+        raise ScoringError("total", "请填写各题得分或总分")
     if not 0 <= total <= count * ITEM_MAX:
-        raise ScoringError("total", f"a {instrument.value} total lies between 0 and {count * ITEM_MAX}")
+        raise ScoringError("total", f"{_NAME[instrument]} 总分应在 0 至 {count * ITEM_MAX} 之间")
     self_harm = instrument is ScreeningInstrument.phq9 and given.get("q9", 0) >= 1
     return Score(instrument=instrument, total=total, band=_band(instrument, total), items=given,
                  self_harm_item=self_harm)
@@ -121,16 +125,16 @@ def _score_asq(items: dict[str, int | None]) -> Score:
     given = {k: v for k, v in items.items() if v is not None}
     for name, value in given.items():
         if name not in ITEM_NAMES[ScreeningInstrument.asq]:
-            raise ScoringError(name, "the ASQ has questions q1 to q5")
+            raise ScoringError(name, "ASQ 只有 q1 至 q5 题")
         if value not in (0, 1):
-            raise ScoringError(name, "an ASQ answer is 1 (yes) or 0 (no)")
+            raise ScoringError(name, "ASQ 每题填 1（是）或 0（否）")
     for name in ("q1", "q2", "q3", "q4"):
         if name not in given:
-            raise ScoringError(name, "questions q1 to q4 are all needed")
+            raise ScoringError(name, "q1 至 q4 题都要填写")
     if not any(given[f"q{i}"] for i in range(1, 5)):
         return Score(instrument=ScreeningInstrument.asq, total=None, band=Band.negative, items=given)
     if "q5" not in given:
-        raise ScoringError("q5", "asked after a yes to any of q1 to q4: needed")
+        raise ScoringError("q5", "q1 至 q4 任一题回答“是”时，q5 必须填写")
     band = Band.acute_positive if given["q5"] else Band.positive
     return Score(instrument=ScreeningInstrument.asq, total=None, band=band, items=given)
 

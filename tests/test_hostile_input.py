@@ -148,7 +148,7 @@ async def test_a_job_with_a_huge_cell_or_number_or_a_dead_process_ends_saying_wh
     done = await _job(stack.http, psy, started.json()["job_id"])
     assert done["status"] == "done" and done["rows"] == 4 and done["flagged"] == 1
     assert {e["line"]: e["reason"] for e in done["errors"]} == {
-        3: "total：超过 1000 个字符", 4: "name：超过 1000 个字符", 5: "total: “99999999999999999999…”不是分数"}
+        3: "total：超过 1000 个字符", 4: "name：超过 1000 个字符", 5: "total：“99999999999999999999…”不是分数"}
     # a cell past 128 KiB: the file is refused, naming the line
     huge = [header, ",".join(map(str, ROW)), f'20260002,"{"x" * 140_000}",8-3,八年级,八(3)班,phq9,3']
     started = await stack.http.post("/screenings", params={"batch": "huge", "dry_run": True},

@@ -95,10 +95,10 @@ def test_a_class_the_directory_does_not_have_never_drops_a_flagged_student(tmp_p
     counts = _counts(done.stdout)
     assert counts["rows"] == "500" and counts["unreadable rows"] == "4" and counts["cases to open"] == "30"
     errors = (tmp_path / "results.csv.errors.csv").read_text(encoding="utf-8-sig")
-    assert "42,class_id: '9-9' is not a class of school-a in the directory" in errors
+    assert "42,class_id：“9-9”不是名录中本校的班级" in errors
     assert "\n7," not in errors
-    assert "warning          line 7: class_id: '9-9' is not a class of school-a" in done.stdout
-    assert "the case opens without a class" in done.stdout
+    assert "warning          line 7: class_id：“9-9”不是名录中本校的班级；个案已建立但未关联班级" in done.stdout
+    assert "由心理教师和学校领导接收通知" in done.stdout  # the case opens without a class
 
 
 def test_a_file_without_the_columns_is_refused_as_a_whole(tmp_path):
