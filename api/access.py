@@ -123,6 +123,7 @@ RULES: dict[str, Rule] = {
 
 _SCHOOL_PAGE = "这些页面供学校教职工使用。教育主管部门请查看“报告”页面。"
 _IDENTITY_PAGE = "这里有学生的身份信息，您的角色不能查看。"
+_IMPORT_PAGE = "筛查结果由心理教师或心理危机干预领导小组导入，您的角色不能使用这个页面。"
 _SUPERVISOR_PAGE = "督导页面供学校心理危机干预领导小组、年级组长和学生处使用。"
 
 #: The staff app's pages, in the same table: the same roles and scopes as the API's routes for the same
@@ -156,6 +157,9 @@ PAGES: dict[str, Rule] = {
     "GET /ui/students/{student_ref}": Rule("read a student's archive", _own(SEES_STUDENT_IDENTITY & SCHOOL_ROLES),
                                            refusal="学生心理档案含学生身份信息，您的角色不能查看。"),
     "GET /ui/watchlist": Rule("read the watch list", _own(CASE_WORKERS), refusal=_SCHOOL_PAGE),
+    "GET /ui/screenings": Rule("the screening upload", _own(IMPORTERS), refusal=_IMPORT_PAGE),
+    "POST /ui/screenings": Rule("import screening results", _own(IMPORTERS), refusal=_IMPORT_PAGE),
+    "GET /ui/screenings/{job_id}": Rule("read a screening import", _own(IMPORTERS), refusal=_IMPORT_PAGE),
     "POST /ui/watchlist/{watch_id}/review": Rule("review a watch-listed student", _own(WATCH_REVIEWERS),
                                                  refusal="只有心理教师、危机干预专家、班主任和领导小组复核重点关注学生。"),
     "GET /ui/dashboard": Rule("see the school dashboard", _own(SUPERVISOR_ROLES), refusal=_SUPERVISOR_PAGE),

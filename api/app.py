@@ -169,6 +169,7 @@ def create_app(settings: Settings, client: Client | None = None, engine=None,
             # is too long, beside the field, and the form keeps the rest)
             r"^/ui/cases/[^/]+/act/[^/]+": web_forms.form_bytes_at_most(),
             "/ui/cases/new": web_forms.form_bytes_at_most(),
+            "/ui/screenings": settings.max_screening_bytes + 64 * 1024,
             f"{PREFIX}/screenings": settings.max_screening_bytes + 64 * 1024,
         },
     )

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
-from sqlmodel import Session, col, func, update
+from sqlmodel import Session, col, func, select, update
 from temporalio.client import Client
 
 from config.settings import Settings
@@ -74,6 +75,29 @@ async def _alive(engine: Engine, job_id: str) -> None:
         with Session(engine) as session, session.begin():
             session.exec(update(ScreeningJobRow).where(col(ScreeningJobRow.job_id) == job_id)
                          .values(heartbeat_at=datetime.now(UTC)))
+
+
+def progress(engine: Engine, job_id: str, every: float = 1.0) -> Callable[[int], None]:
+    """A reader's progress callback that writes the rows read so far to the job (at most once a second), so
+    that the page following the job says how far it has come."""
+    last = [0.0]
+
+    def told(rows: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= every:
+            last[0] = now
+            with Session(engine) as session, session.begin():
+                session.exec(update(ScreeningJobRow).where(col(ScreeningJobRow.job_id) == job_id,
+                                                           col(ScreeningJobRow.status) == "running")
+                             .values(rows=rows))
+    return told
+
+
+def recent(engine: Engine, school_id: str, limit: int = 10) -> list[ScreeningJobRow]:
+    """The school's latest imports and previews, newest first."""
+    with Session(engine) as session:
+        return list(session.exec(select(ScreeningJobRow).where(col(ScreeningJobRow.school_id) == school_id)
+                                 .order_by(col(ScreeningJobRow.started_at).desc()).limit(limit)).all())
 
 
 def get(engine: Engine, job_id: str) -> ScreeningJobRow | None:

@@ -33,7 +33,7 @@ class _Words(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
-        if tag in ("script", "style"):
+        if tag in ("script", "style", "code"):  # code: a literal a person types (a file's header), not words
             self._hidden += 1
         if tag == "a" and attrs.get("href"):
             self.links.append(attrs["href"])
@@ -43,7 +43,7 @@ class _Words(HTMLParser):
                 self.texts.append(attrs[name])
 
     def handle_endtag(self, tag):
-        if tag in ("script", "style"):
+        if tag in ("script", "style", "code"):
             self._hidden -= 1
 
     def handle_data(self, data):

@@ -19,7 +19,7 @@ from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile, 
 from pydantic import BaseModel, Field
 
 from api.access import PrincipalDep
-from api.deps import EngineDep, PolicyDep, SettingsDep
+from api.deps import EngineDep
 from api.errors import Problem, unprocessable
 from db import directory, store
 from intake import jobs, reader
@@ -35,49 +35,71 @@ class JobStarted(BaseModel):
     job_id: str
 
 
+class ImportRefused(Exception):
+    """A screening file refused before any job starts: the HTTP status, the API's words and the page's."""
+
+    def __init__(self, status_code: int, detail: str, words: str) -> None:
+        super().__init__(detail)
+        self.status_code, self.detail, self.words = status_code, detail, words
+
+
+async def start_import(app, principal, filename: str | None, file: UploadFile, batch: str, dry_run: bool) -> str:
+    """Check a screening file as it came (its kind, its size, an .xlsx's bounds) and start its job, run in
+    this process (the file's bytes never touch the disk); the job's id. The API and the staff app's upload
+    both start an import here."""
+    settings = app.state.settings
+    name = Path(filename or "upload.csv").name
+    if Path(name).suffix.lower() not in (".csv", ".xlsx"):
+        raise ImportRefused(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "file: a screening file is .csv or .xlsx",
+                            "筛查结果文件须为 .csv（UTF-8）或 .xlsx 表格")
+    data = await file.read(settings.max_screening_bytes + 1)
+    if len(data) > settings.max_screening_bytes:
+        raise ImportRefused(status.HTTP_413_CONTENT_TOO_LARGE,
+                            f"file: more than the {settings.max_screening_bytes} bytes allowed",
+                            f"文件太大：最多 {settings.max_screening_bytes // (1024 * 1024)} MB，请拆分后分批导入")
+    if Path(name).suffix.lower() == ".xlsx":  # checked before anything reads it: one far cell asks the reader for GBs
+        try:
+            await asyncio.to_thread(reader.check_xlsx, name, data)
+        except reader.FileError as exc:
+            raise ImportRefused(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc), str(exc)) from None
+    try:
+        rules = load_rules(settings.screening_rules_file)
+    except RulesFileError as exc:
+        raise ImportRefused(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc),
+                            "筛查规则文件有误，暂时不能导入：请联系系统管理员") from None
+    engine = app.state.engine
+    job_id = jobs.start(engine, principal.school_id, batch, dry_run, principal.staff_id)
+    task = asyncio.create_task(_run(app, principal.actor(), rules, app.state.policy, Path(name), batch, job_id,
+                                    dry_run, data))
+    app.state.screening_jobs.add(task)
+    task.add_done_callback(app.state.screening_jobs.discard)
+    return job_id
+
+
 @router.post("/screenings", status_code=status.HTTP_202_ACCEPTED, response_model=JobStarted,
              responses={415: {"model": Problem, "description": "the file is not a .csv or .xlsx"},
                         422: {"description": "the file cannot be read safely (range, unpacked size, format)"}})
 async def import_screening(
     request: Request,
     principal: PrincipalDep,
-    engine: EngineDep,
-    settings: SettingsDep,
-    policy: PolicyDep,
     file: Annotated[UploadFile, File(description="the result file: .csv (UTF-8) or .xlsx")],
     batch: Annotated[str, Query(pattern=BATCH, description="the batch's name: importing it again opens nothing new")],
     dry_run: bool = False,
 ) -> JobStarted:
     """Import a screening result file for the caller's school: every result into the student archive, a
     case for each flagged student. ``dry_run=true``: only the preview (counts and unreadable rows)."""
-    name = Path(file.filename or "upload.csv").name
-    if Path(name).suffix.lower() not in (".csv", ".xlsx"):
-        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "file: a screening file is .csv or .xlsx")
-    data = await file.read(settings.max_screening_bytes + 1)
-    if len(data) > settings.max_screening_bytes:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
-                            f"file: more than the {settings.max_screening_bytes} bytes allowed")
-    if Path(name).suffix.lower() == ".xlsx":  # checked before anything reads it: one far cell asks the reader for GBs
-        try:
-            await asyncio.to_thread(reader.check_xlsx, name, data)
-        except reader.FileError as exc:
-            raise unprocessable("body", "file", str(exc)) from None
     try:
-        rules = load_rules(settings.screening_rules_file)
-    except RulesFileError as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
-    job_id = jobs.start(engine, principal.school_id, batch, dry_run, principal.staff_id)
-    task = asyncio.create_task(_run(request.app, principal.actor(), rules, policy, Path(name), batch, job_id,
-                                    dry_run, data))
-    request.app.state.screening_jobs.add(task)
-    task.add_done_callback(request.app.state.screening_jobs.discard)
-    return JobStarted(job_id=job_id)
+        return JobStarted(job_id=await start_import(request.app, principal, file.filename, file, batch, dry_run))
+    except ImportRefused as refused:
+        if refused.status_code == status.HTTP_422_UNPROCESSABLE_ENTITY:
+            raise unprocessable("body", "file", refused.detail) from None
+        raise HTTPException(refused.status_code, refused.detail) from None
 
 
 async def _run(app, actor, rules, policy, path: Path, batch: str, job_id: str, dry_run: bool, data: bytes) -> None:
     try:
         await jobs.run(app.state.engine, app.state.client, app.state.settings, policy, rules, path, actor.school_id,
-                       batch, actor, job_id, dry_run, data=data)
+                       batch, actor, job_id, dry_run, data=data, read_progress=jobs.progress(app.state.engine, job_id))
     except Exception:  # the job's row says it failed, and why; the import is run again as it is
         log.exception("screening import failed", job_id=job_id)
 

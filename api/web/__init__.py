@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.web import pages, signin
+from api.web import pages, screenings, signin
 from api.web.gate import SignInFirst, sign_in_url
 from api.web.render import PageError, page
 
@@ -23,6 +23,7 @@ def install(app: FastAPI) -> None:
     """Mount the staff app: its routes, its static files, and its pages for refusals."""
     app.include_router(signin.router)
     app.include_router(pages.router)
+    app.include_router(screenings.router)
     app.mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static")
 
     async def home(request: Request):

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from api.sessions import set_cookie
+from intake.jobs import IMPORTERS
 from models.domain import OBLIGATION_ZH, RISK_ZH, ROLE_ZH, STATE_ZH, SUPERVISOR_ROLES
 from paper.facts import TITLES
 from paper.words import Lang, word
@@ -114,6 +115,7 @@ def page(request: Request, name: str, status_code: int = 200, **context) -> HTML
     context.setdefault("person", getattr(request.state, "person", None))
     viewer = context["viewer"]
     context.setdefault("supervisor", viewer is not None and viewer.role in SUPERVISOR_ROLES)
+    context.setdefault("may_import", viewer is not None and viewer.role in IMPORTERS)
     html = _env.get_template(name).render(
         request=request, now=datetime.now(UTC), csrf=session.csrf if session else "",
         demo=settings.demo, totp_off=not settings.totp, **context,
