@@ -142,3 +142,19 @@ async def test_a_form_with_mistakes_keeps_what_was_typed(stack):
         "risk_factors": "major_setback", "summary": "情况"})
     assert answer.status_code == 400 and "请从名录中选择学生所在班级" in answer.text
     await http.aclose()
+
+
+async def test_the_education_authoritys_people_sign_in_with_a_code_as_every_reader_of_names(stack):
+    """The authority's reports name the student: its people enrol TOTP and give a code, like a school's."""
+    load_people(stack.engine)
+    secret = give_sign_in(stack.engine, stack.settings, "e-liu")
+    assert secret is not None
+    async with httpx.AsyncClient(base_url=site(stack), timeout=30) as http:
+        form = await http.get("/ui/login")
+        answer = await http.post("/ui/login", data={"staff_id": "e-liu", "password": PASSWORD, "next": "/ui",
+                                                    "csrf": csrf_of(form.text)})
+        assert answer.status_code == 303 and answer.headers["location"].startswith("/ui/login/code")
+        assert (await http.get("/ui/reports")).status_code in (303, 302)  # not signed in without the code
+    http = await sign_in(site(stack), "e-liu", secret)
+    assert "报告" in (await http.get("/ui/reports")).text
+    await http.aclose()

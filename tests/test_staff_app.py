@@ -115,6 +115,14 @@ async def test_a_whole_case_from_a_phone_to_the_leadership_desk(short_window_sta
     await head.wait_for_selector("#totp-secret")
     assert await head.locator(".qr svg").count() == 1
     head_secret = (await head.locator("#totp-secret").inner_text()).replace(" ", "")
+    # on the phone that holds the authenticator the QR code cannot be scanned: a link opens the app, and the
+    # secret copies in one tap
+    link = await head.locator("#open-authenticator").get_attribute("href")
+    assert link.startswith("otpauth://totp/") and f"secret={head_secret}" in link
+    await head.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+    await head.click("#copy-secret")
+    await head.locator("#copy-secret", has_text="已复制密钥").wait_for()
+    assert await head.evaluate("navigator.clipboard.readText()") == head_secret
     await head.fill("#code", pyotp.TOTP(head_secret).now())
     await head.click("#confirm")
     await head.wait_for_selector("h1:has-text('我的任务')")

@@ -53,9 +53,14 @@ class AccountError(ValueError):
         self.field = field
 
 
+#: the roles that sign in with a second factor: every role that reads students' names, at a school or at the
+#: education authority (its reports name the student)
+SECOND_FACTOR = SEES_STUDENT_IDENTITY | {StaffRole.edu_authority}
+
+
 def needs_second_factor(roles: list[str] | list[StaffRole], settings: Settings) -> bool:
-    """TOTP for every person holding a role that may see who the student is (unless switched off in dev)."""
-    return settings.totp and any(StaffRole(r) in SEES_STUDENT_IDENTITY for r in roles)
+    """TOTP for every person holding a role that reads students' names (unless switched off in dev)."""
+    return settings.totp and any(StaffRole(r) in SECOND_FACTOR for r in roles)
 
 
 def _digest(code: str) -> str:

@@ -191,7 +191,8 @@ def _enrolment(request: Request, person: StaffRow) -> dict:
     secret = accounts.enrolment_secret(engine, person.staff_id, datetime.now(UTC))
     school = directory.school(engine, person.school_id)
     uri = accounts.provisioning_uri(secret, person.staff_id, school.name if school else person.school_id)
-    return {"secret": " ".join(secret[i:i + 4] for i in range(0, len(secret), 4)), "qr": accounts.qr_svg(uri)}
+    return {"secret": " ".join(secret[i:i + 4] for i in range(0, len(secret), 4)), "qr": accounts.qr_svg(uri),
+            "uri": uri}
 
 
 @router.get("/enrol")

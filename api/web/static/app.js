@@ -132,6 +132,16 @@
   }
   countAll();
 
+  // A value to copy (the TOTP secret at enrolment): copied without its spaces, and the button says so.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-copy]") : null;
+    if (!button || !navigator.clipboard) { return; }
+    var source = document.getElementById(button.getAttribute("data-copy"));
+    navigator.clipboard.writeText(source.textContent.replace(/\s+/g, "")).then(function () {
+      button.textContent = button.getAttribute("data-copied");
+    });
+  });
+
   // On a phone the header is one row: the menu opens from 菜单 (without this script it stays open).
   var toggle = document.getElementById("menu-toggle"), menu = document.getElementById("menu");
   if (toggle && menu && window.matchMedia("(max-width: 759px)").matches) {
