@@ -20,6 +20,7 @@ from db.tables import (
     CaseEventRow,
     CaseRow,
     DeliveryRow,
+    DocumentReadRow,
     DocumentRow,
     IdempotencyRow,
     IncidentRow,
@@ -564,11 +565,33 @@ def incident_school(engine: Engine, incident_id: str) -> str | None:
 
 def authority_documents(engine: Engine, schools: set[str], kinds: set[str]) -> list[DocumentView]:
     """The reports an education authority reads: of its schools, of these kinds, newest first."""
+    return [view for view, _ in authority_reports(engine, schools, kinds)]
+
+
+def authority_reports(engine: Engine, schools: set[str], kinds: set[str]) -> list[tuple[DocumentView, str]]:
+    """As ``authority_documents``, each with its school."""
     with Session(engine) as session:
         rows = session.exec(select(DocumentRow).where(col(DocumentRow.school_id).in_(schools),
                                                       col(DocumentRow.kind).in_(kinds))
                             .order_by(col(DocumentRow.created_at).desc()).limit(500)).all()
-        return [DocumentView.model_validate(r, from_attributes=True) for r in rows]
+        return [(DocumentView.model_validate(r, from_attributes=True), r.school_id) for r in rows]
+
+
+def mark_read(engine: Engine, staff_id: str, document_id: str, now: datetime) -> None:
+    """Note that this person has opened the document (the first time only; two first openings at once keep one)."""
+    try:
+        with Session(engine) as session, session.begin():
+            if session.get(DocumentReadRow, (staff_id, document_id)) is None:
+                session.add(DocumentReadRow(staff_id=staff_id, document_id=document_id, first_read_at=now))
+    except IntegrityError:
+        pass
+
+
+def read_by(engine: Engine, staff_id: str, document_ids: list[str]) -> set[str]:
+    """Which of these documents this person has opened."""
+    with Session(engine) as session:
+        return set(session.exec(select(DocumentReadRow.document_id).where(
+            col(DocumentReadRow.staff_id) == staff_id, col(DocumentReadRow.document_id).in_(document_ids))).all())
 
 
 def _of_case(engine: Engine, row_model: type[SQLModel], view: type, case_id: str, *order) -> list:

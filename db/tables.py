@@ -448,6 +448,16 @@ class WebSessionRow(SQLModel, table=True):
     last_seen_at: datetime = _ts(index=True)
 
 
+class DocumentReadRow(SQLModel, table=True):
+    """A person's first opening of a document: the reports page marks the reports they have not read."""
+
+    __tablename__ = "document_reads"
+
+    staff_id: str = Field(primary_key=True, max_length=64)
+    document_id: str = Field(primary_key=True, max_length=160)
+    first_read_at: datetime = _ts()
+
+
 class SigninFailureRow(SQLModel, table=True):
     """A failed sign-in: the account named and the address it came from (rate limits count these)."""
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from models.case import case_ref
 from tests.conftest import SCHOOL, token
 from tests.support import (
     ASSESS_HIGH,
@@ -200,3 +201,39 @@ async def test_the_case_list_finds_a_student_by_number_or_name_and_puts_the_most
     page = (await http.get("/ui/cases?q=晓雨&order=risk")).text
     assert "“晓雨”：共 1 个个案" in page and 'value="晓雨"' in page
     await http.aclose()
+
+
+async def test_the_authoritys_reports_page_says_school_case_kind_date_and_what_is_unread(sqlite_stack):
+    stack = sqlite_stack
+    load_people(stack.engine)
+    body = open_body()
+    body["student"]["class_id"] = "8-3"
+    head, psy = _as("t-zhang", "head_teacher"), _as("p-chen", "psychology_teacher")
+    case_id = (await stack.http.post("/cases", json=body, headers=head)).json()["case_id"]
+    for path, payload, who in [("assessment", ASSESS_HIGH, psy), ("guardian-notice", notice(), head),
+                               ("intervention", PLAN, psy), ("referral", REFERRAL, psy),
+                               ("guardian-response", {**CONSENT, "decision": "refuse"}, head)]:
+        assert (await stack.http.post(f"/cases/{case_id}/{path}", json=payload, headers=who)).status_code == 200
+
+    http = await sign_in(site(stack), "e-liu", give_sign_in(stack.engine, stack.settings, "e-liu"))
+
+    async def listed(query: str = "") -> str:
+        return (await http.get(f"/ui/reports{query}")).text
+
+    page = await eventually(lambda: _has(listed(), "关于学生拒绝就医情况的报告"), timeout=30)
+    document_id = re.search(r'data-document="([^"]+)" class="unread"', page).group(1)
+    assert f"某市第一中学 · 个案编号 {case_ref(case_id)} · " in page and "未读" in page
+    assert "共 1 份，其中未读 1 份" in page
+    assert document_id not in await listed("?kind=incident_review")
+    assert document_id in await listed("?kind=authority_report&unread=true")
+    opened = await http.get(f"/ui/documents/{document_id}")
+    assert opened.status_code == 200 and opened.headers["content-type"] == "application/pdf"
+    page = await listed()
+    assert f'data-document="{document_id}" class="read"' in page and "其中未读 0 份" in page
+    assert document_id not in await listed("?unread=true")
+    await http.aclose()
+
+
+async def _has(text, words: str) -> str | None:
+    found = await text
+    return found if words in found else None

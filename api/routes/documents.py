@@ -2,6 +2,7 @@
 
 import hashlib
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -112,6 +113,7 @@ async def get_document(
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"lang: document {document_id} has no {language} form")
     suffix = "pdf" if media == PDF else "txt"
     data = read_form(engine, row, form["path"], form["sha256"], f"documents/{document_id}/{language}.{suffix}")
+    store.mark_read(engine, principal.staff_id, row.document_id, datetime.now(UTC))  # the reports page's 未读
     media_type = PDF if media == PDF else f"{media}; charset=utf-8"
     headers["ETag"] = f'"{form["sha256"]}"'
     if media == PDF:

@@ -474,6 +474,7 @@ async def document(request: Request, document_id: str,
     if form is None:
         raise PageError(404, "这份文书没有所选语言的版本。")
     data = read_form(engine, row, form["path"], form["sha256"], f"documents/{document_id}/{language}.pdf")
+    store.mark_read(engine, principal.staff_id, row.document_id, datetime.now(UTC))
     ref = case_ref(row.case_id or row.document_id.removeprefix("incident-"))
     title = TITLES[Lang(language)][DocumentKind(row.kind)]
     return Response(data, media_type="application/pdf", headers={
@@ -591,13 +592,24 @@ async def overdue_page(request: Request):
 
 
 @router.get("/reports", response_class=HTMLResponse)
-async def reports_page(request: Request):
-    """What the school has reported to the education authority; for the authority, its schools' reports."""
+async def reports_page(request: Request, school: Annotated[str, Query(max_length=64)] = "",
+                       kind: Annotated[str, Query(max_length=32)] = "", unread: bool = False):
+    """What the school has reported to the education authority; for the authority, its schools' reports:
+    each with its school, case reference, kind and date, what this person has not opened marked 未读;
+    filtered by school, kind and unread."""
     principal = viewer(request, "read reports to the authority")
     engine = request.app.state.engine
     schools = (directory.authority_schools(engine, principal.school_id)
                if principal.role is StaffRole.edu_authority else {principal.school_id})
-    documents = store.authority_documents(engine, schools, {k.value for k in AUTHORITY_READS})
-    names = {s: (directory.school(engine, s).name if directory.school(engine, s) else s) for s in schools}
-    return page(request, "reports.html", documents=documents, schools=names)
-
+    names = {s: (found.name if (found := directory.school(engine, s)) else s) for s in sorted(schools)}
+    kinds = {k.value: TITLES[Lang.zh][k] for k in DocumentKind if k in AUTHORITY_READS}
+    chosen = {"school": school if school in schools else "", "kind": kind if kind in kinds else "", "unread": unread}
+    found = store.authority_reports(engine, {chosen["school"]} if chosen["school"] else schools,
+                                    {chosen["kind"]} if chosen["kind"] else set(kinds))
+    documents, school_of = [d for d, _ in found], {d.document_id: s for d, s in found}
+    opened = store.read_by(engine, principal.staff_id, [d.document_id for d in documents])
+    if unread:
+        documents = [d for d in documents if d.document_id not in opened]
+    refs = {d.document_id: case_ref(d.case_id or d.document_id.removeprefix("incident-")) for d in documents}
+    return page(request, "reports.html", documents=documents, schools=names, kinds=kinds, chosen=chosen,
+                opened=opened, refs=refs, school_of=school_of)
