@@ -123,6 +123,7 @@ RULES: dict[str, Rule] = {
 
 _SCHOOL_PAGE = "这些页面供学校教职工使用。教育主管部门请查看“报告”页面。"
 _IDENTITY_PAGE = "这里有学生的身份信息，您的角色不能查看。"
+_INCIDENT_PAGE = "极端事件由心理教师或心理危机干预领导小组记录和撰写复盘报告，您的角色不能办理。"
 _IMPORT_PAGE = "筛查结果由心理教师或心理危机干预领导小组导入，您的角色不能使用这个页面。"
 _SUPERVISOR_PAGE = "督导页面供学校心理危机干预领导小组、年级组长和学生处使用。"
 
@@ -157,6 +158,12 @@ PAGES: dict[str, Rule] = {
     "GET /ui/students/{student_ref}": Rule("read a student's archive", _own(SEES_STUDENT_IDENTITY & SCHOOL_ROLES),
                                            refusal="学生心理档案含学生身份信息，您的角色不能查看。"),
     "GET /ui/watchlist": Rule("read the watch list", _own(CASE_WORKERS), refusal=_SCHOOL_PAGE),
+    "GET /ui/incidents": Rule("list extreme events", _own(INCIDENT_READERS), refusal=_SCHOOL_PAGE),
+    "GET /ui/incidents/new": Rule("record an extreme event: form", _own(INCIDENT_WRITERS), refusal=_INCIDENT_PAGE),
+    "POST /ui/incidents/new": Rule("record an extreme event", _own(INCIDENT_WRITERS), refusal=_INCIDENT_PAGE),
+    "GET /ui/incidents/{incident_id}": Rule("read an extreme event", _own(INCIDENT_READERS), refusal=_SCHOOL_PAGE),
+    "POST /ui/incidents/{incident_id}/report": Rule("save a review report", _own(INCIDENT_WRITERS),
+                                                     refusal=_INCIDENT_PAGE),
     "GET /ui/screenings": Rule("the screening upload", _own(IMPORTERS), refusal=_IMPORT_PAGE),
     "POST /ui/screenings": Rule("import screening results", _own(IMPORTERS), refusal=_IMPORT_PAGE),
     "GET /ui/screenings/{job_id}": Rule("read a screening import", _own(IMPORTERS), refusal=_IMPORT_PAGE),

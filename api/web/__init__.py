@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.web import pages, screenings, signin
+from api.web import incidents, pages, screenings, signin
 from api.web.gate import SignInFirst, sign_in_url
 from api.web.render import PageError, page
 
@@ -24,6 +24,7 @@ def install(app: FastAPI) -> None:
     app.include_router(signin.router)
     app.include_router(pages.router)
     app.include_router(screenings.router)
+    app.include_router(incidents.router)
     app.mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static")
 
     async def home(request: Request):

@@ -13,6 +13,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from api.access import INCIDENT_READERS
 from api.sessions import set_cookie
 from intake.jobs import IMPORTERS
 from models.domain import OBLIGATION_ZH, RISK_ZH, ROLE_ZH, STATE_ZH, SUPERVISOR_ROLES
@@ -116,6 +117,7 @@ def page(request: Request, name: str, status_code: int = 200, **context) -> HTML
     viewer = context["viewer"]
     context.setdefault("supervisor", viewer is not None and viewer.role in SUPERVISOR_ROLES)
     context.setdefault("may_import", viewer is not None and viewer.role in IMPORTERS)
+    context.setdefault("reads_incidents", viewer is not None and viewer.role in INCIDENT_READERS)
     html = _env.get_template(name).render(
         request=request, now=datetime.now(UTC), csrf=session.csrf if session else "",
         demo=settings.demo, totp_off=not settings.totp, **context,

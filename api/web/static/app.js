@@ -132,6 +132,22 @@
   }
   countAll();
 
+  // A review report's live count against its minimum (whitespace not counted, as the server counts).
+  function reportCount(form) {
+    var most = parseInt(form.getAttribute("data-report-min"), 10), total = 0;
+    Array.prototype.forEach.call(form.querySelectorAll("[data-report-section]"), function (section) {
+      total += Array.from(section.value.replace(/\s+/g, "")).length;
+    });
+    var counter = document.getElementById("report-count");
+    counter.textContent = total >= most ? "已写 " + total + " 字，已达到提交要求（至少 " + most + " 字，不计空白）"
+      : "已写 " + total + " 字，还差 " + (most - total) + " 字才能提交（至少 " + most + " 字，不计空白）";
+    counter.classList.toggle("over", total < most);
+  }
+  Array.prototype.forEach.call(document.querySelectorAll("form[data-report-min]"), function (form) {
+    reportCount(form);
+    form.addEventListener("input", function () { reportCount(form); });
+  });
+
   // A value to copy (the TOTP secret at enrolment): copied without its spaces, and the button says so.
   document.addEventListener("click", function (event) {
     var button = event.target.closest ? event.target.closest("[data-copy]") : null;
