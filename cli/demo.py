@@ -1,5 +1,6 @@
 """The demonstration school of ``crisisflow dev``: its directory, its people's sign-ins, and (with
-``--demo-cases``) a dozen cases in different states, made through the API as staff would make them.
+``--demo-cases``) a dozen cases in different states (a refusal reported, a closure sent back) and an extreme
+event in review, made through the API as staff would make them.
 
 Everything here is invented: the banner of every page says so.
 """
@@ -115,7 +116,21 @@ CASES: list[tuple[str, str, list[str], list[tuple[str, str, dict]]]] = [
         ("psychology_teacher", "closure", {"reason": "resolved", "outcome": "门诊治疗四周，情绪稳定",
                                            "rationale": "连续两次回访风险下降，家长配合"})]),
     ("马可欣", "8-1", [], [("psychology_teacher", "assessment", _MODERATE)]),
+    # a closure leadership sent back: its reason waits for the psychology teacher in "my tasks"
+    ("许嘉怡", "7-2", ["sudden_emotional_change"], [
+        ("psychology_teacher", "assessment", _HIGH), ("head_teacher", "guardian-notice", {}),
+        ("psychology_teacher", "intervention", _PLAN),
+        ("psychology_teacher", "closure", {"reason": "resolved", "outcome": "情绪平稳两周",
+                                           "rationale": "两次回访未见预警信号"}),
+        ("leadership", "closure-decision", {"decision": "return",
+                                            "comment": "干预才两周，请再跟踪一个月、复评后重新申请"})]),
 ]
+
+#: an extreme event whose investigation review is being drafted (two weeks to submit it)
+INCIDENT = {"kind": "self_harm_injury", "place": "学生宿舍", "summary": "（演示）一名学生在宿舍用小刀划伤手臂，"
+            "室友发现后报告宿管老师，校医处置伤口，家长已到校。"}
+INCIDENT_DRAFT = {"background": "（演示）该生近一个月学业压力大，与家长关系紧张。",
+                  "timeline": "（演示）晚自习后回到宿舍，室友发现其手臂出血，立即报告宿管老师。"}
 
 
 #: each class's head teacher (who opens its cases and tells its guardians)
@@ -146,4 +161,11 @@ async def add_cases(engine: Engine, base_url: str, token_for: Callable[[str], st
                 answer = await http.post(f"/cases/{case_id}/{path}", json=step,
                                          headers={"Authorization": f"Bearer {token_for(who)}"})
                 answer.raise_for_status()
+        psychology = {"Authorization": f"Bearer {token_for('demo-psychology-teacher')}"}
+        answer = await http.post("/incidents", json={**INCIDENT, "occurred_at": datetime.now(UTC).isoformat()},
+                                 headers=psychology)
+        answer.raise_for_status()
+        answer = await http.put(f"/incidents/{answer.json()['incident_id']}/report", json=INCIDENT_DRAFT,
+                                headers=psychology)
+        answer.raise_for_status()
     return opened

@@ -163,8 +163,11 @@ def test_dev_runs_everything_and_stops_cleanly(tmp_path):
         assert r.json()["state"] == "assessed"
         listed = httpx.get(f"http://127.0.0.1:{dev.api}/api/v1/cases?limit=50", headers=dev.headers("leadership"))
         states = {c["state"] for c in listed.json()["items"]}
-        assert listed.json()["total"] == 13 and {"identified", "assessed", "intervened", "referred", "reported",
+        assert listed.json()["total"] == 14 and {"identified", "assessed", "intervened", "referred", "reported",
                                                   "closed"} <= states
+        # a closure leadership sent back, and an extreme event whose review is being drafted
+        incidents = httpx.get(f"http://127.0.0.1:{dev.api}/api/v1/incidents", headers=dev.headers("leadership"))
+        assert [(i["state"], i["report_chars"] > 0) for i in incidents.json()] == [("open", True)]
     finally:
         assert dev.stop() == 0
 
