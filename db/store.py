@@ -272,8 +272,8 @@ def list_cases(
     assessed or owns; None: the whole school. ``owned_by``: only the cases this person owns. ``ref``: the
     student's number holds it; ``case_ids``: only these cases.
     ``order``: ``opened`` newest first; ``urgency`` the next deadline first (the longest overdue at the top,
-    cases with none last), the higher risk first between equals; ``risk`` the higher risk first, then by
-    urgency. ``soonest_due`` is ``urgency``."""
+    cases with none last: the order the ``(school_id, next_due_at)`` index keeps); ``risk`` the higher risk
+    first, then by urgency. ``soonest_due`` is ``urgency``."""
     filters = [col(CaseRow.school_id) == school_id, *_reach(classes, me)]
     if ref:
         filters.append(col(CaseRow.student_ref).contains(ref, autoescape=True))
@@ -295,7 +295,7 @@ def list_cases(
         total = session.exec(select(func.count()).select_from(CaseRow).where(*filters)).one()
         risk = case({r.value: r.rank + 1 for r in RiskLevel}, value=col(CaseRow.risk_level), else_=0).desc()
         due = (col(CaseRow.next_due_at).is_(None), col(CaseRow.next_due_at))
-        orders = {"opened": (col(CaseRow.opened_at).desc(),), "urgency": (*due, risk), "risk": (risk, *due)}
+        orders = {"opened": (col(CaseRow.opened_at).desc(),), "urgency": due, "risk": (risk, *due)}
         rows = session.exec(
             select(CaseRow)
             .where(*filters)

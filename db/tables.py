@@ -118,7 +118,8 @@ class CaseRow(SQLModel, CaseListFields, table=True):
 
 class CaseEventRow(SQLModel, table=True):
     __tablename__ = "case_events"
-    __table_args__ = (Index("ix_case_events_request", "case_id", "request"),)
+    __table_args__ = (Index("ix_case_events_request", "case_id", "request"),
+                      Index("ix_case_events_action", "action", "case_id"))
 
     case_id: str = Field(primary_key=True, foreign_key="cases.case_id", max_length=64)
     seq: int = Field(primary_key=True)

@@ -103,26 +103,36 @@ class ClosureReturned(BaseModel):
 
 def closures_returned(engine: Engine, school_id: str, proposer: str, limit: int = 100) -> list[ClosureReturned]:
     """The open cases of the school whose latest closure decision sent back a closure ``proposer`` proposed,
-    with no new proposal since."""
+    with no new proposal since. A decision that sent a closure back left the case's state as it was (an
+    approval closes it), so only the few cases found are unsealed (their student, the decision's comment)."""
+    decided = ("close", "closure_decision")
     with Session(engine) as session:
-        cases = session.exec(
-            select(CaseRow.case_id, CaseRow.student_ref, CaseRow.student)
-            .where(col(CaseRow.school_id) == school_id, col(CaseRow.closure_proposal).is_(None),
-                   col(CaseRow.state) != "closed",
-                   col(CaseRow.case_id).in_(select(CaseEventRow.case_id)
-                                            .where(col(CaseEventRow.action) == "closure_decision")))
-            .order_by(col(CaseRow.updated_at)).limit(limit)
+        # from the cases that ever had a decision (the events' (action, case_id) index), not every case
+        candidates = session.exec(
+            select(CaseRow.case_id)
+            .join(CaseEventRow, col(CaseEventRow.case_id) == col(CaseRow.case_id))
+            .where(col(CaseEventRow.action) == "closure_decision", col(CaseRow.school_id) == school_id,
+                   col(CaseRow.closure_proposal).is_(None), col(CaseRow.state) != "closed")
+            .distinct().order_by(col(CaseRow.case_id)).limit(limit)
         ).all()
+        if not candidates:
+            return []
+        events = session.exec(
+            select(CaseEventRow.case_id, CaseEventRow.seq, CaseEventRow.action, CaseEventRow.actor,
+                   CaseEventRow.to_state)
+            .where(col(CaseEventRow.case_id).in_(candidates), col(CaseEventRow.action).in_(decided))
+            .order_by(col(CaseEventRow.case_id), col(CaseEventRow.seq).desc())
+        ).all()
+        latest: dict[str, list] = {}
+        for event in events:
+            latest.setdefault(event.case_id, []).append(event)
         found = []
-        for case_id, ref, student in cases:
-            latest = session.exec(
-                select(CaseEventRow).where(col(CaseEventRow.case_id) == case_id,
-                                           col(CaseEventRow.action).in_(("close", "closure_decision")))
-                .order_by(col(CaseEventRow.seq).desc()).limit(2)
-            ).all()
-            if (len(latest) == 2 and latest[0].action == "closure_decision" and latest[1].action == "close"
-                    and latest[0].detail.get("decision") == "return" and latest[1].actor == proposer):
-                found.append(ClosureReturned(case_id=case_id, student_ref=ref, grade=student["grade"],
-                                             class_name=student["class_name"], returned_by=latest[0].actor,
-                                             returned_at=latest[0].at, comment=latest[0].detail.get("comment")))
+        for case_id in candidates:
+            last = latest.get(case_id, [])[:2]
+            if (len(last) == 2 and last[0].action == "closure_decision" and last[0].to_state != "closed"
+                    and last[1].action == "close" and last[1].actor == proposer):
+                row, decision = session.get(CaseRow, case_id), session.get(CaseEventRow, (case_id, last[0].seq))
+                found.append(ClosureReturned(case_id=case_id, student_ref=row.student_ref, grade=row.grade,
+                                             class_name=row.class_name, returned_by=decision.actor,
+                                             returned_at=decision.at, comment=decision.detail.get("comment")))
     return found

@@ -1,7 +1,10 @@
-"""who has read which report (issue 27): the reports page marks what a person has not opened yet
+"""who has read which report, and the cases with a given action (issue 27)
 
 ``document_reads``: a person's first opening of a document (the staff app's PDF, or the API's), so the
 education authority's people and leadership see which reports are new to them.
+
+``ix_case_events_action``: the cases that have an event of one action (a closure sent back, for "my
+tasks"), found without reading every event.
 
 Revision ID: 0015
 Revises: 0014
@@ -26,7 +29,9 @@ def upgrade() -> None:
     sa.Column('first_read_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('staff_id', 'document_id')
     )
+    op.create_index('ix_case_events_action', 'case_events', ['action', 'case_id'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_case_events_action', table_name='case_events')
     op.drop_table('document_reads')
