@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -28,6 +29,7 @@ from db.engine import migrate, open_engine
 from models import search_attributes as sa
 from models.case import Actor
 from models.domain import SCHOOL_ROLES, StaffRole
+from models.policy import PolicyFileError, load_policy, rehearsal
 from ops import service_options
 from ops.server import http_server
 from worker import build_worker
@@ -92,17 +94,23 @@ def dev(
     ops_port: Annotated[int | None, typer.Option(
         min=0, max=65535, help="operations port (/metrics, /livez, /readyz); 0 = off "
                                "[default: CRISISFLOW_METRICS_PORT, else 9464]")] = None,
+    rehearsal: Annotated[int, typer.Option(
+        min=0, max=86400, help="rehearse the warning ladder: the policy's time runs N times faster for the "
+                               "cases opened now (60: an hour of the policy passes in a minute); 0 = off")] = 0,
 ) -> None:
     """Everything on embedded defaults: Temporal dev server (SQLite file, UI), worker and API."""
     ensure_dev_secret(data_dir)
     ensure_dev_keyring(data_dir)
     os.environ.setdefault("CRISISFLOW_ENV", "dev")
+    policy = policy or os.environ.get("CRISISFLOW_POLICY_FILE")
+    if rehearsal:
+        policy = _rehearsal_policy(data_dir, policy, rehearsal)
     settings = settings_from_env(
         env="dev",
         data_dir=data_dir,
         temporal_address=f"127.0.0.1:{temporal_port}",
         api_port=api_port,
-        policy_file=policy or os.environ.get("CRISISFLOW_POLICY_FILE"),
+        policy_file=policy,
         openapi=True,
         ui_origins=[f"http://127.0.0.1:{ui_port}", f"http://localhost:{ui_port}"],
         public_url=os.environ.get("CRISISFLOW_PUBLIC_URL", f"http://127.0.0.1:{api_port}"),
@@ -157,6 +165,20 @@ def dev(
             typer.echo("crisisflow dev stopped", err=True)
 
     raise typer.Exit(asyncio.run(main()))
+
+
+def _rehearsal_policy(data_dir: Path, policy: Path | str | None, speed: int) -> Path:
+    """The policy in force, ``speed`` times faster (``models.policy.rehearsal``), as a file in the data dir."""
+    try:
+        faster = rehearsal(load_policy(policy), speed)
+    except PolicyFileError as exc:
+        typer.echo(f"crisisflow dev: {exc}", err=True)
+        raise typer.Exit(2) from None
+    path = Path(data_dir) / "rehearsal-policy.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(faster.model_dump(mode="json"), ensure_ascii=False, indent=2), encoding="utf-8")
+    typer.echo(f"rehearsal: the policy runs {speed} times faster (policy {faster.version})", err=True)
+    return path
 
 
 def _taken(host: str, port: int) -> bool:

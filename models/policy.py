@@ -159,6 +159,15 @@ class PolicyFileError(ValueError):
     pass
 
 
+def rehearsal(policy: DeadlinePolicy, speed: int) -> DeadlinePolicy:
+    """The policy run ``speed`` times faster, for a school to rehearse the warning ladder on demonstration
+    cases (``crisisflow dev --rehearsal``): every duration divided by ``speed`` (a second at least), the
+    version naming the rehearsal. Never a school's policy: its cases say which policy they ran under."""
+    faster = {name: max(timedelta(seconds=1), timedelta(seconds=round(value.total_seconds() / speed)))
+              for name, value in policy if isinstance(value, timedelta)}
+    return policy.model_copy(update={**faster, "version": f"{policy.version}-rehearsal-x{speed}"})
+
+
 def load_policy(path: str | Path | None) -> DeadlinePolicy:
     """The defaults, overridden key by key by a JSON or TOML file."""
     if path is None:

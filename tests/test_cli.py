@@ -19,6 +19,7 @@ from cli import COMMANDS, demo, load
 from tests import web
 from tests.conftest import free_port, service_env
 from tests.support import open_body
+from workflows.deadlines import LADDER
 
 CRISISFLOW = str(Path(sys.executable).parent / "crisisflow")
 
@@ -168,6 +169,26 @@ def test_dev_runs_everything_and_stops_cleanly(tmp_path):
         # a closure leadership sent back, and an extreme event whose review is being drafted
         incidents = httpx.get(f"http://127.0.0.1:{dev.api}/api/v1/incidents", headers=dev.headers("leadership"))
         assert [(i["state"], i["report_chars"] > 0) for i in incidents.json()] == [("open", True)]
+    finally:
+        assert dev.stop() == 0
+
+
+def test_a_rehearsal_runs_the_demo_cases_up_the_warning_ladder(tmp_path):
+    """``crisisflow dev --demo-cases --rehearsal 3600``: the policy's hours pass in seconds, so the demo cases
+    are soon overdue and climb the ladder, each at its risk's pace, as a school rehearsing it would watch."""
+    dev = Dev(tmp_path / "var", None, "--demo-cases", "--rehearsal", "3600")
+    try:
+        base = f"http://127.0.0.1:{dev.api}/api/v1"
+        listed = httpx.get(f"{base}/cases?limit=50", headers=dev.headers("leadership")).json()
+        case = httpx.get(f"{base}/cases/{listed['items'][0]['case_id']}", headers=dev.headers("leadership")).json()
+        assert case["policy_version"] == "2026.1-default-rehearsal-x3600"
+        levels: set[int] = set()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not set(LADDER) <= levels:
+            time.sleep(1)
+            overdue = httpx.get(f"{base}/cases?overdue=true&limit=50", headers=dev.headers("leadership")).json()
+            levels |= {c["escalation_level"] for c in overdue["items"]}
+        assert set(LADDER) <= levels, levels  # every rung of the ladder is reached, one case after another
     finally:
         assert dev.stop() == 0
 
