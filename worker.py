@@ -22,6 +22,7 @@ from workflows.archiver import ArchiverWorkflow
 from workflows.case_workflow import CaseWorkflow
 from workflows.digest_workflow import OpeningsDigestWorkflow
 from workflows.incident_workflow import IncidentReviewWorkflow
+from workflows.reminder_workflow import ReminderWorkflow
 from workflows.sandbox import workflow_runner
 from workflows.watch_workflow import WatchWorkflow
 
@@ -35,7 +36,8 @@ def build_worker(
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[CaseWorkflow, ArchiverWorkflow, IncidentReviewWorkflow, WatchWorkflow, OpeningsDigestWorkflow],
+        workflows=[CaseWorkflow, ArchiverWorkflow, IncidentReviewWorkflow, WatchWorkflow, OpeningsDigestWorkflow,
+                   ReminderWorkflow],
         activities=CaseActivities(engine, settings).all(),
         activity_executor=executor or ThreadPoolExecutor(max_workers=16),
         workflow_runner=workflow_runner(),

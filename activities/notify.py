@@ -135,6 +135,7 @@ class Outbox:
         lang = self.language(n.school_id)
         who = to or "、".join(word(lang, "role", r.value) for r in n.recipient_roles)
         actors = {e.actor for e in case.events} | {case.owner or ""} if case is not None else set()
+        actors |= {n.named["by"]} if "by" in n.named else set()  # who sent a reminder
         return text_for(n, who, case, directory.names(self.engine, actors), lang)
 
     def rows(self, n: NotificationRequest, case: CaseData | None,

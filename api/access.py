@@ -146,6 +146,8 @@ PAGES: dict[str, Rule] = {
     "GET /ui/cases/{case_id}": Rule("view a case page", _own(SCHOOL_ROLES), refusal=_SCHOOL_PAGE),
     "GET /ui/cases/{case_id}/act/{action_name}": Rule("an action: form", _own(SCHOOL_ROLES), refusal=_SCHOOL_PAGE),
     "GET /ui/cases/{case_id}/told": Rule("who was told of an action", _own(SCHOOL_ROLES), refusal=_SCHOOL_PAGE),
+    "POST /ui/cases/{case_id}/remind/{obligation}": Rule("remind a duty's owner", _own(SCHOOL_ROLES),
+                                                         refusal=_SCHOOL_PAGE),
     "POST /ui/cases/{case_id}/act/{action_name}": Rule("an action", _own(SCHOOL_ROLES), refusal=_SCHOOL_PAGE),
     "POST /ui/cases/{case_id}/assessment/preview": Rule("preview an assessment", _own(roles_for(Action.assess)),
                                                          refusal="只有心理教师和危机干预专家进行危机评估。"),

@@ -24,6 +24,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy import Engine
@@ -35,21 +36,24 @@ from temporalio.service import RPCError, RPCStatusCode
 from config.settings import Settings
 from config.temporal import workflow_id
 from db import directory, store
-from models.case import ActionCommand, Actor, CaseStart, CaseView, OpenCaseBody, ReopenBody
+from models.case import ActionCommand, Actor, CaseStart, CaseView, NotificationRequest, OpenCaseBody, ReopenBody
 from models.digest import DigestRequest, digest_workflow_id
-from models.domain import Action, CaseState, StaffRole
+from models.domain import Action, CaseState, NotificationEvent, Obligation, Recipient, StaffRole
 from models.errors import DomainError, Forbidden, Invalid, NotFound, Refused
 from models.incident import IncidentBody, IncidentData, IncidentStart, ReportDraft, ReportSubmission, ReviewReport
 from models.incident import report_errors as incident_report_errors
 from models.policy import DeadlinePolicy
 from models.watch import WatchData, WatchRequest, WatchReview, WatchStart, watch_id_for, watch_workflow_id
 from workflows.case_workflow import FORBIDDEN, INVALID, REFUSED, CaseWorkflow
+from workflows.deadlines import LADDER, duty_owner
 from workflows.digest_workflow import OpeningsDigestWorkflow
 from workflows.incident_workflow import IncidentReviewWorkflow, incident_workflow_id
 from workflows.machine import ALL_FEATURES, CaseMachine
+from workflows.reminder_workflow import ReminderWorkflow
 from workflows.view import case_view
 from workflows.watch_workflow import WatchWorkflow
 
+BEIJING_TIME = ZoneInfo("Asia/Shanghai")
 log = structlog.get_logger(__name__)
 
 _CODES = {REFUSED: Refused.code, INVALID: Invalid.code, FORBIDDEN: Forbidden.code}
@@ -323,6 +327,46 @@ class Door:
         await handle.execute_update(CaseWorkflow.caught_up)
         log.info("case reopened", role=by.role.value)
         return self.read(case_id)
+
+    # ------------------------------------------------------------ reminders (催办)
+
+    def may_remind(self, data, role: StaffRole, now: datetime) -> list:
+        """The overdue duties of a case this role may remind their owners of: those the warning ladder has
+        climbed to the rung that tells this role (the same rule that gives them the 督办 task)."""
+        told_from = next((level for level, told in sorted(LADDER.items())
+                          if role.value in {r.value for r in told}), None)
+        if told_from is None or data.state is CaseState.closed:
+            return []
+        return [d for d in data.deadlines
+                if d.met_at is None and d.due_at <= now and d.escalation_level >= told_from]
+
+    async def remind(self, case_id: str, obligation: Obligation, by: Actor) -> bool:
+        """Remind an overdue duty's owner (a notification, no step of the case), at most once an hour per
+        duty; False when it was reminded this hour already."""
+        data = store.load_case(self.engine, case_id)
+        if data is None:
+            raise NotFound("case", case_id)
+        now = datetime.now(UTC)
+        deadline = next((d for d in self.may_remind(data, by.role, now) if d.obligation is obligation), None)
+        if deadline is None:
+            raise Refused(f"remind {obligation.value}: not an overdue duty this role is told of",
+                          data.state, [], "remind", ("not_overdue_for_role",))
+        owner = duty_owner(obligation, data)
+        hour = now.astimezone(BEIJING_TIME).strftime("%Y%m%d%H")
+        request = NotificationRequest(
+            notification_id=f"remind-{case_id}-{obligation.value}-{hour}", case_id=case_id,
+            school_id=data.school_id, event=NotificationEvent.duty_reminded, recipient_roles=[owner],
+            obligation=obligation, due_at=deadline.due_at, escalation_level=deadline.escalation_level,
+            created_at=now, named={**({Recipient.owner.value: data.owner} if data.owner else {}),
+                                   "by": by.staff_id, "by_role": by.role.value})
+        try:
+            await self.client.start_workflow(ReminderWorkflow.run, request, id=request.notification_id,
+                                             task_queue=self.settings.task_queue,
+                                             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE)
+        except WorkflowAlreadyStartedError:
+            return False
+        log.info("duty reminded", obligation=obligation.value, role=by.role.value)
+        return True
 
     # ------------------------------------------------------------ extreme events
 

@@ -206,6 +206,7 @@ class NotificationEvent(StrEnum):
     refusal_deemed = "refusal_deemed"
     watch_added = "watch_added"
     openings_digest = "openings_digest"  # the day's new cases with risk factors only (a school's choice)
+    duty_reminded = "duty_reminded"  # 催办: someone the ladder told of an overdue duty reminds its owner
 
 
 class DocumentKind(StrEnum):

@@ -128,6 +128,9 @@ MESSAGES: dict[NotificationEvent, Message] = {
         "预警·第{level}级", "{subject}的「{duty}」自 {due} 逾期至今仍未完成，预警升至第{level}级", "请{to}立即督办",
         "warning, level {level}", "{subject}: \"{duty}\" has been overdue since {due}; the warning rose to "
         "level {level}", "{to}, please see to it at once"),
+    N.duty_reminded: Message(
+        "催办", "{by}催办{subject}的「{duty}」（{due}到期，已逾期）", "请{to}立即办理",
+        "reminder", "{by} reminds you of \"{duty}\" on {subject} (due {due}, overdue)", "{to}, please see to it now"),
     N.incident_recorded: Message(
         "极端事件", "学校登记了一起学生心理健康极端事件（{subject}）", "请{to}知悉，调查复盘报告须按期报送",
         "extreme event", "the school recorded a student mental-health extreme event ({subject})",
@@ -177,7 +180,11 @@ def facts_of(n: NotificationRequest, case: CaseData | None, names: dict[str, str
     by = None
     seq = n.notification_id.removeprefix(f"{n.case_id}-").split("-", 1)[0]
     event = next((e for e in case.events if str(e.seq) == seq), None)
-    if event is not None and n.event in _NAMES_ACTOR:
+    if n.event is N.duty_reminded and n.named.get("by"):  # a reminder is no step of the case: who sent it
+        role = word(lang, "role", n.named.get("by_role", ""), missing="") if n.named.get("by_role") else ""
+        name = names.get(n.named["by"], "")
+        by = (f"{role}{name}" if lang is Lang.zh else " ".join(filter(None, [role, name]))) or None
+    elif event is not None and n.event in _NAMES_ACTOR:
         role = word(lang, "role", event.actor_role, missing="") if event.actor_role else ""
         name = names.get(event.actor, "")
         by = (f"{role}{name}" if lang is Lang.zh else " ".join(filter(None, [role, name]))) or None
@@ -213,7 +220,7 @@ def render(n: NotificationRequest, to: str, facts: Facts, lang: Lang = Lang.zh) 
               "due": local_time(n.due_at, lang) if n.due_at else None}
     tag, what, ask = (m.tag_zh, m.what_zh, m.ask_zh) if zh else (m.tag_en, m.what_en, m.ask_en)
     if n.obligation is not None and n.due_at is not None and n.event not in (N.deadline_missed,
-                                                                             N.deadline_escalated):
+                                                                             N.deadline_escalated, N.duty_reminded):
         ask = "请{to}于 {due} 前完成「{duty}」" if zh else "{to}, please see to \"{duty}\" by {due}"
     if zh:
         return _fill(f"【{tag}】{what}。{ask}。", values)

@@ -25,6 +25,8 @@ CASE_ID = "3f2a9c1b" + "0" * 24
 DUE = datetime(2026, 12, 4, 17, 30, tzinfo=UTC)  # 01:30 on the 5th in Beijing
 ADDRESSEES = {Lang.zh: ("心理教师", "陈老师", "陈老师、李老师"), Lang.en: ("psychology teacher", "Chen", "Chen, Li")}
 LADDER = (NotificationEvent.deadline_missed, NotificationEvent.deadline_escalated)
+#: kinds that are always about one duty, with its due time (the ladder's, and a reminder of an overdue duty)
+OF_A_DUTY = (*LADDER, NotificationEvent.duty_reminded)
 
 
 def _request(event: NotificationEvent, level: int, duty: Obligation | None) -> NotificationRequest:
@@ -43,7 +45,7 @@ def _request(event: NotificationEvent, level: int, duty: Obligation | None) -> N
 def _cases():
     for event in NotificationEvent:
         for level in ((1, 2, 3, 4) if event in LADDER else (0,)):
-            duties = [Obligation.assess] if event in LADDER else [None, Obligation.guardian_notice]
+            duties = [Obligation.assess] if event in OF_A_DUTY else [None, Obligation.guardian_notice]
             for duty in duties:
                 yield event, level, duty
 

@@ -266,6 +266,10 @@ def _done_words(done: str, again: bool) -> str | None:
     already been taken (Back, then submit) and nothing was recorded a second time."""
     if done == "signed":
         return "已上传签收回执"
+    if done == "reminded":
+        return "已催办：事项的责任人会收到提醒"
+    if done == "reminded_again":
+        return "这一事项本小时内已催办过，未重复发送"
     if done == "proposed":
         words_ = "已提出结案申请，待领导审批"
     elif done in Action.__members__:
@@ -294,7 +298,9 @@ async def case_page(request: Request, case_id: str, done: Annotated[str, Query(m
     people = directory.names(engine, {e.actor for e in events} | named | {data.owner or "", data.opened_by.staff_id})
     offers = forms.offered(data, principal.role, principal.staff_id, now)
     return page(request, "case.html", data=data, view=view, identity=identity, student=student_label(principal, data),
-                primary=forms.most_due(data, offers), documents=documents, copies=copies, events=events, people=people,
+                primary=forms.most_due(data, offers), documents=documents,
+                remindable={d.obligation for d in request.app.state.door.may_remind(data, principal.role, now)},
+                copies=copies, events=events, people=people,
                 offers=offers,
                 record=record.topics(data, people) if identity else [], returned=record.returned_closure(data),
                 done=_done_words(done, again), taken=_form_path(case_id, done),
@@ -340,6 +346,23 @@ async def told(request: Request, case_id: str, after: Annotated[int, Query(ge=1,
     return page(request, "_told.html", case_id=case_id, after=after, tries=tries + 1, waiting=waiting,
                 told=list(dict.fromkeys(told_people)), reported=list(dict.fromkeys(reported)),
                 next_due=due[0] if due and data.state is not CaseState.closed else None)
+
+
+@router.post("/cases/{case_id}/remind/{obligation}", response_class=HTMLResponse)
+async def remind(request: Request, case_id: str, obligation: str):
+    """催办: remind an overdue duty's owner (the door decides who may, and sends at most one an hour)."""
+    principal = viewer(request, "remind a duty's owner", case_id)
+    case_in_reach(request, principal, case_id)
+    form = await request.form()
+    check_csrf(request, form)
+    if obligation not in Obligation.__members__:
+        raise PageError(404, "没有这个事项。")
+    try:
+        sent = await request.app.state.door.remind(case_id, Obligation(obligation), principal.actor())
+    except Refused:
+        raise PageError(409, "这一事项已完成，或尚未逾期到由您督办的程度：无需催办。") from None
+    return RedirectResponse(f"/ui/cases/{case_id}?done={'reminded' if sent else 'reminded_again'}#deadlines",
+                            status_code=303)
 
 
 def _form_path(case_id: str, done: str) -> str | None:
