@@ -118,6 +118,16 @@ async def test_a_case_closed_with_follow_up_puts_the_student_on_the_list_scoped_
         assert "负责心理教师：陈老师" in page.text and "下次复核" in page.text
     finally:
         await http.aclose()
+    # the psychology teacher reads the school's list by class: how many each class has, one class alone
+    http = await sign_in(site(stack), "p-chen", give_sign_in(stack.engine, stack.settings, "p-chen"))
+    try:
+        page = await http.get("/ui/watchlist")
+        assert "共 1 人：八年级 八(3)班 1 人。" in page.text
+        assert "本班 1 人" in (await http.get("/ui/watchlist?class_id=8-3")).text
+        other = (await http.get("/ui/watchlist?class_id=8-4")).text
+        assert "本班 0 人" in other and "王小明" not in other
+    finally:
+        await http.aclose()
 
     # the owner reviews: kept on the list, the next review due in 30 days; then released
     due = entry["review_due_at"]

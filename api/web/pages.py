@@ -124,19 +124,30 @@ def _task_action(obligation: Obligation) -> str | None:
 
 
 @router.get("/watchlist", response_class=HTMLResponse)
-async def watch_page(request: Request, done: Annotated[str, Query(max_length=16)] = ""):
+async def watch_page(request: Request, done: Annotated[str, Query(max_length=16)] = "",
+                     class_id: Annotated[str, Query(max_length=64)] = ""):
     principal = viewer(request, "read the watch list")
-    return _watch_page(request, principal, {}, done == "review")
+    return _watch_page(request, principal, {}, done == "review", class_id=class_id)
 
 
-def _watch_page(request: Request, principal: Principal, errors: dict, done: bool = False, status_code: int = 200):
+def _watch_page(request: Request, principal: Principal, errors: dict, done: bool = False, status_code: int = 200,
+                class_id: str = ""):
+    """The watch list of the school, or of one class (``class_id``: one of the person's classes), with how
+    many students each class has on it."""
     engine, now = request.app.state.engine, datetime.now(UTC)
     classes = directory.visible_classes(engine, principal.staff_id, principal.role)
-    entries = store.watchlist(engine, principal.school_id, classes, now, names=sees_identity(principal))
+    choices = _classes_for(request, principal)
+    chosen = class_id if class_id in {c.id for c in choices} else ""
+    everyone = store.watchlist(engine, principal.school_id, classes, now, names=sees_identity(principal))
+    per_class: dict[str, int] = {}
+    for entry in everyone:
+        per_class[f"{entry.grade} {entry.class_name}"] = per_class.get(f"{entry.grade} {entry.class_name}", 0) + 1
+    entries = (store.watchlist(engine, principal.school_id, {chosen}, now, names=sees_identity(principal))
+               if chosen else everyone)
     owners = directory.names(engine, {e.owner for e in entries if e.owner})
     return page(request, "watchlist.html", status_code=status_code, entries=entries, owners=owners,
-                reasons=WATCH_REASON_ZH, errors=errors, done=done,
-                may_review=principal.role in WATCH_REVIEWERS)
+                reasons=WATCH_REASON_ZH, errors=errors, done=done, may_review=principal.role in WATCH_REVIEWERS,
+                classes=choices, chosen=chosen, per_class=per_class)
 
 
 @router.post("/watchlist/{watch_id}/review", response_class=HTMLResponse)
