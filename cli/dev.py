@@ -235,6 +235,8 @@ def _banner(settings: Settings, api_port: int, ui_port: int, sign_ins: list) -> 
         lines += [f"    {staff_id:<26} {name}  {role:<20} {('TOTP seed ' + secret) if secret else ''}"
                   for staff_id, name, role, secret in sign_ins]
         lines.append("    a new person: crisisflow staff invite ID --data-dir var  (prints a one-time code)")
+        lines.append("  Rehearsal    --demo-cases --rehearsal 60: the policy runs 60 times faster, so the demo "
+                     "cases go overdue and climb the warning ladder in minutes")
     lines.append(f"  Demo tokens for the API (school {DEMO_SCHOOL}, valid {DEV_TOKEN_TTL}):")
     lines += [f"    {role:<22} {token}" for role, token in _demo_tokens(settings).items()]
     lines += ["  Ctrl-C stops everything.", ""]
