@@ -7,6 +7,7 @@ import time
 
 import httpx
 import pyotp
+import pytest
 from sqlalchemy import text
 
 from tests.conftest import SCHOOL, token
@@ -35,18 +36,23 @@ async def _recorded(stack, case_id: str, action: str) -> list[dict]:
     return [e for e in answer.json()["events"] if e["action"] == action]
 
 
-async def _phone(browser):
-    context = await browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN",
-                                        timezone_id="Asia/Shanghai", is_mobile=True, has_touch=True)
+async def _phone(browser, desk: bool = False):
+    if desk:
+        context = await browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN",
+                                            timezone_id="Asia/Shanghai")
+    else:
+        context = await browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN",
+                                            timezone_id="Asia/Shanghai", is_mobile=True, has_touch=True)
     return context, await context.new_page()
 
 
+@pytest.mark.parametrize("device", ["phone", "desk"])
 async def test_a_session_that_expires_while_typing_loses_nothing_and_back_then_submit_records_once(
-        sqlite_stack, browser, tmp_path):
+        sqlite_stack, browser, tmp_path, device):
     stack, shots = sqlite_stack, _shots(tmp_path)
     base, case_id = site(stack), await _case(stack)
     secret = give_sign_in(stack.engine, stack.settings, "p-chen")
-    context, page = await _phone(browser)
+    context, page = await _phone(browser, desk=device == "desk")
     await browser_sign_in(page, base, "p-chen", secret)
     form = f"{base}/ui/cases/{case_id}/act/contact"
     await page.goto(form)
@@ -73,7 +79,7 @@ async def test_a_session_that_expires_while_typing_loses_nothing_and_back_then_s
     assert "已恢复您在此页填写但尚未提交的内容" in await page.locator("#draft-restored").inner_text()
     assert await page.locator("#f-notes").input_value() == NOTE
     assert await page.locator("#f-with_whom").input_value() == "guardian"
-    await page.screenshot(path=str(shots / "staff-draft-restored-phone.png"), full_page=True)
+    await page.screenshot(path=str(shots / f"staff-draft-restored-{device}.png"), full_page=True)
     async with page.expect_navigation():
         await page.click("#submit")
     assert "已办理：咨询与联系" in await page.locator("#done").inner_text()
