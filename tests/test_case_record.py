@@ -37,20 +37,33 @@ def _as(staff_id: str, role: str) -> dict:
     return {"Authorization": f"Bearer {token(role, SCHOOL, staff_id=staff_id)}"}
 
 
-async def _recorded_case(stack) -> str:
-    """A high case with everything a psychology teacher and a head teacher record, up to the hospital's answer."""
+async def _case_with(stack, *steps: tuple) -> str:
+    """A case of 8-3 opened by its head teacher (张老师), then each (API path, body, "head" or "psy") taken by
+    her or by the psychology teacher 陈老师, who assesses it and so owns it. A body that states a time is a
+    function, called once the case is open (a time must lie within the case's life)."""
     load_people(stack.engine)
     body = open_body()
     body["student"]["class_id"] = "8-3"
-    head, psy = _as("t-zhang", "head_teacher"), _as("p-chen", "psychology_teacher")
-    case_id = (await stack.http.post("/cases", json=body, headers=head)).json()["case_id"]
-    for path, payload, who in [("assessment", ASSESS_HIGH, psy), ("guardian-notice", notice(), head),
-                               ("intervention", PLAN, psy), ("contacts", contact(), psy), ("review", REVIEW, psy),
-                               ("referral", REFERRAL, psy), ("guardian-response", CONSENT, head),
-                               ("referral-outcome", outcome(), psy)]:
-        answer = await stack.http.post(f"/cases/{case_id}/{path}", json=payload, headers=who)
+    who = {"head": _as("t-zhang", "head_teacher"), "psy": _as("p-chen", "psychology_teacher")}
+    case_id = (await stack.http.post("/cases", json=body, headers=who["head"])).json()["case_id"]
+    for path, payload, by in steps:
+        answer = await stack.http.post(f"/cases/{case_id}/{path}", json=payload() if callable(payload) else payload,
+                                       headers=who[by])
         assert answer.status_code == 200, (path, answer.text)
     return case_id
+
+
+#: a high case's steps up to the referral: assessed, the guardian told, a plan, a referral
+TO_REFERRAL = (("assessment", ASSESS_HIGH, "psy"), ("guardian-notice", notice, "head"),
+               ("intervention", PLAN, "psy"), ("referral", REFERRAL, "psy"))
+
+
+async def _recorded_case(stack) -> str:
+    """A high case with everything a psychology teacher and a head teacher record, up to the hospital's answer."""
+    return await _case_with(stack, ("assessment", ASSESS_HIGH, "psy"), ("guardian-notice", notice, "head"),
+                            ("intervention", PLAN, "psy"), ("contacts", contact, "psy"), ("review", REVIEW, "psy"),
+                            ("referral", REFERRAL, "psy"), ("guardian-response", CONSENT, "head"),
+                            ("referral-outcome", outcome, "psy"))
 
 
 async def _person(browser, base, stack, staff_id, viewport=None):
@@ -143,14 +156,7 @@ async def test_the_case_page_shows_what_was_recorded_and_the_closure_loop(sqlite
 async def test_a_confirmation_says_who_was_told_the_report_to_the_authority_and_the_next_deadline(
         sqlite_stack, browser, tmp_path):
     stack, shots = sqlite_stack, _shots(tmp_path)
-    load_people(stack.engine)
-    base, body = site(stack), open_body()
-    body["student"]["class_id"] = "8-3"
-    head, psy = _as("t-zhang", "head_teacher"), _as("p-chen", "psychology_teacher")
-    case_id = (await stack.http.post("/cases", json=body, headers=head)).json()["case_id"]
-    for path, payload, who in [("assessment", ASSESS_HIGH, psy), ("guardian-notice", notice(), head),
-                               ("intervention", PLAN, psy), ("referral", REFERRAL, psy)]:
-        assert (await stack.http.post(f"/cases/{case_id}/{path}", json=payload, headers=who)).status_code == 200
+    base, case_id = site(stack), await _case_with(stack, *TO_REFERRAL)
 
     # the head teacher records the guardian's refusal from her phone
     context, page = await _person(browser, base, stack, "t-zhang")
@@ -205,15 +211,7 @@ async def test_the_case_list_finds_a_student_by_number_or_name_and_puts_the_most
 
 async def test_the_authoritys_reports_page_says_school_case_kind_date_and_what_is_unread(sqlite_stack):
     stack = sqlite_stack
-    load_people(stack.engine)
-    body = open_body()
-    body["student"]["class_id"] = "8-3"
-    head, psy = _as("t-zhang", "head_teacher"), _as("p-chen", "psychology_teacher")
-    case_id = (await stack.http.post("/cases", json=body, headers=head)).json()["case_id"]
-    for path, payload, who in [("assessment", ASSESS_HIGH, psy), ("guardian-notice", notice(), head),
-                               ("intervention", PLAN, psy), ("referral", REFERRAL, psy),
-                               ("guardian-response", {**CONSENT, "decision": "refuse"}, head)]:
-        assert (await stack.http.post(f"/cases/{case_id}/{path}", json=payload, headers=who)).status_code == 200
+    case_id = await _case_with(stack, *TO_REFERRAL, ("guardian-response", {**CONSENT, "decision": "refuse"}, "head"))
 
     http = await sign_in(site(stack), "e-liu", give_sign_in(stack.engine, stack.settings, "e-liu"))
 
