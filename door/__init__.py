@@ -45,7 +45,7 @@ from models.incident import report_errors as incident_report_errors
 from models.policy import DeadlinePolicy
 from models.watch import WatchData, WatchRequest, WatchReview, WatchStart, watch_id_for, watch_workflow_id
 from workflows.case_workflow import FORBIDDEN, INVALID, REFUSED, CaseWorkflow
-from workflows.deadlines import LADDER, duty_owner
+from workflows.deadlines import duty_owner, told_from
 from workflows.digest_workflow import OpeningsDigestWorkflow
 from workflows.incident_workflow import IncidentReviewWorkflow, incident_workflow_id
 from workflows.machine import ALL_FEATURES, CaseMachine
@@ -333,12 +333,10 @@ class Door:
     def may_remind(self, data, role: StaffRole, now: datetime) -> list:
         """The overdue duties of a case this role may remind their owners of: those the warning ladder has
         climbed to the rung that tells this role (the same rule that gives them the 督办 task)."""
-        told_from = next((level for level, told in sorted(LADDER.items())
-                          if role.value in {r.value for r in told}), None)
-        if told_from is None or data.state is CaseState.closed:
+        told = told_from(role.value)
+        if told is None or data.state is CaseState.closed:
             return []
-        return [d for d in data.deadlines
-                if d.met_at is None and d.due_at <= now and d.escalation_level >= told_from]
+        return [d for d in data.deadlines if d.met_at is None and d.due_at <= now and d.escalation_level >= told]
 
     async def remind(self, case_id: str, obligation: Obligation, by: Actor) -> bool:
         """Remind an overdue duty's owner (a notification, no step of the case), at most once an hour per

@@ -27,6 +27,11 @@ LADDER: dict[int, tuple[Recipient, ...]] = {
 TOP_LEVEL = max(LADDER)
 
 
+def told_from(role: str) -> int | None:
+    """The warning level from which the ladder tells this role (a 督办 task, a 催办); None: never."""
+    return next((level for level, told in sorted(LADDER.items()) if role in {r.value for r in told}), None)
+
+
 def within(obligation: Obligation, case: CaseData) -> timedelta | None:
     """How long the case's policy gives an obligation, opened now (None: it does not apply at this risk)."""
     policy = case.policy

@@ -47,17 +47,12 @@ from models.watch import WATCH_REASON_ZH, WatchReview, WatchReviewBody
 from paper import scans
 from paper.facts import TITLES
 from paper.words import Lang, word
-from workflows.deadlines import LADDER
+from workflows.deadlines import LADDER, told_from
 from workflows.machine import RULES, roles_for
 from workflows.view import case_view
 
 router = APIRouter(prefix="/ui", include_in_schema=False, dependencies=[Depends(page_gate)])
 
-
-
-def _told_from(role: StaffRole) -> int | None:
-    """The warning level from which the ladder tells this role."""
-    return next((level for level, told in sorted(LADDER.items()) if role.value in {r.value for r in told}), None)
 
 
 # ------------------------------------------------------------------ sign-in notice
@@ -89,7 +84,7 @@ async def my_tasks(request: Request):
     classes = directory.visible_classes(engine, principal.staff_id, principal.role)
     # a role's own duties: the obligations whose owner (OBLIGATIONS, a Recipient) is the role
     mine = tasks.tasks_for(engine, principal.school_id, principal.staff_id, {principal.role.value},
-                           _told_from(principal.role), classes, now)
+                           told_from(principal.role.value), classes, now)
     waiting = (tasks.closures_waiting(engine, principal.school_id, principal.staff_id)
                if principal.role in roles_for(Action.closure_decision) else [])
     returned = (tasks.closures_returned(engine, principal.school_id, principal.staff_id)
