@@ -21,9 +21,13 @@ from ops.health import Probes
 from workflows.archiver import ArchiverWorkflow
 from workflows.case_workflow import CaseWorkflow
 from workflows.digest_workflow import OpeningsDigestWorkflow
+from workflows.help_workflow import HelpRequestWorkflow
 from workflows.incident_workflow import IncidentReviewWorkflow
+from workflows.remake_workflow import RemakeWorkflow
 from workflows.reminder_workflow import ReminderWorkflow
 from workflows.sandbox import workflow_runner
+from workflows.sms_workflow import LinkSmsWorkflow
+from workflows.term_report_workflow import TermReportWorkflow
 from workflows.watch_workflow import WatchWorkflow
 
 log = structlog.get_logger(__name__)
@@ -37,7 +41,8 @@ def build_worker(
         client,
         task_queue=settings.task_queue,
         workflows=[CaseWorkflow, ArchiverWorkflow, IncidentReviewWorkflow, WatchWorkflow, OpeningsDigestWorkflow,
-                   ReminderWorkflow],
+                   ReminderWorkflow, RemakeWorkflow, TermReportWorkflow, LinkSmsWorkflow,
+                   HelpRequestWorkflow],
         activities=CaseActivities(engine, settings).all(),
         activity_executor=executor or ThreadPoolExecutor(max_workers=16),
         workflow_runner=workflow_runner(),

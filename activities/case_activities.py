@@ -9,16 +9,18 @@ from functools import lru_cache
 from sqlalchemy import Engine
 from temporalio import activity
 
-from activities import archive, documents
+from activities import archive, documents, sms
 from activities.notify import Outbox
 from channels.config import read_channels
 from config.settings import Settings
-from db import store
+from db import help_requests, store
 from door import digest_opening, watch_student
-from models.case import CaseData, DeliveryBatch, DocumentRequest, NotificationRequest, StepRecord
+from models.case import CaseData, DeliveryBatch, DocumentRequest, LinkSms, NotificationRequest, StepRecord
 from models.digest import DigestRequest
+from models.help import HelpData
 from models.incident import IncidentData
 from models.io import Io
+from models.term_report import TermReportRequest
 from models.watch import WatchData, WatchRequest
 from ops import metrics
 from paper.typeset import Typesetter
@@ -88,7 +90,8 @@ class CaseActivities:
     @activity.defn(name=Io.render_document.value)
     def render_document(self, request: DocumentRequest) -> None:
         """Typeset the document (PDF/A and text, both languages), seal it into the data dir, record it."""
-        documents.render(self._engine, request, self._settings.documents_dir, self._typesetter)
+        documents.render(self._engine, request, self._settings.documents_dir, self._typesetter,
+                         public_url=self._settings.public_url)
 
     @activity.defn(name=Io.project_incident.value)
     def project_incident(self, data: IncidentData) -> None:
@@ -99,6 +102,11 @@ class CaseActivities:
     def render_incident_report(self, data: IncidentData) -> None:
         """Typeset the submitted review report and record it."""
         documents.render_incident(self._engine, data, self._settings.documents_dir, self._typesetter)
+
+    @activity.defn(name=Io.render_term_report.value)
+    def render_term_report(self, request: TermReportRequest) -> str:
+        """Count the school's term (masked under 5), typeset its report and record it; its document id."""
+        return documents.render_term(self._engine, request, self._settings.documents_dir, self._typesetter)
 
     @activity.defn(name=Io.project_watch.value)
     def project_watch(self, data: WatchData) -> None:
@@ -116,8 +124,19 @@ class CaseActivities:
         """A new case into its school's daily digest for the leadership group (started or joined)."""
         await digest_opening(activity.client(), self._settings.task_queue, request)
 
+    @activity.defn(name=Io.project_help.value)
+    def project_help(self, data: HelpData) -> None:
+        """Mirror a help request's state into the read model (its words were written by the help page)."""
+        help_requests.project(self._engine, data)
+
+    @activity.defn(name=Io.send_link_sms.value)
+    def send_link_sms(self, request: LinkSms) -> None:
+        """The guardian's answer link, by SMS to the number on record, through the school's SMS gateway."""
+        sms.send_link(self._engine, self._outbox.channels, self._settings.public_url, request)
+
     def all(self) -> list:
         """Every activity, for the worker to register."""
         return [self.project_case, self.project_step, self.deliver, self.notify, self.render_document,
                 self.archive_closed_cases, self.project_incident, self.render_incident_report, self.project_watch,
-                self.watch_student, self.digest_opening]
+                self.watch_student, self.digest_opening, self.render_term_report, self.send_link_sms,
+                self.project_help]

@@ -35,7 +35,7 @@ log = structlog.get_logger(__name__)
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
 CHATS = ("wecom", "dingtalk", "feishu")
 #: Notifications not about one case: an extreme event's, a watch-list entry's, a daily digest's.
-NOT_CASES = ("incident-", "watch-", "digest-")
+NOT_CASES = ("incident-", "watch-", "digest-", "term-", "help-")
 #: Roles a notice reaches through the case's class (the class's head teacher, the grade's grade head).
 _CLASS_ROLES = frozenset({Recipient.head_teacher, Recipient.grade_head})
 #: The threads that send one notification's deliveries side by side (shared by the activity threads).
@@ -99,12 +99,15 @@ class Outbox:
         self.public_url = public_url.rstrip("/")
 
     def link(self, n: NotificationRequest) -> str:
-        """Where the recipient acts: the case's page; for an extreme event, the staff app's start page
-        (its review has no page of its own yet: the staff web app brings one); for the watch list, its page."""
+        """Where the recipient acts: the case's page; an extreme event's, the watch list's."""
         if n.notification_id.startswith("incident-"):
-            return f"{self.public_url}/ui"
+            return f"{self.public_url}/ui/incidents/{n.case_id}"
+        if n.notification_id.startswith("help-"):
+            return f"{self.public_url}/ui/help/{n.case_id}"
         if n.notification_id.startswith("watch-"):
             return f"{self.public_url}/ui/watchlist"
+        if n.notification_id.startswith("term-"):
+            return f"{self.public_url}/ui/reports?kind=term_report"
         if n.notification_id.startswith("digest-"):
             return f"{self.public_url}/ui/cases"
         return f"{self.public_url}/ui/cases/{n.case_id}"
@@ -117,6 +120,9 @@ class Outbox:
         psychology teachers and leadership, never to every head teacher of the school."""
         ids: list[str] = []
         for role in n.recipient_roles:
+            if role is Recipient.investigation_group:  # people, by name: the group's members
+                ids += n.group
+                continue
             if role.value in n.named:
                 ids.append(n.named[role.value])
                 continue

@@ -30,6 +30,7 @@ from api.auth import Principal, TokenError, read_token
 from db import directory, store
 from intake.jobs import IMPORTERS
 from models.domain import CASE_WORKERS, SCHOOL_ROLES, SEES_STUDENT_IDENTITY, SUPERVISOR_ROLES, Action, StaffRole
+from workflows.help_workflow import HELPERS
 from workflows.incident_workflow import WRITERS
 from workflows.machine import ACTIONS, STAFF_ACTIONS, roles_for
 from workflows.watch_workflow import REVIEWERS as WATCH_REVIEWERS
@@ -81,6 +82,8 @@ RULES: dict[str, Rule] = {
     f"GET {PREFIX}/cases/{{case_id}}": Rule("read a case", _own(SCHOOL_ROLES)),
     f"GET {PREFIX}/cases/{{case_id}}/notifications": Rule("read a case's notifications", _own(CASE_WORKERS)),
     f"GET {PREFIX}/cases/{{case_id}}/documents": Rule("list a case's documents", _own(CASE_WORKERS)),
+    f"POST {PREFIX}/cases/{{case_id}}/documents/{{kind}}/remake": Rule(
+        "make a failed document again", _own({StaffRole.leadership, StaffRole.psychology_teacher})),
     f"GET {PREFIX}/documents/{{document_id}}": Rule("read a document", {**_own(SEES_STUDENT_IDENTITY), **AUTHORITY}),
     f"GET {PREFIX}/cases/{{case_id}}/history": Rule("read a case's history", {**_own(SUPERVISOR_ROLES), **AUDITOR}),
     f"GET {PREFIX}/cases/{{case_id}}/history/export": Rule("export a history", AUDITOR),
@@ -92,14 +95,24 @@ RULES: dict[str, Rule] = {
     f"GET {PREFIX}/cases/{{case_id}}/documents/{{document_id}}/signed/{{copy_id}}": Rule(
         "read a signed paper", _own(SEES_STUDENT_IDENTITY)),
     f"GET {PREFIX}/dashboard": Rule("see the school dashboard", {**_own(SUPERVISOR_ROLES), **AUTHORITY}),
+    f"GET {PREFIX}/term-reports": Rule("read the school's term reports",
+                                       {**_own({StaffRole.leadership}), **AUTHORITY, **AUDITOR}),
+    f"POST {PREFIX}/term-reports": Rule("send the school's term report", _own({StaffRole.leadership})),
     f"GET {PREFIX}/watchlist": Rule("read the watch list", _own(CASE_WORKERS)),
     f"POST {PREFIX}/watchlist/{{watch_id}}/review": Rule("review a watch-listed student", _own(WATCH_REVIEWERS)),
     f"POST {PREFIX}/incidents": Rule("record an extreme event", _own(INCIDENT_WRITERS)),
     f"GET {PREFIX}/incidents": Rule("list extreme events", {**_own(INCIDENT_READERS), **AUTHORITY, **AUDITOR}),
     f"GET {PREFIX}/incidents/{{incident_id}}": Rule("read an extreme event",
                                                     {**_own(INCIDENT_READERS), **AUTHORITY, **AUDITOR}),
-    f"PUT {PREFIX}/incidents/{{incident_id}}/report": Rule("save a review report", _own(INCIDENT_WRITERS)),
-    f"POST {PREFIX}/incidents/{{incident_id}}/submit": Rule("submit a review report", _own(INCIDENT_WRITERS)),
+    # the investigation is the authority's; events recorded before issue 28 are written by the school (the
+    # workflow decides which, and who of them: the group's members)
+    f"PUT {PREFIX}/incidents/{{incident_id}}/report": Rule("save a review report",
+                                                           {**_own(INCIDENT_WRITERS), **AUTHORITY}),
+    f"POST {PREFIX}/incidents/{{incident_id}}/submit": Rule("submit a review report",
+                                                            {**_own(INCIDENT_WRITERS), **AUTHORITY}),
+    f"PUT {PREFIX}/incidents/{{incident_id}}/group": Rule("form an investigation group", AUTHORITY),
+    f"PUT {PREFIX}/incidents/{{incident_id}}/facts": Rule("give the school's account of an extreme event",
+                                                          _own(INCIDENT_WRITERS)),
     f"GET {PREFIX}/reports": Rule("read reports to the authority",
                                   {StaffRole.leadership: Scope.own, **AUTHORITY, **AUDITOR}),
     f"GET {PREFIX}/directory": Rule("read the school directory", _own({StaffRole.leadership})),
@@ -123,7 +136,8 @@ RULES: dict[str, Rule] = {
 
 _SCHOOL_PAGE = "这些页面供学校教职工使用。教育主管部门请查看“报告”页面。"
 _IDENTITY_PAGE = "这里有学生的身份信息，您的角色不能查看。"
-_INCIDENT_PAGE = "极端事件由心理教师或心理危机干预领导小组记录和撰写复盘报告，您的角色不能办理。"
+_INCIDENT_PAGE = "极端事件由心理教师或心理危机干预领导小组记录，并提交学校情况说明；您的角色不能办理。"
+_INVESTIGATION_PAGE = "调查工作小组由教育主管部门组建，您的角色不能办理。"
 _IMPORT_PAGE = "筛查结果由心理教师或心理危机干预领导小组导入，您的角色不能使用这个页面。"
 _SUPERVISOR_PAGE = "督导页面供学校心理危机干预领导小组、年级组长和学生处使用。"
 
@@ -131,6 +145,11 @@ _SUPERVISOR_PAGE = "督导页面供学校心理危机干预领导小组、年级
 #: thing, and the words a page shows when it refuses. ``api.web.gate.page_gate`` enforces them; the
 #: sign-in pages are public (each checks its own stage of signing in). An action's form is open to the
 #: school's staff: whether this person may take the action is the transition table's (the door's) answer.
+_HELP_PAGE = "只有心理教师、心理危机专家和心理危机干预领导小组成员可以查看求助。"
+
+#: the staff app's pages and the public pages (the guardian's link): their rules are in PAGES, not the API's
+PAGE_PREFIXES = ("/ui", "/g/", "/h/")
+
 PAGES: dict[str, Rule] = {
     **{f"{method} /ui{path}": Rule(what, public=True) for method, path, what in (
         ("GET", "/login", "sign in: form"), ("POST", "/login", "sign in"),
@@ -138,6 +157,17 @@ PAGES: dict[str, Rule] = {
         ("GET", "/setup", "set a password: form"), ("POST", "/setup", "set a password"),
         ("GET", "/enrol", "enrol a second factor: form"), ("POST", "/enrol", "enrol a second factor"),
         ("POST", "/logout", "sign out"), ("POST", "/role", "switch role"))},
+    # the guardian's one-time answer link (api/web/guardian.py): no account; the link and its code are the key,
+    # and the page logs every read as the guardian's itself
+    "GET /g/{token}": Rule("the guardian's answer link: open", public=True),
+    "POST /g/{token}": Rule("the guardian's answer link: enter the code", public=True),
+    "POST /g/{token}/answer": Rule("the guardian's answer link: answer", public=True),
+    # a school's help page (api/web/help.py): anyone may ask, without an account
+    "GET /h/{school_id}": Rule("the help page", public=True),
+    "POST /h/{school_id}": Rule("ask for help", public=True),
+    **{key: Rule(what, _own(HELPERS), refusal=_HELP_PAGE) for key, what in (
+        ("GET /ui/help", "list help requests"), ("GET /ui/help/poster", "the help poster"),
+        ("GET /ui/help/{help_id}", "read a help request"), ("POST /ui/help/{help_id}/close", "close a help request"))},
     "GET /ui": Rule("view my tasks", {**_own(SCHOOL_ROLES), **AUTHORITY}, refusal=_SCHOOL_PAGE),
     "GET /ui/signin-notice": Rule("view the sign-in notice", {**_own(SCHOOL_ROLES), **AUTHORITY}),
     "GET /ui/cases": Rule("list cases", _own(SCHOOL_ROLES), refusal=_SCHOOL_PAGE),
@@ -146,6 +176,15 @@ PAGES: dict[str, Rule] = {
     "GET /ui/cases/{case_id}": Rule("view a case page", _own(SCHOOL_ROLES), refusal=_SCHOOL_PAGE),
     "GET /ui/cases/{case_id}/act/{action_name}": Rule("an action: form", _own(SCHOOL_ROLES), refusal=_SCHOOL_PAGE),
     "GET /ui/cases/{case_id}/told": Rule("who was told of an action", _own(SCHOOL_ROLES), refusal=_SCHOOL_PAGE),
+    "POST /ui/cases/{case_id}/guardian-link/sms": Rule(
+        "send the guardian's answer link by SMS", _own({StaffRole.head_teacher, StaffRole.psychology_teacher}),
+        refusal="只有班主任和心理教师可以把答复链接发给监护人。"),
+    "POST /ui/cases/{case_id}/guardian-link/revoke": Rule(
+        "revoke the guardian's answer link", _own({StaffRole.leadership}),
+        refusal="只有心理危机干预领导小组成员可以停用答复链接。"),
+    "POST /ui/cases/{case_id}/remake/{kind}": Rule("make a failed document again",
+                                                   _own({StaffRole.leadership, StaffRole.psychology_teacher}),
+                                                   refusal="只有心理危机干预领导小组成员和个案的负责心理教师可以重新生成文书。"),
     "POST /ui/cases/{case_id}/remind/{obligation}": Rule("remind a duty's owner", _own(SCHOOL_ROLES),
                                                          refusal=_SCHOOL_PAGE),
     "POST /ui/cases/{case_id}/act/{action_name}": Rule("an action", _own(SCHOOL_ROLES), refusal=_SCHOOL_PAGE),
@@ -160,12 +199,17 @@ PAGES: dict[str, Rule] = {
     "GET /ui/students/{student_ref}": Rule("read a student's archive", _own(SEES_STUDENT_IDENTITY & SCHOOL_ROLES),
                                            refusal="学生心理档案含学生身份信息，您的角色不能查看。"),
     "GET /ui/watchlist": Rule("read the watch list", _own(CASE_WORKERS), refusal=_SCHOOL_PAGE),
-    "GET /ui/incidents": Rule("list extreme events", _own(INCIDENT_READERS), refusal=_SCHOOL_PAGE),
+    "GET /ui/incidents": Rule("list extreme events", {**_own(INCIDENT_READERS), **AUTHORITY}, refusal=_SCHOOL_PAGE),
     "GET /ui/incidents/new": Rule("record an extreme event: form", _own(INCIDENT_WRITERS), refusal=_INCIDENT_PAGE),
     "POST /ui/incidents/new": Rule("record an extreme event", _own(INCIDENT_WRITERS), refusal=_INCIDENT_PAGE),
-    "GET /ui/incidents/{incident_id}": Rule("read an extreme event", _own(INCIDENT_READERS), refusal=_SCHOOL_PAGE),
-    "POST /ui/incidents/{incident_id}/report": Rule("save a review report", _own(INCIDENT_WRITERS),
+    "GET /ui/incidents/{incident_id}": Rule("read an extreme event", {**_own(INCIDENT_READERS), **AUTHORITY},
+                                            refusal=_SCHOOL_PAGE),
+    "POST /ui/incidents/{incident_id}/report": Rule("save a review report", {**_own(INCIDENT_WRITERS), **AUTHORITY},
                                                      refusal=_INCIDENT_PAGE),
+    "POST /ui/incidents/{incident_id}/group": Rule("form an investigation group", AUTHORITY,
+                                                    refusal=_INVESTIGATION_PAGE),
+    "POST /ui/incidents/{incident_id}/facts": Rule("give the school's account of an extreme event",
+                                                    _own(INCIDENT_WRITERS), refusal=_INCIDENT_PAGE),
     "GET /ui/screenings": Rule("the screening upload", _own(IMPORTERS), refusal=_IMPORT_PAGE),
     "POST /ui/screenings": Rule("import screening results", _own(IMPORTERS), refusal=_IMPORT_PAGE),
     "GET /ui/screenings/{job_id}": Rule("read a screening import", _own(IMPORTERS), refusal=_IMPORT_PAGE),
@@ -175,6 +219,10 @@ PAGES: dict[str, Rule] = {
     "GET /ui/overdue": Rule("see the overdue list", _own(SUPERVISOR_ROLES), refusal=_SUPERVISOR_PAGE),
     "GET /ui/reports": Rule("read reports to the authority", {StaffRole.leadership: Scope.own, **AUTHORITY},
                             refusal="报告页面供教育主管部门和学校心理危机干预领导小组使用。"),
+    "GET /ui/reports/terms": Rule("read the school's term reports", {StaffRole.leadership: Scope.own, **AUTHORITY},
+                                  refusal="学期报告供教育主管部门和学校心理危机干预领导小组使用。"),
+    "POST /ui/reports/terms": Rule("send the school's term report", {StaffRole.leadership: Scope.own},
+                                   refusal="学期报告由学校心理危机干预领导小组成员报送。"),
 }
 
 
@@ -193,7 +241,7 @@ def bind_rules(app: FastAPI) -> None:
         if not isinstance(route.original_route, APIRoute):
             continue
         templates[route.endpoint] = route.path
-        table = PAGES if route.path.startswith("/ui") else RULES
+        table = PAGES if route.path.startswith(PAGE_PREFIXES) else RULES
         for method in sorted(route.methods - {"HEAD"}):
             key = f"{method} {route.path}"
             if key in table:

@@ -33,6 +33,7 @@ from api.routes import (
     incidents,
     receipts,
     screenings,
+    term_reports,
     watchlist,
 )
 from api.web import forms as web_forms
@@ -151,6 +152,7 @@ def create_app(settings: Settings, client: Client | None = None, engine=None,
     v1.include_router(receipts.router)
     v1.include_router(screenings.router)
     v1.include_router(watchlist.router)
+    v1.include_router(term_reports.router)
     app.include_router(v1)
     app.include_router(codec.router, dependencies=[Depends(authorize)], responses=errors.ERROR_RESPONSES)
     web.install(app)

@@ -137,9 +137,10 @@ async def timeline_entries(histories: list[WorkflowHistory], conv: DataConverter
                 new = _search_attribute(event, sa.CASE_STATE)
                 by_action, acting = acting, False
                 if new and new != state:
-                    # the workflow's own steps: the report, and a refusal deemed when no action made it
-                    step = (Action.report if new == CaseState.reported else
-                            Action.deemed_refusal if new == CaseState.parent_refused and not by_action else None)
+                    # the workflow's own steps, when no action made the change: the report (a leader's is an
+                    # action, REPORT_CONFIRMED), and a refusal deemed
+                    step = None if by_action else (Action.report if new == CaseState.reported else
+                                                   Action.deemed_refusal if new == CaseState.parent_refused else None)
                     add(
                         {Action.report: "reported", Action.deemed_refusal: "deemed_refusal"}.get(step, "state_change"),
                         actor=SYSTEM if step else None,

@@ -24,6 +24,11 @@ the median of each side, so noise shows in both.
 6. **dashboard**: ``GET /dashboard`` and ``GET /cases?overdue=true`` at 100,000 cases against
    ``GET /health`` on the same server (the HTTP stack itself), as ``bench/run.py`` loads them.
 
+8. **layout**: the lifecycle at concurrency 10 with the API and the worker as separate processes
+   (``crisisflow api``, ``crisisflow worker``), as compose runs them, against ``BareCase`` with its
+   worker in a process of its own; CPU per life is the API's and the worker's against the bare
+   worker's and its client's (the bench process: the floor's "API" is the client making its calls).
+
 7. **observability**: the lifecycle at concurrency 10 with the operations port on (the SDK's
    metrics runtime, ``/metrics`` scraped every second, as a busy Prometheus would) and with tracing
    on (every span exported to a loopback OTLP receiver), each against the same lifecycle with both
@@ -41,6 +46,7 @@ import contextlib
 import json
 import multiprocessing
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -48,6 +54,7 @@ import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -107,6 +114,37 @@ CALLS = 1 + len(LIFE)
 def pct(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
+def cpu_s(pid: int) -> float:
+    """A process's CPU time so far (user and system, every thread), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_pid() -> int:
+    """The dev server this process started (``temporal server start-dev``, a child of ours)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            text = stat.read_text()
+            name, rest = text.split("(", 1)[1].rsplit(")", 1)
+            if name == "temporal" and int(rest.split()[1]) == os.getpid():
+                return int(stat.parent.name)
+    raise RuntimeError("no dev server under this process")
+
+
+class Cpu:
+    """CPU seconds spent by this process and the dev server over a block: ``with Cpu() as cpu: ...``."""
+
+    def __init__(self, *pids: int) -> None:
+        self.pids = pids or (os.getpid(), server_pid())
+
+    def __enter__(self) -> Cpu:
+        self.start = [cpu_s(p) for p in self.pids]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.spent = [cpu_s(p) - s for p, s in zip(self.pids, self.start, strict=True)]
 
 
 def ms(value: float) -> float:
@@ -191,17 +229,18 @@ async def lifecycle(env, db: str, url: str, workdir: Path, concurrencies: list[i
         for c in concurrencies:
             n = lives_for(c, base)
             floors, ours, f_calls, o_open, o_act = [], [], [], [], []
-            rate, calls = await floor_lifecycles(bare_client, n, c)
-            floors.append(rate)
-            f_calls += calls
-            for _ in range(rounds):
-                rate, opening, acting = await our_lifecycles(stack, n, c, closed)
-                ours.append(rate)
-                o_open += opening
-                o_act += acting
-                rate, calls = await floor_lifecycles(bare_client, n, c)
-                floors.append(rate)
-                f_calls += calls
+            f_cpu, o_cpu = [], []  # per life: [this process, the server], ms
+            for turn in ["floor"] + ["ours", "floor"] * rounds:  # floor, ours, floor, ...
+                with Cpu() as cpu:
+                    if turn == "floor":
+                        rate, calls = await floor_lifecycles(bare_client, n, c)
+                        f_calls += calls
+                    else:
+                        rate, opening, acting = await our_lifecycles(stack, n, c, closed)
+                        o_open += opening
+                        o_act += acting
+                (floors if turn == "floor" else ours).append(rate)
+                (f_cpu if turn == "floor" else o_cpu).append([x * 1000 / n for x in cpu.spent])
             o_calls = o_open + o_act
             rows.append({
                 "part": "lifecycle", "db": db, "concurrency": c, "lives": n,
@@ -209,11 +248,110 @@ async def lifecycle(env, db: str, url: str, workdir: Path, concurrencies: list[i
                 "floor_call_p50_ms": ms(pct(f_calls, 0.5)), "floor_call_p99_ms": ms(pct(f_calls, 0.99)),
                 "our_call_p50_ms": ms(pct(o_calls, 0.5)), "our_call_p99_ms": ms(pct(o_calls, 0.99)),
                 "our_action_p50_ms": ms(pct(o_act, 0.5)), "our_action_p99_ms": ms(pct(o_act, 0.99)),
+                "floor_action_p50_ms": ms(pct(f_calls, 0.5)),
+                "our_process_cpu_ms_per_life": round(median([x[0] for x in o_cpu]), 1),
+                "floor_process_cpu_ms_per_life": round(median([x[0] for x in f_cpu]), 1),
+                "our_server_cpu_ms_per_life": round(median([x[1] for x in o_cpu]), 1),
+                "floor_server_cpu_ms_per_life": round(median([x[1] for x in f_cpu]), 1),
                 "ratio": round(median(ours) / median(floors), 2),
                 "p99_ratio": round(pct(o_calls, 0.99) / pct(f_calls, 0.99), 2),
             })
             print_row(rows[-1])
     return rows
+
+
+# ------------------------------------------------------------------ 8: layout
+
+
+@dataclass
+class _Remote:
+    """A stack of processes as ``our_lifecycles`` drives it: its HTTP client and a Temporal client."""
+
+    http: httpx.AsyncClient
+    client: Client
+
+
+async def _healthy(url: str, processes: list[subprocess.Popen], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(timeout=2) as http:
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if (await http.get(f"{url}/health")).status_code == 200:
+                    return
+            if any(p.poll() is not None for p in processes) or time.monotonic() > deadline:
+                raise RuntimeError("the deployed stack did not come up")
+            await asyncio.sleep(0.3)
+
+
+async def layout_part(env, db: str, url: str, workdir: Path, lives: int, rounds: int,
+                      profile: Path | None = None) -> list[dict]:
+    """``profile``: a folder for py-spy's samples of the API and the worker (``<db>-api.<format>``), in the formats
+    of ``PROFILE_FORMATS``, one run each (so each format's run is measured apart)."""
+    address = env.client.service_client.config.target_host
+    engine = make_engine(url, keyring=KEYRING)
+    migrate(engine)
+    directory.load(engine, SCHOOLS)
+    engine.dispose()
+    port, queue = free_port(), f"layout-{uuid.uuid4().hex[:8]}"
+    environment = service_env(env="dev", temporal_address=address, database_url=url, task_queue=queue,
+                              data_dir=workdir / f"layout-{db}", api_port=port, log_level="WARNING", metrics_port=0,
+                              write_rate_per_minute=1_000_000)
+    crisisflow = str(Path(sys.executable).parent / "crisisflow")
+
+    def command(name: str) -> list[str]:
+        if profile is None:
+            return [crisisflow, name]
+        fmt = os.environ.get("BENCH_PROFILE_FORMAT", "raw")
+        out = profile / f"{db}-{name}.{'svg' if fmt == 'flamegraph' else 'txt'}"
+        return [str(Path(sys.executable).parent / "py-spy"), "record", "--nonblocking", "-r", "100", "--format", fmt,
+                "-o", str(out), "--", crisisflow, name]
+
+    ours = [subprocess.Popen(command(name), env=environment, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for name in ("api", "worker")]
+    floor = subprocess.Popen([sys.executable, "-c", BARE_WORKER.format(root=str(ROOT), address=address)],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    server = server_pid()
+    try:
+        floor.stdout.readline()
+        base = f"http://127.0.0.1:{port}/api/v1"
+        await _healthy(base, ours)
+        bare_client = await Client.connect(address)
+        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+            remote = _Remote(http, env.client)
+            await floor_lifecycles(bare_client, 3, 3)  # warm both up
+            await our_lifecycles(remote, 3, 3, [])
+            floors, mine, f_cpu, o_cpu, f_calls, o_act = [], [], [], [], [], []
+            for turn in ["floor"] + ["ours", "floor"] * rounds:
+                if turn == "floor":
+                    with Cpu(floor.pid, os.getpid(), server) as cpu:
+                        rate, calls = await floor_lifecycles(bare_client, lives, 10)
+                    floors.append(rate)
+                    f_calls += calls
+                    f_cpu.append([(cpu.spent[0] + cpu.spent[1]) * 1000 / lives, cpu.spent[2] * 1000 / lives])
+                else:
+                    with Cpu(ours[0].pid, ours[1].pid, server) as cpu:
+                        rate, _, acting = await our_lifecycles(remote, lives, 10, [])
+                    mine.append(rate)
+                    o_act += acting
+                    o_cpu.append([(cpu.spent[0] + cpu.spent[1]) * 1000 / lives, cpu.spent[2] * 1000 / lives,
+                                  cpu.spent[0] * 1000 / lives, cpu.spent[1] * 1000 / lives])
+    finally:
+        for p in (*ours, floor):
+            p.send_signal(signal.SIGINT if profile is not None else signal.SIGTERM)  # py-spy writes on SIGINT
+            p.wait(60)
+    row = {"part": "layout", "db": db, "lives": lives, "concurrency": 10,
+           "floor_lives_per_s": [round(x, 2) for x in floors], "our_lives_per_s": [round(x, 2) for x in mine],
+           "floor_call_p50_ms": ms(pct(f_calls, 0.5)), "floor_call_p99_ms": ms(pct(f_calls, 0.99)),
+           "our_action_p50_ms": ms(pct(o_act, 0.5)), "our_action_p99_ms": ms(pct(o_act, 0.99)),
+           "our_process_cpu_ms_per_life": round(median([x[0] for x in o_cpu]), 1),
+           "floor_process_cpu_ms_per_life": round(median([x[0] for x in f_cpu]), 1),
+           "our_server_cpu_ms_per_life": round(median([x[1] for x in o_cpu]), 1),
+           "floor_server_cpu_ms_per_life": round(median([x[1] for x in f_cpu]), 1),
+           "our_api_cpu_ms_per_life": round(median([x[2] for x in o_cpu]), 1),
+           "our_worker_cpu_ms_per_life": round(median([x[3] for x in o_cpu]), 1),
+           "ratio": round(median(mine) / median(floors), 2)}
+    print_row(row)
+    return [row]
 
 
 # ------------------------------------------------------------------ 7: observability
@@ -477,16 +615,23 @@ def print_row(row: dict) -> None:
 def table(rows: list[dict]) -> str:
     lines = [f"{'figure':<34}{'db':<9}{'floor':>16}{'ours':>16}{'ratio':>8}"]
     for r in rows:
-        if r["part"] == "lifecycle":
-            lines.append(f"{'lifecycle lives/s, c=' + str(r['concurrency']):<34}{r['db']:<9}"
+        if r["part"] in ("lifecycle", "layout"):
+            what = "lifecycle" if r["part"] == "lifecycle" else "separate processes:"
+            lines.append(f"{what + ' lives/s, c=' + str(r['concurrency']):<34}{r['db']:<9}"
                          f"{median(r['floor_lives_per_s']):>16.2f}{median(r['our_lives_per_s']):>16.2f}"
                          f"{r['ratio']:>8.2f}")
-            lines.append(f"{'  call p99 ms, c=' + str(r['concurrency']):<34}{r['db']:<9}"
-                         f"{r['floor_call_p99_ms']:>16}{r['our_call_p99_ms']:>16}{r['p99_ratio']:>8.2f}")
+            if "p99_ratio" in r:
+                lines.append(f"{'  call p99 ms, c=' + str(r['concurrency']):<34}{r['db']:<9}"
+                             f"{r['floor_call_p99_ms']:>16}{r['our_call_p99_ms']:>16}{r['p99_ratio']:>8.2f}")
             if r["concurrency"] == 10:
-                ratio = round(r["our_action_p99_ms"] / r["floor_call_p99_ms"], 2)
-                lines.append(f"{'action p99 ms vs execute_update':<34}{r['db']:<9}"
-                             f"{r['floor_call_p99_ms']:>16}{r['our_action_p99_ms']:>16}{ratio:>8.2f}")
+                for q in ("p50", "p99"):
+                    floor, ours = r[f"floor_call_{q}_ms"], r[f"our_action_{q}_ms"]
+                    lines.append(f"{'  action ' + q + ' ms vs execute_update':<34}{r['db']:<9}"
+                                 f"{floor:>16}{ours:>16}{ours / floor:>8.2f}")
+            for who in ("process", "server"):
+                floor, ours = r[f"floor_{who}_cpu_ms_per_life"], r[f"our_{who}_cpu_ms_per_life"]
+                lines.append(f"{'  ' + who + ' CPU ms per life':<34}{r['db']:<9}{floor:>16}{ours:>16}"
+                             f"{ours / floor:>8.2f}")
         elif r["part"] == "open":
             lines.append(f"{'opening ' + str(r['cases']) + ' cases, per s':<34}{r['db']:<9}"
                          f"{median(r['floor_starts_per_s']):>16.1f}{median(r['import_cases_per_s']):>16.1f}"
@@ -514,20 +659,23 @@ def table(rows: list[dict]) -> str:
 
 async def main_async(args) -> list[dict]:
     parts = set(args.only.split(",")) if args.only else {"lifecycle", "replay", "open", "memory", "dashboard",
-                                                          "observability"}
+                                                          "observability", "layout"}
     dbs = args.db.split(",")
     workdir = ROOT / "var" / "bench-compare" / uuid.uuid4().hex[:8]
     workdir.mkdir(parents=True)
     rows: list[dict] = []
     concurrencies = [int(c) for c in args.concurrency.split(",")]
     closed: list[str] = []
-    if parts & {"lifecycle", "replay", "memory", "dashboard", "observability"}:
+    if parts & {"lifecycle", "replay", "memory", "dashboard", "observability", "layout"}:
         async with await _dev_env() as env:
             for db in dbs:
                 if "lifecycle" in parts or "replay" in parts:
                     cs = concurrencies if "lifecycle" in parts else [10]
                     with scratch(db, workdir) as url:
                         rows += await lifecycle(env, db, url, workdir, cs, args.lives, args.rounds, closed)
+                if "layout" in parts:
+                    with scratch(db, workdir) as url:
+                        rows += await layout_part(env, db, url, workdir, args.lives, args.rounds, args.profile)
                 if "dashboard" in parts:
                     rows += await dashboard_part(env, db, workdir, args.dashboard_rows)
                 if "observability" in parts:
@@ -569,8 +717,10 @@ class scratch:
 def main() -> None:
     configure_logging("json", "WARNING")
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", help="comma-separated: lifecycle,replay,open,memory,dashboard,observability")
+    parser.add_argument("--only", help="comma-separated: lifecycle,replay,open,memory,dashboard,observability,layout")
     parser.add_argument("--db", default="sqlite,postgres")
+    parser.add_argument("--profile", type=Path, help="layout: py-spy the API and the worker into this folder "
+                        "(BENCH_PROFILE_FORMAT=flamegraph for SVG; the .venv has py-spy: pip install '.[bench]')")
     parser.add_argument("--concurrency", default="1,10,50")
     parser.add_argument("--lives", type=int, default=60, help="lifecycles per measurement at concurrency 10")
     parser.add_argument("--rounds", type=int, default=1, help="ours-floor pairs after the first floor")

@@ -48,6 +48,11 @@ def markdown_floor():
     loader = DictLoader({f"{n}.md.j2": show(f"activities/templates/{n}.md.j2") for n in names})
     source = show("activities/documents.py").replace('loader=PackageLoader("activities", "templates")',
                                                      "loader=_LOADER")
+    # the modules it imported have moved since: the same functions, from where they live now
+    for old, new in (("from activities.notify import local_time", "from paper.messages import local_time"),
+                     ("from models import store", "from db import store"),
+                     ("from models.tables import DocumentRow", "from db.tables import DocumentRow")):
+        source = source.replace(old, new)
     namespace = {"_LOADER": loader, "__name__": "markdown_floor"}
     exec(compile(source, "markdown_floor", "exec"), namespace)  # noqa: S102 - our own code, from our history
     return namespace["render_text"]
@@ -99,26 +104,32 @@ def main() -> None:
     typesetter = Typesetter(settings.templates_dir, tuple(settings.document_fonts), settings.font_paths)
     render_markdown = markdown_floor()
     case = sample_case()
-    school = SchoolFacts(name="某市第一中学", authority="某市教育局", hotline="12356", province="某省教育厅")
+    school = SchoolFacts(name="某市第一中学", authority="某市教育局", contact_name="孙校长",
+                         contact_phone="0371-6000 1234", hotlines=[{"name": "全国心理援助热线", "number": "12356"}],
+                         province="某省教育厅")
     people = {"t-zhang": "张老师", "p-chen": "陈老师", "l-sun": "孙校长"}
     made = datetime(2026, 11, 23, tzinfo=UTC)
+    # the guardian notice prints its one-time answer link as a QR code, as the worker makes it (GUARDIAN_ONLINE)
+    link = {"url": "https://crisis.school-a.edu.cn/g/7-6yUWu6TRz4qkd0ztltMggcvQYRAj71_Y4LzBsgl-Q", "code": "463631",
+            "expires_at": made + timedelta(hours=72)}
     rows = []
+    links = {DocumentKind.guardian_notice: link}
     for kind in KINDS:
         request = DocumentRequest(document_id=f"{case.case_id}-{kind.value}-8", kind=kind, case=case, event_seq=8,
                                   created_at=made)
         render_markdown(request)  # warm: templates compiled
-        typesetter.pdf(kind, case_facts(request, school, people, Lang.zh), made)
+        typesetter.pdf(kind, case_facts(request, school, people, Lang.zh, links.get(kind)), made)
         markdown, pdf, whole = [], [], []
         for _ in range(args.rounds):
             t = time.perf_counter()
             render_markdown(request)
             markdown.append(time.perf_counter() - t)
             t = time.perf_counter()
-            typesetter.pdf(kind, case_facts(request, school, people, Lang.zh), made)
+            typesetter.pdf(kind, case_facts(request, school, people, Lang.zh, links.get(kind)), made)
             pdf.append(time.perf_counter() - t)
             t = time.perf_counter()
             for lang in Lang:  # what the worker makes of one document: PDF and text, both languages
-                facts = case_facts(request, school, people, lang)
+                facts = case_facts(request, school, people, lang, links.get(kind))
                 typesetter.pdf(kind, facts, made)
                 typesetter.text(kind, facts, made)
             whole.append(time.perf_counter() - t)

@@ -28,6 +28,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from channels.mail import mail_plugin, schemes
+from channels.sms import sms_plugin
 from config.yaml_files import load_yaml
 from models.domain import Recipient
 
@@ -54,6 +55,8 @@ class SchoolChannels(_Strict):
     wecom: Chat | None = None
     dingtalk: Chat | None = None
     feishu: Chat | None = None
+    #: an Apprise SMS URL without its recipient (channels/sms.py): the guardian's answer link goes by SMS
+    sms: str | None = None
 
 
 class ChannelsFile(_Strict):
@@ -104,6 +107,9 @@ def check(channels: ChannelsFile) -> None:
         if school.email is not None and mail_plugin(school.email, "check@example.org") is None:
             raise ChannelsError(f"{where}.email: not a mail URL Apprise can send with "
                                 f"(mailto://user:password@host?from=address, or mailtos:// for TLS)")
+        if school.sms is not None and sms_plugin(school.sms, "13800000000") is None:
+            raise ChannelsError(f"{where}.sms: not an SMS URL Apprise can send with "
+                                f"(smseagle://token@host, smseagles:// for TLS, httpsms://key@from, bulksms://…)")
         for platform, scheme in ROBOT_SCHEMES.items():
             chat = getattr(school, platform)
             for role, address in (chat.robots if chat else {}).items():

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from api.web import accounts
 from config.settings import Settings
 from db import directory, store
-from models.directory import Authority, AuthorityPerson, Directory, School, SchoolClass, Staff
+from models.directory import Authority, AuthorityPerson, Contact, Directory, Hotline, School, SchoolClass, Staff
 
 SCHOOL = "demo-school"
 AUTHORITY = "demo-authority"
@@ -24,7 +24,10 @@ AUTHORITY = "demo-authority"
 PASSWORD = "demo-crisis-2026"
 
 DIRECTORY = Directory(
-    schools=[School(id=SCHOOL, name="示范中学", authority="示范市教育局", hotline="12356", classes=[
+    schools=[School(
+        id=SCHOOL, name="示范中学", authority="示范市教育局", contact=Contact(name="钱主任", phone="0371-6000 1234"),
+        hotlines=[Hotline(name="学校心理咨询室热线", number="0371-6000 1235"),
+                  Hotline(name="全国心理援助热线", number="12356")], classes=[
         SchoolClass(id="7-1", grade="七年级", name="七(1)班"),
         SchoolClass(id="7-2", grade="七年级", name="七(2)班"),
         SchoolClass(id="8-1", grade="八年级", name="八(1)班"),
@@ -42,7 +45,9 @@ DIRECTORY = Directory(
         Staff(id="demo-staff", name="郑老师", school=SCHOOL, roles=["staff"], title="语文教师"),
     ],
     authorities=[Authority(id=AUTHORITY, name="示范市教育局", schools=[SCHOOL],
-                           people=[AuthorityPerson(id="demo-edu-authority", name="刘科长")])],
+                           people=[AuthorityPerson(id="demo-edu-authority", name="刘科长")]),
+                 Authority(id="demo-province", name="示范省教育厅", level="province", schools=[SCHOOL],
+                           people=[AuthorityPerson(id="demo-province-officer", name="钱处长")])],
 )
 
 
@@ -105,7 +110,8 @@ CASES: list[tuple[str, str, list[str], list[tuple[str, str, dict]]]] = [
         ("psychology_teacher", "assessment", _HIGH), ("head_teacher", "guardian-notice", {}),
         ("psychology_teacher", "intervention", _PLAN), ("psychology_teacher", "referral", _REFER),
         ("head_teacher", "guardian-response", {"decision": "refuse", "by": "guardian",
-                                               "notes": "家长认为只是青春期情绪波动"})]),
+                                               "notes": "家长认为只是青春期情绪波动"}),
+        ("leadership", "authority-report", {"note": "学校将继续与家长沟通，班主任每日关注学生情况"})]),
     ("郑宇航", "7-2", [], [("psychology_teacher", "assessment", _LOW),
                          ("psychology_teacher", "closure", {"reason": "no_crisis", "outcome": "经评估无危机",
                                                             "rationale": "ASQ 筛查阴性，情绪稳定"})]),
@@ -129,6 +135,10 @@ CASES: list[tuple[str, str, list[str], list[tuple[str, str, dict]]]] = [
 #: an extreme event whose investigation review is being drafted (two weeks to submit it)
 INCIDENT = {"kind": "self_harm_injury", "place": "学生宿舍", "summary": "（演示）一名学生在宿舍用小刀划伤手臂，"
             "室友发现后报告宿管老师，校医处置伤口，家长已到校。"}
+INCIDENT_FACTS = {"account": "（演示）该生此前未建档；事发后校医处置伤口，班主任通知家长到校，心理教师当晚陪伴谈话。"}
+INCIDENT_GROUP = {"members": ["demo-edu-authority"], "external": [
+    {"name": "（演示）张警官", "organisation": "示范市公安局城关派出所", "kind": "police"},
+    {"name": "（演示）周医生", "organisation": "示范市精神卫生中心", "kind": "expert"}]}
 INCIDENT_DRAFT = {"background": "（演示）该生近一个月学业压力大，与家长关系紧张。",
                   "timeline": "（演示）晚自习后回到宿舍，室友发现其手臂出血，立即报告宿管老师。"}
 
@@ -165,7 +175,12 @@ async def add_cases(engine: Engine, base_url: str, token_for: Callable[[str], st
         answer = await http.post("/incidents", json={**INCIDENT, "occurred_at": datetime.now(UTC).isoformat()},
                                  headers=psychology)
         answer.raise_for_status()
-        answer = await http.put(f"/incidents/{answer.json()['incident_id']}/report", json=INCIDENT_DRAFT,
-                                headers=psychology)
-        answer.raise_for_status()
+        incident = answer.json()["incident_id"]
+        # the school gives its account; the authority forms the group with the police and experts, and drafts
+        authority = {"Authorization": f"Bearer {token_for('demo-edu-authority')}"}
+        for method, path, body, who in (("put", "facts", INCIDENT_FACTS, psychology),
+                                        ("put", "group", INCIDENT_GROUP, authority),
+                                        ("put", "report", INCIDENT_DRAFT, authority)):
+            answer = await getattr(http, method)(f"/incidents/{incident}/{path}", json=body, headers=who)
+            answer.raise_for_status()
     return opened

@@ -99,6 +99,10 @@ class Settings(BaseSettings):
         [1, 15, 60], min_length=1, description="each pause, growing with each (the last repeats)")
     totp_failures_to_reset: int = Field(
         20, ge=2, description="wrong TOTP codes in a row after which the password is void: a new invitation is needed")
+    help_requests_per_address_per_hour: int = Field(
+        3, ge=1, description="help requests one address may send an hour (the help page; its fingerprint counts)")
+    help_requests_per_school_per_hour: int = Field(
+        30, ge=1, description="help requests a school's help page takes an hour, from everyone")
     invite_valid_hours: int = Field(72, ge=1, description="how long a `crisisflow staff invite` code is good")
     totp: bool = Field(True, description="ask roles that see students' names for a TOTP code; off only in dev")
     demo: bool = Field(False, description="the staff app says on every page that this is a demonstration")

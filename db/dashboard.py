@@ -151,6 +151,10 @@ def dashboard(engine: Engine, school_id: str, now: datetime) -> Dashboard:
         ).all()
         assessment = _durations(session, school_id, col(CaseRow.assessed_after_s), assessed)
         intervention = _durations(session, school_id, col(CaseRow.intervened_after_s), intervened)
+    # a document made again since (``crisisflow``'s remake) is no longer a failure
+    remade = store.existing_documents(engine, [e["effect_id"] for _, effects in failed_rows for e in effects
+                                               if e["effect"] == "document"])
+    failed_rows = [(case_id, [e for e in effects if e["effect_id"] not in remade]) for case_id, effects in failed_rows]
     decided = sum(in_time.values())
     share = round(in_time.get(True, 0) / decided, 4) if decided else None
     failing = store.outbox(engine, ("failing", "refused"), {school_id}, limit=OVERDUE_SHOWN)

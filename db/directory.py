@@ -8,7 +8,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, delete, select
 
 from db.tables import AuthorityRow, ClassRow, SchoolRow, StaffRow
-from models.directory import Directory, School, SchoolClass, Staff
+from models.directory import Contact, Directory, School, SchoolClass, Staff
 from models.domain import StaffRole
 
 
@@ -25,7 +25,9 @@ def load(engine: Engine, directory: Directory) -> dict[str, int]:
             session.exec(delete(StaffRow).where(col(StaffRow.staff_id).in_(moved)))
         for school in directory.schools:
             session.merge(SchoolRow(school_id=school.id, name=school.name, authority=school.authority,
-                                    hotline=school.hotline, language=school.language))
+                                    contact_name=school.contact.name if school.contact else None,
+                                    contact_phone=school.contact.phone if school.contact else None,
+                                    hotlines=[h.model_dump() for h in school.hotlines], language=school.language))
             session.exec(delete(ClassRow).where(col(ClassRow.school_id) == school.id))
             session.exec(delete(StaffRow).where(col(StaffRow.school_id) == school.id))
             session.add_all(ClassRow(school_id=school.id, class_id=c.id, grade=c.grade, name=c.name)
@@ -62,8 +64,10 @@ def of_school(engine: Engine, school_id: str) -> Directory:
         staff = session.exec(select(StaffRow).where(col(StaffRow.school_id) == school_id)
                              .order_by(col(StaffRow.staff_id))).all()
     return Directory(
-        schools=[School(id=school.school_id, name=school.name, authority=school.authority, hotline=school.hotline,
-                        language=school.language,
+        schools=[School(id=school.school_id, name=school.name, authority=school.authority,
+                        contact=Contact(name=school.contact_name, phone=school.contact_phone)
+                        if school.contact_name and school.contact_phone else None,
+                        hotlines=school.hotlines or [], language=school.language,
                         classes=[SchoolClass(id=c.class_id, grade=c.grade, name=c.name) for c in classes])],
         staff=[Staff(id=p.staff_id, name=p.name, school=p.school_id, roles=p.roles, title=p.title, classes=p.classes,
                      grades=p.grades, email=p.email, wecom=p.wecom, dingtalk=p.dingtalk, phone=p.phone)
@@ -159,6 +163,18 @@ def authority_schools(engine: Engine, authority_id: str | None) -> set[str]:
     with Session(engine) as session:
         row = session.get(AuthorityRow, authority_id)
     return set(row.schools) if row else set()
+
+
+def people_of(engine: Engine, authority_or_school: str) -> list[StaffRow]:
+    """The people of an authority (or of a school), by name."""
+    with Session(engine) as session:
+        return list(session.exec(select(StaffRow).where(col(StaffRow.school_id) == authority_or_school)
+                                 .order_by(col(StaffRow.name))).all())
+
+
+def authority(engine: Engine, authority_id: str) -> AuthorityRow | None:
+    with Session(engine) as session:
+        return session.get(AuthorityRow, authority_id)
 
 
 def names(engine: Engine, staff_ids: set[str]) -> dict[str, str]:

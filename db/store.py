@@ -39,7 +39,7 @@ from models.case import (
     NotificationView,
 )
 from models.domain import Action, CaseState, Obligation, RiskLevel
-from models.incident import IncidentData
+from models.incident import IncidentData, Investigation
 from models.watch import WatchData, WatchView
 
 # ----------------------------------------------------------------- projection
@@ -205,6 +205,16 @@ def load_case(engine: Engine, case_id: str) -> CaseData | None:
         data.deadlines = [Deadline.model_validate(d, from_attributes=True) for d in deadlines]
         data.events = [CaseEvent.model_validate(e, from_attributes=True) for e in events]
         return data
+
+
+def case_events(engine: Engine, case_id: str, upto: int | None = None) -> list[CaseEvent]:
+    """A case's events from the read model, every run's, in order (up to ``upto``)."""
+    query = select(CaseEventRow).where(col(CaseEventRow.case_id) == case_id)
+    if upto is not None:
+        query = query.where(col(CaseEventRow.seq) <= upto)
+    with Session(engine) as session:
+        rows = session.exec(query.order_by(col(CaseEventRow.seq))).all()
+        return [CaseEvent.model_validate(e, from_attributes=True) for e in rows]
 
 
 def request_taken(engine: Engine, case_id: str, request: str) -> str | None:
@@ -471,6 +481,7 @@ def project_incident(engine: Engine, data: IncidentData) -> None:
         escalation_level=data.deadline.escalation_level, report=data.report.model_dump(),
         report_chars=data.report.chars(), submitted_at=data.submitted_at,
         submitted_by=data.submitted_by.staff_id if data.submitted_by else None, document_id=data.document_id,
+        investigation=Investigation.model_validate(data, from_attributes=True).model_dump(mode="json"),
         last_seq=data.seq,
     ))
 
@@ -613,9 +624,27 @@ def add_document(engine: Engine, row: DocumentRow) -> DocumentRow:
     return _insert_once(engine, row, row.document_id)
 
 
+def add_form(engine: Engine, document_id: str, key: str, form: dict[str, str]) -> None:
+    """Record a form made on first request beside a document's others (the same form made twice at once is the
+    same bytes: either record stands)."""
+    with Session(engine) as session, session.begin():
+        row = session.get(DocumentRow, document_id, with_for_update=True)
+        row.forms = {**(row.forms or {}), key: form}
+        session.add(row)
+
+
 def documents_for(engine: Engine, case_id: str) -> list[DocumentView]:
     return _of_case(engine, DocumentRow, DocumentView, case_id,
                     col(DocumentRow.created_at), col(DocumentRow.document_id))
+
+
+def existing_documents(engine: Engine, document_ids: list[str]) -> set[str]:
+    """Which of these documents exist (a document that failed and was made again exists)."""
+    if not document_ids:
+        return set()
+    with Session(engine) as session:
+        return set(session.exec(select(DocumentRow.document_id)
+                                .where(col(DocumentRow.document_id).in_(document_ids))).all())
 
 
 def get_document(engine: Engine, document_id: str) -> DocumentRow | None:

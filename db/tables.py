@@ -242,6 +242,9 @@ class IncidentRow(SQLModel, IncidentFields, table=True):
     recorded_at: datetime = _ts()
     due_at: datetime = _ts()
     report: dict = _sealed(SealedJSON("incidents.report"))  # the draft or submitted sections
+    #: who investigates, the group, the school's account (models.incident.Investigation); none before issue 28
+    investigation: dict | None = Field(default=None, sa_column=Column(SealedJSON("incidents.investigation"),
+                                                                      nullable=True))
     submitted_at: datetime | None = _ts(nullable=True)
     last_seq: int = 0
 
@@ -359,7 +362,9 @@ class SchoolRow(SQLModel, table=True):
     school_id: str = Field(primary_key=True, max_length=64)
     name: str = Field(max_length=200)
     authority: str = Field(max_length=200)
-    hotline: str | None = Field(default=None, max_length=32)
+    contact_name: str | None = Field(default=None, max_length=200)
+    contact_phone: str | None = Field(default=None, max_length=32)
+    hotlines: list = _json()  # [{name, number}]: each line by its own name
     language: str = Field(default="zh-CN", max_length=8)  # the language of its paper
 
 
@@ -514,3 +519,67 @@ class ScreeningJobRow(SQLModel, ScreeningJobFields, table=True):
     #: the last time the process running it said it was alive (a silent job's process has died)
     heartbeat_at: datetime | None = _ts(nullable=True)
     finished_at: datetime | None = _ts(nullable=True)
+
+
+class GuardianLinkRow(SQLModel, table=True):
+    """A guardian notice's one-time answer link (GUARDIAN_ONLINE): only its id (the token's SHA-256) is kept.
+
+    Valid from ``created_at`` for the policy's ``guardian_answer_within``; five wrong codes lock it; one answer
+    is taken; a newer notice of the case replaces it, and leadership may revoke it (``ended``)."""
+
+    __tablename__ = "guardian_links"
+    __table_args__ = (Index("ix_guardian_links_case", "case_id", "created_at"),)
+
+    link_id: str = Field(primary_key=True, max_length=64)
+    case_id: str = Field(max_length=64)
+    school_id: str = Field(max_length=64)
+    event_seq: int  # the event whose guardian notice prints the link
+    key_id: str = Field(max_length=64)  # the keyring key the token and code derive from
+    document_id: str = Field(max_length=128)
+    created_at: datetime = _ts()
+    expires_at: datetime = _ts()
+    failures: int = 0  # wrong codes in a row
+    locked_at: datetime | None = _ts(nullable=True)
+    answered_at: datetime | None = _ts(nullable=True)
+    #: the answer as the guardian gave it, and whether the case took it (``taken``) or a person must (``kept``)
+    answer: dict | None = Field(default=None, sa_column=Column(SealedJSON("guardian_links.answer"), nullable=True))
+    ended: str | None = Field(default=None, max_length=16)  # replaced | revoked
+    ended_at: datetime | None = _ts(nullable=True)
+    ended_by: str | None = Field(default=None, max_length=64)
+    sms_sent_at: datetime | None = _ts(nullable=True)
+
+
+class GuardianContactRow(SQLModel, table=True):
+    """The guardian's mobile number on record for a case (sealed), which the answer link is sent to by SMS."""
+
+    __tablename__ = "guardian_contacts"
+
+    case_id: str = Field(primary_key=True, max_length=64)
+    phone: str = _sealed(SealedText("guardian_contacts.phone"))
+    recorded_by: str = Field(max_length=64)
+    recorded_at: datetime = _ts()
+
+
+class HelpRequestRow(SQLModel, table=True):
+    """A student's or parent's help request (models/help.py): what they wrote, sealed, and the state its
+    HelpRequestWorkflow projects. ``address`` is a keyed fingerprint (the rate limits), never the address."""
+
+    __tablename__ = "help_requests"
+    __table_args__ = (Index("ix_help_requests_school", "school_id", "created_at"),
+                      Index("ix_help_requests_address", "address", "created_at"))
+
+    help_id: str = Field(primary_key=True, max_length=64)
+    school_id: str = Field(max_length=64)
+    created_at: datetime = _ts()
+    address: str = Field(max_length=16)
+    asked: dict = _sealed(SealedJSON("help_requests.asked"))
+    state: str = Field(max_length=16)
+    due_at: datetime = _ts()
+    escalation_level: int = 0
+    looked_at: datetime | None = _ts(nullable=True)
+    looked_by: str | None = Field(default=None, max_length=64)
+    case_id: str | None = Field(default=None, max_length=64)
+    resolved_by: str | None = Field(default=None, max_length=64)
+    closed_reason: str | None = Field(default=None, sa_column=Column(SealedText("help_requests.closed_reason"),
+                                                                     nullable=True))
+    seq: int = 0

@@ -24,32 +24,68 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy import Engine
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from channels.config import ChannelsFile, read_channels
+from channels.sms import MOBILE
 from config.settings import Settings
 from config.temporal import workflow_id
-from db import directory, store
-from models.case import ActionCommand, Actor, CaseStart, CaseView, NotificationRequest, OpenCaseBody, ReopenBody
+from db import directory, guardian_links, help_requests, store
+from models.case import (
+    ActionCommand,
+    Actor,
+    CaseStart,
+    CaseView,
+    DocumentRequest,
+    EventLink,
+    GuardianResponseBody,
+    GuardianResponseCommand,
+    LinkSms,
+    NotificationRequest,
+    OnlineAnswer,
+    OpenCaseBody,
+    ReopenBody,
+)
 from models.digest import DigestRequest, digest_workflow_id
-from models.domain import Action, CaseState, NotificationEvent, Obligation, Recipient, StaffRole
+from models.domain import Action, CaseState, DocumentKind, NotificationEvent, Obligation, Recipient, StaffRole
 from models.errors import DomainError, Forbidden, Invalid, NotFound, Refused
-from models.incident import IncidentBody, IncidentData, IncidentStart, ReportDraft, ReportSubmission, ReviewReport
+from models.help import HelpBody, HelpResolve, HelpStart, help_workflow_id
+from models.incident import (
+    FactsBody,
+    FactsSubmission,
+    GroupBody,
+    GroupForming,
+    IncidentBody,
+    IncidentData,
+    IncidentStart,
+    ReportDraft,
+    ReportSubmission,
+    ReviewReport,
+)
 from models.incident import report_errors as incident_report_errors
 from models.policy import DeadlinePolicy
+from models.term_report import TermReportRequest, term_of
 from models.watch import WatchData, WatchRequest, WatchReview, WatchStart, watch_id_for, watch_workflow_id
+from paper.facts import TITLES
+from paper.words import Lang
 from workflows.case_workflow import FORBIDDEN, INVALID, REFUSED, CaseWorkflow
 from workflows.deadlines import duty_owner, told_from
 from workflows.digest_workflow import OpeningsDigestWorkflow
+from workflows.help_workflow import HelpRequestWorkflow
 from workflows.incident_workflow import IncidentReviewWorkflow, incident_workflow_id
 from workflows.machine import ALL_FEATURES, CaseMachine
+from workflows.remake_workflow import RemakeWorkflow, remake_workflow_id
 from workflows.reminder_workflow import ReminderWorkflow
+from workflows.sms_workflow import LinkSmsWorkflow
+from workflows.term_report_workflow import TermReportWorkflow, term_workflow_id
 from workflows.view import case_view
 from workflows.watch_workflow import WatchWorkflow
 
@@ -357,14 +393,209 @@ class Door:
             obligation=obligation, due_at=deadline.due_at, escalation_level=deadline.escalation_level,
             created_at=now, named={**({Recipient.owner.value: data.owner} if data.owner else {}),
                                    "by": by.staff_id, "by_role": by.role.value})
+        if not await self._send_once(request):
+            return False
+        log.info("duty reminded", obligation=obligation.value, role=by.role.value)
+        return True
+
+    async def _send_once(self, request: NotificationRequest) -> bool:
+        """One notification that is no step of its case, from a ``ReminderWorkflow`` named by the notification's
+        id (so the same id sends once); False when it was sent already."""
         try:
             await self.client.start_workflow(ReminderWorkflow.run, request, id=request.notification_id,
                                              task_queue=self.settings.task_queue,
                                              id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE)
         except WorkflowAlreadyStartedError:
             return False
-        log.info("duty reminded", obligation=obligation.value, role=by.role.value)
         return True
+
+    # ------------------------------------------------------------ the guardian's answer link (GUARDIAN_ONLINE)
+
+    async def tell(self, case_id: str, event: NotificationEvent, to: Recipient, key: str) -> bool:
+        """One notification about a case that is no step of it (a locked link, an answer a person must record),
+        sent once per ``key`` from a small workflow (as a 催办 is); False when that key was sent already."""
+        data = store.load_case(self.engine, case_id)
+        if data is None:
+            raise NotFound("case", case_id)
+        request = NotificationRequest(
+            notification_id=f"tell-{case_id}-{event.value}-{key}"[:120], case_id=case_id, school_id=data.school_id,
+            event=event, recipient_roles=[to], created_at=datetime.now(UTC),
+            named={Recipient.owner.value: data.owner} if data.owner else {})
+        if not await self._send_once(request):
+            return False
+        log.info("told about a case", notification_event=event.value)
+        return True
+
+    async def answer_online(self, case_id: str, link_id: str, body: GuardianResponseBody) -> bool:
+        """The guardian's own answer through the notice's link, taken by the case as the staff-recorded
+        ``guardian_response`` (by the guardian, channel online); True when the case took it. An answer the case
+        cannot take as it stands (the state, an older case) is kept on the link, and the head teacher is told to
+        read and record it: it is never lost."""
+        structlog.contextvars.bind_contextvars(case_id=case_id)
+        answer = OnlineAnswer(body=GuardianResponseCommand(**body.model_dump()), link=link_id,
+                              request=f"link-{link_id[:40]}")
+        handle = self.client.get_workflow_handle(workflow_id(case_id))
+        try:
+            await handle.execute_update(CaseWorkflow.answer_online, answer, id=f"link-{link_id}")
+        except WorkflowUpdateFailedError as exc:
+            if domain_error(exc) is None:
+                raise
+            taken = False
+        except RPCError as exc:
+            if exc.status is not RPCStatusCode.NOT_FOUND:
+                raise
+            taken = False
+        else:
+            taken = True
+        guardian_links.settle_answer(self.engine, link_id, "taken" if taken else "kept")
+        if not taken:
+            await self.tell(case_id, NotificationEvent.guardian_answered_online, Recipient.head_teacher, link_id[:16])
+        log.info("guardian answered online", decision=body.decision, taken=taken)
+        return taken
+
+    @cached_property
+    def _channels(self) -> ChannelsFile:
+        return read_channels(self.settings.channels_file)
+
+    def sends_sms(self, school_id: str) -> bool:
+        """Whether the school has an SMS gateway (the case page offers to send the link by SMS)."""
+        return self._channels.of(school_id).sms is not None
+
+    async def send_link_sms(self, case_id: str, phone: str, by: Actor) -> None:
+        """Keep the guardian's mobile number on the case (sealed) and send the case's open answer link to it by
+        SMS, from a ``LinkSmsWorkflow`` (retried until the school's gateway takes it); one message a minute at
+        most, however often the button is pressed. Invalid naming ``phone``; Refused when no link is open."""
+        if not MOBILE.match(phone):
+            raise Invalid("phone", "not_a_mobile", {}, "phone: an 11-digit mainland mobile number")
+        data = store.load_case(self.engine, case_id)
+        if data is None or data.school_id != by.school_id:
+            raise NotFound("case", case_id)
+        now = datetime.now(UTC)
+        link = guardian_links.latest(self.engine, case_id)
+        if link is None or guardian_links.standing(link, now) != "open" or not self.sends_sms(data.school_id):
+            raise Refused("send the answer link: no open link, or no SMS gateway", data.state, [], "send_link_sms",
+                          ())
+        guardian_links.set_phone(self.engine, case_id, phone, by.staff_id, now)
+        sent = now.astimezone(BEIJING_TIME).strftime("%Y%m%d%H%M")
+        request = LinkSms(case_id=case_id, link=link.link_id, sent=sent)
+        try:
+            await self.client.start_workflow(LinkSmsWorkflow.run, request, id=f"sms-{link.link_id[:32]}-{sent}",
+                                             task_queue=self.settings.task_queue,
+                                             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE)
+        except WorkflowAlreadyStartedError:
+            pass
+        log.info("answer link sent by sms", case_id=case_id)
+
+    def revoke_link(self, case_id: str, by: Actor) -> bool:
+        """Leadership ends the case's open answer link; False when none was open."""
+        if by.role is not StaffRole.leadership:
+            raise Forbidden("", by.role.value, "revoke the guardian's answer link", "role")
+        data = store.load_case(self.engine, case_id)
+        if data is None or data.school_id != by.school_id:
+            raise NotFound("case", case_id)
+        revoked = guardian_links.revoke(self.engine, case_id, by.staff_id, datetime.now(UTC))
+        log.info("answer link revoked", case_id=case_id, revoked=revoked)
+        return revoked
+
+    # ------------------------------------------------------------ a student's or parent's help request
+
+    async def ask_for_help(self, school_id: str, body: HelpBody, address: str) -> str:
+        """Keep a help request (sealed) and start its ``HelpRequestWorkflow``, which tells the school's psychology
+        teachers at once; the request's id. Kept first: a workflow that cannot start leaves the request in the
+        list the psychology teachers read, never lost."""
+        now, help_id = datetime.now(UTC), uuid.uuid4().hex
+        help_requests.add(self.engine, help_id=help_id, school_id=school_id, body=body, address=address, now=now,
+                          due_at=now + self.policy.help_look_within)
+        await self.client.start_workflow(HelpRequestWorkflow.run,
+                                         HelpStart(help_id=help_id, school_id=school_id, policy=self.policy),
+                                         id=help_workflow_id(help_id), task_queue=self.settings.task_queue)
+        log.info("help requested", school_id=school_id)
+        return help_id
+
+    async def look_at_help(self, help_id: str, by: Actor) -> None:
+        """A psychology teacher (expert, leader) read the request: looked at, its ladder stops."""
+        await self._help_update(help_id, HelpRequestWorkflow.look, by)
+
+    async def resolve_help(self, help_id: str, resolve: HelpResolve) -> None:
+        """A case opened from the request, or the request closed with a reason."""
+        await self._help_update(help_id, HelpRequestWorkflow.resolve, resolve)
+
+    async def _help_update(self, help_id: str, update, argument) -> None:
+        def gone() -> Refused:  # the request was resolved (its workflow has finished)
+            return Refused("the help request is resolved already", "closed", [], "resolve_help")
+
+        await _update(self.client.get_workflow_handle(help_workflow_id(help_id)), update, argument, gone)
+
+    # ------------------------------------------------------------ a failed document made again
+
+    @staticmethod
+    def may_remake(data, by: Actor) -> bool:
+        """Who makes a failed document again: leadership, or the case's owner (the page offers it to them)."""
+        return by.role is StaffRole.leadership or by.staff_id == data.owner
+
+    async def remake(self, case_id: str, kind: DocumentKind, by: Actor) -> str:
+        """Make a case's document again that failed for good, once its cause is mended (leadership, or the
+        case's owner). The same request as the case made (its id, its event, its time); returns the document's
+        id. Refused when no such document failed, and when it fails again (saying why, in Chinese)."""
+        data = store.load_case(self.engine, case_id)
+        if data is None or data.school_id != by.school_id:
+            raise NotFound("case", case_id)
+        if not self.may_remake(data, by):
+            raise Forbidden("只有心理危机干预领导小组成员和个案的负责心理教师可以重新生成文书", by.role.value, "remake")
+        failed = [f.effect_id for f in data.failed_effects
+                  if f.effect == "document" and f.effect_id.startswith(f"{case_id}-{kind.value}-")]
+        pending = [d for d in failed if store.get_document(self.engine, d) is None]
+        if not pending:
+            raise Refused(f"没有未能生成的《{TITLES[Lang.zh][kind]}》需要重新生成", data.state, [], "remake",
+                          ("nothing_to_remake",))
+        document_id = pending[-1]
+        seq = int(document_id.rsplit("-", 1)[1])
+        cause = next(e for e in data.events if e.seq == seq)
+        request = DocumentRequest(document_id=document_id, kind=kind, case=data.bounded(seq), event_seq=seq,
+                                  created_at=cause.at)
+        try:
+            await self.client.execute_workflow(
+                RemakeWorkflow.run, request, id=remake_workflow_id(document_id), task_queue=self.settings.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
+        except WorkflowFailureError as failure:
+            cause_ = failure.cause.cause if isinstance(failure.cause, ActivityError) else failure.cause
+            why = cause_.message if isinstance(cause_, ApplicationError) else "排版服务暂时不可用"
+            log.warning("document remade and failed again", kind=kind.value)
+            raise Refused(f"《{TITLES[Lang.zh][kind]}》仍未能生成：{why}", data.state, [], "remake",
+                          ("document_failed",)) from None
+        except WorkflowAlreadyStartedError:
+            pass  # made already, by an earlier remake
+        log.info("document remade", kind=kind.value, role=by.role.value)
+        return document_id
+
+    # ------------------------------------------------------------ the term report
+
+    async def send_term_report(self, term_name: str, by: Actor) -> str:
+        """A leader sends the school's report of a term to its authority (from the term's last day on; once a
+        term). Returns the report's document id."""
+        term = term_of(self.policy.terms, term_name)
+        if term is None:
+            raise Invalid("term", "unknown_term", {}, f"term: {term_name[:40]!r} is not a term of the school's policy")
+        if not term.reportable(datetime.now(BEIJING_TIME).date()):
+            raise Refused(f"the term {term.name} has not reached its last day", "open", [], "send_term_report",
+                          ("term_not_over",))
+        request = TermReportRequest(school_id=by.school_id, term=term, sent_by=by.staff_id,
+                                    sent_by_role=by.role.value, sent_at=datetime.now(UTC))
+        try:
+            document_id = await self.client.execute_workflow(
+                TermReportWorkflow.run, request, id=term_workflow_id(by.school_id, request),
+                task_queue=self.settings.task_queue, id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
+        except WorkflowAlreadyStartedError:
+            raise Refused(f"the report of {term.name} was sent already", "sent", [], "send_term_report",
+                          ("term_reported",)) from None
+        except WorkflowFailureError:
+            log.error("term report failed", term=term.name)
+            raise Refused("学期报告未能生成，请稍后再试，或请系统管理员查看日志", "open", [], "send_term_report",
+                          ("term_report_failed",)) from None
+        log.info("term report sent", term=term.name)
+        return document_id
 
     # ------------------------------------------------------------ extreme events
 
@@ -378,8 +609,11 @@ class Door:
             raise Invalid("case_id", "not_own_case", {}, "case_id: not a case of your school")
         incident_id = uuid.uuid4().hex
         structlog.contextvars.bind_contextvars(incident_id=incident_id)
+        # who investigates: the local authorities over the school (属地), or any over it without a local one
+        over = directory.authorities_of(self.engine, by.school_id)
+        local = [a.authority_id for a in over if a.level == "local"] or [a.authority_id for a in over]
         start = IncidentStart(incident_id=incident_id, school_id=by.school_id, recorded_by=by, recorded_at=now,
-                              event=body, policy=self.policy)
+                              event=body, policy=self.policy, investigators=local)
         handle = await self.client.start_workflow(IncidentReviewWorkflow.run, start,
                                                   id=incident_workflow_id(incident_id),
                                                   task_queue=self.settings.task_queue)
@@ -389,7 +623,45 @@ class Door:
                 break
             await handle.query(IncidentReviewWorkflow.view)
         log.info("incident recorded", kind=body.kind.value)
+        if body.case_id is not None:
+            await self._link_case(body.case_id, EventLink(incident_id=incident_id, actor=by))
         return incident_id
+
+    async def _link_case(self, case_id: str, link: EventLink) -> None:
+        """The linked case hears of the event (a reassessment at once; closing by two people). A case closed, or
+        whose run predates EXTREME_EVENT, is left as it is: the event's page names it, and leadership may reopen
+        it."""
+        handle = self.client.get_workflow_handle(workflow_id(case_id))
+        try:
+            await handle.execute_update(CaseWorkflow.link_event, link)
+        except WorkflowUpdateFailedError as exc:
+            error = domain_error(exc)
+            if error is None:
+                raise
+            log.warning("extreme event not linked to its case", reason=type(error).__name__)
+        except RPCError as exc:
+            if exc.status is not RPCStatusCode.NOT_FOUND:
+                raise
+            log.warning("extreme event not linked to its case", reason="case workflow finished")
+
+    async def form_group(self, incident_id: str, group: GroupBody, by: Actor) -> IncidentData:
+        """The authority forms the investigation group: its members must be people of the investigating
+        authority (the directory)."""
+        row = store.get_incident(self.engine, incident_id)
+        if row is None:
+            raise NotFound("incident", incident_id)
+        ours = {p.staff_id for p in directory.people_of(self.engine, by.school_id or "")}
+        strangers = [m for m in group.members if m not in ours]
+        if strangers:
+            raise Invalid("members", "not_authority_people", {"ids": ", ".join(strangers)},
+                          f"members: {', '.join(strangers)} are not people of your authority")
+        return await self._incident_update(incident_id, IncidentReviewWorkflow.form_group,
+                                           GroupForming(actor=by, group=group))
+
+    async def provide_facts(self, incident_id: str, facts: FactsBody, by: Actor) -> IncidentData:
+        """The school's account of the facts, for the group."""
+        return await self._incident_update(incident_id, IncidentReviewWorkflow.provide_facts,
+                                           FactsSubmission(actor=by, facts=facts))
 
     async def save_report(self, incident_id: str, report: ReviewReport, by: Actor) -> IncidentData:
         """Save the review report as a draft (any section may still be empty)."""

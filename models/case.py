@@ -8,7 +8,7 @@ SQLModel tables never cross the workflow boundary; these do.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal, Union, get_args
 
 from pydantic import (
@@ -192,9 +192,27 @@ class ReferralBody(Strict):
 
 
 class GuardianResponseBody(Strict):
-    decision: Literal["consent", "refuse"]
+    """The guardian's answer: consent (to the referral, or before it to the notice's advice), refusal, or a request
+    to be called (``callback``, GUARDIAN_ONLINE). ``channel`` ``online`` is the notice's one-time link, which only
+    the guardian's own answer records."""
+
+    decision: Literal["consent", "refuse", "callback"]
     by: Literal["guardian", "student"]
     notes: Text | None = None
+    channel: Literal["in_person", "phone", "paper", "message", "online"] | None = None
+    hospital: ShortText | None = Field(None, description="consent: where the student is to be seen")
+    expected_on: date | None = Field(None, description="consent: the day the family expects to go")
+    call_at: ShortText | None = Field(None, description="callback: when the guardian can be called")
+    signer: ShortText | None = Field(None, description="who answered, as they signed")
+    relation: ShortText | None = Field(None, description="the signer's relation to the student")
+
+    @model_validator(mode="after")
+    def _callback_needs_a_time(self) -> "GuardianResponseBody":
+        if self.decision == "callback" and not self.call_at:
+            raise FieldError("call_at", "say when the guardian can be called", "callback_needs_time")
+        if self.expected_on is not None and not date(2000, 1, 1) <= self.expected_on <= date(2100, 12, 31):
+            raise FieldError("expected_on", "a day between 2000 and 2100", "out_of_range")
+        return self
 
 
 class ClosureBody(Strict):
@@ -268,6 +286,14 @@ class ReopenBody(Strict):
     reason: Text
 
 
+class EventLink(Strict):
+    """An extreme event recorded about a case's student (``CaseWorkflow.link_event``; the door sends it when the
+    event is recorded): the case records it, a reassessment is due at once, and closing needs two people."""
+
+    incident_id: str
+    actor: Actor
+
+
 class ReassignBody(Strict):
     """Leadership names another psychology teacher the case's owner (负责心理教师); both are told."""
 
@@ -326,6 +352,28 @@ class ClosureDecisionCommand(ClosureDecisionBody):
     action: Literal[Action.closure_decision] = Action.closure_decision
 
 
+class SendReportBody(Strict):
+    """A leader confirms the refusal report the school prepared and sends it; a note goes with it."""
+
+    note: Text | None = None
+
+
+class SendReportCommand(SendReportBody):
+    action: Literal[Action.send_report] = Action.send_report
+
+
+class GuardianCallbackBody(Strict):
+    """The head teacher called the guardian back, as the guardian asked through the answer link."""
+
+    at: CaseDatetime
+    reached: bool
+    notes: Text
+
+
+class GuardianCallbackCommand(GuardianCallbackBody):
+    action: Literal[Action.guardian_callback] = Action.guardian_callback
+
+
 class ReopenCommand(ReopenBody):
     action: Literal[Action.reopen] = Action.reopen
 
@@ -355,6 +403,8 @@ ActionBody = Annotated[
         ReopenCommand,
         EmergencyResponseCommand,
         ReassignCommand,
+        SendReportCommand,
+        GuardianCallbackCommand,
     ],
     Field(discriminator="action"),
 ]
@@ -384,6 +434,28 @@ class ActionCommand(Strict):
             if (value := getattr(self.body, name, None)) is not None:
                 return value
         return None
+
+
+class OnlineAnswer(Strict):
+    """The argument of the ``answer_online`` update: the guardian's own answer through the notice's one-time link
+    (GUARDIAN_ONLINE), recorded as the guardian's, channel ``online``; ``link`` is the link's id (its hash)."""
+
+    body: GuardianResponseCommand
+    link: Annotated[str, Field(max_length=64)]
+    request: str | None = Field(default=None, max_length=64)
+
+    @property
+    def variant(self) -> str:
+        return self.body.decision
+
+
+class LinkSms(Strict):
+    """The guardian's answer link sent by SMS to the number on record (``LinkSmsWorkflow``); ``sent`` names this
+    sending (a person may send it again)."""
+
+    case_id: Annotated[str, Field(max_length=64)]
+    link: Annotated[str, Field(max_length=64)]
+    sent: Annotated[str, Field(max_length=64)]
 
 
 #: Body fields that choose among an action's rows: a guardian's decision, a referral's urgency, a
@@ -539,6 +611,8 @@ class CaseData(Strict):
     owner: str | None = None
     #: the closure advised following the student up (the watch list)
     follow_up: bool = False
+    #: an extreme event concerning the student is on record (EXTREME_EVENT): closing needs two people
+    extreme_event: bool = False
     #: the requests taken lately (``ActionCommand.request``, the last ``REQUESTS_KEPT``): carried from run
     #: to run, so that a retry arriving after a continue-as-new is not taken again
     requests: list[str] = []
@@ -678,6 +752,8 @@ class NotificationRequest(Strict):
     class_id: str | None = None
     #: the cases a digest names (by their short reference in the message)
     items: list[str] = []
+    #: the people ``Recipient.investigation_group`` stands for: an extreme event's investigation group
+    group: list[str] = []
 
     @field_validator("recipient_roles")
     @classmethod
@@ -722,14 +798,20 @@ class DocumentRequest(Strict):
 
 class DocumentView(DocumentFields, Strict):
     kind: DocumentKind
-    #: the forms it can be had in, as "<media type>;<language>" (GET /documents/{id}?lang=…, Accept)
+    #: the forms it can be had in, as "<media type>;<language>" (GET /documents/{id}?lang=…, Accept): those kept,
+    #: and those its sealed facts make on first request
     forms: list[str] = []
     created_at: datetime
 
     @field_validator("forms", mode="before")
     @classmethod
     def _form_names(cls, value: Any) -> list[str]:
-        return sorted(value) if isinstance(value, dict) else value
+        if not isinstance(value, dict):
+            return value
+        names = {key for key in value if key != "facts"}
+        for lang in value.get("facts", {}).get("languages", []):
+            names |= {f"application/pdf;{lang}", f"text/plain;{lang}"}
+        return sorted(names)
 
 
 CaseStart.model_rebuild()

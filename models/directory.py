@@ -32,11 +32,33 @@ class SchoolClass(_Strict):
     name: Name
 
 
+Phone = Annotated[str, Field(min_length=3, max_length=32, pattern=r"^[0-9+()（） -]+$")]
+
+
+class Contact(_Strict):
+    """The school's contact for what its paper asks of others (a hospital's feedback, an authority's
+    questions): a person and a telephone."""
+
+    name: Name
+    phone: Phone
+
+
+class Hotline(_Strict):
+    """A line a family may call, by its own name: the school's own, or a public one (全国心理援助热线 12356).
+    Paper prints each under its name, never a public line as the school's number."""
+
+    name: Name
+    number: Phone
+
+
 class School(_Strict):
     id: Code
     name: Name
-    authority: Name  # the authority it reports to, as its paper addresses it
-    hotline: Annotated[str, Field(max_length=32)] | None = None
+    #: the local authority it reports to, as its paper addresses it: where the directory lists a local
+    #: authority overseeing the school, the two names are the same (checked)
+    authority: Name
+    contact: Contact | None = None
+    hotlines: Annotated[list[Hotline], Field(max_length=5)] = []
     language: Literal["zh-CN", "en"] = "zh-CN"  # the language of its paper
     classes: list[SchoolClass] = []
 
@@ -95,6 +117,13 @@ class Directory(_Strict):
         for authority in self.authorities:
             if authority.id in classes:
                 raise ValueError(f"authority {authority.id}: the id is a school's")
+        # one addressee per kind: the refusal reports go to the authority the school names, which is the local
+        # authority the directory lists over it
+        for school in self.schools:
+            local = [a.name for a in self.authorities if a.level == "local" and school.id in a.schools]
+            if local and school.authority not in local:
+                raise ValueError(f"school {school.id}: its authority {school.authority} is not the local authority "
+                                 f"the directory lists over it ({', '.join(local)})")
         for person in self.staff:
             if person.school not in classes:
                 raise ValueError(f"staff {person.id}: school {person.school} is not in the directory")

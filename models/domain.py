@@ -46,12 +46,17 @@ class Action(StrEnum):
     emergency_response = "emergency_response"  # the emergency plan for an imminent risk, as it was carried out
     reassign = "reassign"  # leadership names another psychology teacher the case's owner
     deemed_refusal = "deemed_refusal"  # the family did not attend nor consent by the follow-up's deadline
+    extreme_event = "extreme_event"  # an extreme event concerning the student was recorded (from its record)
+    send_report = "send_report"  # a leader confirms the prepared refusal report and sends it (REPORT_CONFIRMED)
+    guardian_callback = "guardian_callback"  # the head teacher called the guardian back, as the guardian asked
     escalate = "escalate"
     effect_failed = "effect_failed"
 
 
 #: The actor recorded for the workflow's own steps (the report, escalations).
 SYSTEM = "system"
+#: The actor recorded for a guardian's own answer through the notice's one-time link (GUARDIAN_ONLINE).
+GUARDIAN = "guardian"
 
 
 class RiskLevel(StrEnum):
@@ -149,6 +154,8 @@ class Recipient(StrEnum):
     #: and the owner a reassignment replaced; a notification names them (``NotificationRequest.named``)
     owner = "owner"
     former_owner = "former_owner"
+    #: an extreme event's investigation group (调查工作小组): its members, named (``NotificationRequest.group``)
+    investigation_group = "investigation_group"
 
 
 class Obligation(StrEnum):
@@ -166,6 +173,8 @@ class Obligation(StrEnum):
     emergency_response = "emergency_response"  # the emergency plan started for an imminent risk
     attendance_followup = "attendance_followup"  # a referral not attended: the family attends or consents
     watch_review = "watch_review"  # a student on the watch list (重点关注), reviewed by their owner (WatchWorkflow)
+    guardian_callback = "guardian_callback"  # the guardian asked the school to call them (the one-time link)
+    help_look = "help_look"  # a student's or parent's help request, looked at (HelpRequestWorkflow; no case's)
 
 
 class Instrument(StrEnum):
@@ -178,6 +187,7 @@ class ClosureReason(StrEnum):
     resolved = "resolved"
     no_crisis = "no_crisis"
     transferred = "transferred"
+    extreme_event = "extreme_event"  # closed after an extreme event (only a case an event is linked to)
     other = "other"
 
 
@@ -200,6 +210,11 @@ class NotificationEvent(StrEnum):
     case_reopened = "case_reopened"
     incident_recorded = "incident_recorded"
     incident_report_submitted = "incident_report_submitted"
+    incident_group_formed = "incident_group_formed"  # the authority formed the investigation group
+    incident_facts_provided = "incident_facts_provided"  # the school gave the group its account of the facts
+    followup_reported = "followup_reported"  # 续报 sent to the authority a refusal was reported to
+    term_report_sent = "term_report_sent"  # a school's term report sent to its authority
+    extreme_event_linked = "extreme_event_linked"  # an event concerns a case's student: reassess at once
     emergency_response_required = "emergency_response_required"
     case_reassigned = "case_reassigned"
     referral_not_attended = "referral_not_attended"
@@ -207,6 +222,10 @@ class NotificationEvent(StrEnum):
     watch_added = "watch_added"
     openings_digest = "openings_digest"  # the day's new cases with risk factors only (a school's choice)
     duty_reminded = "duty_reminded"  # 催办: someone the ladder told of an overdue duty reminds its owner
+    guardian_callback_requested = "guardian_callback_requested"  # the guardian asked online to be called
+    guardian_answered_online = "guardian_answered_online"  # an online answer the case could not take as it stood
+    guardian_link_locked = "guardian_link_locked"  # five wrong codes locked the guardian's link
+    help_requested = "help_requested"  # a student or parent asked for help (content-free)
 
 
 class DocumentKind(StrEnum):
@@ -215,10 +234,13 @@ class DocumentKind(StrEnum):
     authority_report = "authority_report"
     closure_summary = "closure_summary"
     incident_review = "incident_review"  # an extreme event's review report (not a case's own)
+    followup_report = "followup_report"  # 续报: a reported case changed (consent, hospital outcome, closure)
+    term_report = "term_report"  # a school's report to its authority, once a term (anonymised; no case's own)
 
 
 #: What an education authority's people may read of a school's documents.
-AUTHORITY_READS = frozenset({DocumentKind.authority_report, DocumentKind.incident_review})
+AUTHORITY_READS = frozenset({DocumentKind.authority_report, DocumentKind.followup_report,
+                             DocumentKind.incident_review, DocumentKind.term_report})
 
 
 #: zh-CN names, used by notification texts and documents.
@@ -234,9 +256,11 @@ ROLE_ZH = {
     "edu_authority": "教育主管部门",
     "education_authority": "教育主管部门",
     "provincial_authority": "省教育厅",
+    "investigation_group": "调查工作小组",
     "owner": "负责心理教师",
     "former_owner": "原负责心理教师",
     "system": "系统",
+    "guardian": "监护人（在线答复）",
 }
 
 OBLIGATION_ZH = {
@@ -252,6 +276,8 @@ OBLIGATION_ZH = {
     Obligation.emergency_response: "启动应急预案（紧急处置）",
     Obligation.attendance_followup: "跟进未就诊的转介",
     Obligation.watch_review: "重点关注学生定期复核",
+    Obligation.guardian_callback: "回电监护人",
+    Obligation.help_look: "查看求助",
 }
 
 STATE_ZH = {

@@ -21,6 +21,9 @@ class Io(StrEnum):
     archive_closed_cases = "archive_closed_cases"  # () -> rows appended to the archive
     project_incident = "project_incident"  # IncidentData -> the incidents table
     render_incident_report = "render_incident_report"  # IncidentData -> the review report's PDF and its row
+    render_term_report = "render_term_report"  # TermReportRequest -> the term report's PDF and its row
     project_watch = "project_watch"  # WatchData -> the watch_entries table
     watch_student = "watch_student"  # WatchRequest -> the student's WatchWorkflow, started or joined
     digest_opening = "digest_opening"  # DigestRequest -> the school's day's OpeningsDigestWorkflow, joined
+    project_help = "project_help"  # HelpData -> the help_requests table (its state; the words are the page's)
+    send_link_sms = "send_link_sms"  # LinkSms -> the guardian's answer link, by SMS to the number on record

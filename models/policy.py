@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -60,6 +60,25 @@ Duration = Annotated[
 ]
 
 
+class Term(BaseModel):
+    """A school term (学期), by its dates (Beijing time, both days included): a school reports once a term."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Annotated[str, Field(min_length=1, max_length=40)]
+    start: date
+    end: date
+
+    def reportable(self, today: date) -> bool:
+        """May the term's report go? From its last day on."""
+        return today >= self.end
+
+
+#: The school year the default policy knows (the school's choice: a school writes its own terms in its policy).
+DEFAULT_TERMS = (Term(name="2026—2027学年第一学期", start=date(2026, 9, 1), end=date(2027, 1, 24)),
+                 Term(name="2026—2027学年第二学期", start=date(2027, 2, 22), end=date(2027, 7, 11)))
+
+
 class DeadlinePolicy(BaseModel):
     """How long each obligation may take; ``escalation_step`` is the pace of the ladder."""
 
@@ -93,6 +112,14 @@ class DeadlinePolicy(BaseModel):
     review_every_moderate: Duration = Field(timedelta(days=14), description="follow-up reviews, moderate risk")
     reassess_within: Duration = Field(timedelta(hours=72), description="a reassessment after a worse review or a "
                                       "reopening")
+    terms: tuple[Term, ...] = Field(DEFAULT_TERMS, description="the school's terms (its choice of dates): the "
+                                    "report to the authority goes once a term, from the term's last day")
+    refusal_report: Literal["confirmed", "automatic"] = Field(
+        "confirmed", description="the school's choice: a leader confirms and sends the refusal report within "
+        "report_within (confirmed), or it goes to the authority at once (automatic)")
+    reassess_after_event_within: Duration = Field(
+        timedelta(hours=1), description="the school's choice for 'at once': a reassessment after an extreme event "
+        "concerning the student")
     return_meeting_within: Duration = Field(timedelta(hours=72), description="the return-to-school meeting after a "
                                             "discharge")
     reopen_within: Duration = Field(timedelta(days=180), description="how long after closing a case may be reopened")
@@ -111,6 +138,12 @@ class DeadlinePolicy(BaseModel):
         "17:00", description="when the daily digest goes out, Beijing time")
     attendance_followup_within: Duration = Field(timedelta(days=3), description="a referral not attended, before it "
                                                  "is deemed a refusal")
+    guardian_callback_within: Duration = Field(timedelta(hours=24), description="calling the guardian back after "
+                                               "they asked for it through the notice's answer link")
+    help_look_within: Duration = Field(timedelta(hours=2), description="a psychology teacher looks at a student's or "
+                                       "parent's help request")
+    help_escalation_step: Duration = Field(timedelta(hours=1), description="the help request's ladder: the "
+                                           "psychology teachers again at the deadline, leadership a step later")
 
     def review_every(self, risk: RiskLevel | None) -> timedelta | None:
         """Follow-up reviews while the case is open: moderate risk and above."""

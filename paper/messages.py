@@ -80,6 +80,13 @@ MESSAGES: dict[NotificationEvent, Message] = {
         "已报告教育主管部门", "{subject}的监护人或学生拒绝就医，学校已向教育主管部门报告", "请{to}登录系统查阅报告",
         "reported to the authority", "the guardian or student of {subject} refused care; the school has reported "
         "it to the education authority", "{to}, please read the report in the app"),
+    N.followup_reported: Message(
+        "续报", "{subject}的学生情况有变化（{by}记录），学校已向教育主管部门续报", "请{to}登录系统查阅续报",
+        "follow-up report", "the student of {subject} has a change on record (by {by}); the school sent a "
+        "follow-up report", "{to}, please read it in the app"),
+    N.term_report_sent: Message(
+        "学期报告", "{by}报送了学校的学期报告（{subject}）", "请{to}登录系统查阅",
+        "term report", "{by} sent the school's term report ({subject})", "{to}, please read it in the app"),
     N.return_meeting_required: Message(
         "需返校会商", "{subject}的学生已出院（{by}记录），返校前须会商", "请{to}组织返校会商",
         "return meeting needed", "the student of {subject} was discharged (recorded by {by}); the school meets "
@@ -131,14 +138,44 @@ MESSAGES: dict[NotificationEvent, Message] = {
     N.duty_reminded: Message(
         "催办", "{by}催办{subject}的「{duty}」（{due}到期，已逾期）", "请{to}立即办理",
         "reminder", "{by} reminds you of \"{duty}\" on {subject} (due {due}, overdue)", "{to}, please see to it now"),
-    N.incident_recorded: Message(
-        "极端事件", "学校登记了一起学生心理健康极端事件（{subject}）", "请{to}知悉，调查复盘报告须按期报送",
-        "extreme event", "the school recorded a student mental-health extreme event ({subject})",
-        "{to}, please note it; the review report is due"),
-    N.incident_report_submitted: Message(
-        "复盘报告已报送", "学校已报送极端事件调查复盘报告（{subject}）", "请{to}登录系统查阅",
-        "review report submitted", "the school submitted the extreme event's review report ({subject})",
+    N.guardian_callback_requested: Message(
+        "监护人请老师联系", "{subject}的监护人通过告知书的答复链接，请老师与其联系", "请{to}按监护人留下的时间回电",
+        "guardian asks for a call", "the guardian of {subject} asked, through the notice's answer link, to be called",
+        "{to}, please call the guardian back at the time they gave"),
+    N.guardian_answered_online: Message(
+        "监护人在线答复", "{subject}的监护人已通过告知书的答复链接作答，个案当前状态下未能自动记录",
+        "请{to}登录系统查看答复，核实后记录",
+        "guardian answered online", "the guardian of {subject} answered through the notice's link; the case could "
+        "not take the answer as it stands", "{to}, please read the answer in the app, check it and record it"),
+    N.guardian_link_locked: Message(
+        "答复链接已锁定", "{subject}告知书的答复链接连续 5 次输入错误的答复码，已锁定",
+        "请{to}与监护人核实；如需在线答复，请重新生成告知书",
+        "answer link locked", "the answer link of {subject}'s notice took five wrong codes and is locked",
+        "{to}, please check with the guardian; make the notice again for a new link"),
+    N.help_requested: Message(
+        "求助", "收到一条求助（{subject}），请尽快查看", "请{to}登录系统查看并处理",
+        "help request", "a help request arrived ({subject}); please look at it soon",
         "{to}, please read it in the app"),
+    N.incident_recorded: Message(
+        "极端事件", "{by}登记了一起学生心理健康极端事件（{subject}）",
+        "请{to}知悉：教育主管部门联合公安部门和有关专家组建调查工作小组开展调查复盘，学校提供事件情况",
+        "extreme event", "{by} recorded a student mental-health extreme event ({subject})",
+        "{to}, please note it: the education authority forms an investigation group with the police and experts, "
+        "and the school provides the facts"),
+    N.incident_group_formed: Message(
+        "调查工作小组", "{by}组建了{subject}的调查工作小组", "请{to}开展调查复盘",
+        "investigation group", "{by} formed the investigation group of {subject}", "{to}, please investigate it"),
+    N.incident_facts_provided: Message(
+        "学校情况说明", "{by}提供了{subject}的学校情况说明", "请{to}登录系统查阅",
+        "the school's account", "{by} gave the school's account of {subject}", "{to}, please read it in the app"),
+    N.incident_report_submitted: Message(
+        "复盘报告已报送", "{by}已将{subject}的调查复盘报告报送省教育厅", "请{to}登录系统查阅",
+        "review report submitted", "{by} sent the review report of {subject} to the provincial education "
+        "department", "{to}, please read it in the app"),
+    N.extreme_event_linked: Message(
+        "关联极端事件", "{by}登记的一起极端事件涉及{subject}的学生", "请{to}立即知悉，关注学生及相关学生的安全",
+        "extreme event", "an extreme event {by} recorded concerns the student of {subject}",
+        "{to}, please note it at once and see to the safety of the student and those around"),
 }
 
 #: Kinds whose message names who did it (the rest are the workflow's own: a deadline, a report).
@@ -168,22 +205,23 @@ def subject_of(n: NotificationRequest, lang: Lang) -> str:
     digest, by its day."""
     if n.notification_id.startswith("digest-"):
         return f"{'新个案汇总' if lang is Lang.zh else 'new cases'} {n.case_id}"
-    kind = next((k for k in ("incident", "watch") if n.notification_id.startswith(f"{k}-")), "case")
-    words = {"incident": ("事件", "event"), "watch": ("重点关注学生", "watch-listed student"), "case": ("个案", "case")}
+    if n.notification_id.startswith("term-"):  # a school's term report: the term, by name
+        return n.items[0] if n.items else ("学期报告" if lang is Lang.zh else "the term report")
+    kind = next((k for k in ("incident", "watch", "help") if n.notification_id.startswith(f"{k}-")), "case")
+    words = {"incident": ("事件", "event"), "watch": ("重点关注学生", "watch-listed student"), "case": ("个案", "case"),
+             "help": ("求助", "help request")}
     return f"{words[kind][0 if lang is Lang.zh else 1]} {case_ref(n.case_id)}"
 
 
 def facts_of(n: NotificationRequest, case: CaseData | None, names: dict[str, str], lang: Lang) -> Facts:
     """Who did the step that sent ``n`` (its event's actor, by role and name), and the case's risk."""
-    if case is None:
-        return Facts()
+    if case is None:  # an extreme event or a watch-list entry: who did it, as the notification names them
+        return Facts(by=_named_by(n, names, lang))
     by = None
     seq = n.notification_id.removeprefix(f"{n.case_id}-").split("-", 1)[0]
     event = next((e for e in case.events if str(e.seq) == seq), None)
     if n.event is N.duty_reminded and n.named.get("by"):  # a reminder is no step of the case: who sent it
-        role = word(lang, "role", n.named.get("by_role", ""), missing="") if n.named.get("by_role") else ""
-        name = names.get(n.named["by"], "")
-        by = (f"{role}{name}" if lang is Lang.zh else " ".join(filter(None, [role, name]))) or None
+        by = _named_by(n, names, lang)
     elif event is not None and n.event in _NAMES_ACTOR:
         role = word(lang, "role", event.actor_role, missing="") if event.actor_role else ""
         name = names.get(event.actor, "")
@@ -191,6 +229,15 @@ def facts_of(n: NotificationRequest, case: CaseData | None, names: dict[str, str
     risk = word(lang, "risk", case.risk_level.value) if case.risk_level else None
     owner = names.get(case.owner or "") or None
     return Facts(by=by, risk=risk, owner=owner)
+
+
+def _named_by(n: NotificationRequest, names: dict[str, str], lang: Lang) -> str | None:
+    """Who the notification says did it (``named["by"]``, ``named["by_role"]``), by role and name."""
+    if not n.named.get("by"):
+        return None
+    role = word(lang, "role", n.named["by_role"], missing="") if n.named.get("by_role") else ""
+    name = names.get(n.named["by"], "")
+    return (f"{role}{name}" if lang is Lang.zh else " ".join(filter(None, [role, name]))) or None
 
 
 def _fill(template: str, values: dict[str, str | None]) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import unicodedata
 from datetime import datetime
 from importlib.resources import files
 from pathlib import Path
@@ -17,12 +18,18 @@ from typing import Any
 
 import pypdfium2 as pdfium
 import typst
+from fontTools.ttLib import TTFont
 
 from models.domain import DocumentKind
 
 DEFAULT_TEMPLATES = Path(str(files("paper") / "templates"))
 #: Serif first (the body of an official letter), then the set-up's fallbacks.
 DEFAULT_FONTS = ("Noto Serif CJK SC", "Noto Sans CJK SC", "WenQuanYi Zen Hei")
+#: After the CJK font, for what it lacks: the rare characters of names (CJK Extensions A to F, in HanaMin) and
+#: emoji. Used where installed; a character no font has prints as ``SUBSTITUTE``.
+FALLBACK_FONTS = ("HanaMinA", "HanaMinB", "Noto Color Emoji")
+#: 〓 (the geta mark): what Chinese typesetting prints for a character it has no type for
+SUBSTITUTE = "\u3013"
 #: PDF/A-2b: the archive's profile (every font embedded, no external content).
 PDF_STANDARD = "a-2b"
 #: PDFium may be entered by one thread at a time (pypdfium2's rule)
@@ -49,11 +56,32 @@ def require_cjk(fonts: tuple[str, ...] = DEFAULT_FONTS, font_paths: list[Path] =
     return usable
 
 
+def coverage(families: list[str], font_paths: list[Path] = ()) -> frozenset[int]:
+    """The characters the families have glyphs for (the face nearest regular weight of each)."""
+    faces: dict[str, typst.FontInfo] = {}
+    for face in typst.Fonts(include_embedded_fonts=False, font_paths=[str(p) for p in font_paths]).fonts():
+        if face.family in families and face.style == "normal" and face.path:
+            best = faces.get(face.family)
+            if best is None or abs(face.weight - 400) < abs(best.weight - 400):
+                faces[face.family] = face
+    covered: set[int] = set()
+    for face in faces.values():
+        font = TTFont(face.path, fontNumber=face.index, lazy=True)
+        try:
+            covered.update(font.getBestCmap() or {})
+        finally:
+            font.close()
+    return frozenset(covered)
+
+
 class Typesetter:
     def __init__(self, templates: Path | None = None, fonts: tuple[str, ...] = DEFAULT_FONTS,
                  font_paths: list[Path] = ()) -> None:
         self.templates = (templates or DEFAULT_TEMPLATES).resolve()
         self.fonts = require_cjk(fonts, font_paths)
+        installed = set(typst.Fonts(include_embedded_fonts=False, font_paths=[str(p) for p in font_paths]).families())
+        self.fonts += [f for f in FALLBACK_FONTS if f in installed]
+        self.covered = coverage(self.fonts, font_paths)
         self._compiler = typst.Compiler(root=str(self.templates), font_paths=[str(p) for p in font_paths])
         self._lock = threading.Lock()  # one compiler, shared by the worker's activity threads
 
@@ -63,7 +91,8 @@ class Typesetter:
         ``form="text"``: the same document with nothing wrapped (one line per paragraph), which
         its text is read from.
         """
-        template = self.templates / f"{kind.value}.typ"
+        template = self.templates / f"{getattr(kind, 'value', kind)}.typ"  # a document's, or a poster's
+        facts = self.printable(facts)
         printed = breakable(facts) if form == "print" else facts
         inputs = {"data": json.dumps(printed, ensure_ascii=False), "fonts": json.dumps(self.fonts), "form": form}
         try:
@@ -80,13 +109,31 @@ class Typesetter:
     def png(self, kind: DocumentKind, facts: dict[str, Any], made_at: datetime, ppi: int = 110) -> list[bytes]:
         """Each page as a PNG (for screenshots and previews)."""
         template = self.templates / f"{kind.value}.typ"
-        inputs = {"data": json.dumps(breakable(facts), ensure_ascii=False), "fonts": json.dumps(self.fonts)}
+        inputs = {"data": json.dumps(breakable(self.printable(facts)), ensure_ascii=False),
+                  "fonts": json.dumps(self.fonts)}
         with self._lock:
             pages = self._compiler.compile(input=str(template), format="png", ppi=ppi, sys_inputs=inputs,
                                            timestamp=int(made_at.timestamp()))
         return pages if isinstance(pages, list) else [pages]
 
 
+    def printable(self, value: Any) -> Any:
+        """The facts with every character no font has replaced by ``SUBSTITUTE`` (an invisible mark, such as a
+        variation selector, dropped): any text a form accepts prints, and shows where type was missing."""
+        if isinstance(value, str):
+            if all(ord(c) in self.covered or c in _LAYOUT for c in value):
+                return value
+            return "".join(c if ord(c) in self.covered or c in _LAYOUT
+                           else "" if unicodedata.category(c) in ("Mn", "Me", "Cf") else SUBSTITUTE for c in value)
+        if isinstance(value, dict):
+            return {k: self.printable(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.printable(v) for v in value]
+        return value
+
+
+#: characters the layout itself handles (line breaks, spaces)
+_LAYOUT = frozenset("\n\r\t ")
 #: a run of characters with no place to break a line (no space; Chinese breaks between any two characters):
 #: a long one (a URL, a number, a key held down) would run off the page
 _UNBROKEN = re.compile(r"[^\s\u2e80-\u9fff\u3000-\u303f\uf900-\ufaff\uff00-\uffef]{24,}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import secrets
@@ -34,6 +35,7 @@ import sqlalchemy
 from playwright.async_api import async_playwright
 from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.api.testservice.v1 import SleepRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
@@ -86,10 +88,43 @@ def service_env(**values) -> dict[str, str]:
     return env
 
 
+def _port_slice() -> range:
+    """This test process's own ports: below the kernel's ephemeral range, one slice per xdist worker.
+
+    A port the kernel handed out with ``bind(0)`` is an ephemeral port, and between the test
+    closing it and a server binding it, any outgoing connection (the Temporal dev server opens
+    many to itself) may take it. Ports below the ephemeral range are never handed out that way,
+    and a slice per worker keeps parallel workers apart.
+    """
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    floor, ceiling = 10000, min(low, 32768)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    index = int(worker) if worker.isdigit() else 0
+    width = (ceiling - floor) // max(count, 1)
+    return range(floor + index * width, floor + (index + 1) * width)
+
+
+_PORTS = _port_slice()
+_next_port = secrets.randbelow(len(_PORTS))
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nobody listens on, from this worker's slice (see ``_port_slice``)."""
+    global _next_port
+    for _ in range(len(_PORTS)):
+        port = _PORTS[_next_port % len(_PORTS)]
+        _next_port += 1
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free loopback port in this worker's slice")
 
 
 # ---------------------------------------------------------------- Temporal
@@ -108,6 +143,19 @@ async def dev_env():
         yield env
 
 
+#: How long one skip of the test server's clock may take in real time. The server holds its clock while an
+#: activity runs (a document typeset, a message sent), so a skip of days through many steps waits for each of
+#: them; on a loaded machine that passes the client's default of 30 s for one call (CI saw it).
+SKIP_TIMEOUT = timedelta(minutes=5)
+
+
+async def patient_sleep(env, duration: timedelta | float) -> None:
+    """``env.sleep`` with :data:`SKIP_TIMEOUT` for the call, not the client's 30 s default."""
+    request = SleepRequest()
+    request.duration.FromTimedelta(duration if isinstance(duration, timedelta) else timedelta(seconds=duration))
+    await env.client.test_service.unlock_time_skipping_with_sleep(request, timeout=SKIP_TIMEOUT)
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def ts_env():
     """A time-skipping server for one test module: the clock is the server's, and one module's case that
@@ -115,6 +163,7 @@ async def ts_env():
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=TEST_SERVER, data_converter=data_converter(KEYRING)
     )
+    env.sleep = functools.partial(patient_sleep, env)
     async with env:
         await env.client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(
@@ -394,3 +443,18 @@ async def ts(ts_env, tmp_path):
             with contextlib.suppress(Exception):  # a case that closed has nothing left to end
                 await settled_terminate(STARTED.pop())
     engine.dispose()
+
+
+# ---------------------------------------------------------------- order
+
+#: The longest test files, longest first (``make test`` durations): pytest-xdist hands files to its workers in the
+#: order they are collected, so these start first and the workers finish together instead of one file running on
+#: alone at the end. The rest keep their order.
+LONGEST_FIRST = ("test_faults.py", "test_cli.py", "test_channels.py", "test_page_words.py", "test_fuzz.py",
+                 "test_ui.py", "test_audit.py", "test_worker_restart.py", "test_hostile_input.py",
+                 "test_staff_app.py", "test_screening_import.py", "test_paper_fidelity.py", "test_casework.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: n for n, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))

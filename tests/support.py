@@ -110,6 +110,9 @@ ACTIONS: dict[str, tuple[str, dict]] = {
     "reopen": ("reopen", {"reason": "出院后再次出现自伤念头"}),
     "emergency_response": ("emergency-response", lambda: emergency()),
     "reassign": ("reassign", {"owner": "p-he", "reason": "陈老师休产假，由何老师接手"}),
+    "send_report": ("authority-report", {"note": "学校将继续与家长沟通，班主任每日关注学生情况"}),
+    "guardian_callback": ("guardian-callback", lambda: {"at": now().isoformat(), "reached": True,
+                                                        "notes": "已与监护人通话，约定明天到校面谈"}),
 }
 
 ROLE_FOR = {
@@ -128,6 +131,8 @@ ROLE_FOR = {
     "reopen": "leadership",
     "emergency_response": "psychology_teacher",
     "reassign": "leadership",
+    "send_report": "leadership",
+    "guardian_callback": "head_teacher",
 }
 
 
@@ -157,15 +162,11 @@ async def step(stack: Stack, case_id: str, action: str, body: dict | None = None
 
 
 async def refusal_path(stack: Stack, case_id: str) -> None:
-    """Drive an open case through refusal, the workflow's report, and closure."""
+    """Drive an open case through refusal, the report a leader confirms and sends, and closure."""
     for action in ("assess", "guardian_notice", "intervene", "refer"):
         await step(stack, case_id, action)
     await step(stack, case_id, "guardian_response", REFUSE)
-
-    async def reported():
-        return (await workflow_view(stack, case_id))["state"] == "reported"
-
-    await eventually(reported)
+    await step(stack, case_id, "send_report")
     await step(stack, case_id, "close")
 
 
@@ -203,3 +204,18 @@ async def document_text(stack, document_id: str, role: str = "leadership", lang:
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("text/plain")
     return r.text
+
+
+def paper_of(stack, doc: dict):
+    """A made document's request, as its case asked for it, with the school and the names it prints:
+    (request, school, language, people), to typeset it again (pages as PNG for screenshots)."""
+    from activities import documents
+    from db import directory
+    from models.case import DocumentRequest
+
+    data = store.load_case(stack.engine, doc["case_id"])
+    request = DocumentRequest(document_id=doc["document_id"], kind=doc["kind"], case=data,
+                              event_seq=int(doc["document_id"].rsplit("-", 1)[1]),
+                              created_at=datetime.fromisoformat(doc["created_at"]))
+    school, lang = documents.school_facts(stack.engine, data.school_id, request.kind)
+    return request, school, lang, directory.names(stack.engine, {e.actor for e in data.events})

@@ -17,7 +17,7 @@ import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from api import sessions
-from api.access import PAGES, PREFIX, RULES, Scope, sees_identity
+from api.access import PAGE_PREFIXES, PAGES, PREFIX, RULES, Scope, sees_identity
 from api.app import create_app
 from api.auth import Principal
 from models.domain import SCHOOL_ROLES, StaffRole
@@ -160,7 +160,8 @@ PAGE_CALLERS = [(r, s) for r in sorted(SCHOOL_ROLES) for s in (SCHOOL, OTHER_SCH
 def test_every_page_has_exactly_one_rule(sqlite_stack):
     app = create_app(sqlite_stack.settings)
     pages = {f"{m} {r.path}" for r in iter_route_contexts(app.routes)
-             if isinstance(r.original_route, APIRoute) and r.path.startswith("/ui") for m in r.methods - {"HEAD"}}
+             if isinstance(r.original_route, APIRoute) and r.path.startswith(PAGE_PREFIXES)
+             for m in r.methods - {"HEAD"}}
     assert pages == set(PAGES), "api/access.py and the staff app's pages disagree"
 
 

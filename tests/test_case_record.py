@@ -38,13 +38,14 @@ def _as(staff_id: str, role: str) -> dict:
 
 
 async def _case_with(stack, *steps: tuple) -> str:
-    """A case of 8-3 opened by its head teacher (张老师), then each (API path, body, "head" or "psy") taken by
-    her or by the psychology teacher 陈老师, who assesses it and so owns it. A body that states a time is a
-    function, called once the case is open (a time must lie within the case's life)."""
+    """A case of 8-3 opened by its head teacher (张老师), then each (API path, body, "head", "psy" or "lead") taken
+    by her, by the psychology teacher 陈老师 (who assesses it and so owns it) or by the leader 孙校长. A body that
+    states a time is a function, called once the case is open (a time must lie within the case's life)."""
     load_people(stack.engine)
     body = open_body()
     body["student"]["class_id"] = "8-3"
-    who = {"head": _as("t-zhang", "head_teacher"), "psy": _as("p-chen", "psychology_teacher")}
+    who = {"head": _as("t-zhang", "head_teacher"), "psy": _as("p-chen", "psychology_teacher"),
+           "lead": _as("l-sun", "leadership")}
     case_id = (await stack.http.post("/cases", json=body, headers=who["head"])).json()["case_id"]
     for path, payload, by in steps:
         answer = await stack.http.post(f"/cases/{case_id}/{path}", json=payload() if callable(payload) else payload,
@@ -169,9 +170,20 @@ async def test_a_confirmation_says_who_was_told_the_report_to_the_authority_and_
     # the page's CSP allows no eval (wait_for_function's string): ask the page's text until it says so
     await eventually(lambda: _says(page.locator("#done"), "报告"), timeout=15)
     said = await page.locator("#done").inner_text()
-    # leadership hears of the refusal; the workflow's own step reports it to the authority; the review is next
-    assert said.startswith("已办理：监护人答复。已通知：孙校长。已自动向某市教育局报告。下一期限：跟踪回访，")
-    assert "（北京时间，剩余 6天23小时）" in said
+    # leadership hears of the refusal, and confirms and sends the prepared report next, within the school's day
+    assert said.startswith("已办理：监护人答复。已通知：孙校长。下一期限：向教育主管部门报告，")
+    assert "（北京时间，剩余 23小时59分钟）" in said or "（北京时间，剩余 23小时58分钟）" in said
+    await context.close()
+
+    # the leader confirms it, with a note, from her phone: the authority, by name, has it
+    context, page = await _person(browser, base, stack, "l-sun")
+    await page.goto(f"{base}/ui/cases/{case_id}/act/send_report")
+    await page.fill("#f-note", "学校将继续与家长沟通，班主任每日关注学生情况")
+    async with page.expect_navigation():
+        await page.click("#submit")
+    await eventually(lambda: _says(page.locator("#done"), "下一期限"), timeout=15)
+    said = await page.locator("#done").inner_text()
+    assert said.startswith("已办理：确认并报送教育主管部门。已向某市教育局报送。下一期限：跟踪回访，")
     await page.screenshot(path=str(shots / "staff-confirmation-reported-phone.png"))
     await context.close()
 
@@ -211,7 +223,8 @@ async def test_the_case_list_finds_a_student_by_number_or_name_and_puts_the_most
 
 async def test_the_authoritys_reports_page_says_school_case_kind_date_and_what_is_unread(sqlite_stack):
     stack = sqlite_stack
-    case_id = await _case_with(stack, *TO_REFERRAL, ("guardian-response", {**CONSENT, "decision": "refuse"}, "head"))
+    case_id = await _case_with(stack, *TO_REFERRAL, ("guardian-response", {**CONSENT, "decision": "refuse"}, "head"),
+                               ("authority-report", {}, "lead"))
 
     http = await sign_in(site(stack), "e-liu", give_sign_in(stack.engine, stack.settings, "e-liu"))
 

@@ -35,7 +35,6 @@ from tests.support import (
     REFERRAL,
     REFUSE,
     act,
-    db_view,
     document_text,
     emergency,
     eventually,
@@ -149,12 +148,17 @@ async def test_3_a_guardian_who_refused_can_consent_later(stack, webhook):
     for action in ("assess", "guardian_notice", "intervene", "refer"):
         await step(stack, cid, action)
     await step(stack, cid, "guardian_response", REFUSE)
-    await eventually(lambda: db_view(stack, cid)["state"] == "reported")
+    await step(stack, cid, "send_report")
     view = await step(stack, cid, "guardian_response", CONSENT)
     assert view["state"] == "referred"
-    assert [e["action"] for e in view["events"]][-3:] == ["guardian_response", "report", "guardian_response"]
-    documents = (await stack.http.get(f"/cases/{cid}/documents", headers=auth("leadership"))).json()
-    assert "authority_report" in {d["kind"] for d in documents}  # the report stays on record
+    assert [e["action"] for e in view["events"]][-3:] == ["guardian_response", "send_report", "guardian_response"]
+
+    async def kinds():
+        documents = (await stack.http.get(f"/cases/{cid}/documents", headers=auth("leadership"))).json()
+        return {d["kind"] for d in documents}
+
+    # the report stays on record, and the consent is followed up to the same authority (续报)
+    assert await eventually(lambda: _has_all(kinds(), {"authority_report", "followup_report"}), timeout=20)
 
 
 async def test_5_leadership_is_told_at_once_of_an_imminent_assessment(stack, webhook):
@@ -235,15 +239,16 @@ async def test_a_high_case_from_reassessment_to_reopening(ts):
     assert view["state"] == "referred" and "guardian_answer" in _open_obligations(view)
     await do(HEAD, {"action": "guardian_notice", **notice(await now())})
     await do(CHEN, {"action": "plan", **PLAN})  # the plan follows the referral
-    await do(HEAD, {"action": "guardian_response", **REFUSE})
-    await env.sleep(timedelta(minutes=5))  # the workflow reports to the education authority
-    view = (await handle.query(CaseWorkflow.view)).model_dump(mode="json")
+    view = await do(HEAD, {"action": "guardian_response", **REFUSE})
+    assert view["state"] == "parent_refused" and "report" in _open_obligations(view)  # prepared; a leader sends it
+    view = await do(LEAD, {"action": "send_report", "note": "学校将继续与家长沟通"})
     assert view["state"] == "reported"
     assert await eventually(lambda: told("reported_to_authority")) == [["education_authority", "leadership"]]
 
-    # the guardian consents later: back to referred, the report stays on record
+    # the guardian consents later: back to referred, the report stays on record, and the authority is told (续报)
     view = await do(HEAD, {"action": "guardian_response", **CONSENT})
-    assert view["state"] == "referred" and "report" in [e["action"] for e in view["events"]]
+    assert view["state"] == "referred" and "send_report" in [e["action"] for e in view["events"]]
+    assert await eventually(lambda: told("followup_reported")) == [["education_authority"]]
 
     # the hospital: admitted, then discharged; the return meeting is due before closure
     await env.sleep(timedelta(days=2))
@@ -252,6 +257,8 @@ async def test_a_high_case_from_reassessment_to_reopening(ts):
     view = await do(CHEN, {"action": "review", "observations": "住院中，家长每日探视", "trend": "same"})
     view = await do(CHEN, {"action": "referral_outcome", **outcome("discharged", await now())})
     assert "return_meeting" in _open_obligations(view)
+    # each of the hospital's answers is followed up to the authority too: the consent's, then two outcomes
+    assert len(await eventually(lambda: _at_least(told("followup_reported"), 3))) == 3
     assert await eventually(lambda: told("return_meeting_required")) == [["head_teacher"]]
     assert await people("return_meeting_required") == [["t-zhang"]]  # the class's own head teacher
     blocked = await do_refused(handle, CHEN, {"action": "close", **CLOSE})
@@ -332,3 +339,12 @@ async def test_leadership_reopens_a_closed_case_through_the_api(sqlite_stack):
     timeline = (await stack.http.get(f"/cases/{cid}/history", headers=auth("leadership"))).json()
     actions = [e["action"] for e in timeline["entries"] if e["kind"] in ("opened", "action_accepted")]
     assert actions == ["open", "assess", "close", "reopen"] and len(timeline["runs"]) == 2
+
+
+async def _has_all(found, wanted: set) -> bool:
+    return wanted <= await found
+
+
+async def _at_least(found, count: int) -> list | None:
+    rows = await found
+    return rows if len(rows) >= count else None

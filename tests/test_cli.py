@@ -174,14 +174,14 @@ def test_dev_runs_everything_and_stops_cleanly(tmp_path):
 
 
 def test_a_rehearsal_runs_the_demo_cases_up_the_warning_ladder(tmp_path):
-    """``crisisflow dev --demo-cases --rehearsal 3600``: the policy's hours pass in seconds, so the demo cases
+    """``crisisflow dev --demo-cases --rehearsal 14400``: the policy's hours pass in seconds, so the demo cases
     are soon overdue and climb the ladder, each at its risk's pace, as a school rehearsing it would watch."""
-    dev = Dev(tmp_path / "var", None, "--demo-cases", "--rehearsal", "3600")
+    dev = Dev(tmp_path / "var", None, "--demo-cases", "--rehearsal", "14400")
     try:
         base = f"http://127.0.0.1:{dev.api}/api/v1"
         listed = httpx.get(f"{base}/cases?limit=50", headers=dev.headers("leadership")).json()
         case = httpx.get(f"{base}/cases/{listed['items'][0]['case_id']}", headers=dev.headers("leadership")).json()
-        assert case["policy_version"] == "2026.1-default-rehearsal-x3600"
+        assert case["policy_version"] == "2026.1-default-rehearsal-x14400"
         levels: set[int] = set()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not set(LADDER) <= levels:

@@ -362,15 +362,26 @@ async def test_documents_are_sealed_on_disk_and_checked_when_served(sqlite_stack
         return r.json() or None
 
     document = (await eventually(notice))[0]
-    files = list((stack.settings.documents_dir / case["case_id"]).iterdir())
-    assert len(files) == 4  # the PDF and its text, in Chinese and in English
-    for stored in files:
-        assert stored.read_bytes().startswith(b"sealed:v1:")
-        assert case["student"]["name"].encode() not in stored.read_bytes()
-    file = next(f for f in files if f.name.endswith(".zh-CN.pdf.sealed"))
+    folder = stack.settings.documents_dir / case["case_id"]
+    # made off the click: the school's PDF, and what every form prints (its facts), sealed
+    assert sorted(f.name.split(".", 1)[1] for f in folder.iterdir()) == ["facts.json.sealed", "zh-CN.pdf.sealed"]
     served = await stack.http.get(f"/documents/{document['document_id']}", headers=auth("head_teacher"))
     assert served.status_code == 200 and served.content.startswith(b"%PDF-")
     assert case["student"]["name"] in await document_text(stack, document["document_id"], "head_teacher")
+    english = await stack.http.get(f"/documents/{document['document_id']}", params={"lang": "en"},
+                                   headers=auth("head_teacher"))
+    assert english.status_code == 200 and english.content.startswith(b"%PDF-")
+    # the forms made on first request are sealed beside it and kept
+    files = list(folder.iterdir())
+    assert sorted(f.name.split(".", 1)[1] for f in files) == [
+        "en.pdf.sealed", "facts.json.sealed", "zh-CN.pdf.sealed", "zh-CN.txt.sealed"]
+    for stored in files:
+        assert stored.read_bytes().startswith(b"sealed:v1:")
+        assert case["student"]["name"].encode() not in stored.read_bytes()
+    again = await stack.http.get(f"/documents/{document['document_id']}", params={"lang": "en"},
+                                 headers=auth("head_teacher"))
+    assert again.content == english.content and again.headers["etag"] == english.headers["etag"]
+    file = next(f for f in files if f.name.endswith(".zh-CN.pdf.sealed"))
     assert served.headers["cache-control"] == "no-store"
     sealed = bytearray(file.read_bytes())
     middle = len(sealed) * 3 // 4  # inside the base64 ciphertext, where every character carries six bits

@@ -636,6 +636,7 @@ async def test_a_long_unbroken_note_is_printed_whole_within_the_page(sqlite_stac
         await step(stack, case_id, action)
     unbroken = "https://example.org/" + "x" * 280  # 300 characters, no place to break a line
     await step(stack, case_id, "guardian_response", {"decision": "refuse", "by": "guardian", "notes": unbroken})
+    await step(stack, case_id, "send_report")
 
     async def report():
         docs = (await stack.http.get(f"/cases/{case_id}/documents", headers=auth("leadership"))).json()
@@ -694,7 +695,7 @@ def test_the_directory_loader_answers_deep_nesting_and_a_person_moving_school(tm
         done = _load(tmp_path, text, name)
         assert done.returncode == 2 and done.stderr.startswith("error: ") and "Traceback" not in done.stderr, (
             name, done.stderr[-400:])
-    school = ("schools:\n  - {{id: {s}, name: 某中学{s}, authority: 某市教育局, hotline: '12356', classes: []}}\n"
+    school = ("schools:\n  - {{id: {s}, name: 某中学{s}, authority: 某市教育局, classes: []}}\n"
               "staff:\n  - {{id: p-wu, name: 吴老师, school: {s}, roles: [psychology_teacher]}}\n")
     assert _load(tmp_path, school.format(s="school-x")).returncode == 0
     moved = _load(tmp_path, school.format(s="school-y"))  # 吴老师 now works at school-y

@@ -16,11 +16,16 @@ from models.directory import read_directory
 from models.domain import StaffRole
 from models.incident import SECTIONS, IncidentBody, IncidentStart
 from models.policy import DeadlinePolicy
-from tests.conftest import DIRECTORY_FILE, OTHER_SCHOOL, SCHOOL, auth, quiet, settled_terminate
+from tests.conftest import DIRECTORY_FILE, OTHER_SCHOOL, SCHOOL, auth, quiet, settled_terminate, token
 from tests.support import document_text, eventually, open_case, refusal_path
 from tests.test_paper import codes_in, pdf_text, squeezed
 from workflows.incident_workflow import IncidentReviewWorkflow, incident_workflow_id
 
+#: the city authority's person (tests/directory.yaml), as a token of the authority: the investigator
+INVESTIGATOR = {"Authorization": f"Bearer {token('edu_authority', 'edu-city', staff_id='e-liu')}"}
+GROUP = {"members": ["e-liu"], "external": [
+    {"name": "王警官", "organisation": "某市公安局某分局", "kind": "police"},
+    {"name": "李主任", "organisation": "某市精神卫生中心", "kind": "expert"}]}
 LEAD = Actor(staff_id="l-sun", role=StaffRole.leadership, school_id=SCHOOL)
 EVENT = {"kind": "suicide_attempt", "place": "教学楼三楼走廊",
          "summary": "午休时学生从教室出走，被值班老师及时发现并送医。"}
@@ -56,7 +61,8 @@ async def test_the_review_deadline_is_14_days_and_climbs_the_ladder(ts):
                             .order_by(NotificationRow.created_at)).all()
     assert [n.event for n in told] == ["incident_recorded", "deadline_missed", "deadline_escalated",
                                        "deadline_escalated", "deadline_escalated"]
-    assert told[1].recipient_roles == ["leadership"]  # the owner hears first
+    # the authority investigates (no group formed yet) and the school's leadership follows, from the first rung
+    assert told[1].recipient_roles == ["education_authority", "leadership"]
     assert "education_authority" in told[2].recipient_roles  # then the authority follows it
     # an event has no class: its notices never fan out to the head teachers or grade heads
     assert not any({"head_teacher", "grade_head"} & set(n.recipient_roles) for n in told)
@@ -79,31 +85,34 @@ async def test_a_review_report_is_refused_short_and_accepted_complete(sqlite_sta
     iid = incident["incident_id"]
     assert incident["state"] == "open" and incident["missing_sections"] == list(SECTIONS)
     assert datetime.fromisoformat(incident["due_at"]) - datetime.fromisoformat(occurred) == timedelta(days=14)
+    # the city's investigator forms the group with the police and experts (tests/test_investigation.py)
+    writer = INVESTIGATOR
+    assert (await stack.http.put(f"/incidents/{iid}/group", json=GROUP, headers=writer)).status_code == 200
 
     # 2,999 characters, every section there: refused, saying how many
     short = report(500)
     short["measures"] = short["measures"][:499 - (sum(len(v) for v in short.values()) - 2999 - 1)]
     assert sum(len(v) for v in short.values()) == 2999
-    saved = await stack.http.put(f"/incidents/{iid}/report", json=short, headers=auth("leadership"))
+    saved = await stack.http.put(f"/incidents/{iid}/report", json=short, headers=writer)
     assert saved.status_code == 200 and saved.json()["report_chars"] == 2999
-    r = await stack.http.post(f"/incidents/{iid}/submit", headers=auth("leadership"))
+    r = await stack.http.post(f"/incidents/{iid}/submit", headers=writer)
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "report"]
     assert "2999 characters" in r.json()["detail"][0]["msg"] and "3000" in r.json()["detail"][0]["msg"]
     # long enough, but without the concrete measures: refused, naming the section
-    await stack.http.put(f"/incidents/{iid}/report", json=report(800, leave_out="measures"),
-                         headers=auth("leadership"))
-    r = await stack.http.post(f"/incidents/{iid}/submit", headers=auth("leadership"))
+    await stack.http.put(f"/incidents/{iid}/report", json=report(800, leave_out="measures"), headers=writer)
+    r = await stack.http.post(f"/incidents/{iid}/submit", headers=writer)
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "report", "measures"]
-    # a head teacher does not write the review
-    r = await stack.http.put(f"/incidents/{iid}/report", json=report(800), headers=auth("head_teacher"))
-    assert r.status_code == 403
+    # the school does not write the review: neither a head teacher nor its leadership
+    for role in ("head_teacher", "leadership"):
+        r = await stack.http.put(f"/incidents/{iid}/report", json=report(800), headers=auth(role))
+        assert r.status_code == 403
     # complete: accepted, typeset, sent
-    await stack.http.put(f"/incidents/{iid}/report", json=report(800), headers=auth("leadership"))
-    r = await stack.http.post(f"/incidents/{iid}/submit", headers=auth("leadership"))
+    await stack.http.put(f"/incidents/{iid}/report", json=report(800), headers=writer)
+    r = await stack.http.post(f"/incidents/{iid}/submit", headers=writer)
     assert r.status_code == 200, r.text
     done = r.json()
     assert done["state"] == "submitted" and done["document_id"]
-    again = await stack.http.put(f"/incidents/{iid}/report", json=report(800), headers=auth("leadership"))
+    again = await stack.http.put(f"/incidents/{iid}/report", json=report(800), headers=writer)
     assert again.status_code == 409
 
     pdf = await stack.http.get(f"/documents/{done['document_id']}", headers=auth("leadership"))
@@ -121,7 +130,7 @@ async def test_a_review_report_is_refused_short_and_accepted_complete(sqlite_sta
     # the education authority, as a user: its schools' reports, reviews and dashboard; nothing else
     city = auth("edu_authority", "edu-city")
     listed = (await stack.http.get("/reports", headers=city)).json()
-    assert {d["kind"] for d in listed} == {"authority_report", "incident_review"}
+    assert {d["kind"] for d in listed} == {"authority_report", "followup_report", "incident_review"}
     for doc in listed:
         assert (await stack.http.get(f"/documents/{doc['document_id']}", headers=city)).status_code == 200
     assert case["student"]["name"] in await document_text(

@@ -127,21 +127,17 @@ async def test_refusal_path_reports_to_the_authority(stack, webhook):
     view = await step(stack, case_id, "guardian_response", REFUSE)
     refusal = next(e for e in view["events"] if e["action"] == "guardian_response")
     assert (refusal["from_state"], refusal["to_state"]) == ("referred", "parent_refused")
-    # the report runs on its own and may already be in when the answer is read: either way staff may
-    # record, review, and take a later consent
-    assert view["state"] in ("parent_refused", "reported")
-    if view["state"] == "parent_refused":
-        assert view["allowed_actions"] == ["assess", "plan", "contact", "review", "guardian_response", "reassign"]
-
-    async def reported():  # the workflow's own step, then its projection
-        v = await workflow_view(stack, case_id)
-        return v if v["state"] == "reported" and db_view(stack, case_id) == v else None
-
-    view = await eventually(reported)
+    # the report is prepared; a leader confirms and sends it (REPORT_CONFIRMED); meanwhile staff may record,
+    # review, and take a later consent
+    assert view["state"] == "parent_refused"
+    assert view["allowed_actions"] == ["assess", "plan", "contact", "review", "guardian_response", "send_report",
+                                       "reassign"]
+    assert next(d for d in view["deadlines"] if d["obligation"] == "report")["met_at"] is None
+    view = await step(stack, case_id, "send_report")
     report = view["events"][-1]
     assert (report["action"], report["actor"], report["from_state"], report["to_state"]) == (
-        "report",
-        "system",
+        "send_report",
+        "leadership-1",
         "parent_refused",
         "reported",
     )
@@ -152,6 +148,7 @@ async def test_refusal_path_reports_to_the_authority(stack, webhook):
     report_doc = next(d for d in docs if d["kind"] == "authority_report")
     text = await document_text(stack, report_doc["document_id"], "leadership")
     assert "某市教育局" in text and STUDENT_NAME in text and "监护人" in text
+    assert "学校说明：学校将继续与家长沟通" in text  # the leader's note goes with it
 
     notes = (await stack.http.get(f"/cases/{case_id}/notifications", headers=auth("leadership"))).json()
     told = {n["event"]: n for n in notes}

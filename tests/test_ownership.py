@@ -160,8 +160,12 @@ async def test_7_a_refusal_on_the_receipt_before_any_referral_is_reported(school
     await case.do(ZHANG, {"action": "guardian_notice", **notice(await case.now())})
     view = await case.do(ZHANG, {"action": "guardian_response", **REFUSE})
     assert view["state"] == "parent_refused"
-    await case.sleep(timedelta(minutes=5))
-    assert (await case.view())["state"] == "reported"
+    assert await case.people("guardian_refused") == [["l-sun"]]  # leadership confirms and sends the report
+    await case.sleep(timedelta(hours=24, minutes=5))  # not sent within report_within: the ladder climbs
+    report = next(d for d in (await case.view())["deadlines"] if d["obligation"] == "report")
+    assert report["met_at"] is None and report["escalation_level"] >= 1
+    view = await case.do(SUN, {"action": "send_report"})
+    assert view["state"] == "reported"
     assert await case.people("reported_to_authority") == [["e-liu", "l-sun"]]
     # the family later takes the school's advice: back to the intervention, the report stays on record
     view = await case.do(ZHANG, {"action": "guardian_response", **CONSENT})
@@ -180,6 +184,8 @@ async def test_7_a_referral_not_attended_is_followed_up_then_deemed_a_refusal_an
 
     await case.sleep(timedelta(days=3, minutes=5))
     view = await case.view()
+    assert view["state"] == "parent_refused"  # deemed a refusal; the report waits for a leader
+    view = await case.do(SUN, {"action": "send_report", "note": "家长未按约就诊，亦未答复"})
     assert view["state"] == "reported"
     deemed = next(e for e in view["events"] if e["action"] == "deemed_refusal")
     assert deemed["actor"] == "system" and deemed["to_state"] == "parent_refused"

@@ -11,22 +11,19 @@ import io
 import os
 import re
 import subprocess
-from datetime import datetime
 from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
 
-from activities import documents
 from activities.case_activities import typesetter_for
-from db import directory, store
-from models.case import DocumentRequest
+from db import directory
 from models.directory import Directory, Staff
 from models.domain import Action, DocumentKind, Obligation, StaffRole
 from paper.facts import case_facts
 from paper.words import Lang
 from tests.conftest import BIN, OTHER_SCHOOL, SCHOOL, SCHOOLS, auth
-from tests.support import ASSESS_HIGH, document_text, eventually, open_body, open_case, refusal_path
+from tests.support import ASSESS_HIGH, document_text, eventually, open_body, open_case, paper_of, refusal_path
 
 SCHOOL_NAME = "某市第一中学"
 AUTHORITY = "某市教育局"
@@ -41,6 +38,7 @@ NEEDS = {
     DocumentKind.referral_letter: [SCHOOL_NAME, "STUDENT", "市精神卫生中心"],
     DocumentKind.authority_report: [SCHOOL_NAME, AUTHORITY, "STUDENT"],
     DocumentKind.closure_summary: [SCHOOL_NAME, "STUDENT"],
+    DocumentKind.followup_report: [SCHOOL_NAME, AUTHORITY, "STUDENT"],
 }
 
 
@@ -86,12 +84,7 @@ async def documents_of(stack, case_id: str, count: int) -> list[dict]:
 
 def save_first_page(stack, doc: dict, folder: Path) -> None:
     """Page 1 of a document as PNG (``CRISISFLOW_SAVE_PREVIEWS=docs/images pytest tests/test_paper.py``)."""
-    data = store.load_case(stack.engine, doc["case_id"])
-    request = DocumentRequest(document_id=doc["document_id"], kind=doc["kind"], case=data,
-                              event_seq=int(doc["document_id"].rsplit("-", 1)[1]),
-                              created_at=datetime.fromisoformat(doc["created_at"]))
-    school, lang = documents.school_facts(stack.engine, data.school_id, request.kind)
-    people = directory.names(stack.engine, {e.actor for e in data.events})
+    request, school, lang, people = paper_of(stack, doc)
     typesetter = typesetter_for(stack.settings)
     for language in (lang, Lang.en):
         facts = case_facts(request, school, people, language)
@@ -105,7 +98,7 @@ async def test_every_document_prints_names_in_words_in_both_languages(sqlite_sta
     case = await open_case(stack)
     case_id, student = case["case_id"], case["student"]["name"]
     await refusal_path(stack, case_id)
-    docs = await documents_of(stack, case_id, 4)
+    docs = await documents_of(stack, case_id, 5)
     assert sorted(d["kind"] for d in docs) == sorted(k.value for k in NEEDS)
 
     for doc in docs:

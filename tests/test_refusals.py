@@ -13,7 +13,7 @@ from temporalio.api.enums.v1 import EventType
 from db import store
 from models.domain import CaseState, RiskLevel
 from tests.conftest import auth
-from tests.support import ACTIONS, REFUSE, act, db_view, eventually, open_case, step, workflow_view
+from tests.support import ACTIONS, REFUSE, act, db_view, open_case, step
 from workflows.machine import RULES, STAFF_ACTIONS, CaseMachine
 
 
@@ -63,11 +63,7 @@ async def test_every_pair_outside_the_table_is_409(sqlite_stack):
     facts[CaseState.intervened] = (RiskLevel.high, True, False)
     facts[CaseState.referred] = (RiskLevel.high, True, False)
 
-    # hold the workflow's own report step: its document cannot be written (a directory stands
-    # where the report's file goes, so every attempt fails and is retried)
-    refusal_seq = db_view(stack, p)["events"][-1]["seq"] + 1
-    blocker = stack.settings.documents_dir / p / f"{p}-authority_report-{refusal_seq}.zh-CN.pdf.sealed"
-    blocker.mkdir(parents=True)
+    # the refusal waits in parent_refused until a leader sends the report (REPORT_CONFIRMED)
     view = await step(stack, p, "guardian_response", REFUSE)
     assert view["state"] == "parent_refused"
     cases[CaseState.parent_refused] = p
@@ -83,20 +79,14 @@ async def test_every_pair_outside_the_table_is_409(sqlite_stack):
     assert pairs, "the table covers every pair: nothing to refuse?"
     for state, action in pairs:
         if state is CaseState.reported:
-            continue  # checked below, once the held report step has run
+            continue  # checked below, once the report is sent
         # the workflow's 409 lists what the read model says is allowed now
         expected = db_view(stack, cases[state])["allowed_actions"]
         assert expected == CaseMachine.of(store.load_case(stack.engine, cases[state]),
                                           datetime.now(UTC)).allowed_actions()
         await _assert_refused(stack, cases[state], state, action, expected)
 
-    blocker.rmdir()
-
-    async def reported():
-        # the workflow has stepped, and its projection has landed (the 409 is compared with the read model)
-        return (await workflow_view(stack, p))["state"] == "reported" and db_view(stack, p)["state"] == "reported"
-
-    await eventually(reported, timeout=30)
+    await step(stack, p, "send_report")
     for state, action in pairs:
         if state is CaseState.reported:
             await _assert_refused(stack, p, state, action, db_view(stack, p)["allowed_actions"])

@@ -176,14 +176,18 @@ async def test_a_webhook_that_is_down_holds_up_no_document_and_no_report(stack, 
     case_id = await _to_referral(stack)
     webhook.failing.set()  # every notification from here on fails and is retried
     await step(stack, case_id, "guardian_response", REFUSE)
+    await step(stack, case_id, "send_report")  # a leader confirms and sends it, the webhook down all along
 
     def reported():
         return db_view(stack, case_id)["state"] == "reported"
 
     await eventually(reported, timeout=10)
-    documents = (await stack.http.get(f"/cases/{case_id}/documents", headers=auth("leadership"))).json()
-    kinds = {d["kind"] for d in documents}
-    assert "authority_report" in kinds
+
+    async def report_made():
+        documents = (await stack.http.get(f"/cases/{case_id}/documents", headers=auth("leadership"))).json()
+        return "authority_report" in {d["kind"] for d in documents}
+
+    await eventually(report_made, timeout=10)
     pending = [n for n in store.notifications_for(stack.engine, case_id) if n.delivered_at is None]
     assert {n.event for n in pending} >= {"guardian_refused", "reported_to_authority"}
     webhook.failing.clear()  # the receiver comes back: the notifications arrive
@@ -307,5 +311,5 @@ def test_a_document_that_cannot_render_fails_for_good_not_forever(engine, tmp_pa
     directory.load(engine, Directory(schools=SCHOOLS.schools))
     with pytest.raises(ApplicationError) as failed:
         documents.render(engine, request, documents_dir, typesetter_for(make_settings(tmp_path, "", None)))
-    assert failed.value.non_retryable and "could not be made" in failed.value.message
+    assert failed.value.non_retryable and "文书内容无法排版" in failed.value.message
     assert store.get_document(engine, request.document_id) is None and not documents_dir.exists()

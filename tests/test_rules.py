@@ -151,12 +151,16 @@ def _fact_space(state):
         for notified in (False, True):
             for consented in (False, True):
                 for proposed_by, referred in ((None, 0), ("proposer-1", 1), (None, 1), ("proposer-1", 0)):
-                    m = CaseMachine.at(state, risk, notified, consented)
-                    m.facts.proposed_by = proposed_by
-                    m.facts.counts = {"refer": referred}
-                    m.facts.closed_at = datetime.now(UTC) if state is CaseState.closed else None
-                    m.facts.now = datetime.now(UTC)
-                    yield m
+                    for extreme_event in (False, True):
+                        m = CaseMachine.at(state, risk, notified, consented)
+                        m.facts.proposed_by = proposed_by
+                        m.facts.counts = {"refer": referred}
+                        m.facts.closed_at = datetime.now(UTC) if state is CaseState.closed else None
+                        m.facts.now = datetime.now(UTC)
+                        m.facts.extreme_event = extreme_event
+                        m.facts.high_once = True
+                        m.facts.confirms_reports = m.facts.follows_up_reports = True
+                        yield m
 
 
 def test_every_rule_is_reachable_by_its_roles():
@@ -184,9 +188,16 @@ def test_parent_refused_is_left_by_the_workflow_or_a_later_consent():
     assert roles_for("report") == frozenset()
     m = CaseMachine.at(CaseState.parent_refused, H, True, False)
     assert m.allowed_actions() == ["assess", "plan", "contact", "review", "guardian_response", "reassign"]
-    assert [a for a in m.allowed_actions(staff_only=False) if a not in m.allowed_actions()] == ["report"]
-    m.fire("report")
+    # the workflow's own steps: the report, and an extreme event the event's record sends
+    assert [a for a in m.allowed_actions(staff_only=False) if a not in m.allowed_actions()] == ["report",
+                                                                                                  "extreme_event"]
+    m.fire("report")  # a school whose policy sends the report at once
     assert m.state is CaseState.reported
+    confirmed = CaseMachine.at(CaseState.parent_refused, H, True, False)
+    confirmed.facts.confirms_reports = True  # the default: a leader confirms and sends it
+    assert "send_report" in confirmed.allowed_actions() and "report" not in confirmed.allowed_actions(False)
+    with pytest.raises(Forbidden):
+        confirmed.check("send_report", role="psychology_teacher")
 
 
 def test_refusal_says_why_and_what_is_allowed():

@@ -232,13 +232,19 @@ async def test_a_whole_case_from_a_phone_to_the_leadership_desk(short_window_sta
     assert await psy.locator("#state").inner_text() == "已转介"
     assert (await _api_case(stack, case_id))["state"] == "referred"
 
-    # the guardian refuses: the report to the education authority follows by itself
+    # the guardian refuses: the report is prepared, and a leader confirms and sends it from her tasks
     await head.goto(f"{base}/ui")
     await head.click(f"#tasks li[data-case='{case_id}'][data-obligation='guardian_answer'] a")
     await head.check("input[name=decision][value=refuse]")
     await head.check("input[name=by][value=guardian]")
     await head.fill("#f-notes", "家长认为只是青春期情绪")
     await _submit(head)
+    assert (await _api_case(stack, case_id))["state"] == "parent_refused"
+    lead = await _desk(browser)
+    await browser_sign_in(lead, base, "l-sun", give_sign_in(stack.engine, stack.settings, "l-sun"))
+    await lead.click(f"#tasks li[data-case='{case_id}'][data-obligation='report'] a")
+    await lead.fill("#f-note", "学校将继续与家长沟通")
+    await _submit(lead)
     assert (await _until_state(stack, case_id, "reported"))["state"] == "reported"
     for _ in range(50):  # the report is typeset by the worker
         await head.goto(f"{base}/ui/cases/{case_id}")
@@ -269,8 +275,7 @@ async def test_a_whole_case_from_a_phone_to_the_leadership_desk(short_window_sta
     case = await _api_case(stack, case_id)
     assert case["state"] == "referred" and case["closure_proposal"]["by"] == "p-chen"
 
-    lead = await _desk(browser)
-    await browser_sign_in(lead, base, "l-sun", give_sign_in(stack.engine, stack.settings, "l-sun"))
+    await lead.goto(f"{base}/ui")
     await lead.click(f"#closures a[href*='{case_id}']")
     await lead.check("input[name=decision][value=approve]")
     await _submit(lead)

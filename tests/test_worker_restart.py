@@ -85,8 +85,8 @@ async def test_worker_killed_mid_delivery(dev_env, webhook, tmp_path):
             assert all(n.delivered_at is not None for n in notes)
             assert sorted(d.kind for d in docs) == ["closure_summary", "guardian_notice", "referral_letter"]
             files = list((settings.documents_dir / case_id).iterdir())
-            assert sorted(f.name for f in files) == sorted(f"{d.document_id}.{lang}.{form}.sealed" for d in docs
-                                                           for lang in ("zh-CN", "en") for form in ("pdf", "txt"))
+            assert sorted(f.name for f in files) == sorted(f"{d.document_id}.{form}.sealed" for d in docs
+                                                           for form in ("zh-CN.pdf", "facts.json"))
 
             # the receiver saw every notification; the deliveries cut off by the kill (the
             # assessment's notices, sent independently) were repeated once each with the

@@ -31,13 +31,25 @@ with workflow.unsafe.imports_passed_through():
         ClosureProposal,
         DeliveryBatch,
         DocumentRequest,
+        EventLink,
         FailedEffect,
         NotificationRequest,
+        OnlineAnswer,
         StepRecord,
         case_times,
     )
     from models.digest import DigestRequest, digest_of
-    from models.domain import SYSTEM, Action, CaseState, DocumentKind, NotificationEvent, Obligation, Recipient
+    from models.domain import (
+        GUARDIAN,
+        SYSTEM,
+        Action,
+        CaseState,
+        ClosureReason,
+        DocumentKind,
+        NotificationEvent,
+        Obligation,
+        Recipient,
+    )
     from models.errors import Forbidden, Invalid, Refused
     from models.io import Io
     from models.watch import WatchAdd, WatchReason, WatchRequest
@@ -46,9 +58,12 @@ with workflow.unsafe.imports_passed_through():
         CASEWORK,
         DE_FACTO,
         EVERY_OPENING,
+        EXTREME_EVENT,
+        GUARDIAN_ONLINE,
         HIGH_ONCE,
         OBLIGATIONS,
         OWNER,
+        REPORT_CONFIRMED,
         RISK_PACE,
         WATCH,
         CaseMachine,
@@ -59,7 +74,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.view import case_view
 
 #: Bumped whenever the workflow's behaviour changes; recorded in each case.
-WORKFLOW_CODE_VERSION = "7"
+WORKFLOW_CODE_VERSION = "9"
 
 REFUSED = "TransitionRefused"
 FORBIDDEN = "Forbidden"
@@ -78,6 +93,10 @@ STEP_OUTBOX = "step-outbox-2026-12"
 #: carried from run to run, and the same request again is answered with the case as it stands. Older
 #: histories took every update Temporal handed them.
 REQUESTS = "requests-kept-2026-12"
+#: Workflows whose history has this marker keep one wake-up timer and start another only when an escalation falls
+#: due before it (issue 30): a duty met leaves the timer standing, and a timer that wakes the case early finds
+#: nothing due and is set again for the next. Older histories cancelled and restarted it on every event.
+ONE_TIMER = "one-timer-2026-12"
 
 _IO_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 #: Each I/O attempt: a webhook gets 10 s; a worker that died mid-attempt is retried after this.
@@ -202,12 +221,19 @@ class CaseWorkflow:
             self._data.features.append(EVERY_OPENING)
         if workflow.patched(WATCH):  # a closure with follow-up advised puts the student on the watch list
             self._data.features.append(WATCH)
+        if workflow.patched(EXTREME_EVENT):  # an extreme event recorded about the student changes the case
+            self._data.features.append(EXTREME_EVENT)
+        if workflow.patched(REPORT_CONFIRMED):  # a leader sends the refusal report; a reported case is followed up
+            self._data.features.append(REPORT_CONFIRMED)
+        if workflow.patched(GUARDIAN_ONLINE):  # the guardian answers through the notice's link, or asks for a call
+            self._data.features.append(GUARDIAN_ONLINE)
         self._machine = CaseMachine.of(self._data)
         if start.carried is None or start.reopen is not None:
             self._upsert_search_attributes()
             await self._project()
             workflow.logger.info("case opened", extra=log)
         effects = asyncio.create_task(self._run_effects())
+        one_timer = workflow.patched(ONE_TIMER)
         while not self._done():
             if self._should_continue_as_new():
                 await workflow.wait_condition(workflow.all_handlers_finished)
@@ -224,14 +250,19 @@ class CaseWorkflow:
                             carried=self._bounded() if self._durable else self._data,
                         )
                     )
-            wake_at = None if self._data.state is CaseState.closed else deadlines.next_wakeup(self._data)
+            wake_at = self._wake_at()
             timeout = None if wake_at is None else max(wake_at - workflow.now(), timedelta(0))
             seq = self._last_seq
+            if one_timer:  # the timer stands unless an escalation falls due before it (ONE_TIMER)
+                def woken(wake_at=wake_at) -> bool:
+                    due = self._wake_at()
+                    earlier = due is not None and (wake_at is None or due < wake_at)
+                    return earlier or self._should_continue_as_new() or self._done()
+            else:  # older histories: every event restarts it
+                def woken(seq=seq) -> bool:
+                    return self._last_seq != seq or self._should_continue_as_new() or self._done()
             try:
-                await workflow.wait_condition(
-                    lambda seq=seq: self._last_seq != seq or self._should_continue_as_new() or self._done(),
-                    timeout=timeout,
-                )
+                await workflow.wait_condition(woken, timeout=timeout)
             except asyncio.TimeoutError:
                 await self._escalate_due()
         await workflow.wait_condition(lambda: not self._effects_pending())
@@ -239,6 +270,10 @@ class CaseWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.logger.info("case closed", extra=log)
         return self._view()
+
+    def _wake_at(self) -> datetime | None:
+        """When the case next wakes by itself: the earliest escalation due (none once closed)."""
+        return None if self._data.state is CaseState.closed else deadlines.next_wakeup(self._data)
 
     def _effects_pending(self) -> bool:
         return bool(self._effects) or self._running > 0
@@ -275,6 +310,67 @@ class CaseWorkflow:
         return self._view()
 
     @workflow.update
+    async def link_event(self, link: EventLink) -> CaseView:
+        """An extreme event recorded about the student (EXTREME_EVENT): the table's ``extreme_event`` row, taken
+        for the event's recorder; the same event twice is recorded once."""
+        if any(e.action is Action.extreme_event and e.detail.get("incident_id") == link.incident_id
+               for e in self._data.events):
+            return self._view()
+        from_state, now = self._data.state, workflow.now()
+        rule = self._machine.fire(Action.extreme_event)
+        self._data.extreme_event = True
+        self._machine.sync(self._data)
+        self._take(rule, link.actor.staff_id, link.actor.role.value, from_state, now, {"incident_id": link.incident_id})
+        self._upsert_search_attributes()
+        await self._project()
+        return self._view()
+
+    @link_event.validator
+    def _validate_link(self, link: EventLink) -> None:
+        if link.actor.school_id != self._data.school_id:
+            raise ApplicationError("this case belongs to another school",
+                                   Forbidden("", link.actor.role.value, Action.extreme_event.value, "school")
+                                   .as_details(), type=FORBIDDEN, non_retryable=True)
+        try:
+            self._machine.check(Action.extreme_event)
+        except Refused as refused:
+            raise self._refusal(refused) from None
+
+    @workflow.update
+    async def answer_online(self, answer: OnlineAnswer) -> CaseView:
+        """The guardian's own answer through the notice's one-time link (GUARDIAN_ONLINE): the table's
+        ``guardian_response`` row, as a staff member records it, by the guardian, channel online. The door has
+        checked the link and its code; the same request twice is taken once."""
+        if answer.request is not None and answer.request in self._data.requests:
+            return self._view()
+        from_state, now = self._data.state, workflow.now()
+        body = answer.body.model_copy(update={"by": "guardian", "channel": "online"})
+        try:
+            rule = self._machine.fire(Action.guardian_response, answer.variant, None, GUARDIAN)
+        except Refused as refused:
+            raise self._refusal(refused) from None
+        detail = {**body.model_dump(mode="json", exclude={"action"}), "link": answer.link}
+        if Fact.guardian_consented in rule.sets:
+            self._data.guardian_consented = True
+        self._machine.sync(self._data)
+        self._remember(answer.request, self._take(rule, GUARDIAN, GUARDIAN, from_state, now, detail))
+        self._upsert_search_attributes()
+        await self._project()
+        return self._view()
+
+    @answer_online.validator
+    def _validate_online(self, answer: OnlineAnswer) -> None:
+        if answer.request is not None and answer.request in self._data.requests:
+            return
+        if GUARDIAN_ONLINE not in self._data.features:
+            raise self._refusal(Refused("this case takes no online answer", self._data.state,
+                                        self._machine.allowed_actions(), Action.guardian_response.value))
+        try:
+            self._machine.check(Action.guardian_response, answer.variant, None, GUARDIAN)
+        except Refused as refused:
+            raise self._refusal(refused) from None
+
+    @workflow.update
     async def act(self, command: ActionCommand) -> CaseView:
         if self._taken(command):  # the same request again (a retry, perhaps in a later run): taken once
             return self._view()
@@ -300,8 +396,16 @@ class CaseWorkflow:
             raise self._refusal(refused) from None
         except Forbidden as denied:
             raise ApplicationError(str(denied), denied.as_details(), type=FORBIDDEN, non_retryable=True) from None
+        if getattr(command.body, "channel", None) == "online" and rule.action is Action.guardian_response:
+            raise ApplicationError(
+                "channel: only the guardian's own answer through the notice's link is recorded as online",
+                Invalid("channel", "online_is_the_guardians").as_details(), type=INVALID, non_retryable=True)
         if Fact.closure_proposal in rule.sets or rule.dest is CaseState.closed:
             self._need_reasons_for_unmet(command)
+        if getattr(command.body, "reason", None) is ClosureReason.extreme_event and not self._data.extreme_event:
+            raise ApplicationError(
+                "reason: only a case an extreme event is recorded about closes for an extreme event",
+                Invalid("reason", "no_extreme_event").as_details(), type=INVALID, non_retryable=True)
         if (rule.action is Action.refer and rule.variant == "urgent" and HIGH_ONCE in self._data.features
                 and not self._data.guardian_notified and getattr(command.body, "emergency_reason", None) is None):
             raise ApplicationError(
@@ -428,11 +532,17 @@ class CaseWorkflow:
         event = self._record(rule.action, actor, role, from_state, now, detail=detail)
         notices: dict[NotificationEvent, tuple[list[Recipient], Obligation | None]] = {}
         for opens in rule.opens:
-            # an obligation is open at most once at a time: a second opening keeps the first deadline
-            if machine.has(opens) and facts.holds(opens.when) and opens.obligation not in d.open_obligations:
-                deadlines.open_deadline(opens.obligation, d, now)
-                duty = OBLIGATIONS[opens.obligation]
-                notices.setdefault(duty.notice, ([duty.owner], opens.obligation))
+            if not (machine.has(opens) and facts.holds(opens.when)):
+                continue
+            span = getattr(d.policy, opens.within) if opens.within else None
+            # an obligation is open at most once at a time: a second opening keeps the first deadline (one with
+            # its own window brings it forward)
+            if opens.obligation not in d.open_obligations:
+                deadlines.open_deadline(opens.obligation, d, now, span)
+            elif span is None or not deadlines.bring_forward(d, opens.obligation, now + span):
+                continue
+            duty = OBLIGATIONS[opens.obligation]
+            notices.setdefault(duty.notice, ([duty.owner], opens.obligation))
         self._machine.sync(d)
         told = []
         for tell in rule.tells:
@@ -640,6 +750,9 @@ class CaseWorkflow:
         rule = rule_for(action, self._data.features)
         if self._data.state not in rule.source:  # overtaken (a refusal withdrawn before it was reported)
             workflow.logger.info("step overtaken", extra={"case_id": self._data.case_id, "step": action.value})
+            return
+        if not all(self._machine.facts.holds(c) for c in rule.guard):  # a leader sends it (REPORT_CONFIRMED)
+            workflow.logger.info("step left to staff", extra={"case_id": self._data.case_id, "step": action.value})
             return
         cause = next(e for e in reversed(self._data.events) if e.to_state in rule.source)
         for renders in rule.renders:

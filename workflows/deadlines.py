@@ -62,6 +62,8 @@ def within(obligation: Obligation, case: CaseData) -> timedelta | None:
             return policy.emergency_response_within
         case Obligation.attendance_followup:
             return policy.attendance_followup_within
+        case Obligation.guardian_callback:
+            return policy.guardian_callback_within
 
 
 def duty_owner(obligation: Obligation, case: CaseData) -> Recipient:
@@ -73,14 +75,24 @@ def duty_owner(obligation: Obligation, case: CaseData) -> Recipient:
     return owner
 
 
-def open_deadline(obligation: Obligation, case: CaseData, now: datetime) -> Deadline:
+def open_deadline(obligation: Obligation, case: CaseData, now: datetime, span: timedelta | None = None) -> Deadline:
+    """A new deadline for the obligation, due ``span`` from now (by default the policy's window for it)."""
     deadline = Deadline(
         obligation=obligation,
         responsible_role=duty_owner(obligation, case),
-        due_at=now + within(obligation, case),
+        due_at=now + (within(obligation, case) if span is None else span),
     )
     case.deadlines.append(deadline)
     return deadline
+
+
+def bring_forward(case: CaseData, obligation: Obligation, due_at: datetime) -> bool:
+    """An open deadline of the obligation due no later than ``due_at``; True when one was brought forward."""
+    moved = False
+    for deadline in case.deadlines:
+        if deadline.obligation is obligation and deadline.met_at is None and deadline.due_at > due_at:
+            deadline.due_at, moved = due_at, True
+    return moved
 
 
 def reschedule(case: CaseData, obligations: tuple[Obligation, ...], now: datetime) -> None:

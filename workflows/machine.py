@@ -57,6 +57,7 @@ class Fact(StrEnum):
     follow_up = "follow_up"  # the closing body advises following the student up (the watch list)
     assessor = "assessor"  # who first assessed the case, its owner from then on (OWNER)
     owner = "owner"  # the owner leadership names instead (reassign)
+    extreme_event = "extreme_event"  # an extreme event concerning the student is on record
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,10 @@ class Opens:
     obligation: Obligation
     when: str | None = None
     since: str | None = None  # a feature the case must run with (see CASEWORK)
+    until: str | None = None  # a feature that replaced this opening (older cases keep it)
+    #: the policy's window for this opening instead of the obligation's own (a ``DeadlinePolicy`` field); an
+    #: obligation already open is brought forward to it
+    within: str | None = None
 
 
 @dataclass(frozen=True)
@@ -185,6 +190,13 @@ ACTIONS: dict[Action, ActionSpec] = {
     A.reassign: ActionSpec("更换负责心理教师", "owner reassigned", "reassign",
                            "Name another psychology teacher the case's owner (leadership); both are told"),
     A.deemed_refusal: ActionSpec("视为拒绝就医", "deemed a refusal"),
+    A.extreme_event: ActionSpec("关联极端事件", "an extreme event recorded"),
+    A.send_report: ActionSpec("确认并报送教育主管部门", "report confirmed and sent to the education authority",
+                              "authority-report", "Confirm the refusal report the school prepared and send it to the "
+                              "education authority (leadership; a note may go with it)"),
+    A.guardian_callback: ActionSpec("回电监护人", "guardian called back", "guardian-callback",
+                                    "Record that the head teacher called the guardian back, as the guardian asked "
+                                    "through the notice's answer link"),
     A.reopen: ActionSpec("重新开案", "reopened", "reopen",
                          "Take a closed case up again (leadership, within the policy's reopen_within): the same "
                          "case and history, in a new run, back in assessed with a reassessment due"),
@@ -203,14 +215,19 @@ OBLIGATIONS: dict[Obligation, Duty] = {
     O.review: Duty(Recipient.owner, N.review_due, lapses_at_close=True),
     O.reassess: Duty(Recipient.owner, N.reassessment_required),
     O.return_meeting: Duty(Recipient.head_teacher, N.return_meeting_required),
-    # not a case's: an extreme event's review (workflows/incident_workflow.py), on the same ladder
-    O.review_report: Duty(Recipient.leadership, N.incident_recorded),
+    # not a case's: an extreme event's review (workflows/incident_workflow.py), on the same ladder; the
+    # education authority's duty [seed 000, 重点事项清单, 一 5], its group's once formed
+    O.review_report: Duty(Recipient.education_authority, N.incident_recorded),
     # 对紧急情况，应立即启动应急预案，采取紧急措施 [seed 000, 学校心理防护工作制度, 第八条]
     O.emergency_response: Duty(Recipient.owner, N.emergency_response_required),
     # a referral not attended: the head teacher follows the family up; unmet, it is deemed a refusal
     O.attendance_followup: Duty(Recipient.head_teacher, N.referral_not_attended, on_miss=A.deemed_refusal),
     # not a case's: a watch-listed student's review (workflows/watch_workflow.py), on the same ladder
     O.watch_review: Duty(Recipient.owner, N.watch_added),
+    # the guardian asked through the notice's answer link to be called (GUARDIAN_ONLINE): the class's head teacher
+    O.guardian_callback: Duty(Recipient.head_teacher, N.guardian_callback_requested),
+    # not a case's: a student's or parent's help request (workflows/help_workflow.py), on its own ladder
+    O.help_look: Duty(Recipient.psychology_teacher, N.help_requested),
 }
 
 #: How often an action that leaves the state as it is may be recorded on one case: a daily contact
@@ -240,6 +257,17 @@ EVERY_OPENING = "every-opening-told-2026-12"
 #: The watch list (issue 25): a case closed with follow-up advised puts its student on the watch list
 #: (workflows/watch_workflow.py), owned by the case's owner.
 WATCH = "watch-list-2026-12"
+#: An extreme event concerning the student (issue 28): recorded on the case, a reassessment due at once, and
+#: closing (reason ``extreme_event`` among others) a two-person decision.
+EXTREME_EVENT = "extreme-event-2026-12"
+#: The school reports, and follows up (issue 28): the refusal report waits for a leader to confirm and send it
+#: (unless the school's policy sends it at once), and every later change of a reported case (consent, the
+#: hospital's outcome, closure) sends a 续报 to the same authority.
+REPORT_CONFIRMED = "report-confirmed-2026-12"
+#: The guardian answers from a phone (issue 29): through the notice's one-time link, the guardian consents (also
+#: before the referral, to the notice's advice, so the referral then asks for no second answer), refuses, or asks
+#: to be called (the head teacher's duty, ``guardian_callback``); recorded as the guardian's, channel online.
+GUARDIAN_ONLINE = "guardian-online-2026-12"
 
 _OPEN = (S.assessed, S.intervened, S.referred, S.parent_refused, S.reported)  # assessed and not closed
 _STAFF_WHO_ACT = frozenset({R.psychology_teacher, R.expert})
@@ -252,6 +280,10 @@ _CLOSE_GUARD = ("no_return_meeting_pending", "no_closure_proposed")
 #: A closure that advises follow-up puts the student on the watch list.
 _FOLLOW_UP = (Lists(when="follow_up_advised", since=WATCH),)
 
+#: A change of a case reported to the authority: the 续报, to the same authority (REPORT_CONFIRMED).
+_FOLLOW_UP_RENDERS = (Renders(DocumentKind.followup_report, when="was_reported"),)
+_FOLLOW_UP_TELLS = (Tells(N.followup_reported, (Recipient.education_authority,), when="was_reported"),)
+
 #: What every (re)assessment opens: the emergency plan if the risk is imminent, the notice if it is high,
 #: the plan if there is none, the reviews.
 _ASSESS_OPENS = (
@@ -260,6 +292,11 @@ _ASSESS_OPENS = (
     Opens(O.intervene, when="needs_plan"),
     Opens(O.review, when="moderate_or_higher", since=CASEWORK),
 )
+
+#: A referral asks for the guardian's answer, unless the guardian consented to the notice's advice already
+#: (GUARDIAN_ONLINE).
+_ASKS_ANSWER = (Opens(O.guardian_answer, until=GUARDIAN_ONLINE),
+                Opens(O.guardian_answer, when="no_consent_yet", since=GUARDIAN_ONLINE))
 
 RULES: tuple[Rule, ...] = (
     Rule(
@@ -331,31 +368,31 @@ RULES: tuple[Rule, ...] = (
     Rule(
         A.refer, (S.intervened,), S.referred, _CASEWORK,
         guard=("guardian_notified_if_high",),
-        opens=(Opens(O.guardian_answer),),
+        opens=_ASKS_ANSWER,
         renders=(Renders(DocumentKind.referral_letter),),
     ),
     Rule(  # the green channel (绿色通道): an imminent case is referred at once; the plan follows
         A.refer, (S.assessed,), S.referred, _CASEWORK, variant="urgent", since=CASEWORK, until=HIGH_ONCE,
         guard=("imminent",),
-        opens=(Opens(O.guardian_answer),),
+        opens=_ASKS_ANSWER,
         renders=(Renders(DocumentKind.referral_letter),),
     ),
     Rule(  # ... with its emergency reason if the guardian is not told yet, whose notice is then due at once
         A.refer, (S.assessed,), S.referred, _CASEWORK, variant="urgent", since=HIGH_ONCE,
         guard=("imminent",),
-        opens=(Opens(O.guardian_answer),),
+        opens=_ASKS_ANSWER,
         reschedules=(O.guardian_notice,),
         renders=(Renders(DocumentKind.referral_letter),),
     ),
     Rule(
         A.guardian_response, (S.referred,), None, _GUARDIAN_CONTACT, variant="consent",
         sets=(Fact.guardian_consented,),
-        meets=(O.guardian_answer, O.attendance_followup),
+        meets=(O.guardian_answer, O.attendance_followup, O.guardian_callback),
         limit=RECORDS_LIMIT,
     ),
     Rule(
         A.guardian_response, (S.referred,), S.parent_refused, _GUARDIAN_CONTACT, variant="refuse",
-        meets=(O.guardian_answer, O.attendance_followup),
+        meets=(O.guardian_answer, O.attendance_followup, O.guardian_callback),
         opens=(Opens(O.report),),
         then=A.report,  # a refusal is reported to the education authority [seed 002, 六 3]
     ),
@@ -363,8 +400,29 @@ RULES: tuple[Rule, ...] = (
         A.guardian_response, (S.assessed, S.intervened), S.parent_refused, _GUARDIAN_CONTACT, variant="refuse",
         since=DE_FACTO,
         guard=("guardian_told",),
+        meets=(O.guardian_callback,),
         opens=(Opens(O.report),),
         then=A.report,
+    ),
+    Rule(  # the guardian agrees to the notice's advice before any referral (GUARDIAN_ONLINE)
+        A.guardian_response, (S.assessed, S.intervened), None, _GUARDIAN_CONTACT, variant="consent",
+        since=GUARDIAN_ONLINE,
+        guard=("guardian_told",),
+        sets=(Fact.guardian_consented,),
+        meets=(O.guardian_callback,),
+        limit=RECORDS_LIMIT,
+    ),
+    Rule(  # the guardian asks the school to call them: the head teacher's duty (GUARDIAN_ONLINE)
+        A.guardian_response, _OPEN, None, _GUARDIAN_CONTACT, variant="callback", since=GUARDIAN_ONLINE,
+        guard=("guardian_told",),
+        opens=(Opens(O.guardian_callback),),
+        limit=RECORDS_LIMIT,
+    ),
+    Rule(  # ... and the head teacher called back
+        A.guardian_callback, _OPEN, None, _GUARDIAN_CONTACT, since=GUARDIAN_ONLINE,
+        guard=("callback_asked",),
+        meets=(O.guardian_callback,),
+        limit=RECORDS_LIMIT,
     ),
     Rule(  # a guardian who refused consents later; a report already made stays on record
         A.guardian_response, (S.parent_refused, S.reported), S.referred, _GUARDIAN_CONTACT, variant="consent",
@@ -378,6 +436,8 @@ RULES: tuple[Rule, ...] = (
         guard=("was_referred",),
         sets=(Fact.guardian_consented,),
         meets=(O.report, O.attendance_followup),
+        renders=_FOLLOW_UP_RENDERS,
+        tells=_FOLLOW_UP_TELLS,
     ),
     Rule(  # ... or, refused before any referral, consents to the school's advice: back to the intervention
         A.guardian_response, (S.parent_refused, S.reported), S.intervened, _GUARDIAN_CONTACT, variant="consent",
@@ -385,23 +445,31 @@ RULES: tuple[Rule, ...] = (
         guard=("never_referred",),
         sets=(Fact.guardian_consented,),
         meets=(O.report,),
+        renders=_FOLLOW_UP_RENDERS,
+        tells=_FOLLOW_UP_TELLS,
     ),
     Rule(
         A.referral_outcome, (S.referred,), None, _GUARDIAN_CONTACT | _STAFF_WHO_ACT, variant="discharged",
         since=CASEWORK,
         opens=(Opens(O.return_meeting),),
         meets=(O.attendance_followup,),
+        renders=_FOLLOW_UP_RENDERS,
+        tells=_FOLLOW_UP_TELLS,
         limit=RECORDS_LIMIT,
     ),
     Rule(  # the family did not take the student: the head teacher follows them up (policy's days)
         A.referral_outcome, (S.referred,), None, _GUARDIAN_CONTACT | _STAFF_WHO_ACT, variant="not_attended",
         since=DE_FACTO,
         opens=(Opens(O.attendance_followup),),
+        renders=_FOLLOW_UP_RENDERS,
+        tells=_FOLLOW_UP_TELLS,
         limit=RECORDS_LIMIT,
     ),
     Rule(
         A.referral_outcome, (S.referred,), None, _GUARDIAN_CONTACT | _STAFF_WHO_ACT, since=CASEWORK,
         meets=(O.attendance_followup,),
+        renders=_FOLLOW_UP_RENDERS,
+        tells=_FOLLOW_UP_TELLS,
         limit=RECORDS_LIMIT,
     ),
     Rule(  # the follow-up's deadline passed with neither attendance nor consent: a refusal in fact, reported
@@ -416,8 +484,16 @@ RULES: tuple[Rule, ...] = (
         meets=(O.return_meeting,),
         limit=RECORDS_LIMIT,
     ),
-    Rule(
-        A.report, (S.parent_refused,), S.reported, frozenset(),
+    Rule(  # the workflow's own report: at once where the school's policy says so, and in cases before
+        A.report, (S.parent_refused,), S.reported, frozenset(),  # REPORT_CONFIRMED
+        guard=("reports_automatically",),
+        meets=(O.report,),
+        renders=(Renders(DocumentKind.authority_report),),
+        tells=(Tells(N.reported_to_authority, (Recipient.education_authority, Recipient.leadership)),),
+    ),
+    Rule(  # a leader confirms the prepared report (with a note, if any) and sends it, within report_within
+        A.send_report, (S.parent_refused,), S.reported, _LEADERSHIP, since=REPORT_CONFIRMED,
+        guard=("awaits_leadership",),
         meets=(O.report,),
         renders=(Renders(DocumentKind.authority_report),),
         tells=(Tells(N.reported_to_authority, (Recipient.education_authority, Recipient.leadership)),),
@@ -426,8 +502,8 @@ RULES: tuple[Rule, ...] = (
         A.close, (S.assessed,), S.closed, _CASEWORK,
         guard=("risk_is_low", "not_high_for_closure"),
         sets=(Fact.follow_up,),
-        renders=(Renders(DocumentKind.closure_summary),),
-        tells=_CLOSED_TELLS,
+        renders=(Renders(DocumentKind.closure_summary), *_FOLLOW_UP_RENDERS),
+        tells=_CLOSED_TELLS + _FOLLOW_UP_TELLS,
         lists=_FOLLOW_UP,
     ),
     Rule(  # cases without CASEWORK close as they always did
@@ -445,16 +521,16 @@ RULES: tuple[Rule, ...] = (
         A.close, (S.intervened, S.reported), S.closed, _CASEWORK, since=CASEWORK,
         guard=("not_high_for_closure", *_CLOSE_GUARD),
         sets=(Fact.follow_up,),
-        renders=(Renders(DocumentKind.closure_summary),),
-        tells=_CLOSED_TELLS,
+        renders=(Renders(DocumentKind.closure_summary), *_FOLLOW_UP_RENDERS),
+        tells=_CLOSED_TELLS + _FOLLOW_UP_TELLS,
         lists=_FOLLOW_UP,
     ),
     Rule(
         A.close, (S.referred,), S.closed, _CASEWORK, since=CASEWORK,
         guard=("consent_on_record", "not_high_for_closure", *_CLOSE_GUARD),
         sets=(Fact.follow_up,),
-        renders=(Renders(DocumentKind.closure_summary),),
-        tells=_CLOSED_TELLS,
+        renders=(Renders(DocumentKind.closure_summary), *_FOLLOW_UP_RENDERS),
+        tells=_CLOSED_TELLS + _FOLLOW_UP_TELLS,
         lists=_FOLLOW_UP,
     ),
     Rule(  # a high or imminent case: closing is a two-person decision (Primero, CPOMS)
@@ -469,12 +545,31 @@ RULES: tuple[Rule, ...] = (
         sets=(Fact.closure_proposal,),
         tells=(Tells(N.closure_proposed, (Recipient.leadership,)),),
     ),
+    Rule(  # an extreme event before any plan: the case may still close, by two people
+        A.close, (S.assessed,), None, _CASEWORK, since=EXTREME_EVENT,
+        guard=("extreme_event_on_record", *_CLOSE_GUARD),
+        sets=(Fact.closure_proposal,),
+        tells=(Tells(N.closure_proposed, (Recipient.leadership,)),),
+    ),
+    Rule(
+        A.closure_decision, (S.assessed,), S.closed, _LEADERSHIP, variant="approve", since=EXTREME_EVENT,
+        guard=("closure_proposed", "not_the_proposer"),
+        renders=(Renders(DocumentKind.closure_summary), *_FOLLOW_UP_RENDERS),
+        tells=_CLOSED_TELLS + _FOLLOW_UP_TELLS,
+        lists=_FOLLOW_UP,
+    ),
+    Rule(
+        A.closure_decision, (S.assessed,), None, _LEADERSHIP, variant="return", since=EXTREME_EVENT,
+        guard=("closure_proposed",),
+        sets=(Fact.no_closure_proposal,),
+        tells=(Tells(N.closure_returned, (Recipient.owner,)),),
+    ),
     Rule(
         A.closure_decision, (S.intervened, S.referred, S.reported), S.closed, _LEADERSHIP, variant="approve",
         since=CASEWORK,
         guard=("closure_proposed", "not_the_proposer"),
-        renders=(Renders(DocumentKind.closure_summary),),
-        tells=_CLOSED_TELLS,
+        renders=(Renders(DocumentKind.closure_summary), *_FOLLOW_UP_RENDERS),
+        tells=_CLOSED_TELLS + _FOLLOW_UP_TELLS,
         lists=_FOLLOW_UP,
     ),
     Rule(
@@ -483,6 +578,19 @@ RULES: tuple[Rule, ...] = (
         guard=("closure_proposed",),
         sets=(Fact.no_closure_proposal,),
         tells=(Tells(N.closure_returned, (Recipient.owner,)),),
+    ),
+    Rule(  # an extreme event concerns the student (the event's record sends it): reassess at once, leadership told
+        A.extreme_event, _OPEN, None, frozenset(), since=EXTREME_EVENT,
+        sets=(Fact.extreme_event,),
+        opens=(Opens(O.reassess, within="reassess_after_event_within"),),
+        tells=(Tells(N.extreme_event_linked, (Recipient.leadership,)),),
+        limit=RECORDS_LIMIT,
+    ),
+    Rule(  # ... before the first assessment: the assessment is due already; leadership told
+        A.extreme_event, (S.identified,), None, frozenset(), since=EXTREME_EVENT,
+        sets=(Fact.extreme_event,),
+        tells=(Tells(N.extreme_event_linked, (Recipient.leadership, Recipient.psychology_teacher)),),
+        limit=RECORDS_LIMIT,
     ),
     Rule(  # leadership names another owner; the old and the new are told
         A.reassign, _OPEN, None, _LEADERSHIP, since=OWNER,
@@ -511,7 +619,11 @@ CONDITION_TEXT = {
     "moderate or higher needs an intervention plan first",
     "guardian_notified_if_high": "a high or imminent case needs a recorded guardian notice before referral",
     "guardian_notice_on_record": "closing a case that was ever high or imminent needs the guardian notice on record",
-    "high_for_closure": "for a case that is, or ever was, high or imminent",
+    "high_for_closure": "for a case that is, or ever was, high or imminent, or that an extreme event concerns",
+    "extreme_event_on_record": "if an extreme event concerning the student is on record",
+    "reports_automatically": "if the school's policy sends the report at once",
+    "awaits_leadership": "if the school's policy has a leader confirm the report",
+    "was_reported": "if the case was reported to the education authority",
     "not_high_for_closure": "a case that was ever high or imminent closes only by a proposal and leadership's "
     "approval",
     "consent_on_record": "closing a referred case needs the guardian's consent on record",
@@ -534,6 +646,8 @@ CONDITION_TEXT = {
     "follow_up_advised": "if the closure advises following the student up",
     "was_referred": "for a case that was referred",
     "never_referred": "for a case never referred",
+    "no_consent_yet": "unless the guardian consented already",
+    "callback_asked": "the guardian must have asked to be called",
 }
 
 #: The same conditions in Chinese, for the staff app's refusals (a test keeps the keys equal).
@@ -541,7 +655,11 @@ CONDITION_ZH = {
     "risk_is_low": "评估后直接结案仅限低风险个案；中风险及以上需先制定干预方案",
     "guardian_notified_if_high": "高风险或紧急风险个案转介前，须先记录已告知监护人",
     "guardian_notice_on_record": "曾为高风险或紧急风险的个案结案前，须有告知监护人的记录",
-    "high_for_closure": "适用于现在或曾经为高风险、紧急风险的个案",
+    "high_for_closure": "适用于现在或曾经为高风险、紧急风险的个案，或关联了极端事件的个案",
+    "extreme_event_on_record": "须已记录涉及该学生的极端事件",
+    "reports_automatically": "学校规定拒绝就医报告自动报送时",
+    "awaits_leadership": "须由心理危机干预领导小组成员确认后报送",
+    "was_reported": "个案已向教育主管部门报告时",
     "not_high_for_closure": "曾为高风险或紧急风险的个案，须提出结案申请并经领导小组审批",
     "consent_on_record": "已转介个案结案前，须有监护人同意的记录",
     "has_warning_signals": "如报告了预警信号",
@@ -563,6 +681,8 @@ CONDITION_ZH = {
     "follow_up_advised": "如结案时建议继续跟踪关注",
     "was_referred": "适用于已转介的个案",
     "never_referred": "适用于从未转介的个案",
+    "no_consent_yet": "监护人尚未同意就医时",
+    "callback_asked": "须监护人已请老师联系",
 }
 
 #: Actions staff may ask for on an open case, in lifecycle order.
@@ -570,7 +690,8 @@ STAFF_ACTIONS: tuple[Action, ...] = tuple(dict.fromkeys(r.action for r in RULES 
 #: Every action of the table, in lifecycle order.
 ALL_ACTIONS: tuple[Action, ...] = tuple(dict.fromkeys(r.action for r in RULES))
 #: Every behaviour a new workflow takes (the patches it records).
-ALL_FEATURES: tuple[str, ...] = (CASEWORK, RISK_PACE, HIGH_ONCE, OWNER, DE_FACTO, EVERY_OPENING, WATCH)
+ALL_FEATURES: tuple[str, ...] = (CASEWORK, RISK_PACE, HIGH_ONCE, OWNER, DE_FACTO, EVERY_OPENING, WATCH,
+                                  EXTREME_EVENT, REPORT_CONFIRMED)
 
 
 def roles_for(action: Action | str) -> frozenset[StaffRole]:
@@ -614,6 +735,11 @@ class CaseFacts:
     proposed_by: str | None = None
     follow_up: bool = False  # the closure (or its proposal) advises follow-up
     ever_high: bool = False  # the case reached high or imminent risk at some point
+    extreme_event: bool = False  # an extreme event concerning the student is on record
+    #: REPORT_CONFIRMED: later changes of a reported case are followed up (续报); a leader sends the report unless
+    #: the school's policy sends it at once
+    follows_up_reports: bool = False
+    confirms_reports: bool = False
     high_once: bool = False  # the case runs with HIGH_ONCE: closing judges by ever_high
     closed_at: datetime | None = None
     reopen_within: timedelta = timedelta(days=180)
@@ -653,8 +779,22 @@ class CaseFacts:
         return not self.high_risk() or self.guardian_notified
 
     def high_for_closure(self) -> bool:
-        """Closing judges the risk the case ever had (HIGH_ONCE), or older cases the risk now."""
-        return (self.ever_high or self.high_risk()) if self.high_once else self.high_risk()
+        """Closing judges the risk the case ever had (HIGH_ONCE), or older cases the risk now; a case an extreme
+        event concerns closes as a high one (two people decide)."""
+        return (self.ever_high or self.high_risk() or self.extreme_event) if self.high_once else self.high_risk()
+
+    def reports_automatically(self) -> bool:
+        return not self.confirms_reports
+
+    def awaits_leadership(self) -> bool:
+        return self.confirms_reports
+
+    def was_reported(self) -> bool:
+        return self.follows_up_reports and (self.counts.get(A.report.value, 0)
+                                            + self.counts.get(A.send_report.value, 0)) > 0
+
+    def extreme_event_on_record(self) -> bool:
+        return self.extreme_event
 
     def not_high_for_closure(self) -> bool:
         return not self.high_for_closure()
@@ -670,6 +810,12 @@ class CaseFacts:
 
     def never_referred(self) -> bool:
         return not self.was_referred()
+
+    def no_consent_yet(self) -> bool:
+        return not self.guardian_consented
+
+    def callback_asked(self) -> bool:
+        return O.guardian_callback in self.open_obligations
 
     def consent_on_record(self) -> bool:
         return self.guardian_consented
@@ -791,6 +937,9 @@ class CaseMachine:
         f.reopen_within = case.policy.reopen_within
         f.ever_high = case.reached_high()
         f.high_once = HIGH_ONCE in self.features
+        f.extreme_event = getattr(case, "extreme_event", False)
+        f.follows_up_reports = REPORT_CONFIRMED in self.features
+        f.confirms_reports = f.follows_up_reports and case.policy.refusal_report == "confirmed"
 
     def has(self, part) -> bool:
         """Does a row or consequence exist for this case (see ``present``)?"""
@@ -865,7 +1014,8 @@ def _row(rule: Rule) -> list[str]:
     guard = "; ".join(CONDITION_TEXT[c] for c in rule.guard)
     sets = ", ".join(f.value for f in rule.sets)
     meets = ", ".join(o.value for o in rule.meets)
-    opens = "; ".join(_when(o.obligation.value, o.when) for o in rule.opens)
+    opens = "; ".join(_when(o.obligation.value + (f" by {o.within}" if o.within else ""), o.when)
+                      for o in rule.opens)
     renders = "; ".join(_when(r.document.value, r.when) for r in rule.renders)
     tells = "; ".join(_when(f"{t.event.value} to {', '.join(r.value for r in t.to)}", t.when) for t in rule.tells)
     then = "; ".join(filter(None, [rule.then.value if rule.then else "",

@@ -13,6 +13,8 @@ from models.case import DocumentView
 from models.domain import AUTHORITY_READS, StaffRole
 from models.errors import NotFound
 from models.incident import (
+    FactsBody,
+    GroupBody,
     IncidentBody,
     IncidentView,
     ReviewReport,
@@ -36,7 +38,7 @@ def view_of(row: IncidentRow, principal) -> IncidentView:
     and for the authority, which the report is for."""
     full = sees_identity(principal) or principal.role is StaffRole.edu_authority
     view = IncidentView.model_validate(row, from_attributes=True)
-    hidden = {} if full else {"place": None, "summary": None, "report": None}
+    hidden = {} if full else {"place": None, "summary": None, "report": None, "investigation": None}
     return view.model_copy(update={"missing_sections": view.report.missing(), **hidden})
 
 
@@ -66,10 +68,27 @@ async def get_incident(incident_id: str, actor: ActorDep, engine: EngineDep) -> 
     return _stored(engine, incident_id, actor)
 
 
+@router.put("/incidents/{incident_id}/group", response_model=IncidentView)
+async def form_group(incident_id: str, group: GroupBody, actor: ActorDep, engine: EngineDep,
+                     door: DoorDep) -> IncidentView:
+    """The education authority forms the investigation group with the police and experts (its own people by
+    directory id; the police and experts by name and organisation). Again, to change it."""
+    await door.form_group(incident_id, group, actor.actor())
+    return _stored(engine, incident_id, actor)
+
+
+@router.put("/incidents/{incident_id}/facts", response_model=IncidentView)
+async def provide_facts(incident_id: str, facts: FactsBody, actor: ActorDep, engine: EngineDep,
+                        door: DoorDep) -> IncidentView:
+    """The school's account of the facts for the group: what happened, what the school knew and did."""
+    await door.provide_facts(incident_id, facts, actor.actor())
+    return _stored(engine, incident_id, actor)
+
+
 @router.put("/incidents/{incident_id}/report", response_model=IncidentView)
 async def save_report(incident_id: str, report: ReviewReport, actor: ActorDep, engine: EngineDep,
                       door: DoorDep) -> IncidentView:
-    """Save the review report as a draft (any section may still be empty)."""
+    """Save the review report as a draft (any section may still be empty): the investigation group's members."""
     await door.save_report(incident_id, report, actor.actor())
     return _stored(engine, incident_id, actor)
 
@@ -77,7 +96,7 @@ async def save_report(incident_id: str, report: ReviewReport, actor: ActorDep, e
 @router.post("/incidents/{incident_id}/submit", response_model=IncidentView)
 async def submit_report(incident_id: str, actor: ActorDep, engine: EngineDep, door: DoorDep) -> IncidentView:
     """Submit the saved report: refused (422, naming each problem) under 3,000 characters or with a
-    section missing; on success it is typeset and sent to the authority and the province."""
+    section missing; on success it is typeset and sent to the province."""
     await door.submit_report(incident_id, actor.actor())
     return _stored(engine, incident_id, actor)
 

@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.web import incidents, pages, screenings, signin
+from api.web import guardian, help, incidents, pages, screenings, signin, term_reports
 from api.web.gate import SignInFirst, sign_in_url
 from api.web.render import PageError, page
 
@@ -25,6 +25,10 @@ def install(app: FastAPI) -> None:
     app.include_router(pages.router)
     app.include_router(screenings.router)
     app.include_router(incidents.router)
+    app.include_router(term_reports.router)
+    app.include_router(guardian.router)
+    app.include_router(help.public)
+    app.include_router(help.staff)
     app.mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static")
 
     async def home(request: Request):

@@ -101,7 +101,13 @@ FORMS: dict[Action, tuple[Field, ...]] = {
     Action.guardian_response: (
         Field("decision", "答复", "radio", "decision"),
         Field("by", "答复人", "radio", "by"),
+        Field("call_at", "方便联系的时间", required=False, hint="选择“请老师联系”时填写，如 今晚7点后"),
         Field("notes", "备注", "textarea", required=False),
+    ),
+    Action.guardian_callback: (
+        Field("at", "回电时间（北京时间）", "datetime"),
+        Field("reached", "是否联系上监护人", "radio", "yes_no"),
+        Field("notes", "通话情况", "textarea"),
     ),
     Action.referral_outcome: (
         Field("outcome", "转介结果", "radio", "outcome"),
@@ -125,6 +131,8 @@ FORMS: dict[Action, tuple[Field, ...]] = {
         Field("comment", "说明", "textarea", required=False, hint="退回时必填"),
     ),
     Action.reopen: (Field("reason", "重新开案的理由", "textarea"),),
+    Action.send_report: (Field("note", "随报告报送的说明", "textarea", required=False,
+                               hint="学校已根据个案记录备好《关于学生拒绝就医情况的报告》；确认后连同说明报送教育主管部门"),),
     # the owner's choices are the school's psychology teachers, from the directory (api/web/pages.py)
     Action.reassign: (Field("owner", "新的负责心理教师", "select", "owner"),
                       Field("reason", "更换理由", "textarea")),
@@ -419,6 +427,8 @@ FIELD_ERROR_ZH = {
     "stated_needed_clinical": "临床访谈评估时，请选择风险等级",
     "rationale_needed_clinical": "临床访谈评估时，请填写评估依据",
     "stated_below_result": "评估者判断的等级（{stated}）不能低于{instrument}结果（{result}），只能上调",
+    "group_needs_police_and_expert": "调查工作小组须联合公安部门和有关专家：请至少填写一位公安人员和一位专家",
+    "member_twice": "同一人不能重复列入",
     "invalid": "填写有误，请检查",
 }
 

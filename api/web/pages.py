@@ -14,20 +14,23 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 from urllib.parse import quote, urlencode
 
+import structlog
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
+from activities import documents
+from activities.case_activities import typesetter_for
 from api.access import RECEIPT_WRITERS, WATCH_REVIEWERS, sees_identity
 from api.auth import Principal
-from api.routes.documents import read_form
 from api.routes.receipts import keep_copy
 from api.routes.screenings import record_for
 from api.web import accounts, charts, forms, record, words
 from api.web.gate import case_in_reach, check_csrf, page_gate, student_label, viewer
+from api.web.guardian import link_panel
 from api.web.render import BEIJING, PageError, page, span
-from db import directory, store, tasks
+from db import directory, help_requests, store, tasks
 from db.dashboard import dashboard, in_reach
 from intake.importer import BAND_ZH, INSTRUMENT_ZH, OUTCOME_ZH
 from models.case import COMMANDS, ActionCommand, CaseData, OpenCaseBody, case_ref
@@ -43,13 +46,20 @@ from models.domain import (
     StaffRole,
 )
 from models.errors import Forbidden, Invalid, Refused
+from models.help import HELP_WHO, HelpResolve
 from models.watch import WATCH_REASON_ZH, WatchReview, WatchReviewBody
 from paper import scans
 from paper.facts import TITLES
+from paper.typeset import TypesetFailed
 from paper.words import Lang, word
 from workflows.deadlines import LADDER, told_from
-from workflows.machine import RULES, roles_for
+from workflows.help_workflow import HELPERS
+from workflows.machine import RULES, CaseMachine, roles_for, rule_for
 from workflows.view import case_view
+
+#: A stored document or copy that is missing or fails its seal or its SHA-256, as the staff app says it.
+DAMAGED_ZH = "这份文书的存档文件缺失或未通过完整性校验，请联系系统管理员。"
+log = structlog.get_logger(__name__)
 
 router = APIRouter(prefix="/ui", include_in_schema=False, dependencies=[Depends(page_gate)])
 
@@ -95,9 +105,10 @@ async def my_tasks(request: Request):
     names = store.student_names(engine, ids) if sees_identity(principal) else {}
     # a task opens the form that meets it, for a person who may submit that form; else (a 督办 task the
     # ladder brought to someone of another role) the case
-    links = {o: a for o in Obligation if (a := _task_action(o)) and principal.role in roles_for(Action(a))}
+    links = {o: a for o in Obligation if (a := _task_action(o, principal.role))}
     deciders = directory.names(engine, {r.returned_by for r in returned})
-    return page(request, "tasks.html", tasks=mine, waiting=waiting, returned=returned, deciders=deciders,
+    helps = help_requests.listing(engine, principal.school_id, open_only=True) if principal.role in HELPERS else []
+    return page(request, "tasks.html", tasks=mine, waiting=waiting, returned=returned, deciders=deciders, helps=helps,
                 watched=watched, names=names, links=links, overdue=sum(t.overdue for t in mine))
 
 
@@ -110,9 +121,10 @@ def _reported(request: Request, principal: Principal):
     return page(request, "reported.html", listing=listing)
 
 
-def _task_action(obligation: Obligation) -> str | None:
-    met_by = forms.actions_meeting(obligation)
-    return met_by[0].value if met_by else None
+def _task_action(obligation: Obligation, role: StaffRole) -> str | None:
+    """The first action that meets the obligation and that this role takes (a refusal report: the leader's
+    confirmation, not a guardian's later consent)."""
+    return next((a.value for a in forms.actions_meeting(obligation) if role in roles_for(a)), None)
 
 
 # ------------------------------------------------------------------ the watch list
@@ -219,9 +231,10 @@ def _classes_for(request: Request, principal: Principal) -> list:
 
 
 @router.get("/cases/new", response_class=HTMLResponse)
-async def new_case_form(request: Request):
+async def new_case_form(request: Request, help: Annotated[str, Query(max_length=64)] = ""):  # noqa: A002
     principal = viewer(request, "open a case: form")
-    return page(request, "case_new.html", classes=_classes_for(request, principal), values={}, errors={},
+    values = _from_help(request, principal, help) if help else {}
+    return page(request, "case_new.html", classes=_classes_for(request, principal), values=values, errors={},
                 key=uuid.uuid4().hex, factors=forms.RISK_FACTORS, signals=forms.WARNING_SIGNALS, refusal=None,
                 fresh=True, text_limit=forms.limit(OpenCaseBody, "summary"))
 
@@ -255,7 +268,32 @@ async def new_case(request: Request):
     except Forbidden as error:
         return again(403, {}, refusal=words.forbidden_words(error))
     request.state.access.case_id = view.case_id
+    if form.get("help") and not replayed:
+        await _resolve_help(request, principal, str(form.get("help")), view.case_id)
     return RedirectResponse(f"/ui/cases/{view.case_id}?done=open{'&again=true' if replayed else ''}", status_code=303)
+
+
+def _from_help(request: Request, principal: Principal, help_id: str) -> dict:
+    """A new case's form, filled from a help request its handler opens it from: the asker's words carried over
+    into the summary, and the request, so that opening the case resolves it."""
+    row = help_requests.get(request.app.state.engine, help_id)
+    if (principal.role not in HELPERS or row is None or row.school_id != principal.school_id
+            or row.state not in ("open", "looked")):
+        raise PageError(404, "没有这条待处理的求助。")
+    asked = row.asked
+    who = HELP_WHO.get(asked.get("who"), "") + (f"：{asked['name']}" if asked.get("name") else "")
+    where = f"，班级：{asked['class_name']}" if asked.get("class_name") else ""
+    head = f"（来自求助 {case_ref(row.help_id)}，{who}，联系方式：{asked.get('contact', '')}{where}）"
+    return {"summary": f"{head}\n{asked.get('text', '')}", "help": row.help_id}
+
+
+async def _resolve_help(request: Request, principal: Principal, help_id: str, case_id: str) -> None:
+    """The help request a case was opened from is resolved by it (a request resolved meanwhile stays as it is)."""
+    try:
+        await request.app.state.door.resolve_help(
+            help_id[:64], HelpResolve(actor=principal.actor(), outcome="case_opened", case_id=case_id))
+    except (Refused, Forbidden, Invalid):
+        log.warning("help request not resolved by its case", case_id=case_id)
 
 
 def _told_after(data: CaseData, principal: Principal, done: str, again: bool) -> int | None:
@@ -276,6 +314,12 @@ def _done_words(done: str, again: bool) -> str | None:
         return "已催办：事项的责任人会收到提醒"
     if done == "reminded_again":
         return "这一事项本小时内已催办过，未重复发送"
+    if done == "link-sms":
+        return "已安排短信发送答复链接（不含答复码）：请另行把答复码告诉监护人"
+    if done == "link-revoked":
+        return "已停用答复链接"
+    if done.startswith("remade-") and done.removeprefix("remade-") in DocumentKind.__members__:
+        return f"已重新生成《{TITLES[Lang.zh][DocumentKind(done.removeprefix('remade-'))]}》"
     if done == "proposed":
         words_ = "已提出结案申请，待领导审批"
     elif done in Action.__members__:
@@ -294,9 +338,15 @@ async def case_page(request: Request, case_id: str, done: Annotated[str, Query(m
     if principal.role is StaffRole.staff:  # what they reported and where it stands
         school = directory.school(engine, data.school_id)
         return page(request, "reported_case.html", view=case_view(data, now).for_reporter(),
-                    hotline=school.hotline if school else None, done=done == Action.open.value)
+                    hotlines=school.hotlines if school else [], done=done == Action.open.value)
     identity = sees_identity(principal)
     view = case_view(data, now)
+    remade = store.existing_documents(engine, [f.effect_id for f in view.failed_effects if f.effect == "document"])
+    view = view.model_copy(update={"failed_effects": [f for f in view.failed_effects if f.effect_id not in remade]})
+    # a document that failed, for those who may make it again (leadership, the owner): its kind
+    may_remake = request.app.state.door.may_remake(data, principal.actor())
+    remakable = {f.effect_id: k.value for f in view.failed_effects if f.effect == "document" and may_remake
+                 for k in DocumentKind if f.effect_id.startswith(f"{case_id}-{k.value}-")}
     documents = store.documents_for(engine, case_id) if identity else []
     copies = {d.document_id: store.signed_copies(engine, d.document_id) for d in documents}
     events = data.events  # the read model holds every event, with its details
@@ -306,12 +356,14 @@ async def case_page(request: Request, case_id: str, done: Annotated[str, Query(m
     return page(request, "case.html", data=data, view=view, identity=identity, student=student_label(principal, data),
                 primary=forms.most_due(data, offers), documents=documents,
                 remindable={d.obligation for d in request.app.state.door.may_remind(data, principal.role, now)},
+                remakable=remakable,
                 copies=copies, events=events, people=people,
                 offers=offers,
                 record=record.topics(data, people) if identity else [], returned=record.returned_closure(data),
                 done=_done_words(done, again), taken=_form_path(case_id, done),
                 told_after=_told_after(data, principal, done, again),
-                may_upload=principal.role in RECEIPT_WRITERS, max_upload=request.app.state.settings.max_upload_bytes)
+                may_upload=principal.role in RECEIPT_WRITERS, max_upload=request.app.state.settings.max_upload_bytes,
+                online=link_panel(request, data, principal.role.value) if identity else None)
 
 
 #: how often a confirmation asks again who was told, before it stops asking (the notices of a step are
@@ -346,12 +398,67 @@ async def told(request: Request, case_id: str, after: Annotated[int, Query(ge=1,
     taken = next((e for e in data.events if e.seq == after), None)
     # the table's row for what was taken names the workflow's own step that follows it (then): until that
     # step is in the case, there is more to say
+    # (a step the case's facts hold back, such as a report a leader confirms, is not due)
+    facts = CaseMachine.of(data).facts
     step_due = taken is not None and len(steps) == 1 and any(
-        r.then is not None and r.action == taken.action and r.dest == taken.to_state for r in RULES)
+        r.then is not None and r.action == taken.action and r.dest == taken.to_state
+        and all(facts.holds(c) for c in rule_for(r.then, data.features).guard) for r in RULES)
     waiting = (not notices or step_due) and tries < TOLD_TRIES
     return page(request, "_told.html", case_id=case_id, after=after, tries=tries + 1, waiting=waiting,
                 told=list(dict.fromkeys(told_people)), reported=list(dict.fromkeys(reported)),
+                automatic=len(steps) > 1,
                 next_due=due[0] if due and data.state is not CaseState.closed else None)
+
+
+async def _case_form(request: Request, what: str, case_id: str):
+    """A form posted about a case: who posts it (allowed ``what``, the case in their reach) and the form, its
+    CSRF token checked."""
+    principal = viewer(request, what, case_id)
+    case_in_reach(request, principal, case_id)
+    form = await request.form()
+    check_csrf(request, form)
+    return principal, form
+
+
+@router.post("/cases/{case_id}/remake/{kind}", response_class=HTMLResponse)
+async def remake(request: Request, case_id: str, kind: str):
+    """A document that failed for good, made again once its cause is mended (the door decides who may:
+    leadership, or the case's owner)."""
+    principal, form = await _case_form(request, "make a failed document again", case_id)
+    if kind not in DocumentKind.__members__:
+        raise PageError(404, "没有这种文书。")
+    try:
+        await request.app.state.door.remake(case_id, DocumentKind(kind), principal.actor())
+    except Forbidden:
+        raise PageError(403, "只有心理危机干预领导小组成员和个案的负责心理教师可以重新生成文书。") from None
+    except Refused as refused:  # its words are Chinese: why it failed again, or that nothing failed
+        raise PageError(409, f"{refused}。") from None
+    return RedirectResponse(f"/ui/cases/{case_id}?done=remade-{kind}", status_code=303)
+
+
+@router.post("/cases/{case_id}/guardian-link/sms", response_class=HTMLResponse)
+async def send_link_sms(request: Request, case_id: str):
+    """The guardian's answer link, by SMS to the number the head teacher gives (kept sealed on the case)."""
+    principal, form = await _case_form(request, "send the guardian's answer link by SMS", case_id)
+    phone = str(form.get("phone", "")).strip().replace(" ", "").replace("-", "")
+    try:
+        await request.app.state.door.send_link_sms(case_id, phone, principal.actor())
+    except Invalid:
+        raise PageError(422, "手机号不正确：请填写 11 位手机号码，如 13812345678。") from None
+    except Refused:
+        raise PageError(409, "没有有效的答复链接，或学校未配置短信通道：无法发送。") from None
+    return RedirectResponse(f"/ui/cases/{case_id}?done=link-sms#guardian-link", status_code=303)
+
+
+@router.post("/cases/{case_id}/guardian-link/revoke", response_class=HTMLResponse)
+async def revoke_link(request: Request, case_id: str):
+    """Leadership ends the case's answer link (a lost notice, a wrong address)."""
+    principal, form = await _case_form(request, "revoke the guardian's answer link", case_id)
+    try:
+        request.app.state.door.revoke_link(case_id, principal.actor())
+    except Forbidden:
+        raise PageError(403, "只有心理危机干预领导小组成员可以停用答复链接。") from None
+    return RedirectResponse(f"/ui/cases/{case_id}?done=link-revoked#guardian-link", status_code=303)
 
 
 @router.post("/cases/{case_id}/remind/{obligation}", response_class=HTMLResponse)
@@ -499,10 +606,16 @@ async def document(request: Request, document_id: str,
     else:
         case_in_reach(request, principal, row.case_id)
     language = lang or row.language
-    form = row.forms.get(f"application/pdf;{language}")
-    if form is None:
+    try:
+        found = await run_in_threadpool(documents.form, engine, typesetter_for(request.app.state.settings), row,
+                                        "application/pdf", language)
+    except documents.DocumentDamaged:
+        raise PageError(500, DAMAGED_ZH) from None
+    except TypesetFailed:
+        raise PageError(500, "这份文书的所选语言版本无法生成，请联系系统管理员。") from None
+    if found is None:
         raise PageError(404, "这份文书没有所选语言的版本。")
-    data = read_form(engine, row, form["path"], form["sha256"], f"documents/{document_id}/{language}.pdf")
+    data = found[0]
     store.mark_read(engine, principal.staff_id, row.document_id, datetime.now(UTC))
     ref = case_ref(row.case_id or row.document_id.removeprefix("incident-"))
     title = TITLES[Lang(language)][DocumentKind(row.kind)]
@@ -551,7 +664,11 @@ async def signed_copy(request: Request, case_id: str, document_id: str, copy_id:
     document = store.get_document(engine, document_id[:160])
     if row is None or document is None or row.document_id != document.document_id or row.case_id != data.case_id:
         raise PageError(404, "找不到这份签收回执。")
-    content = read_form(engine, document, row.path, row.sha256, f"documents/{document_id}/signed/{copy_id}")
+    try:
+        content = documents.read_stored(engine, document, row.path, row.sha256,
+                                        f"documents/{document_id}/signed/{copy_id}")
+    except documents.DocumentDamaged:
+        raise PageError(500, DAMAGED_ZH) from None
     extension = scans.EXTENSIONS.get(row.media_type, "bin")
     name = f"监护人签收回执-{case_ref(data.case_id)}.{extension}"
     return Response(content, media_type=row.media_type, headers={
@@ -639,6 +756,9 @@ async def reports_page(request: Request, school: Annotated[str, Query(max_length
     opened = store.read_by(engine, principal.staff_id, [d.document_id for d in documents])
     if unread:
         documents = [d for d in documents if d.document_id not in opened]
-    refs = {d.document_id: case_ref(d.case_id or d.document_id.removeprefix("incident-")) for d in documents}
+    refs = {d.document_id: (f"个案编号 {case_ref(d.case_id)}" if d.case_id else
+                            f"事件编号 {case_ref(d.document_id.removeprefix('incident-'))}"
+                            if d.document_id.startswith("incident-") else "全校汇总（不含学生信息）")
+            for d in documents}
     return page(request, "reports.html", documents=documents, schools=names, kinds=kinds, chosen=chosen,
                 opened=opened, refs=refs, school_of=school_of)

@@ -126,3 +126,20 @@ def page(request: Request, name: str, status_code: int = 200, **context) -> HTML
     if fresh := getattr(request.state, "new_cookie", None):  # a session begun by this request
         set_cookie(response, fresh, secure=request.url.scheme == "https")
     return response
+
+
+#: The public pages (the guardian's link, the help page): no script at all, nothing from another host, and no
+#: referrer (a link's token is in its path).
+PUBLIC_HEADERS = {
+    **SECURITY_HEADERS,
+    "Content-Security-Policy": "default-src 'none'; img-src 'self' data:; style-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+def public_page(request: Request, name: str, status_code: int = 200, **context) -> HTMLResponse:
+    """A page for people without an account (no session, no menu, no script)."""
+    html = _env.get_template(name).render(request=request, now=datetime.now(UTC), **context)
+    return HTMLResponse(html, status_code=status_code, headers=PUBLIC_HEADERS)

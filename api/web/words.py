@@ -30,6 +30,9 @@ INVALID_ZH: dict[str, str] = {
     "class_required": "请从名录中选择学生所在班级（班级决定谁知晓、谁能查看这个个案）",
     "not_a_psychology_teacher": "请从名录中选择本校的心理教师",
     "already_owner": "这位老师已是本个案的负责心理教师",
+    "no_extreme_event": "只有已关联极端事件的个案才能以“发生极端事件”为由结案",
+    "not_authority_people": "请从本部门人员中选择小组成员",
+    "unknown_term": "学校政策中没有这个学期",
     "invalid": "填写有误，请检查",
 }
 
@@ -40,6 +43,7 @@ REFUSAL_ZH: dict[str, str] = {
     "closure_finishing": "个案正在完成结案手续，请稍后再试",
     "reopened_already": "个案已重新开案",
     "report_submitted": "复盘报告已提交，不能再修改",
+    "not_in_group": "只有调查工作小组成员可以撰写和报送复盘报告，请先组建调查工作小组",
 }
 
 

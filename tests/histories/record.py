@@ -6,7 +6,10 @@ Runs five cases on the time-skipping server (consent path, refusal path, a
 missed deadline climbing the ladder, a month-long case that continues as
 new, and, from generation v6, a referral not attended: reassigned, followed
 up, deemed a refusal and reported, closed onto the watch list; from v7 the
-consent path sends its consent twice under one request id) and writes
+consent path sends its consent twice under one request id; from v8 an
+extreme event concerns a case's student, which is reassessed and closed for
+the event by two people; from v9 a leader confirms and sends the refusal
+report, and the closure of a reported case is followed up) and writes
 their exported histories into the named folder, encrypted with that
 folder's ``keyring.json`` (a test-only keyring, made there if
 missing and rotated once after recording, so replaying proves that an older
@@ -39,13 +42,17 @@ from models.case import (
     CaseStart,
     CloseCommand,
     ClosureDecisionCommand,
+    EventLink,
+    GuardianCallbackCommand,
     GuardianNoticeCommand,
     GuardianResponseCommand,
     InterveneCommand,
+    OnlineAnswer,
     OpenCaseBody,
     ReassignCommand,
     ReferCommand,
     ReferralOutcomeCommand,
+    SendReportCommand,
 )
 from models.directory import Directory
 from models.policy import DeadlinePolicy
@@ -84,6 +91,17 @@ async def _run(env, settings, out: Path, name: str, script, history_event_limit:
     async def act(actor, body, request: str | None = None):
         return await handle.execute_update(CaseWorkflow.act, ActionCommand(actor=actor, body=body, request=request))
 
+    async def link(incident_id: str):  # from v8: an extreme event recorded about the student
+        return await handle.execute_update(CaseWorkflow.link_event, EventLink(incident_id=incident_id, actor=LEAD))
+
+    act.link = link
+
+    async def online(body, link_id: str):  # from v10: the guardian's own answer through the notice's link
+        return await handle.execute_update(CaseWorkflow.answer_online,
+                                           OnlineAnswer(body=body, link=link_id, request=f"link-{link_id[:40]}"))
+
+    act.online = online
+
     await script(env, act)
     await env.client.get_workflow_handle(f"case-{case_id}").result()
     runs = await history.linked_runs(env.client, case_id)  # the time-skipping server has no visibility
@@ -117,7 +135,8 @@ async def consent(env, act):
 async def refusal(env, act):
     await _to_referral(env, act)
     await act(HEAD, GuardianResponseCommand(decision="refuse", by="guardian", notes="家长拒绝"))
-    await env.sleep(timedelta(minutes=5))  # the workflow reports to the authority
+    await env.sleep(timedelta(minutes=5))  # before v9 the workflow reports to the authority itself
+    await act(LEAD, SendReportCommand(note="学校将继续与家长沟通"))  # from v9 a leader confirms and sends it
     await _close_high(act)
 
 
@@ -126,7 +145,8 @@ async def not_attended(env, act):
     await act(HEAD, GuardianResponseCommand(decision="consent", by="guardian"))
     await act(LEAD, ReassignCommand(owner="psy-2", reason="调整分工"))
     await act(PSY, ReferralOutcomeCommand(outcome="not_attended", at=await env.get_current_time()))
-    await env.sleep(timedelta(days=3, minutes=5))  # the follow-up's deadline: deemed a refusal, and reported
+    await env.sleep(timedelta(days=3, minutes=5))  # the follow-up's deadline: deemed a refusal
+    await act(LEAD, SendReportCommand())  # reported (from v9 by a leader)
     # closed with follow-up advised: the student goes on the watch list
     await act(PSY, CloseCommand.model_validate({**CLOSE, "follow_up": True}))
     await act(LEAD, ClosureDecisionCommand(decision="approve", comment="同意结案，列入重点关注"))
@@ -145,6 +165,32 @@ async def continue_as_new(env, act):
         await env.sleep(timedelta(days=1))
         await act(HEAD, GuardianNoticeCommand.model_validate(notice(await env.get_current_time())))
     await act(LEAD, CloseCommand.model_validate(CLOSE))
+
+
+async def extreme_event(env, act):
+    """From v8: an extreme event concerns the student; a reassessment at once, then closed for the event."""
+    await act(PSY, AssessCommand.model_validate(ASSESS_HIGH))
+    await act(HEAD, GuardianNoticeCommand.model_validate(notice(await env.get_current_time())))
+    await act.link(uuid.uuid4().hex)
+    await act(PSY, AssessCommand.model_validate(ASSESS_HIGH))  # the reassessment the event asked for
+    await act(PSY, CloseCommand.model_validate({**CLOSE, "reason": "extreme_event",
+                                                "unmet_reasons": {"intervene": "学生已转入医院治疗"}}))
+    await act(LEAD, ClosureDecisionCommand(decision="approve", comment="同意结案"))
+
+
+async def guardian_online(env, act):
+    """From v10: the guardian asks online to be called, the head teacher calls back, the guardian consents online
+    to the notice's advice before any referral, so the referral asks for no second answer."""
+    await act(PSY, AssessCommand.model_validate(ASSESS_HIGH))
+    await act(HEAD, GuardianNoticeCommand.model_validate(notice(await env.get_current_time())))
+    await act.online(GuardianResponseCommand(decision="callback", by="guardian", call_at="今晚7点以后",
+                                             signer="王建国", relation="父亲"), "a" * 64)
+    await act(HEAD, GuardianCallbackCommand(at=await env.get_current_time(), reached=True, notes="已通话"))
+    await act.online(GuardianResponseCommand(decision="consent", by="guardian", hospital="市精神卫生中心",
+                                             signer="王建国", relation="父亲"), "b" * 64)
+    await act(PSY, InterveneCommand.model_validate(PLAN))
+    await act(PSY, ReferCommand.model_validate(REFERRAL))
+    await _close_high(act)
 
 
 async def main(out: Path) -> None:
@@ -179,6 +225,8 @@ async def main(out: Path) -> None:
                 await _run(env, settings, out, "escalation", escalation)
                 await _run(env, settings, out, "continue_as_new", continue_as_new, history_event_limit=60)
                 await _run(env, settings, out, "not_attended", not_attended)
+                await _run(env, settings, out, "extreme_event", extreme_event)
+                await _run(env, settings, out, "guardian_online", guardian_online)
     print(f"recorded with key {keyring.keys().current}; rotated to {rotate(keyring_file)}")
 
 
