@@ -37,6 +37,7 @@ from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.api.testservice.v1 import SleepRequest
 from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
@@ -153,13 +154,33 @@ async def patient_sleep(env, duration: timedelta | float) -> None:
     """``env.sleep`` with :data:`SKIP_TIMEOUT` for the call, not the client's 30 s default."""
     request = SleepRequest()
     request.duration.FromTimedelta(duration if isinstance(duration, timedelta) else timedelta(seconds=duration))
-    await env.client.test_service.unlock_time_skipping_with_sleep(request, timeout=SKIP_TIMEOUT)
+    try:
+        await env.client.test_service.unlock_time_skipping_with_sleep(request, timeout=SKIP_TIMEOUT)
+    except RPCError as err:
+        raise AssertionError(f"the test server's clock did not move {duration}:\n{await _held(env)}") from err
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def _held(env) -> str:
+    """What may hold the test server's clock: every workflow it knows, with what it has in flight."""
+    lines = []
+    for handle in [*ENDED, *STARTED]:
+        described = await handle.describe()
+        raw = described.raw_description
+        lines.append(f"{handle.id} {described.status.name if described.status else '?'}"
+                     f" task={raw.pending_workflow_task.state if raw.HasField('pending_workflow_task') else '-'}"
+                     f" activities={[(a.activity_type.name, a.state, a.attempt) for a in raw.pending_activities]}")
+    return "\n".join(lines) or "(no workflows)"
+
+
+@pytest_asyncio.fixture(loop_scope="session")
 async def ts_env():
-    """A time-skipping server for one test module: the clock is the server's, and one module's case that
-    ends with an activity in flight (on a loaded machine) cannot hold another module's clock."""
+    """A time-skipping server for one test: the clock is the server's, and nothing one test leaves behind can
+    hold another test's clock.
+
+    The server starts in about 0.1 s. A server shared by ``tests/test_ownership.py`` stopped moving its clock
+    after the deemed-refusal test in 3 of 16 runs (6 at a time on two cores), with no workflow task and no
+    activity pending on any case it had run (``_held`` lists them when a skip fails), and the module's later
+    skips failed. One server per test: 0 of 12."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=TEST_SERVER, data_converter=data_converter(KEYRING)
     )
@@ -172,6 +193,7 @@ async def ts_env():
             )
         )
         yield env
+    ENDED.clear()
 
 
 # --------------------------------------------------------------- databases
@@ -399,6 +421,7 @@ async def browser():
 
 #: cases a time-skipping test started: ended with the test, so none keeps the skipped clock busy
 STARTED: list = []
+ENDED: list = []
 
 
 async def quiet(handle, seconds: float = 60) -> bool:
@@ -441,6 +464,7 @@ async def ts(ts_env, tmp_path):
         yield ts_env, settings, engine
         while STARTED:
             with contextlib.suppress(Exception):  # a case that closed has nothing left to end
+                ENDED.append(STARTED[-1])
                 await settled_terminate(STARTED.pop())
     engine.dispose()
 
