@@ -133,10 +133,10 @@ def meet(case: CaseData, obligations: tuple[Obligation, ...], now: datetime) -> 
                 break
 
 
-def next_escalation(deadline: Deadline, step: timedelta) -> datetime | None:
+def next_escalation(deadline: Deadline, step: timedelta, top: int = TOP_LEVEL) -> datetime | None:
     """When this deadline climbs its next rung (or, for a duty with an ``on_miss`` step, when that step is
-    taken), or None when it is met or at the top."""
-    if deadline.met_at is not None or deadline.escalation_level >= TOP_LEVEL:
+    taken), or None when it is met or at the top (``top``: a ladder of its own, such as a help request's)."""
+    if deadline.met_at is not None or deadline.escalation_level >= top:
         return None
     return deadline.due_at + step * deadline.escalation_level
 

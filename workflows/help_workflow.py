@@ -47,15 +47,12 @@ class HelpRequestWorkflow:
         await self._project()
         self._tell(NotificationEvent.help_requested, [Recipient.psychology_teacher], "asked")
         while self._data.state in ("open", "looked"):
-            deadline = self._data.deadline
-            wake = None
-            if deadline.met_at is None and deadline.escalation_level < max(HELP_LADDER):
-                wake = deadline.due_at + self._policy.help_escalation_step * deadline.escalation_level
+            wake = deadlines.next_escalation(self._data.deadline, self._policy.help_escalation_step,
+                                             top=max(HELP_LADDER))
+            timeout = None if wake is None else max(timedelta(0), wake - workflow.now())
             seq = self._data.seq
             try:
-                await workflow.wait_condition(lambda seq=seq: self._data.seq != seq,
-                                              timeout=None if wake is None else max(timedelta(0),
-                                                                                    wake - workflow.now()))
+                await workflow.wait_condition(lambda seq=seq: self._data.seq != seq, timeout=timeout)
             except TimeoutError:
                 await self._climb()
         await workflow.wait_condition(workflow.all_handlers_finished)
